@@ -206,6 +206,7 @@ class Submission:
     last_received_at: datetime
     complete_at: datetime | None  # when both files were first on record
     mail_problems: tuple[Finding, ...] = ()
+    correction_notice_at: datetime | None = None  # our first correction notice
 
 
 @dataclass(frozen=True)

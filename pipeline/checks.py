@@ -1,0 +1,167 @@
+"""Registered check functions, the code side of `rules/*.toml`.
+
+A check is a small function `(ctx, params) -> iterable of Hit`; the engine in
+`ruleset.py` turns each hit into a Finding with the rule's code and severity
+and renders the message last, from the template registered beside the check
+(or the rule's own override). Checks never raise on applicant data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+from .models import Application, Finding, PdfFacts, Submission
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Call:
+    """The call's identity, read from the rules file's [call] table."""
+
+    id: str
+    name: str
+    notice_date: str
+    deadline: datetime
+    timezone: str
+    mailbox: str
+    receipt_prefix: str
+    organizer: str
+    contact: str
+    correction_window: timedelta
+    pairing_window: timedelta
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a check may look at for one applicant."""
+
+    call: Call
+    submission: Submission
+    application: Application | None  # None: no readable Word form
+    pdf: PdfFacts | None  # None: no readable PDF
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One failed check: where, the values for the message, which template."""
+
+    location: str
+    values: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    func: Callable[[Context, dict[str, Any]], Iterable[Hit]]
+    params: dict[str, tuple[type | tuple[type, ...], Any]]  # name -> (type, default)
+    messages: dict[str, str]  # variant -> Chinese template (str.format)
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(name: str, *, messages: dict[str, str] | str, **params: tuple[type | tuple[type, ...], Any]):
+    """Register a check under `name` with its parameter types and messages."""
+    if isinstance(messages, str):
+        messages = {"": messages}
+
+    def register(func: Callable[[Context, dict[str, Any]], Iterable[Hit]]):
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} registered twice")
+        REGISTRY[name] = CheckSpec(name, func, params, messages)
+        return func
+
+    return register
+
+
+def fmt_time(value: datetime, tz: str) -> str:
+    """Chinese display of a moment in the call's time zone."""
+    from zoneinfo import ZoneInfo
+
+    local = value.astimezone(ZoneInfo(tz))
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def fmt_money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+# -- submission-level checks ---------------------------------------------------
+
+
+@check(
+    "deadline",
+    messages="申报材料于 {received} 收到，已超过截止时间 {deadline}，本次不予受理。",
+)
+def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Late when the first complete submission came after the deadline.
+
+    A correction to an on-time submission is still accepted within the
+    correction window after our correction notice.
+    """
+    sub, call = ctx.submission, ctx.call
+    deadline = call.deadline
+    if sub.first_received_at > deadline:
+        arrived = sub.complete_at or sub.first_received_at
+    elif sub.complete_at is not None and sub.complete_at > deadline:
+        notice = sub.correction_notice_at
+        if notice is not None and sub.complete_at <= notice + call.correction_window:
+            return
+        arrived = sub.complete_at
+    else:
+        return
+    yield Hit(
+        "申报时间",
+        {"received": fmt_time(arrived, call.timezone), "deadline": fmt_time(deadline, call.timezone)},
+    )
+
+
+@check(
+    "file_present",
+    messages={
+        "word": "未收到 Word 版申报书（.docx）。请将填写好的申报书 Word 文件作为附件发送。",
+        "pdf": "未收到盖章 PDF 版申报书。请将打印并加盖单位公章的申报书扫描或导出为 PDF，作为附件发送。",
+    },
+    kind=(str, REQUIRED),
+)
+def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    kind = params["kind"]
+    doc = ctx.submission.word if kind == "word" else ctx.submission.pdf
+    if doc is None:
+        yield Hit("Word 版申报书" if kind == "word" else "PDF 盖章版", variant=kind)
+
+
+@check("reader_problems", messages="{message}", codes=(list, REQUIRED))
+def _reader_problems(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Pass on what the Word and PDF readers found, for the listed codes."""
+    wanted = set(params["codes"])
+    found: list[Finding] = []
+    if ctx.application is not None:
+        found.extend(ctx.application.problems)
+    if ctx.pdf is not None:
+        found.extend(ctx.pdf.problems)
+    found.extend(ctx.submission.mail_problems)
+    for f in found:
+        if f.code in wanted:
+            yield Hit(f.location, {"message": f.message})
+
+
+@check(
+    "seal_present",
+    messages={
+        "none": "PDF 盖章版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
+        "grey": "PDF 盖章版中的公章疑似黑白复印件（未见红色印章）。请使用加盖原始红色公章的申报书扫描件重新发送。",
+    },
+)
+def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    pdf = ctx.pdf
+    if pdf is None or any(p.code == "format_unreadable" for p in pdf.problems):
+        return  # missing or unreadable PDF is reported by its own rule
+    seal = pdf.seal
+    if seal is None or seal.kind in ("red", "electronic"):
+        return  # None: seal detection unavailable; not the applicant's fault
+    yield Hit("八、申报单位意见（公章）", variant="grey" if seal.kind == "grey" else "none")

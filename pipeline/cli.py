@@ -1,0 +1,183 @@
+"""The `intake` command: a thin click layer over the library.
+
+`main(argv) -> int`: 0 success, 1 operational failure (one line on stderr),
+2 usage error. Only `__main__` exits.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from .config import Config, load_config
+from .errors import IntakeError
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+config_option = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="配置文件 intake.toml"
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="更多日志（-v 信息，-vv 调试）")
+def cli(verbose: int) -> None:
+    """intake：申报邮件自动受理（收信、检查、登记、回复、汇总）。"""
+    _setup_logging(verbose)
+
+
+def _report(stats, *, dry_run: bool) -> None:
+    prefix = "[试运行，未做任何改动] " if dry_run else ""
+    click.echo(
+        f"{prefix}新邮件 {stats.fetched} 封：申报 {stats.applications}，不回复 {stats.no_reply}，"
+        f"其他 {stats.other}，重复 {stats.duplicates}；生成回复 {stats.replies_queued} 封，发送 {stats.replies_sent} 封"
+    )
+    if dry_run:
+        for r in stats.rendered:
+            click.echo(f"  将回复 {r['to']}：{r['subject']}")
+
+
+@cli.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="只预览：收信、检查、生成回复，但不发送、不改动任何数据")
+@click.option("--silent", is_flag=True, help="不显示进度")
+def poll(config_path: Path, dry_run: bool, silent: bool) -> None:
+    """收取邮箱中的新邮件并处理一遍（供 cron 定时运行）。"""
+    from .run import poll as run_poll
+
+    cfg = load_config(config_path)
+    stats = run_poll(cfg, dry_run=dry_run, progress=not silent and sys.stderr.isatty())
+    _report(stats, dry_run=dry_run)
+    if stats.error:
+        raise IntakeError(stats.error)
+
+
+@cli.command("import")
+@config_option
+@click.option("--received", help="按此时间判断是否逾期（如 2025-06-23T18:00:00+08:00）；默认取邮件的 Date")
+@click.option("--dry-run", is_flag=True, help="只预览，不发送、不改动任何数据")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_cmd(config_path: Path, received: str | None, dry_run: bool, files: tuple[Path, ...]) -> None:
+    """处理从网页邮箱保存的 .eml 文件（补录）。"""
+    from .run import import_files
+
+    cfg = load_config(config_path)
+    when = _parse_when(received) if received else None
+    stats = import_files(cfg, list(files), received_at=when, dry_run=dry_run)
+    _report(stats, dry_run=dry_run)
+    if stats.error:
+        raise IntakeError(stats.error)
+
+
+def _parse_when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"无法识别的时间：{text}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@cli.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "csv", "json"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="写入文件；不写则输出到屏幕")
+def summary(config_path: Path, fmt: str, out: Path | None) -> None:
+    """输出受理汇总表（HTML、XLSX、CSV 或 JSON）。"""
+    from .store import Store
+    from .summary import render
+
+    cfg = load_config(config_path)
+    store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
+    try:
+        data = render(store, fmt)
+    finally:
+        store.close()
+    _write(data, out, fmt)
+
+
+def _write(data: bytes, out: Path | None, fmt: str) -> None:
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        click.echo(f"已写入 {out}", err=True)
+    elif fmt == "xlsx" and sys.stdout.isatty():
+        raise click.UsageError("XLSX 是二进制文件，请用 --out 指定保存位置")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("intake-demo"), show_default=True, help="演示结果目录")
+def demo(out: Path) -> None:
+    """用内置的示例申报邮件演示完整流程（无需服务器和配置）。"""
+    from .demo import run_demo
+
+    result = run_demo(out)
+    click.echo(f"处理示例邮件 {result['mails']} 封，申报单位 {result['applicants']} 个：" + result["totals"])
+    click.echo(f"数据库：{result['db']}")
+    click.echo(f"回复邮件（.eml）：{result['replies']}")
+    for fmt, path in result["summary"].items():
+        click.echo(f"汇总表（{fmt}）：{path}")
+
+
+@cli.group()
+def rules() -> None:
+    """规则文件工具。"""
+
+
+@rules.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def rules_check(file: Path) -> None:
+    """检查规则文件是否有效（未知检查、参数错误、代码重复）。"""
+    from .ruleset import load_rules
+
+    rs = load_rules(file)
+    click.echo(f"规则文件有效：{rs.call.name}，截止 {rs.call.deadline.isoformat()}，共 {len(rs.rules)} 条规则")
+
+
+@cli.command()
+@config_option
+def replies(config_path: Path) -> None:
+    """列出回复邮件（待发送、已发送、失败、不确定）。"""
+    from .store import Store
+    from .summary import REPLY_STATE_ZH
+
+    cfg = load_config(config_path)
+    store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
+    try:
+        for r in store.outbox():
+            click.echo(
+                f"{r['id']:>4}  {REPLY_STATE_ZH.get(r['state'], r['state']):<8} {r['to_addr']:<32} {r['subject'] or ''}"
+                + (f"  ({r['error']})" if r["error"] else "")
+            )
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="intake", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("已中止", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except IntakeError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        return 1
+    return 0
+
+
+__all__ = ["main", "cli", "Config"]

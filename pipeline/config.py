@@ -1,0 +1,155 @@
+"""The config file (TOML), read once into frozen records.
+
+Secrets never live in the file: `password_env` names the environment variable
+that holds the authorization code (授权码); `<VAR>_FILE` may point at a file
+holding it instead (for systemd credentials / docker secrets).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .resources import shipped
+
+DEFAULT_RULES = "xinxiang-2025-kjzyfw.toml"
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    host: str
+    port: int
+    user: str
+    password_env: str
+    ssl: bool = True
+    starttls: bool = False
+    folder: str = "INBOX"
+    timeout: float = 60.0
+
+    def password(self) -> str:
+        return secret(self.password_env)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    user: str
+    password_env: str
+    sender: str  # "Name <addr>"
+    ssl: bool = True
+    starttls: bool = False
+    timeout: float = 60.0
+
+    def password(self) -> str:
+        return secret(self.password_env)
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.sender)[1].lower()
+
+
+@dataclass(frozen=True)
+class RepliesConfig:
+    max_per_address_per_day: int = 5
+    max_attachment_mb: float = 30.0
+
+
+@dataclass(frozen=True)
+class Config:
+    storage_dir: Path
+    rules_path: Path
+    mailbox: MailboxConfig | None = None
+    smtp: SmtpConfig | None = None
+    replies: RepliesConfig = field(default_factory=RepliesConfig)
+    operator: str = ""
+    staff: tuple[str, ...] = ()
+
+    @property
+    def db_path(self) -> Path:
+        return self.storage_dir / "intake.db"
+
+    def own_addresses(self) -> frozenset[str]:
+        """Addresses that are us: never answer mail from them (loops)."""
+        out = set()
+        if self.mailbox:
+            out.add(self.mailbox.user.lower())
+        if self.smtp:
+            out.add(self.smtp.sender_address)
+            out.add(self.smtp.user.lower())
+        return frozenset(a for a in out if "@" in a)
+
+
+def secret(env: str) -> str:
+    """Read a secret from the environment (or the file named by ENV_FILE)."""
+    if not env:
+        raise ConfigError("配置缺少 password_env（保存授权码的环境变量名）")
+    value = os.environ.get(env)
+    if value is None and os.environ.get(env + "_FILE"):
+        try:
+            value = Path(os.environ[env + "_FILE"]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"无法读取 {env}_FILE：{exc}") from exc
+    if value is None:
+        raise ConfigError(f"环境变量 {env} 未设置（应保存邮箱授权码）")
+    return value
+
+
+def _section(data: dict[str, Any], name: str, cls, required: tuple[str, ...], path: str):
+    raw = data.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [{name}] 应为表")
+    if "password" in raw:
+        raise ConfigError(f"{path}: [{name}] 不允许写 password；请用 password_env 指向环境变量")
+    missing = [k for k in required if k not in raw]
+    if missing:
+        raise ConfigError(f"{path}: [{name}] 缺少 {', '.join(missing)}")
+    known = set(cls.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{path}: [{name}] 未知设置 {', '.join(sorted(unknown))}")
+    try:
+        return cls(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: [{name}] {exc}") from exc
+
+
+def load_config(path: str | Path) -> Config:
+    """Read the TOML config; relative paths are taken from the file's folder."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"配置文件不存在：{path}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: 不是有效的 TOML：{exc}") from exc
+    base = path.resolve().parent
+    mailbox = _section(data, "mailbox", MailboxConfig, ("host", "port", "user", "password_env"), str(path))
+    smtp = _section(data, "smtp", SmtpConfig, ("host", "port", "user", "password_env", "sender"), str(path))
+    replies = _section(data, "replies", RepliesConfig, (), str(path)) or RepliesConfig()
+    storage = data.get("storage", {})
+    storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or storage.get("dir", "data"))
+    campaign = data.get("campaign", {})
+    rules = campaign.get("rules")
+    rules_path = (base / rules) if rules else shipped("rules") / DEFAULT_RULES
+    staff_raw = data.get("staff", {})
+    return Config(
+        storage_dir=storage_dir if storage_dir.is_absolute() else base / storage_dir,
+        rules_path=rules_path,
+        mailbox=mailbox,
+        smtp=smtp,
+        replies=replies,
+        operator=str(staff_raw.get("operator", "")),
+        staff=tuple(staff_raw.get("addresses", ())),
+    )
+
+
+def default_config(storage_dir: Path, rules_path: Path | None = None) -> Config:
+    """The config `intake demo` uses: no servers, shipped rules."""
+    return Config(storage_dir=storage_dir, rules_path=rules_path or shipped("rules") / DEFAULT_RULES)

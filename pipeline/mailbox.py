@@ -1,0 +1,140 @@
+"""The IMAP edge: fetch mail we have not seen, touching nothing on the server.
+
+The folder is opened read-only (EXAMINE) and bodies are fetched with
+BODY.PEEK[], so staff still see new mail as unread in their own client.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import ssl as ssl_mod
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from .config import MailboxConfig
+from .errors import MailboxError
+from .models import RawMail
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 20
+ID_FIELDS = {"name": "intake", "version": "0.1", "vendor": "xinxiang-kexie", "support-email": ""}
+
+
+@dataclass(frozen=True)
+class FolderState:
+    folder: str
+    uidvalidity: int
+    uids: tuple[int, ...]  # every UID in the folder now
+
+
+class Mailbox:
+    """One IMAP session over one folder."""
+
+    def __init__(self, cfg: MailboxConfig):
+        self.cfg = cfg
+        self.client: IMAPClient | None = None
+
+    def __enter__(self) -> "Mailbox":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        cfg = self.cfg
+        try:
+            context = ssl_mod.create_default_context()
+            client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.ssl, ssl_context=context, timeout=cfg.timeout)
+            if cfg.starttls and not cfg.ssl:
+                client.starttls(context)
+            client.normalise_times = False  # keep INTERNALDATE's own offset
+            client.login(cfg.user, cfg.password())
+            # 163.com refuses SELECT ("Unsafe Login") until the client says who it is.
+            if client.has_capability("ID"):
+                client.id_(ID_FIELDS)
+        except LoginError as exc:
+            raise MailboxError(f"邮箱登录失败（{cfg.user}@{cfg.host}）：请检查授权码是否正确或已过期（{_short(exc)}）") from exc
+        except (OSError, socket.error, IMAPClientError, ssl_mod.SSLError) as exc:
+            raise MailboxError(f"无法连接邮箱服务器 {cfg.host}:{cfg.port}：{_short(exc)}") from exc
+        self.client = client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except Exception:  # already gone; nothing left to release
+                pass
+            self.client = None
+
+    def state(self) -> FolderState:
+        """UIDVALIDITY and the UIDs present, from a read-only EXAMINE."""
+        assert self.client is not None
+        try:
+            info = self.client.select_folder(self.cfg.folder, readonly=True)
+            uids = self.client.search("ALL") if info.get(b"EXISTS", 1) else []
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"无法打开邮箱文件夹 {self.cfg.folder}：{_short(exc)}") from exc
+        return FolderState(self.cfg.folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)))
+
+    def message_ids(self, uids: list[int]) -> dict[int, str]:
+        """Message-ID header of each UID, to recognise mail seen under an old UIDVALIDITY."""
+        assert self.client is not None
+        out: dict[int, str] = {}
+        key = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
+        for i in range(0, len(uids), 200):
+            try:
+                resp = self.client.fetch(uids[i : i + 200], ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            except (OSError, IMAPClientError) as exc:
+                raise MailboxError(f"读取邮件头失败：{_short(exc)}") from exc
+            for uid, data in resp.items():
+                raw = data.get(key, b"") or b""
+                value = raw.decode("ascii", "replace").partition(":")[2].strip()
+                if value:
+                    out[int(uid)] = value
+        return out
+
+    def fetch(self, state: FolderState, uids: list[int]) -> Iterator[RawMail]:
+        """Yield each UID's raw bytes with its INTERNALDATE, a few at a time."""
+        assert self.client is not None
+        for i in range(0, len(uids), FETCH_BATCH):
+            batch = uids[i : i + FETCH_BATCH]
+            try:
+                resp = self.client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
+            except (OSError, IMAPClientError) as exc:
+                raise MailboxError(f"下载邮件失败：{_short(exc)}") from exc
+            for uid in batch:
+                data = resp.get(uid)
+                if not data or b"BODY[]" not in data:
+                    log.warning("UID %s vanished before it could be fetched", uid)
+                    continue
+                body = bytes(data[b"BODY[]"])
+                yield RawMail(
+                    data=body,
+                    sha256=hashlib.sha256(body).hexdigest(),
+                    source="imap",
+                    received_at=_aware(data.get(b"INTERNALDATE")),
+                    folder=state.folder,
+                    uidvalidity=state.uidvalidity,
+                    uid=uid,
+                )
+
+
+def _aware(value) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).replace("\n", " ").strip()
+    return text[:200] or type(exc).__name__
+
+
+MailboxFactory = Callable[[MailboxConfig], Mailbox]

@@ -1,0 +1,135 @@
+"""Render the reply an applicant gets (jinja2) and build the MIME message.
+
+Pure apart from reading templates. Templates render under StrictUndefined, so
+a missing value is an error for that reply (recorded), never a blank in it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from .checks import Call, fmt_time
+from .judge import REPLY_KIND
+from .models import Document, Finding, Reply, Verdict
+from .resources import shipped
+
+SUBJECT_TAG = {"receipt": "受理回执", "correction": "补正通知", "late": "逾期通知"}
+
+
+@dataclass(frozen=True)
+class ReplyInput:
+    """What a reply may say: only this applicant's own data."""
+
+    verdict: Verdict
+    to: str
+    sender_name: str
+    unit: str
+    pilot_type: str
+    receipt_no: str
+    files: tuple[Document, ...]
+    received_at: datetime
+    in_reply_to: str
+    references: tuple[str, ...]
+
+
+def one_line(value: str, limit: int = 120) -> str:
+    """Header-safe text: no CR/LF or control characters, bounded length."""
+    value = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", value or "").strip()
+    return value[:limit]
+
+
+def environment(template_dirs: list[Path] | None = None) -> jinja2.Environment:
+    dirs = template_dirs or [shipped("templates")]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        keep_trailing_newline=True,
+    )
+    env.filters["size"] = _human_size
+    return env
+
+
+def _human_size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.1f} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
+def _section_of(f: Finding) -> str:
+    return f.location.split("/")[0].strip() if f.location else "其他"
+
+
+def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[Finding]]]:
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(_section_of(f), []).append(f)
+    return list(groups.items())
+
+
+def render_reply(inp: ReplyInput, call: Call, sender: str, env: jinja2.Environment, now: datetime) -> Reply:
+    """Render the reply the verdict calls for. Raises jinja2 errors (caller records them)."""
+    kind = REPLY_KIND[inp.verdict.status]
+    unit = one_line(inp.unit, 60) or "申报单位"
+    tz = call.timezone
+    ctx = {
+        "call": call,
+        "kind": kind,
+        "unit": unit,
+        "sender_name": one_line(inp.sender_name, 40),
+        "pilot_type": inp.pilot_type or "（未勾选）",
+        "receipt_no": inp.receipt_no,
+        "files": [
+            {"name": one_line(d.filename, 100), "size": d.size, "received": fmt_time(d.received_at, tz), "kind": d.kind}
+            for d in inp.files
+        ],
+        "received": fmt_time(inp.received_at, tz),
+        "deadline": fmt_time(call.deadline, tz),
+        "errors": group_by_section(inp.verdict.errors),
+        "warnings": list(inp.verdict.warnings),
+        "correction_days": int(call.correction_window.total_seconds() // 86400),
+        "today": fmt_time(now, tz),
+    }
+    text = env.get_template(f"mail/{kind}.txt.j2").render(ctx)
+    html = env.get_template(f"mail/{kind}.html.j2").render(ctx)
+    subject = one_line(f"【{SUBJECT_TAG[kind]}】{call.name}申报 - {unit}（{inp.receipt_no}）", 160)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "intake.local"
+    return Reply(
+        applicant=inp.verdict.applicant,
+        kind=kind,
+        to=inp.to,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=make_msgid(idstring="intake", domain=domain),
+        in_reply_to=inp.in_reply_to,
+        references=inp.references,
+    )
+
+
+def build_message(reply: Reply, sender: str, now: datetime) -> EmailMessage:
+    """The MIME message: From is the mailbox (163 rejects a mismatch), one recipient."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = reply.to
+    msg["Subject"] = reply.subject
+    msg["Date"] = format_datetime(now.astimezone(ZoneInfo("Asia/Shanghai")))
+    msg["Message-ID"] = reply.message_id
+    if reply.in_reply_to:
+        msg["In-Reply-To"] = reply.in_reply_to
+        refs = [r for r in reply.references if r != reply.in_reply_to][-10:] + [reply.in_reply_to]
+        msg["References"] = " ".join(refs)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(reply.text)
+    msg.add_alternative(reply.html, subtype="html")
+    for name, data in reply.attachments:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return msg

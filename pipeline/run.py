@@ -1,0 +1,463 @@
+"""Wire the stages together: ingest mails, judge applicants, deliver replies.
+
+The order inside one mail is fixed and is what makes crashes harmless:
+raw bytes to disk first, then parse, then one transaction that records the
+mail, its files and the IMAP key. Judging and replying happen per applicant
+after the mails are in, so a Word and a PDF that arrive in two mails of one
+poll are judged together.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .checks import Context
+from .config import Config
+from .errors import LockedError, MailboxError
+from . import failpoints
+from .files import FileStore
+from .judge import judge, waiting_for_partner
+from .models import Application, Attachment, Mail, PdfFacts, RawMail, WARNING, Finding
+from .pairing import build_submission, role_of
+from .replies import ReplyInput, build_message, environment, render_reply
+from .ruleset import Ruleset, load_rules
+from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
+
+log = logging.getLogger(__name__)
+
+APPLICATION_HINTS = re.compile(r"申报|申请|试点|志愿服务")
+ARCHIVE_OR_IMAGE = frozenset({"zip", "rar", "7z", "image"})
+
+
+@dataclass
+class RunStats:
+    fetched: int = 0
+    applications: int = 0
+    no_reply: int = 0
+    other: int = 0
+    duplicates: int = 0
+    replies_queued: int = 0
+    replies_sent: int = 0
+    rendered: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+@contextmanager
+def run_lock(storage_dir: Path) -> Iterator[None]:
+    """One intake run per storage directory (cron may start the next too early)."""
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    path = storage_dir / "intake.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LockedError(f"另一个 intake 进程正在处理 {storage_dir}（锁文件 {path}），本次不运行") from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def classify(mail: Mail) -> str:
+    """'application', 'no_reply' or 'other' for one parsed mail."""
+    if mail.no_reply_reason:
+        return "no_reply"
+    roles = {role_of(a.kind) for a in mail.attachments}
+    if roles & {"word", "pdf"}:
+        return "application"
+    if any(f.code == "attachment_link_only" for f in mail.problems):
+        return "application"
+    mentions = APPLICATION_HINTS.search(mail.subject or "") or APPLICATION_HINTS.search((mail.body_text or "")[:5000])
+    if mentions or any(a.kind in ARCHIVE_OR_IMAGE for a in mail.attachments):
+        return "application"
+    return "other"
+
+
+class Runner:
+    """One run's state: the store, the file store, the rules and the clock."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        files: FileStore,
+        *,
+        ruleset: Ruleset | None = None,
+        now: Callable[[], datetime] = now_utc,
+        progress: bool = False,
+    ):
+        self.cfg = cfg
+        self.store = store
+        self.files = files
+        self.ruleset = ruleset or load_rules(cfg.rules_path)
+        self.env = environment()
+        self.now = now
+        self.stats = RunStats()
+        self.sender = cfg.smtp.sender if cfg.smtp else f"{self.ruleset.call.organizer} <{self.ruleset.call.mailbox}>"
+        self._parsed: dict[str, Any] = {}
+        self.progress = progress
+
+    # -- stage 1: ingest -----------------------------------------------------
+
+    def ingest(self, raw: RawMail) -> str:
+        """Store, parse and record one mail; never raises for bad mail."""
+        raw_path = self.files.put_raw(raw.sha256, raw.data)  # before anything else
+        self.stats.fetched += 1
+        if self.store.has_mail(raw.sha256):
+            self._mark_duplicate(raw)
+            return "duplicate"
+        from .mime import find_cloud_links, parse_mail
+
+        try:
+            mail = parse_mail(raw, own_addresses=self.cfg.own_addresses())
+        except Exception as exc:  # parse_mail promises not to raise; belt and braces
+            log.exception("parse_mail failed on %s", raw.sha256)
+            mail = _unparsed(raw, exc)
+        category = classify(mail)
+        limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
+        file_rows = []
+        problems = list(mail.problems)
+        for att in mail.attachments:
+            role = role_of(att.kind)
+            if att.size > limit:
+                problems.append(
+                    Finding("attachment_too_large", WARNING, f"附件“{att.filename}”超过 {limit // 1048576} MB，未处理", "邮件附件")
+                )
+                continue
+            path = self.files.put_file(att.sha256, att.kind, att.data)
+            file_rows.append(_file_row(mail, att, role, path))
+        applicant = mail.sender if category == "application" and mail.sender else None
+        links = find_cloud_links(mail.body_text) if category == "application" else []
+        failpoints.hit("mail.stored")
+        with self.store.transaction():
+            self.store.db["mails"].insert(
+                {
+                    "sha256": raw.sha256,
+                    "message_id": mail.message_id,
+                    "sender": mail.sender,
+                    "sender_name": mail.sender_name,
+                    "subject": mail.subject,
+                    "sent_at": iso(mail.sent_at),
+                    "received_at": iso(mail.received_at),
+                    "source": raw.source,
+                    "raw_path": str(raw_path),
+                    "size": len(raw.data),
+                    "category": category,
+                    "no_reply_reason": mail.no_reply_reason,
+                    "applicant": applicant,
+                    "problems": findings_json(problems),
+                    "links": to_json(links),
+                    "processed_at": iso(now_utc()),
+                }
+            )
+            for row in file_rows:
+                row["applicant"] = applicant
+                self.store.db["files"].insert(row, ignore=True)
+            if applicant:
+                self.store.ensure_applicant(applicant, mail.sender, self.ruleset.call.receipt_prefix)
+                self.store.conn.execute(
+                    "UPDATE applicants SET dirty=1, pending_reply_mail=? WHERE key=?", (raw.sha256, applicant)
+                )
+            if raw.uid is not None:
+                self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
+        failpoints.hit("mail.committed")
+        attr = {"application": "applications", "no_reply": "no_reply"}.get(category, "other")
+        setattr(self.stats, attr, getattr(self.stats, attr) + 1)
+        return category
+
+    def _mark_duplicate(self, raw: RawMail) -> None:
+        self.stats.duplicates += 1
+        if raw.uid is not None:
+            with self.store.transaction():
+                self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
+
+    # -- stage 2: judge and queue replies --------------------------------------
+
+    def judge_all(self) -> None:
+        for key in self.store.dirty_applicants():
+            try:
+                self.judge_one(key)
+            except Exception:  # one applicant's bug must not stop the others
+                log.exception("judging %s failed", key)
+
+    def read_word(self, sha256: str, kind: str) -> Application:
+        if sha256 not in self._parsed:
+            from .forms.docx import read_form
+
+            if kind != "docx":
+                self._parsed[sha256] = Application(
+                    problems=(
+                        Finding(
+                            "format_unreadable",
+                            "error",
+                            "申报书不是 .docx 格式（收到的是旧版 Word/WPS 或其他格式）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
+                            "Word 版申报书",
+                        ),
+                    )
+                )
+            else:
+                self._parsed[sha256] = read_form(self.files.file_path(sha256, kind).read_bytes())
+        return self._parsed[sha256]
+
+    def read_pdf(self, sha256: str) -> PdfFacts:
+        if sha256 not in self._parsed:
+            from .forms.pdf import read_pdf
+
+            self._parsed[sha256] = read_pdf(self.files.file_path(sha256, "pdf").read_bytes())
+        return self._parsed[sha256]
+
+    def judge_one(self, key: str) -> None:
+        store, call = self.store, self.ruleset.call
+        row = store.one("SELECT * FROM applicants WHERE key=?", (key,))
+        mails = store.applicant_mails(key)
+        docs = store.documents(key)
+        last_doc_time = max((d.received_at for _, _, d in docs), default=None)
+        mail_problems: list[Finding] = []
+        for m in mails:
+            if last_doc_time is None or parse_iso(m["received_at"]) >= last_doc_time:
+                mail_problems.extend(findings_from_json(m["problems"]))
+        sub = build_submission(
+            key,
+            row["sender"],
+            [(role, doc) for _, role, doc in docs],
+            [parse_iso(m["received_at"]) for m in mails],
+            mail_problems=tuple(mail_problems),
+            correction_notice_at=store.first_correction_at(key),
+        )
+        app = self.read_word(sub.word.sha256, sub.word.kind) if sub.word else None
+        pdf = self.read_pdf(sub.pdf.sha256) if sub.pdf else None
+        findings = self.ruleset.evaluate(Context(call, sub, app, pdf))
+        verdict = judge(key, findings)
+        pending = row["pending_reply_mail"]
+        hold = bool(pending) and waiting_for_partner(verdict) and self.now() < sub.last_received_at + call.pairing_window
+        unit = (app.unit if app else "") or row["unit"] or ""
+        pilot = "、".join(app.pilot_types) if app else ""
+        word_id = next((fid for fid, _, d in docs if sub.word and d is sub.word), None)
+        pdf_id = next((fid for fid, _, d in docs if sub.pdf and d is sub.pdf), None)
+        outbox_row = None
+        if pending and not hold:
+            outbox_row = self._render(key, row, pending, verdict, sub, unit, pilot)
+        with store.transaction():
+            if row["status"] != verdict.status:
+                store.db["status_history"].insert(
+                    {"applicant": key, "status": verdict.status, "at": iso(now_utc()), "findings": findings_json(findings)}
+                )
+            store.db["applicants"].update(
+                key,
+                {
+                    "unit": unit,
+                    "pilot_type": pilot,
+                    "status": verdict.status,
+                    "findings": findings_json(findings),
+                    "first_received_at": iso(sub.first_received_at),
+                    "last_received_at": iso(sub.last_received_at),
+                    "complete_at": iso(sub.complete_at),
+                    "word_file_id": word_id,
+                    "pdf_file_id": pdf_id,
+                    "dirty": 1 if hold else 0,
+                    "pending_reply_mail": pending if hold else None,
+                    "updated_at": iso(now_utc()),
+                },
+            )
+            for doc, parsed in ((sub.word, app), (sub.pdf, pdf)):
+                if doc is not None and parsed is not None:
+                    store.conn.execute(
+                        "UPDATE files SET parsed=?, problems=? WHERE sha256=? AND applicant=?",
+                        (to_json(parsed), findings_json(parsed.problems), doc.sha256, key),
+                    )
+            if outbox_row is not None:
+                store.db["outbox"].insert(outbox_row, ignore=True)
+                self.stats.replies_queued += 1
+
+    def _render(self, key, row, pending, verdict, sub, unit, pilot) -> dict[str, Any]:
+        """Render the reply to the applicant's latest mail into an outbox row."""
+        trigger = self.store.one("SELECT * FROM mails WHERE sha256=?", (pending,))
+        base = {
+            "applicant": key,
+            "to_addr": row["sender"],
+            "trigger_mail": pending,
+            "in_reply_to": trigger["message_id"],
+            "created_at": iso(now_utc()),
+            "updated_at": iso(now_utc()),
+        }
+        if self.store.replies_since(row["sender"], day_ago()) >= self.cfg.replies.max_per_address_per_day:
+            return {**base, "kind": "none", "state": "held", "error": "今日已向该地址回复过多，未自动回复（防止邮件循环）"}
+        refs = tuple(m["message_id"] for m in self.store.applicant_mails(key) if m["message_id"])
+        files = tuple(d for d in (sub.word, sub.pdf) if d is not None)
+        inp = ReplyInput(
+            verdict=verdict,
+            to=row["sender"],
+            sender_name=trigger["sender_name"] or "",
+            unit=unit,
+            pilot_type=pilot,
+            receipt_no=row["receipt_no"],
+            files=files,
+            received_at=sub.complete_at or sub.last_received_at,
+            in_reply_to=trigger["message_id"],
+            references=refs,
+        )
+        now = self.now()
+        try:
+            reply = render_reply(inp, self.ruleset.call, self.sender, self.env, now)
+            data = build_message(reply, self.sender, now).as_bytes()
+        except Exception as exc:  # template or header error: record, don't crash
+            log.exception("rendering reply for %s failed", key)
+            return {**base, "kind": "error", "state": "failed", "error": f"回复生成失败：{type(exc).__name__}: {exc}"[:300]}
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.files.root / "outbox" / f"{digest}.eml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.files._put(path, data)
+        self.stats.rendered.append({"to": reply.to, "kind": reply.kind, "subject": reply.subject, "eml": str(path)})
+        return {**base, "kind": reply.kind, "subject": reply.subject, "message_id": reply.message_id, "eml_path": str(path), "state": "rendered"}
+
+
+def _file_row(mail: Mail, att: Attachment, role: str, path: Path) -> dict[str, Any]:
+    return {
+        "mail_sha256": mail.sha256,
+        "filename": att.filename,
+        "kind": att.kind,
+        "role": role,
+        "sha256": att.sha256,
+        "size": att.size,
+        "path": str(path),
+        "received_at": iso(mail.received_at),
+        "parsed": None,
+        "problems": "[]",
+    }
+
+
+def _unparsed(raw: RawMail, exc: BaseException) -> Mail:
+    return Mail(
+        sha256=raw.sha256,
+        message_id=f"<{raw.sha256}@intake.invalid>",
+        sender="",
+        sender_name="",
+        subject="",
+        sent_at=None,
+        received_at=raw.received_at or now_utc(),
+        body_text="",
+        no_reply_reason="邮件无法解析",
+        problems=(Finding("mail_unparseable", WARNING, f"邮件无法解析：{type(exc).__name__}", "邮件"),),
+    )
+
+
+def raw_from_file(path: Path, received_at: datetime | None, source: str = "import") -> RawMail:
+    data = Path(path).read_bytes()
+    return RawMail(data=data, sha256=hashlib.sha256(data).hexdigest(), source=source, received_at=received_at)
+
+
+@contextmanager
+def open_run(cfg: Config, command: str, *, dry_run: bool = False) -> Iterator[tuple[Store, FileStore]]:
+    """Lock, open the store and file store; in dry-run both are throwaway copies."""
+    with run_lock(cfg.storage_dir):
+        store = Store.open(cfg.db_path, dry_run=dry_run)
+        tmp = tempfile.TemporaryDirectory(prefix="intake-dry-") if dry_run else None
+        files = FileStore(Path(tmp.name) if tmp else cfg.storage_dir)
+        if dry_run:
+            # Reads of earlier files must still find them: fall back to the real store.
+            files.file_path = FileStore(cfg.storage_dir).file_path  # type: ignore[method-assign]
+        files.ensure()
+        try:
+            yield store, files
+        finally:
+            store.close()
+            if tmp:
+                tmp.cleanup()
+
+
+def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = now_utc, progress: bool = False) -> RunStats:
+    """One pass over the mailbox. Raises IntakeError subclasses for run-level failure."""
+    from .mailbox import Mailbox
+    from .outbox import SmtpTransport, deliver
+
+    if cfg.mailbox is None:
+        raise MailboxError("配置中没有 [mailbox]，无法收信")
+    with open_run(cfg, "poll", dry_run=dry_run) as (store, files):
+        if not dry_run:
+            store.recover_interrupted_sends()
+        run_id = store.start_run("poll")
+        runner = Runner(cfg, store, files, now=now, progress=progress)
+        error: str | None = None
+        try:
+            with Mailbox(cfg.mailbox) as box:
+                state = box.state()
+                seen = store.seen_uids(state.folder, state.uidvalidity)
+                new = [u for u in state.uids if u not in seen]
+                if new and not seen and store.folder_known(state.folder):
+                    new = _skip_known_after_uidvalidity_change(store, box, state, new)
+                for raw in _progress(box.fetch(state, new), len(new), progress):
+                    runner.ingest(raw)
+        except MailboxError as exc:
+            error = str(exc)
+        runner.judge_all()
+        if not dry_run and cfg.smtp is not None:
+            sent, smtp_error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+            runner.stats.replies_sent = sent
+            error = error or smtp_error
+        elif not dry_run:
+            log.warning("no [smtp] configured: replies stay queued in the outbox")
+        store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
+        runner.stats.error = error
+        return runner.stats
+
+
+def _skip_known_after_uidvalidity_change(store: Store, box, state, uids: list[int]) -> list[int]:
+    """After a UIDVALIDITY change, don't refetch mail we already have (by Message-ID)."""
+    ids = box.message_ids(uids)
+    known = store.known_message_ids(list(ids.values()))
+    rest = []
+    with store.transaction():
+        for uid in uids:
+            mid = ids.get(uid)
+            if mid in known:
+                row = store.one("SELECT sha256 FROM mails WHERE message_id=?", (mid,))
+                store.mark_seen(state.folder, state.uidvalidity, uid, row["sha256"])
+            else:
+                rest.append(uid)
+    return rest
+
+
+def _progress(items, total: int, enabled: bool):
+    """A progress line on a terminal; silent under cron."""
+    if not enabled or total == 0:
+        yield from items
+        return
+    for i, item in enumerate(items, 1):
+        yield item
+        sys.stderr.write(f"\r处理邮件 {i}/{total}")
+        sys.stderr.flush()
+    sys.stderr.write("\n")
+
+
+def import_files(cfg: Config, paths: list[Path], *, received_at: datetime | None = None, dry_run: bool = False, send: bool = True) -> RunStats:
+    """Process saved .eml files like polled mail (deadline from Date unless --received)."""
+    from .outbox import SmtpTransport, deliver
+
+    with open_run(cfg, "import", dry_run=dry_run) as (store, files):
+        run_id = store.start_run("import")
+        runner = Runner(cfg, store, files)
+        for path in paths:
+            runner.ingest(raw_from_file(path, received_at))
+        runner.judge_all()
+        error = None
+        if send and not dry_run and cfg.smtp is not None:
+            runner.stats.replies_sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+        store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
+        runner.stats.error = error
+        return runner.stats
+
+
+def utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

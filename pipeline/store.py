@@ -1,0 +1,324 @@
+"""The SQLite database (sqlite-utils): the single record of what happened.
+
+Every table is described in README.md ("数据库结构"). All writes that belong to
+one mail or one verdict happen in one transaction, so a crash leaves either
+all of it or none of it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from .errors import StoreError
+from .models import Document, Finding
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mails (
+    sha256 TEXT PRIMARY KEY,
+    message_id TEXT,
+    sender TEXT,
+    sender_name TEXT,
+    subject TEXT,
+    sent_at TEXT,
+    received_at TEXT,
+    source TEXT,
+    raw_path TEXT,
+    size INTEGER,
+    category TEXT,          -- application | no_reply | other | duplicate
+    no_reply_reason TEXT,
+    applicant TEXT,
+    problems TEXT,          -- JSON list of findings about the mail itself
+    links TEXT,             -- JSON list of cloud-attachment links
+    processed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS mails_message_id ON mails(message_id);
+CREATE INDEX IF NOT EXISTS mails_applicant ON mails(applicant);
+CREATE TABLE IF NOT EXISTS imap_seen (
+    folder TEXT, uidvalidity INTEGER, uid INTEGER, sha256 TEXT, seen_at TEXT,
+    PRIMARY KEY (folder, uidvalidity, uid)
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    mail_sha256 TEXT,
+    applicant TEXT,
+    filename TEXT,
+    kind TEXT,
+    role TEXT,              -- word | pdf | other
+    sha256 TEXT,
+    size INTEGER,
+    path TEXT,
+    received_at TEXT,
+    parsed TEXT,            -- JSON of the Application or PdfFacts read from it
+    problems TEXT,
+    UNIQUE (mail_sha256, sha256, filename)
+);
+CREATE INDEX IF NOT EXISTS files_applicant ON files(applicant);
+CREATE TABLE IF NOT EXISTS applicants (
+    key TEXT PRIMARY KEY,
+    sender TEXT,
+    receipt_no TEXT,
+    unit TEXT,
+    pilot_type TEXT,
+    status TEXT,
+    findings TEXT,
+    first_received_at TEXT,
+    last_received_at TEXT,
+    complete_at TEXT,
+    word_file_id INTEGER,
+    pdf_file_id INTEGER,
+    dirty INTEGER DEFAULT 1,
+    pending_reply_mail TEXT, -- sha256 of the latest mail not yet answered
+    updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS status_history (
+    id INTEGER PRIMARY KEY,
+    applicant TEXT, status TEXT, at TEXT, findings TEXT
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    applicant TEXT,
+    kind TEXT,              -- receipt | correction | late
+    to_addr TEXT,
+    subject TEXT,
+    message_id TEXT,
+    in_reply_to TEXT,
+    trigger_mail TEXT,
+    eml_path TEXT,
+    state TEXT,             -- rendered | sending | sent | failed | uncertain
+    error TEXT,
+    attempts INTEGER DEFAULT 0,
+    created_at TEXT,
+    updated_at TEXT,
+    sent_at TEXT,
+    UNIQUE (applicant, trigger_mail)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT, started_at TEXT, finished_at TEXT, ok INTEGER, error TEXT,
+    fetched INTEGER DEFAULT 0, replies_sent INTEGER DEFAULT 0
+);
+"""
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, bytes):
+        return None
+    raise TypeError(type(obj).__name__)
+
+
+def to_json(value: Any) -> str:
+    """JSON of records: Decimals as strings, datetimes as ISO 8601."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, ensure_ascii=False, default=_default)
+
+
+def findings_json(findings) -> str:
+    return to_json([dataclasses.asdict(f) for f in findings])
+
+
+def findings_from_json(text: str | None) -> tuple[Finding, ...]:
+    if not text:
+        return ()
+    return tuple(Finding(**f) for f in json.loads(text))
+
+
+class Store:
+    """The database. Use `Store.open`; `dry_run=True` works on a memory copy."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, dry_run: bool = False) -> "Store":
+        try:
+            if dry_run:
+                conn = sqlite3.connect(":memory:")
+                if Path(path).exists():
+                    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                    src.backup(conn)
+                    src.close()
+            else:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                old_umask = os.umask(0o077)  # database readable by its owner only
+                try:
+                    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                finally:
+                    os.umask(old_umask)
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.isolation_level = None  # explicit transactions only
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"无法打开数据库 {path}：{exc}") from exc
+        return cls(conn, str(path))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work; IMMEDIATE so writers queue, not deadlock."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def one(self, sql: str, params: tuple | dict = ()) -> dict[str, Any] | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+    # -- mailbox bookkeeping -------------------------------------------------
+
+    def seen_uids(self, folder: str, uidvalidity: int) -> set[int]:
+        return {
+            r["uid"]
+            for r in self.rows("SELECT uid FROM imap_seen WHERE folder=? AND uidvalidity=?", (folder, uidvalidity))
+        }
+
+    def folder_known(self, folder: str) -> bool:
+        return self.one("SELECT 1 AS x FROM imap_seen WHERE folder=? LIMIT 1", (folder,)) is not None
+
+    def mark_seen(self, folder: str, uidvalidity: int, uid: int, sha256: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO imap_seen (folder, uidvalidity, uid, sha256, seen_at) VALUES (?,?,?,?,?)",
+            (folder, uidvalidity, uid, sha256, iso(now_utc())),
+        )
+
+    def has_mail(self, sha256: str) -> bool:
+        return self.one("SELECT 1 AS x FROM mails WHERE sha256=?", (sha256,)) is not None
+
+    def known_message_ids(self, message_ids: list[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(message_ids), 500):
+            chunk = message_ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                r["message_id"] for r in self.rows(f"SELECT message_id FROM mails WHERE message_id IN ({marks})", tuple(chunk))
+            )
+        return out
+
+    # -- applicants -----------------------------------------------------------
+
+    def ensure_applicant(self, key: str, sender: str, prefix: str) -> None:
+        """Create the applicant with a receipt number that never changes."""
+        if self.one("SELECT 1 AS x FROM applicants WHERE key=?", (key,)):
+            return
+        count = self.one("SELECT COUNT(*) AS n FROM applicants")["n"]
+        self.db["applicants"].insert(
+            {"key": key, "sender": sender, "receipt_no": f"{prefix}-{count + 1:03d}", "dirty": 1, "updated_at": iso(now_utc())}
+        )
+
+    def documents(self, applicant: str) -> list[tuple[int, str, Document]]:
+        """(file id, role, Document) of an applicant, oldest first."""
+        out = []
+        for r in self.rows(
+            "SELECT * FROM files WHERE applicant=? AND role IN ('word','pdf') ORDER BY received_at, id", (applicant,)
+        ):
+            doc = Document(r["sha256"], r["filename"], r["kind"], r["size"], parse_iso(r["received_at"]), r["mail_sha256"])
+            out.append((r["id"], r["role"], doc))
+        return out
+
+    def applicant_mails(self, applicant: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM mails WHERE applicant=? ORDER BY received_at", (applicant,))
+
+    def dirty_applicants(self) -> list[str]:
+        return [r["key"] for r in self.rows("SELECT key FROM applicants WHERE dirty=1 ORDER BY key")]
+
+    def first_correction_at(self, applicant: str) -> datetime | None:
+        row = self.one(
+            "SELECT MIN(created_at) AS t FROM outbox WHERE applicant=? AND kind='correction' AND state != 'failed'",
+            (applicant,),
+        )
+        return parse_iso(row["t"]) if row and row["t"] else None
+
+    def replies_since(self, to_addr: str, since: datetime) -> int:
+        row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE to_addr=? AND created_at>=?", (to_addr, iso(since)))
+        return row["n"]
+
+    # -- outbox ---------------------------------------------------------------
+
+    def outbox(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        if states:
+            marks = ",".join("?" * len(states))
+            return self.rows(f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY id", states)
+        return self.rows("SELECT * FROM outbox ORDER BY id")
+
+    def set_reply_state(self, reply_id: int, state: str, error: str | None = None) -> None:
+        now = iso(now_utc())
+        sent_at = now if state == "sent" else None
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE outbox SET state=?, error=?, updated_at=?, sent_at=COALESCE(?, sent_at),"
+                " attempts=attempts + (CASE WHEN ?='sending' THEN 1 ELSE 0 END) WHERE id=?",
+                (state, error, now, sent_at, state, reply_id),
+            )
+
+    def recover_interrupted_sends(self) -> int:
+        """A reply left 'sending' by a crash may or may not have gone out.
+
+        It is never sent again automatically: staff see it as 'uncertain'.
+        """
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE outbox SET state='uncertain', error=?, updated_at=? WHERE state='sending'",
+                ("发送过程中断，无法确认对方是否已收到；如需重发请使用 intake replies resend", iso(now_utc())),
+            )
+        return cur.rowcount
+
+    # -- runs -----------------------------------------------------------------
+
+    def start_run(self, command: str) -> int:
+        with self.transaction():
+            return self.db["runs"].insert({"command": command, "started_at": iso(now_utc()), "ok": None}).last_pk
+
+    def finish_run(self, run_id: int, *, ok: bool, error: str | None = None, fetched: int = 0, sent: int = 0) -> None:
+        with self.transaction():
+            self.db["runs"].update(
+                run_id,
+                {"finished_at": iso(now_utc()), "ok": int(ok), "error": error, "fetched": fetched, "replies_sent": sent},
+            )
+
+
+def day_ago() -> datetime:
+    return now_utc() - timedelta(days=1)

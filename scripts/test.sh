@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, then runs them all.
+# Needs root or sudo for apt-get (Dovecot is a real IMAP server the tests start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+missing=()
+command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing system packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+exec python3 -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,269 @@
+"""`intake poll` as a subprocess against a real Dovecot and a real SMTP server."""
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from email import policy
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from pipeline.samples.mails import sample_mails
+
+from .servers import append, flags_of, reset_uidvalidity
+
+CST = timezone(timedelta(hours=8))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, bytes]:
+    return dict(sample_mails())
+
+
+def write_config(tmp_path: Path, dovecot, smtp_sink) -> Path:
+    cfg = tmp_path / "intake.toml"
+    cfg.write_text(
+        f"""
+[mailbox]
+host = "127.0.0.1"
+port = {dovecot.port}
+user = "{dovecot.user}"
+password_env = "TEST_IMAP_PASSWORD"
+ssl = false
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_sink.port}
+user = "{dovecot.user}"
+password_env = "TEST_SMTP_PASSWORD"
+ssl = false
+sender = "新乡市科协科普中心 <{dovecot.user}>"
+
+[storage]
+dir = "{tmp_path / 'data'}"
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def run_intake(cfg: Path, dovecot, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TEST_IMAP_PASSWORD=dovecot.password, TEST_SMTP_PASSWORD="x")
+    env.pop("INTAKE_FAILPOINT", None)
+    if failpoint:
+        env["INTAKE_FAILPOINT"] = failpoint
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args, "--config", str(cfg)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def poll(cfg, dovecot, *extra, failpoint=None):
+    return run_intake(cfg, dovecot, "poll", *extra, failpoint=failpoint)
+
+
+def subjects(sink) -> list[str]:
+    out = []
+    for _, _, raw in sink.messages:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        out.append(str(msg["Subject"]))
+    return out
+
+
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    return sqlite_utils.Database(tmp_path / "data" / "intake.db")
+
+
+def load(dovecot, corpus, names_and_times):
+    for name, when in names_and_times:
+        append(dovecot, corpus[name], when)
+
+
+ON_TIME = datetime(2025, 6, 20, 10, 15, tzinfo=CST)
+LATE = datetime(2025, 6, 24, 8, 30, tzinfo=CST)
+
+
+def test_poll_end_to_end(tmp_path, dovecot, smtp_sink, corpus):
+    load(
+        dovecot,
+        corpus,
+        [
+            ("01-complete.eml", ON_TIME),
+            ("02-needs-correction.eml", ON_TIME + timedelta(hours=1)),
+            ("03a-word-first.eml", ON_TIME + timedelta(hours=2)),
+            ("03b-pdf-later.eml", ON_TIME + timedelta(hours=2, minutes=20)),
+            ("05-late.eml", LATE),
+            ("06-auto-reply.eml", ON_TIME),
+            ("08-newsletter.eml", ON_TIME),
+        ],
+    )
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    result = poll(cfg, dovecot)
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(4, timeout=30)
+    got = subjects(smtp_sink)
+    assert len(got) == 4, got
+    assert sum("受理回执" in s for s in got) == 2  # complete + paired across two mails
+    assert sum("补正" in s for s in got) == 1
+    assert sum("逾期" in s for s in got) == 1
+    recipients = sorted(r[0] for _, r, _ in smtp_sink.messages)
+    assert len(set(recipients)) == 4  # one reply each, none to the auto-reply or the list
+    for _, rcpts, raw in smtp_sink.messages:
+        msg = email.message_from_bytes(raw, policy=policy.default)
+        assert msg["Auto-Submitted"] == "auto-replied"
+        assert msg["In-Reply-To"]
+        assert len(rcpts) == 1
+
+    d = db(tmp_path)
+    statuses = {r["status"] for r in d["applicants"].rows}
+    assert statuses == {"accepted", "needs_correction", "late"}
+    assert d["mails"].count == 7
+    categories = [r["category"] for r in d["mails"].rows]
+    assert categories.count("application") == 5
+    assert categories.count("no_reply") == 2
+    raw_dir = tmp_path / "data" / "raw"
+    assert len(list(raw_dir.rglob("*.eml"))) == 7
+    # read with BODY.PEEK on a read-only folder: nothing marked \Seen
+    assert all(b"\\Seen" not in flags for flags in flags_of(dovecot, "INBOX").values())
+
+    # a second poll fetches nothing and sends nothing
+    again = poll(cfg, dovecot)
+    assert again.returncode == 0, again.stderr
+    assert len(smtp_sink.messages) == 4
+    assert d["mails"].count == 7
+    assert d["outbox"].count == 4
+
+    # summary JSON keeps the contract
+    out = run_intake(cfg, dovecot, "summary", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    import json
+
+    rows = json.loads(out.stdout)
+    assert len(rows) == 4
+    for row in rows:
+        assert {"unit", "sender", "status", "pilot_type", "received_at", "word_file", "pdf_file", "problems"} <= set(row)
+        assert datetime.fromisoformat(row["received_at"]).utcoffset() == timedelta(hours=8)
+    late = next(r for r in rows if r["status"] == "late")
+    assert any(p["code"] == "late" for p in late["problems"])
+
+
+def test_uidvalidity_change_does_not_double(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("04-missing-pdf.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(2, timeout=30)
+    reset_uidvalidity(dovecot, "INBOX")
+    result = poll(cfg, dovecot)
+    assert result.returncode == 0, result.stderr
+    d = db(tmp_path)
+    assert d["mails"].count == 2
+    assert len(smtp_sink.messages) == 2
+    assert len({r["uidvalidity"] for r in d["imap_seen"].rows}) == 2
+
+
+def test_dry_run_changes_nothing(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    result = poll(cfg, dovecot, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "受理回执" in result.stdout
+    assert smtp_sink.messages == []
+    assert not (tmp_path / "data" / "intake.db").exists() or db(tmp_path)["mails"].count == 0
+    assert not list((tmp_path / "data").rglob("*.eml"))
+    # the real run afterwards still sees the mail as new
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    assert len(smtp_sink.messages) == 1
+
+
+@pytest.mark.parametrize("failpoint", ["mail.stored", "mail.committed:2"])
+def test_crash_while_ingesting_loses_nothing(tmp_path, dovecot, smtp_sink, corpus, failpoint):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("04-missing-pdf.eml", ON_TIME), ("05-late.eml", LATE)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    crashed = poll(cfg, dovecot, failpoint=failpoint)
+    assert crashed.returncode == 99
+    assert smtp_sink.messages == []
+    result = poll(cfg, dovecot)
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(3, timeout=30)
+    d = db(tmp_path)
+    assert d["mails"].count == 3
+    assert len(smtp_sink.messages) == 3
+    assert poll(cfg, dovecot).returncode == 0
+    assert len(smtp_sink.messages) == 3
+
+
+def test_crash_between_sending_and_recording_never_sends_twice(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("04-missing-pdf.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    crashed = poll(cfg, dovecot, failpoint="reply.sent")
+    assert crashed.returncode == 99
+    smtp_sink.wait_for(1, timeout=30)
+    assert len(smtp_sink.messages) == 1
+    result = poll(cfg, dovecot)
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(2, timeout=30)
+    assert len(smtp_sink.messages) == 2  # the other reply, not the first again
+    states = sorted(r["state"] for r in db(tmp_path)["outbox"].rows)
+    assert states == ["sent", "uncertain"]
+    listing = run_intake(cfg, dovecot, "replies")
+    assert "不确定" in listing.stdout
+
+
+def test_crash_before_smtp_sends_once_on_rerun(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot, failpoint="reply.sending").returncode == 99
+    # the reply was marked 'sending' when the process died: uncertain, not resent
+    assert poll(cfg, dovecot).returncode == 0
+    assert smtp_sink.messages == []
+    assert [r["state"] for r in db(tmp_path)["outbox"].rows] == ["uncertain"]
+
+
+def test_overlapping_poll_exits_at_once(tmp_path, dovecot, smtp_sink):
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    (tmp_path / "data").mkdir()
+    import fcntl
+
+    with open(tmp_path / "data" / "intake.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        result = poll(cfg, dovecot)
+    assert result.returncode == 1
+    assert "另一个 intake" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_password_is_one_line_error(tmp_path, dovecot, smtp_sink):
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    env = dict(os.environ, TEST_IMAP_PASSWORD="wrong", TEST_SMTP_PASSWORD="x")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "poll", "--config", str(cfg)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "邮箱登录失败" in result.stderr
+    assert "wrong" not in result.stderr
+
+
+def test_smtp_down_keeps_replies_queued(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    smtp_sink.stop()
+    result = poll(cfg, dovecot)
+    assert result.returncode == 1
+    assert "发信服务器" in result.stderr
+    assert [r["state"] for r in db(tmp_path)["outbox"].rows] == ["rendered"]
+    smtp_sink.start()
+    cfg = write_config(tmp_path, dovecot, smtp_sink)  # the sink may listen on a new port
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    assert [r["state"] for r in db(tmp_path)["outbox"].rows] == ["sent"]

@@ -1,0 +1,79 @@
+"""Config: secrets only through the environment; clear errors for bad files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+GOOD = """
+[mailbox]
+host = "imap.163.com"
+port = 993
+user = "kpzx350@163.com"
+password_env = "T_IMAP"
+
+[smtp]
+host = "smtp.163.com"
+port = 465
+user = "kpzx350@163.com"
+password_env = "T_SMTP"
+sender = "科普中心 <kpzx350@163.com>"
+
+[storage]
+dir = "store"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "intake.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_and_relative_storage(tmp_path, monkeypatch):
+    monkeypatch.delenv("INTAKE_STORAGE_DIR", raising=False)
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.mailbox.ssl is True and cfg.mailbox.starttls is False and cfg.mailbox.folder == "INBOX"
+    assert cfg.storage_dir == tmp_path / "store"
+    assert cfg.rules_path.name == "xinxiang-2025-kjzyfw.toml" and cfg.rules_path.exists()
+    assert cfg.own_addresses() == {"kpzx350@163.com"}
+
+
+def test_password_comes_from_environment(tmp_path, monkeypatch):
+    cfg = load_config(write(tmp_path, GOOD))
+    monkeypatch.delenv("T_IMAP", raising=False)
+    with pytest.raises(ConfigError, match="T_IMAP"):
+        cfg.mailbox.password()
+    monkeypatch.setenv("T_IMAP", "code123")
+    assert cfg.mailbox.password() == "code123"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("fromfile\n")
+    monkeypatch.delenv("T_SMTP", raising=False)
+    monkeypatch.setenv("T_SMTP_FILE", str(secret_file))
+    assert cfg.smtp.password() == "fromfile"
+
+
+def test_password_in_file_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="password_env"):
+        load_config(write(tmp_path, GOOD.replace('password_env = "T_IMAP"', 'password_env = "T_IMAP"\npassword = "x"')))
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("[mailbox]\nhost='x'\n", "port"),
+        (GOOD.replace('port = 993', 'port = 993\nbogus = 1'), "bogus"),
+        ("not toml [", "TOML"),
+    ],
+)
+def test_bad_config(tmp_path, text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="不存在"):
+        load_config(tmp_path / "nope.toml")

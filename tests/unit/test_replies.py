@@ -1,0 +1,82 @@
+"""Replies: every status renders; headers follow RFC 3834 and stay one line."""
+from __future__ import annotations
+
+import email
+from datetime import datetime, timedelta, timezone
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from pipeline.judge import judge
+from pipeline.models import Document, Finding
+from pipeline.replies import ReplyInput, build_message, environment, render_reply
+from pipeline.ruleset import load_rules
+
+RULES = Path(__file__).resolve().parents[2] / "rules" / "xinxiang-2025-kjzyfw.toml"
+CST = timezone(timedelta(hours=8))
+SENDER = "新乡市科协科普中心 <kpzx350@163.com>"
+NOW = datetime(2025, 6, 21, 12, tzinfo=CST)
+
+
+def make(findings, unit="新乡市红旗区科学技术协会"):
+    verdict = judge("a@qq.com", tuple(findings))
+    inp = ReplyInput(
+        verdict=verdict,
+        to="a@qq.com",
+        sender_name="张三",
+        unit=unit,
+        pilot_type="县级科协试点",
+        receipt_no="2025-KJZY-007",
+        files=(Document("0" * 64, "申报书.docx", "docx", 20480, NOW, "m"),),
+        received_at=NOW,
+        in_reply_to="<orig@qq.com>",
+        references=("<earlier@qq.com>", "<orig@qq.com>"),
+    )
+    rs = load_rules(RULES)
+    reply = render_reply(inp, rs.call, SENDER, environment(), NOW)
+    msg = email.message_from_bytes(build_message(reply, SENDER, NOW).as_bytes(), policy=policy.default)
+    return reply, msg
+
+
+def body(msg) -> str:
+    return msg.get_body(("plain",)).get_content()
+
+
+def test_receipt():
+    reply, msg = make([Finding("text_near_limit", "warning", "字数接近上限", "三、工作基础")])
+    assert "受理回执" in msg["Subject"] and "新乡市红旗区科学技术协会" in msg["Subject"]
+    assert "2025-KJZY-007" in body(msg)
+    assert "字数接近上限" in body(msg)
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["In-Reply-To"] == "<orig@qq.com>"
+    assert msg["References"].split() == ["<earlier@qq.com>", "<orig@qq.com>"]
+    assert msg["Message-ID"].endswith("@163.com>")
+    assert msg.get_body(("html",)) is not None
+
+
+def test_correction_lists_every_error_by_section():
+    errors = [
+        Finding("budget_over_limit", "error", "合计 4,500.00 元，超过上限 4,000 元", "七、经费支出预算表"),
+        Finding("missing_stamp", "error", "未发现公章", "八、申报单位意见（公章）"),
+    ]
+    reply, msg = make(errors)
+    assert reply.kind == "correction"
+    assert "补正" in msg["Subject"]
+    text = body(msg)
+    for e in errors:
+        assert e.message in text and e.location in text
+
+
+def test_late():
+    reply, msg = make([Finding("late", "error", "已超过截止时间", "申报时间")])
+    assert reply.kind == "late" and "逾期" in msg["Subject"]
+    assert "2025年6月23日 23:59" in body(msg)
+
+
+@pytest.mark.parametrize("unit", ["单位\r\nBcc: victim@example.com", "A\nB", "x" * 500])
+def test_header_values_cannot_inject(unit):
+    reply, msg = make([], unit=unit)
+    assert "\n" not in reply.subject and "\r" not in reply.subject
+    assert msg["Bcc"] is None
+    assert len(reply.subject) <= 160
