@@ -144,14 +144,25 @@ def rules_check(file: Path) -> None:
     click.echo(f"规则文件有效：{rs.call.name}，截止 {rs.call.deadline.isoformat()}，共 {len(rs.rules)} 条规则")
 
 
-@cli.command()
-@config_option
-def replies(config_path: Path) -> None:
-    """列出回复邮件（待发送、已发送、失败、不确定）。"""
+def _config_from(ctx: click.Context, config_path: Path | None) -> Config:
+    path = config_path or (ctx.obj or {}).get("config")
+    if path is None:
+        raise click.UsageError("缺少 --config")
+    return load_config(path)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="配置文件 intake.toml")
+@click.pass_context
+def replies(ctx: click.Context, config_path: Path | None) -> None:
+    """列出回复邮件（待发送、已发送、失败、不确定）；`resend ID` 有意重发一封。"""
+    ctx.obj = {"config": config_path}
+    if ctx.invoked_subcommand is not None:
+        return
     from .store import Store
     from .summary import REPLY_STATE_ZH
 
-    cfg = load_config(config_path)
+    cfg = _config_from(ctx, config_path)
     store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
     try:
         for r in store.outbox():
@@ -159,6 +170,45 @@ def replies(config_path: Path) -> None:
                 f"{r['id']:>4}  {REPLY_STATE_ZH.get(r['state'], r['state']):<8} {r['to_addr']:<32} {r['subject'] or ''}"
                 + (f"  ({r['error']})" if r["error"] else "")
             )
+    finally:
+        store.close()
+
+
+@replies.command("resend")
+@click.argument("reply_id", type=int)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="配置文件 intake.toml")
+@click.pass_context
+def replies_resend(ctx: click.Context, reply_id: int, config_path: Path | None) -> None:
+    """把编号为 ID 的回复再发送一次（工作人员有意重发时使用）。"""
+    from .outbox import SmtpTransport, deliver
+    from .run import open_run
+
+    cfg = _config_from(ctx, config_path)
+    with open_run(cfg, "resend") as (store, _files):
+        new_id = store.requeue_reply(reply_id)
+        if new_id is None:
+            raise IntakeError(f"没有编号为 {reply_id} 的回复")
+        if cfg.smtp is None:
+            click.echo(f"已重新排队（编号 {new_id}），配置中没有 [smtp]，下次运行时发送")
+            return
+        sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+    if error:
+        raise IntakeError(error)
+    click.echo(f"已重发（新编号 {new_id}），本次共发送 {sent} 封")
+
+
+@cli.command()
+@config_option
+def status(config_path: Path) -> None:
+    """显示运行状况：上次成功收信、待发送回复、需要人工查看的邮件。"""
+    from .store import Store
+    from .summary import status_lines
+
+    cfg = load_config(config_path)
+    store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
+    try:
+        for line in status_lines(store):
+            click.echo(line)
     finally:
         store.close()
 

@@ -294,6 +294,25 @@ class Store:
                 (state, error, now, sent_at, state, reply_id),
             )
 
+    def requeue_reply(self, reply_id: int) -> int | None:
+        """Queue an existing reply again, on purpose (staff asked for it)."""
+        row = self.one("SELECT * FROM outbox WHERE id=?", (reply_id,))
+        if row is None or not row["eml_path"]:
+            return None
+        n = self.one("SELECT COUNT(*) AS n FROM outbox WHERE trigger_mail LIKE ?", (f"resend:{reply_id}:%",))["n"]
+        copy = {k: v for k, v in row.items() if k != "id"}
+        copy.update(
+            trigger_mail=f"resend:{reply_id}:{n + 1}",
+            state="rendered",
+            error=None,
+            attempts=0,
+            sent_at=None,
+            created_at=iso(now_utc()),
+            updated_at=iso(now_utc()),
+        )
+        with self.transaction():
+            return self.db["outbox"].insert(copy).last_pk
+
     def recover_interrupted_sends(self) -> int:
         """A reply left 'sending' by a crash may or may not have gone out.
 

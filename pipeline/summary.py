@@ -173,3 +173,29 @@ def _xlsx(rows: list[dict[str, Any]]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def status_lines(store: Store) -> list[str]:
+    """What `intake status` prints: is intake working, and what needs a person."""
+    last_ok = store.one("SELECT finished_at FROM runs WHERE ok=1 ORDER BY id DESC LIMIT 1")
+    last = store.one("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+    failures = 0
+    for r in store.rows("SELECT ok FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 50"):
+        if r["ok"]:
+            break
+        failures += 1
+    counts = {r["state"]: r["n"] for r in store.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")}
+    attention = store.one(
+        "SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR category='other'"
+    )["n"]
+    lines = [
+        f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}",
+        f"最近一次运行：{'成功' if last and last['ok'] else ('失败：' + (last['error'] or '') if last else '无')}",
+        f"连续失败次数：{failures}",
+        "回复："
+        + "，".join(f"{REPLY_STATE_ZH.get(k, k)} {v}" for k, v in sorted(counts.items()))
+        if counts
+        else "回复：无",
+        f"需要人工查看的邮件：{attention} 封",
+    ]
+    return lines
