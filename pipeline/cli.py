@@ -144,6 +144,39 @@ def rules_check(file: Path) -> None:
     click.echo(f"规则文件有效：{rs.call.name}，截止 {rs.call.deadline.isoformat()}，共 {len(rs.rules)} 条规则")
 
 
+@cli.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="只预览：重新审核并生成回复，但不发送、不改动任何数据")
+def reprocess(config_path: Path, dry_run: bool) -> None:
+    """按当前规则重新审核所有已收到的申报（如截止时间延长），只回复结论有变化的单位。"""
+    from .run import reprocess as run_reprocess
+
+    stats = run_reprocess(load_config(config_path), dry_run=dry_run)
+    click.echo(f"{'[试运行] ' if dry_run else ''}重新审核完成：结论变化并生成回复 {stats.replies_queued} 封，发送 {stats.replies_sent} 封")
+    for r in stats.rendered:
+        click.echo(f"  回复 {r['to']}：{r['subject']}")
+    if stats.error:
+        raise IntakeError(stats.error)
+
+
+@cli.command()
+@config_option
+@click.argument("applicant")
+@click.argument("decision", type=click.Choice(["accept", "needs-correction"]))
+@click.option("--note", default="", help="审核意见（需补正时会写进补正通知）")
+@click.option("--by", default="", help="操作人；默认取配置 [staff] operator")
+@click.option("--reply/--no-reply", default=False, show_default=True, help="是否给申报单位发送相应的回复")
+def decide(config_path: Path, applicant: str, decision: str, note: str, by: str, reply: bool) -> None:
+    """工作人员改判：APPLICANT 为发件地址、受理编号或单位全称。"""
+    from .run import decide as run_decide
+
+    status = "accepted" if decision == "accept" else "needs_correction"
+    stats = run_decide(load_config(config_path), applicant, status, note=note, by=by, reply=reply)
+    click.echo(f"已记录改判：{applicant} → {'受理' if status == 'accepted' else '需补正'}" + (f"，发送回复 {stats.replies_sent} 封" if reply else ""))
+    if stats.error:
+        raise IntakeError(stats.error)
+
+
 def _config_from(ctx: click.Context, config_path: Path | None) -> Config:
     path = config_path or (ctx.obj or {}).get("config")
     if path is None:

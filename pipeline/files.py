@@ -34,6 +34,10 @@ class FileStore:
     def put_file(self, sha256: str, kind: str, data: bytes) -> Path:
         return self._put(self.file_path(sha256, kind), data)
 
+    def put_outgoing(self, sha256: str, data: bytes) -> Path:
+        """A rendered reply, kept so exactly these bytes are what gets sent."""
+        return self._put(self.root / "outbox" / f"{sha256}.eml", data)
+
     def _put(self, path: Path, data: bytes) -> Path:
         if path.exists() and path.stat().st_size == len(data):
             return path  # content-addressed: same name, same bytes

@@ -17,17 +17,17 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .checks import Context
 from .config import Config
-from .errors import LockedError, MailboxError
 from . import failpoints
+from .errors import IntakeError, LockedError, MailboxError
 from .files import FileStore
 from .judge import judge, waiting_for_partner
-from .models import Application, Attachment, Mail, PdfFacts, RawMail, WARNING, Finding
+from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import build_submission, role_of
 from .replies import ReplyInput, build_message, environment, render_reply
 from .ruleset import Ruleset, load_rules
@@ -167,8 +167,10 @@ class Runner:
                 self.store.db["files"].insert(row, ignore=True)
             if applicant:
                 self.store.ensure_applicant(applicant, mail.sender, self.ruleset.call.receipt_prefix)
+                # New mail re-opens the question: a staff decision no longer applies.
                 self.store.conn.execute(
-                    "UPDATE applicants SET dirty=1, pending_reply_mail=? WHERE key=?", (raw.sha256, applicant)
+                    "UPDATE applicants SET dirty=1, pending_reply_mail=?, decision_id=NULL WHERE key=?",
+                    (raw.sha256, applicant),
                 )
             if raw.uid is not None:
                 self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
@@ -218,7 +220,8 @@ class Runner:
             self._parsed[sha256] = read_pdf(self.files.file_path(sha256, "pdf").read_bytes())
         return self._parsed[sha256]
 
-    def judge_one(self, key: str) -> None:
+    def assess(self, key: str) -> "Assessment":
+        """Pair the applicant's files, read them and run the rules (no writes)."""
         store, call = self.store, self.ruleset.call
         row = store.one("SELECT * FROM applicants WHERE key=?", (key,))
         mails = store.applicant_mails(key)
@@ -226,6 +229,7 @@ class Runner:
         last_doc_time = max((d.received_at for _, _, d in docs), default=None)
         mail_problems: list[Finding] = []
         for m in mails:
+            # A link-only mail stops mattering once real files came after it.
             if last_doc_time is None or parse_iso(m["received_at"]) >= last_doc_time:
                 mail_problems.extend(findings_from_json(m["problems"]))
         sub = build_submission(
@@ -238,56 +242,123 @@ class Runner:
         )
         app = self.read_word(sub.word.sha256, sub.word.kind) if sub.word else None
         pdf = self.read_pdf(sub.pdf.sha256) if sub.pdf else None
-        findings = self.ruleset.evaluate(Context(call, sub, app, pdf))
-        verdict = judge(key, findings)
+        verdict = judge(key, self.ruleset.evaluate(Context(call, sub, app, pdf)))
+        ids = {id(d): fid for fid, _, d in docs}
+        return Assessment(
+            row=row,
+            sub=sub,
+            app=app,
+            pdf=pdf,
+            verdict=verdict,
+            unit=(app.unit if app else "") or row["unit"] or "",
+            pilot="、".join(app.pilot_types) if app else "",
+            word_id=ids.get(id(sub.word)),
+            pdf_id=ids.get(id(sub.pdf)),
+        )
+
+    def judge_one(self, key: str, *, reprocess_run: int | None = None) -> None:
+        """Judge one applicant and queue the reply its latest mail calls for.
+
+        With `reprocess_run`, a reply goes out only when the verdict changed.
+        """
+        a = self.assess(key)
+        row, verdict, sub = a.row, a.verdict, a.sub
+        decision = self.store.active_decision(key)
+        status = decision["status"] if decision else verdict.status
         pending = row["pending_reply_mail"]
-        hold = bool(pending) and waiting_for_partner(verdict) and self.now() < sub.last_received_at + call.pairing_window
-        unit = (app.unit if app else "") or row["unit"] or ""
-        pilot = "、".join(app.pilot_types) if app else ""
-        word_id = next((fid for fid, _, d in docs if sub.word and d is sub.word), None)
-        pdf_id = next((fid for fid, _, d in docs if sub.pdf and d is sub.pdf), None)
+        trigger_key = pending
+        if reprocess_run is not None:
+            changed = status != row["status"] or _error_codes(verdict) != _error_codes_json(row["findings"])
+            latest = self.store.one(
+                "SELECT sha256 FROM mails WHERE applicant=? ORDER BY received_at DESC LIMIT 1", (key,)
+            )
+            if changed and latest and not decision:
+                pending, trigger_key = latest["sha256"], f"reprocess:{reprocess_run}:{latest['sha256']}"
+        hold = (
+            bool(pending)
+            and waiting_for_partner(verdict)
+            and self.now() < sub.last_received_at + self.ruleset.call.pairing_window
+        )
         outbox_row = None
         if pending and not hold:
-            outbox_row = self._render(key, row, pending, verdict, sub, unit, pilot)
-        with store.transaction():
-            if row["status"] != verdict.status:
-                store.db["status_history"].insert(
-                    {"applicant": key, "status": verdict.status, "at": iso(now_utc()), "findings": findings_json(findings)}
-                )
-            store.db["applicants"].update(
-                key,
-                {
-                    "unit": unit,
-                    "pilot_type": pilot,
-                    "status": verdict.status,
-                    "findings": findings_json(findings),
-                    "first_received_at": iso(sub.first_received_at),
-                    "last_received_at": iso(sub.last_received_at),
-                    "complete_at": iso(sub.complete_at),
-                    "word_file_id": word_id,
-                    "pdf_file_id": pdf_id,
-                    "dirty": 1 if hold else 0,
-                    "pending_reply_mail": pending if hold else None,
-                    "updated_at": iso(now_utc()),
-                },
-            )
-            for doc, parsed in ((sub.word, app), (sub.pdf, pdf)):
-                if doc is not None and parsed is not None:
-                    store.conn.execute(
-                        "UPDATE files SET parsed=?, problems=? WHERE sha256=? AND applicant=?",
-                        (to_json(parsed), findings_json(parsed.problems), doc.sha256, key),
-                    )
+            outbox_row = self.render_row(a, verdict, pending, trigger_key)
+        with self.store.transaction():
+            self._record(a, status, hold=hold, pending=pending)
             if outbox_row is not None:
-                store.db["outbox"].insert(outbox_row, ignore=True)
+                self.store.db["outbox"].insert(outbox_row, ignore=True)
                 self.stats.replies_queued += 1
 
-    def _render(self, key, row, pending, verdict, sub, unit, pilot) -> dict[str, Any]:
-        """Render the reply to the applicant's latest mail into an outbox row."""
-        trigger = self.store.one("SELECT * FROM mails WHERE sha256=?", (pending,))
+    def _record(self, a: "Assessment", status: str, *, hold: bool, pending: str | None) -> None:
+        store, key, findings = self.store, a.row["key"], a.verdict.findings
+        if a.row["status"] != status:
+            store.db["status_history"].insert(
+                {"applicant": key, "status": status, "at": iso(now_utc()), "findings": findings_json(findings)}
+            )
+        store.db["applicants"].update(
+            key,
+            {
+                "unit": a.unit,
+                "pilot_type": a.pilot,
+                "status": status,
+                "findings": findings_json(findings),
+                "first_received_at": iso(a.sub.first_received_at),
+                "last_received_at": iso(a.sub.last_received_at),
+                "complete_at": iso(a.sub.complete_at),
+                "word_file_id": a.word_id,
+                "pdf_file_id": a.pdf_id,
+                "dirty": 1 if hold else 0,
+                "pending_reply_mail": pending if hold else None,
+                "updated_at": iso(now_utc()),
+            },
+        )
+        for doc, parsed in ((a.sub.word, a.app), (a.sub.pdf, a.pdf)):
+            if doc is not None and parsed is not None:
+                store.conn.execute(
+                    "UPDATE files SET parsed=?, problems=? WHERE sha256=? AND applicant=?",
+                    (to_json(parsed), findings_json(parsed.problems), doc.sha256, key),
+                )
+
+    def reprocess(self, run_id: int) -> None:
+        """Re-judge every applicant from stored files under the current rules."""
+        for key in [r["key"] for r in self.store.rows("SELECT key FROM applicants ORDER BY key")]:
+            try:
+                self.judge_one(key, reprocess_run=run_id)
+            except Exception:
+                log.exception("reprocessing %s failed", key)
+
+    def decide(self, key: str, status: str, *, note: str, by: str, reply: bool) -> dict[str, Any] | None:
+        """Record a staff decision that overrules the automatic verdict."""
+        a = self.assess(key)
+        verdict = a.verdict
+        if status == "accepted":
+            verdict = Verdict(key, status, verdict.warnings)
+        else:
+            extra = (Finding("staff_note", "error", note, "审核意见"),) if note else ()
+            verdict = Verdict(key, status, verdict.errors + extra + verdict.warnings)
+        with self.store.transaction():
+            decision_id = self.store.db["decisions"].insert(
+                {"applicant": key, "status": status, "note": note, "by": by, "at": iso(now_utc())}
+            ).last_pk
+            self.store.conn.execute("UPDATE applicants SET decision_id=? WHERE key=?", (decision_id, key))
+            self._record(a, status, hold=False, pending=None)
+        if not reply:
+            return None
+        latest = self.store.one("SELECT sha256 FROM mails WHERE applicant=? ORDER BY received_at DESC LIMIT 1", (key,))
+        if latest is None:
+            return None
+        row = self.render_row(a, verdict, latest["sha256"], f"decision:{decision_id}")
+        with self.store.transaction():
+            self.store.db["outbox"].insert(row, ignore=True)
+        return row
+
+    def render_row(self, a: "Assessment", verdict: Verdict, mail_sha: str, trigger_key: str) -> dict[str, Any]:
+        """Render the reply to the applicant's mail `mail_sha` into an outbox row."""
+        row, sub, key = a.row, a.sub, a.row["key"]
+        trigger = self.store.one("SELECT * FROM mails WHERE sha256=?", (mail_sha,))
         base = {
             "applicant": key,
             "to_addr": row["sender"],
-            "trigger_mail": pending,
+            "trigger_mail": trigger_key,
             "in_reply_to": trigger["message_id"],
             "created_at": iso(now_utc()),
             "updated_at": iso(now_utc()),
@@ -295,15 +366,14 @@ class Runner:
         if self.store.replies_since(row["sender"], day_ago()) >= self.cfg.replies.max_per_address_per_day:
             return {**base, "kind": "none", "state": "held", "error": "今日已向该地址回复过多，未自动回复（防止邮件循环）"}
         refs = tuple(m["message_id"] for m in self.store.applicant_mails(key) if m["message_id"])
-        files = tuple(d for d in (sub.word, sub.pdf) if d is not None)
         inp = ReplyInput(
             verdict=verdict,
             to=row["sender"],
             sender_name=trigger["sender_name"] or "",
-            unit=unit,
-            pilot_type=pilot,
+            unit=a.unit,
+            pilot_type=a.pilot,
             receipt_no=row["receipt_no"],
-            files=files,
+            files=tuple(d for d in (sub.word, sub.pdf) if d is not None),
             received_at=sub.complete_at or sub.last_received_at,
             in_reply_to=trigger["message_id"],
             references=refs,
@@ -315,12 +385,39 @@ class Runner:
         except Exception as exc:  # template or header error: record, don't crash
             log.exception("rendering reply for %s failed", key)
             return {**base, "kind": "error", "state": "failed", "error": f"回复生成失败：{type(exc).__name__}: {exc}"[:300]}
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.files.root / "outbox" / f"{digest}.eml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.files._put(path, data)
+        path = self.files.put_outgoing(hashlib.sha256(data).hexdigest(), data)
         self.stats.rendered.append({"to": reply.to, "kind": reply.kind, "subject": reply.subject, "eml": str(path)})
-        return {**base, "kind": reply.kind, "subject": reply.subject, "message_id": reply.message_id, "eml_path": str(path), "state": "rendered"}
+        return {
+            **base,
+            "kind": reply.kind,
+            "subject": reply.subject,
+            "message_id": reply.message_id,
+            "eml_path": str(path),
+            "state": "rendered",
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One applicant as judged now: the row, the pair, what the files say."""
+
+    row: dict[str, Any]
+    sub: Submission
+    app: Application | None
+    pdf: PdfFacts | None
+    verdict: Verdict
+    unit: str
+    pilot: str
+    word_id: int | None
+    pdf_id: int | None
+
+
+def _error_codes(verdict: Verdict) -> set[str]:
+    return {f.code for f in verdict.errors}
+
+
+def _error_codes_json(text: str | None) -> set[str]:
+    return {f.code for f in findings_from_json(text) if f.severity == "error"}
 
 
 def _file_row(mail: Mail, att: Attachment, role: str, path: Path) -> dict[str, Any]:
@@ -380,7 +477,6 @@ def open_run(cfg: Config, command: str, *, dry_run: bool = False) -> Iterator[tu
 def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = now_utc, progress: bool = False) -> RunStats:
     """One pass over the mailbox. Raises IntakeError subclasses for run-level failure."""
     from .mailbox import Mailbox
-    from .outbox import SmtpTransport, deliver
 
     if cfg.mailbox is None:
         raise MailboxError("配置中没有 [mailbox]，无法收信")
@@ -402,12 +498,7 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         except MailboxError as exc:
             error = str(exc)
         runner.judge_all()
-        if not dry_run and cfg.smtp is not None:
-            sent, smtp_error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
-            runner.stats.replies_sent = sent
-            error = error or smtp_error
-        elif not dry_run:
-            log.warning("no [smtp] configured: replies stay queued in the outbox")
+        error = error or _deliver(cfg, store, runner, dry_run)
         store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
         runner.stats.error = error
         return runner.stats
@@ -441,23 +532,54 @@ def _progress(items, total: int, enabled: bool):
     sys.stderr.write("\n")
 
 
-def import_files(cfg: Config, paths: list[Path], *, received_at: datetime | None = None, dry_run: bool = False, send: bool = True) -> RunStats:
-    """Process saved .eml files like polled mail (deadline from Date unless --received)."""
+def _deliver(cfg: Config, store: Store, runner: Runner, dry_run: bool) -> str | None:
+    """Send the queued replies when SMTP is configured; return the run error."""
     from .outbox import SmtpTransport, deliver
 
+    if dry_run:
+        return None
+    if cfg.smtp is None:
+        log.warning("no [smtp] configured: replies stay queued in the outbox")
+        return None
+    runner.stats.replies_sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+    return error
+
+
+def import_files(
+    cfg: Config, paths: list[Path], *, received_at: datetime | None = None, dry_run: bool = False, send: bool = True
+) -> RunStats:
+    """Process saved .eml files like polled mail (deadline from Date unless --received)."""
     with open_run(cfg, "import", dry_run=dry_run) as (store, files):
         run_id = store.start_run("import")
         runner = Runner(cfg, store, files)
         for path in paths:
             runner.ingest(raw_from_file(path, received_at))
         runner.judge_all()
-        error = None
-        if send and not dry_run and cfg.smtp is not None:
-            runner.stats.replies_sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+        error = _deliver(cfg, store, runner, dry_run or not send)
         store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
         runner.stats.error = error
         return runner.stats
 
 
-def utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+def reprocess(cfg: Config, *, dry_run: bool = False) -> RunStats:
+    """Re-judge every stored application (rules or parser changed); reply where the verdict changed."""
+    with open_run(cfg, "reprocess", dry_run=dry_run) as (store, files):
+        run_id = store.start_run("reprocess")
+        runner = Runner(cfg, store, files)
+        runner.reprocess(run_id)
+        error = _deliver(cfg, store, runner, dry_run)
+        store.finish_run(run_id, ok=error is None, error=error, sent=runner.stats.replies_sent)
+        runner.stats.error = error
+        return runner.stats
+
+
+def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", reply: bool = False) -> RunStats:
+    """Staff overrule the automatic verdict of one applicant."""
+    with open_run(cfg, "decide") as (store, files):
+        key = store.find_applicant(ref)
+        if key is None:
+            raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号或单位全称）")
+        runner = Runner(cfg, store, files)
+        runner.decide(key, status, note=note, by=by or cfg.operator or "工作人员", reply=reply)
+        runner.stats.error = _deliver(cfg, store, runner, not reply)
+        return runner.stats

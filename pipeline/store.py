@@ -79,7 +79,12 @@ CREATE TABLE IF NOT EXISTS applicants (
     pdf_file_id INTEGER,
     dirty INTEGER DEFAULT 1,
     pending_reply_mail TEXT, -- sha256 of the latest mail not yet answered
+    decision_id INTEGER,     -- the staff decision in force (NULL: none)
     updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    applicant TEXT, status TEXT, note TEXT, by TEXT, at TEXT
 );
 CREATE TABLE IF NOT EXISTS status_history (
     id INTEGER PRIMARY KEY,
@@ -264,6 +269,19 @@ class Store:
 
     def dirty_applicants(self) -> list[str]:
         return [r["key"] for r in self.rows("SELECT key FROM applicants WHERE dirty=1 ORDER BY key")]
+
+    def active_decision(self, applicant: str) -> dict[str, Any] | None:
+        return self.one(
+            "SELECT d.* FROM decisions d JOIN applicants a ON a.decision_id = d.id WHERE a.key=?", (applicant,)
+        )
+
+    def find_applicant(self, ref: str) -> str | None:
+        """An applicant by key (address), receipt number or exact unit name."""
+        row = self.one(
+            "SELECT key FROM applicants WHERE key=? OR receipt_no=? OR unit=? ORDER BY key LIMIT 1",
+            (ref.strip().lower(), ref.strip(), ref.strip()),
+        )
+        return row["key"] if row else None
 
     def first_correction_at(self, applicant: str) -> datetime | None:
         row = self.one(

@@ -36,8 +36,10 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
     last_reply = {}
     for r in store.rows("SELECT applicant, kind, state, sent_at, updated_at FROM outbox ORDER BY id"):
         last_reply[r["applicant"]] = r
+    decisions = {d["id"]: d for d in store.rows("SELECT * FROM decisions")}
     out = []
     for a in store.rows("SELECT * FROM applicants ORDER BY receipt_no"):
+        decision = decisions.get(a["decision_id"])
         word = files.get(a["word_file_id"]) or {}
         pdf = files.get(a["pdf_file_id"]) or {}
         reply = last_reply.get(a["key"])
@@ -59,6 +61,11 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                     for f in findings_from_json(a["findings"])
                 ],
                 "reply": {"kind": reply["kind"], "state": reply["state"]} if reply else None,
+                "decision": (
+                    {"status": decision["status"], "note": decision["note"], "by": decision["by"], "at": _local(decision["at"])}
+                    if decision
+                    else None
+                ),
             }
         )
     return out
