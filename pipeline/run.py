@@ -25,6 +25,7 @@ from .checks import Context
 from .config import Config
 from . import failpoints
 from .errors import IntakeError, LockedError, MailboxError
+from .archives import ARCHIVE_KINDS, expand
 from .files import FileStore
 from .judge import judge, waiting_for_partner
 from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
@@ -37,6 +38,14 @@ log = logging.getLogger(__name__)
 
 APPLICATION_HINTS = re.compile(r"申报|申请|试点|志愿服务")
 ARCHIVE_OR_IMAGE = frozenset({"zip", "rar", "7z", "image"})
+
+
+NOT_DOCX = Finding(
+    "format_unreadable",
+    "error",
+    "申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
+    "Word 版申报书",
+)
 
 
 @dataclass
@@ -129,7 +138,13 @@ class Runner:
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
+        attachments = list(mail.attachments)
         for att in mail.attachments:
+            if att.kind in ARCHIVE_KINDS and category == "application":
+                members, archive_problems = expand(att)
+                attachments.extend(members)
+                problems.extend(archive_problems)
+        for att in attachments:
             role = role_of(att.kind)
             if att.size > limit:
                 problems.append(
@@ -195,22 +210,18 @@ class Runner:
                 log.exception("judging %s failed", key)
 
     def read_word(self, sha256: str, kind: str) -> Application:
+        """Read the Word form; legacy formats go through LibreOffice first."""
         if sha256 not in self._parsed:
+            from .convert import to_docx
             from .forms.docx import read_form
 
+            data = self.files.file_path(sha256, kind).read_bytes()
             if kind != "docx":
-                self._parsed[sha256] = Application(
-                    problems=(
-                        Finding(
-                            "format_unreadable",
-                            "error",
-                            "申报书不是 .docx 格式（收到的是旧版 Word/WPS 或其他格式）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
-                            "Word 版申报书",
-                        ),
-                    )
-                )
+                data = to_docx(data, kind)
+            if data is None:
+                self._parsed[sha256] = Application(problems=(NOT_DOCX,))
             else:
-                self._parsed[sha256] = read_form(self.files.file_path(sha256, kind).read_bytes())
+                self._parsed[sha256] = read_form(data)
         return self._parsed[sha256]
 
     def read_pdf(self, sha256: str) -> PdfFacts:

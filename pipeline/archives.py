@@ -1,0 +1,145 @@
+"""Unpack ZIP / 7z / RAR attachments into their member files, within limits.
+
+Chinese Windows writes ZIP member names in GBK without the UTF-8 flag, so
+names are decoded as GB18030. Limits (total size, member count, compression
+ratio, nesting depth) stop archive bombs; breaking one is a recorded problem,
+never an exception. Member names are display names only, never paths.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+
+from .filetypes import sniff
+from .models import WARNING, Attachment, Finding
+
+ARCHIVE_KINDS = frozenset({"zip", "7z", "rar"})
+LOCATION = "邮件附件（压缩包）"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_total_bytes: int = 200 * 1024 * 1024
+    max_members: int = 200
+    max_ratio: float = 200.0
+    max_depth: int = 2
+
+
+def _problem(message: str) -> Finding:
+    return Finding("archive_unreadable", WARNING, message, LOCATION)
+
+
+def display_name(name: str) -> str:
+    """The last path component, without control characters; never a path."""
+    name = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in "\x00")
+    return name[:200] or "未命名文件"
+
+
+def expand(att: Attachment, limits: Limits = Limits(), depth: int = 1) -> tuple[list[Attachment], list[Finding]]:
+    """Member files of an archive attachment (nested archives opened up to the depth limit)."""
+    try:
+        if att.kind == "zip":
+            return _zip(att, limits, depth)
+        if att.kind == "7z":
+            return _7z(att, limits, depth)
+        if att.kind == "rar":
+            return _rar(att, limits, depth)
+    except Exception as exc:  # a hostile archive must not stop the run
+        return [], [_problem(f"压缩包“{att.filename}”无法解压（{type(exc).__name__}），请直接将 Word 和 PDF 文件作为附件发送。")]
+    return [], []
+
+
+def _member(name: str, data: bytes, parent: Attachment) -> Attachment:
+    return Attachment(
+        filename=display_name(name),
+        kind=sniff(data),
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type="application/octet-stream",
+    )
+
+
+def _recurse(members: list[Attachment], limits: Limits, depth: int, problems: list[Finding]) -> list[Attachment]:
+    out: list[Attachment] = []
+    for m in members:
+        if m.kind in ARCHIVE_KINDS:
+            if depth >= limits.max_depth:
+                problems.append(_problem(f"压缩包“{m.filename}”嵌套层数过多，未解压。请直接发送 Word 和 PDF 文件。"))
+                continue
+            inner, inner_problems = expand(m, limits, depth + 1)
+            out.extend(inner)
+            problems.extend(inner_problems)
+        else:
+            out.append(m)
+    return out
+
+
+def _zip(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+    problems: list[Finding] = []
+    members: list[Attachment] = []
+    with zipfile.ZipFile(io.BytesIO(att.data), metadata_encoding="gb18030") as zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > limits.max_members:
+            return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1:
+                problems.append(_problem(f"压缩包“{att.filename}”中的“{display_name(info.filename)}”有密码，无法打开。请发送未加密的文件。"))
+                continue
+            total += info.file_size
+            ratio = info.file_size / max(info.compress_size, 1)
+            if total > limits.max_total_bytes or ratio > limits.max_ratio:
+                return members, problems + [_problem(f"压缩包“{att.filename}”解压后过大，未解压。请直接发送 Word 和 PDF 文件。")]
+            with zf.open(info) as fh:
+                data = fh.read(info.file_size + 1)  # the header may lie about the size
+            if len(data) > info.file_size:
+                return members, problems + [_problem(f"压缩包“{att.filename}”已损坏，未解压。")]
+            members.append(_member(info.filename, data, att))
+    return _recurse(members, limits, depth, problems), problems
+
+
+def _7z(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+    try:
+        import py7zr
+    except ImportError:
+        return [], [_problem(f"暂不能解压 7z 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+    problems: list[Finding] = []
+    with py7zr.SevenZipFile(io.BytesIO(att.data), mode="r") as archive:
+        if archive.needs_password():
+            return [], [_problem(f"压缩包“{att.filename}”有密码，无法打开。请发送未加密的文件。")]
+        infos = [i for i in archive.list() if not i.is_directory]
+        if len(infos) > limits.max_members:
+            return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
+        total = sum(i.uncompressed for i in infos)
+        if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
+            return [], [_problem(f"压缩包“{att.filename}”解压后过大，未解压。请直接发送 Word 和 PDF 文件。")]
+        files = archive.readall() or {}
+        members = [_member(name, bio.read(limits.max_total_bytes + 1), att) for name, bio in files.items()]
+    return _recurse(members, limits, depth, problems), problems
+
+
+def _rar(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+    try:
+        import rarfile
+    except ImportError:
+        rarfile = None
+    if rarfile is None:
+        return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+    problems: list[Finding] = []
+    members: list[Attachment] = []
+    try:
+        with rarfile.RarFile(io.BytesIO(att.data)) as rf:
+            infos = [i for i in rf.infolist() if not i.is_dir()]
+            if len(infos) > limits.max_members:
+                return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
+            total = sum(i.file_size for i in infos)
+            if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
+                return [], [_problem(f"压缩包“{att.filename}”解压后过大，未解压。")]
+            for info in infos:
+                members.append(_member(info.filename, rf.read(info), att))
+    except rarfile.RarCannotExec:
+        return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+    return _recurse(members, limits, depth, problems), problems

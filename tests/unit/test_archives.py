@@ -1,0 +1,114 @@
+"""Archives: GBK member names, nesting, and bombs end as problems, not crashes."""
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+
+from hypothesis import given, settings, strategies as st
+
+from pipeline.archives import Limits, display_name, expand
+from pipeline.models import Attachment
+
+
+
+
+def tiny_docx() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+    return buf.getvalue()
+
+
+
+
+def write_gbk_zip(members: dict[str, bytes]) -> bytes:
+    # zipfile always writes non-ASCII names as UTF-8 with the flag set; patch the
+    # headers to GBK bytes without the flag, as Windows' built-in zipper does.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (name, data) in enumerate(members.items()):
+            placeholder = f"n{i:0{len(name.encode('gbk')) - 1}d}"[: len(name.encode("gbk"))]
+            zf.writestr(zipfile.ZipInfo(placeholder), data)
+    raw = buf.getvalue()
+    for i, name in enumerate(members):
+        gbk = name.encode("gbk")
+        placeholder = f"n{i:0{len(gbk) - 1}d}"[: len(gbk)].encode()
+        raw = raw.replace(placeholder, gbk)
+    return raw
+
+
+def att(data: bytes, name="材料.zip", kind="zip") -> Attachment:
+    return Attachment(name, kind, data, hashlib.sha256(data).hexdigest())
+
+
+def test_gbk_member_names_and_types():
+    docx = tiny_docx()
+    raw = write_gbk_zip({"新乡市红旗区科协申报书.docx": docx, "盖章版.pdf": b"%PDF-1.4\n%%EOF\n"})
+    members, problems = expand(att(raw))
+    assert problems == []
+    assert {(m.filename, m.kind) for m in members} == {("新乡市红旗区科协申报书.docx", "docx"), ("盖章版.pdf", "pdf")}
+    assert next(m for m in members if m.kind == "docx").sha256 == hashlib.sha256(docx).hexdigest()
+
+
+def test_nested_archive_and_folders():
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("sub/dir/申报书.pdf", b"%PDF-1.4\n")
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.writestr("a/inner.zip", inner.getvalue())
+    members, problems = expand(att(outer.getvalue()))
+    assert [(m.filename, m.kind) for m in members] == [("申报书.pdf", "pdf")]
+    assert problems == []
+
+
+def test_too_deep_nesting_is_a_problem():
+    data = b"%PDF-1.4\n"
+    for _ in range(4):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("x.zip" if data[:2] == b"PK" else "x.pdf", data)
+        data = buf.getvalue()
+    members, problems = expand(att(data), Limits(max_depth=2))
+    assert [p.code for p in problems] == ["archive_unreadable"]
+
+
+def test_bomb_is_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.docx", b"\x00" * (20 * 1024 * 1024))
+    members, problems = expand(att(buf.getvalue()))
+    assert members == [] and [p.code for p in problems] == ["archive_unreadable"]
+
+
+def test_too_many_members():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(30):
+            zf.writestr(f"f{i}.txt", b"x")
+    members, problems = expand(att(buf.getvalue()), Limits(max_members=10))
+    assert members == [] and problems[0].code == "archive_unreadable"
+
+
+def test_rar_and_7z_without_backend_or_garbage_are_problems():
+    for kind in ("rar", "7z", "zip"):
+        members, problems = expand(att(b"garbage" * 10, f"x.{kind}", kind))
+        assert members == [] and problems and all(p.code == "archive_unreadable" for p in problems)
+
+
+def test_display_name_is_never_a_path():
+    assert display_name("../../etc/passwd") == "passwd"
+    assert display_name("C:\\\\Windows\\\\evil.docx") == "evil.docx"
+    assert display_name("a\x00b.docx") == "ab.docx"
+    assert display_name("dir/") == "dir"
+    assert display_name("") == "未命名文件"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_give_members_or_problems(data):
+    for kind in ("zip", "7z", "rar"):
+        members, problems = expand(att(b"PK\x03\x04" + data, kind=kind))
+        assert isinstance(members, list) and isinstance(problems, list)

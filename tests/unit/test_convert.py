@@ -1,0 +1,46 @@
+"""Legacy Word formats go through LibreOffice; without it they are a clear problem."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from pipeline import convert
+
+needs_soffice = pytest.mark.skipif(convert.soffice() is None, reason="LibreOffice not installed")
+
+RTF = rb"{\rtf1\ansi\ansicpg936\deff0{\fonttbl{\f0\fnil\fcharset134 SimSun;}}\f0\fs24 \'c9\'ea\'b1\'a8\'b5\'a5\'ce\'bb\'a3\'ba\'d0\'c2\'cf\'e7\'ca\'d0\'bf\'c6\'d0\'ad\par}"
+
+
+def paragraphs(docx: bytes) -> str:
+    import docx as python_docx
+
+    return "\n".join(p.text for p in python_docx.Document(io.BytesIO(docx)).paragraphs)
+
+
+@needs_soffice
+def test_rtf_to_docx():
+    out = convert.to_docx(RTF, "rtf")
+    assert out is not None and out[:4] == b"PK\x03\x04"
+    assert "申报单位：新乡市科协" in paragraphs(out)
+
+
+@needs_soffice
+def test_html_saved_as_doc():
+    html = "<html><head><meta charset='utf-8'></head><body><p>试点类型：高校科协试点</p></body></html>".encode()
+    out = convert.to_docx(html, "html_doc")
+    assert out is not None and "高校科协试点" in paragraphs(out)
+
+
+@needs_soffice
+def test_garbage_gives_none_not_an_exception():
+    assert convert.to_docx(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "doc", timeout=60) is None
+
+
+def test_without_libreoffice_is_none(monkeypatch):
+    monkeypatch.setattr(convert, "soffice", lambda: None)
+    assert convert.to_docx(RTF, "rtf") is None
+
+
+def test_unknown_kind_is_none():
+    assert convert.to_docx(b"x", "pdf") is None
