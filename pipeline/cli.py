@@ -116,6 +116,18 @@ def _write(data: bytes, out: Path | None, fmt: str) -> None:
 
 
 @cli.command()
+@config_option
+def digest(config_path: Path) -> None:
+    """把受理汇总（附 XLSX）发送给配置中的工作人员邮箱（供 cron 每天运行）。"""
+    from datetime import timezone
+
+    from .digest import send_digest
+
+    sent = send_digest(load_config(config_path), datetime.now(timezone.utc))
+    click.echo(f"汇总已发送给 {sent} 位工作人员")
+
+
+@cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("intake-demo"), show_default=True, help="演示结果目录")
 def demo(out: Path) -> None:
     """用内置的示例申报邮件演示完整流程（无需服务器和配置）。"""

@@ -1,0 +1,69 @@
+"""`intake digest`: mail the receipt summary to the staff (daily, from cron)."""
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from zoneinfo import ZoneInfo
+
+from .config import Config
+from .errors import ConfigError, IntakeError
+from .outbox import PermFailure, SmtpTransport, TempFailure, Uncertain
+from .store import Store
+from .summary import STATUS_ZH, applicant_rows, render, status_lines
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMessage:
+    """The staff digest: totals and health in the body, the XLSX and HTML attached."""
+    rows = applicant_rows(store)
+    local = now.astimezone(TZ)
+    totals = "，".join(f"{label} {sum(1 for r in rows if r['status'] == key)} 个" for key, label in STATUS_ZH.items())
+    lines = [
+        f"截至 {local:%Y-%m-%d %H:%M}，共收到 {len(rows)} 个单位的申报：{totals}。",
+        "",
+        *status_lines(store),
+        "",
+        "明细见附件（受理登记表.xlsx；汇总.html 可直接用浏览器打开）。",
+    ]
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = f"申报材料受理汇总（{local:%Y-%m-%d}）"
+    msg["Date"] = format_datetime(local)
+    msg["Message-ID"] = make_msgid(idstring="digest", domain=parseaddr(sender)[1].rpartition("@")[2] or "intake.local")
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content("\n".join(lines))
+    stamp = f"{local:%Y%m%d}"
+    msg.add_attachment(
+        render(store, "xlsx"),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename=f"受理登记表-{stamp}.xlsx",
+    )
+    msg.add_attachment(render(store, "html"), maintype="text", subtype="html", filename=f"汇总-{stamp}.html")
+    return msg
+
+
+def send_digest(cfg: Config, now: datetime) -> int:
+    """Send one digest to each staff address; return how many went out."""
+    if not cfg.staff:
+        raise ConfigError("配置 [staff] addresses 为空，无处发送汇总")
+    if cfg.smtp is None:
+        raise ConfigError("配置中没有 [smtp]，无法发送汇总")
+    store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
+    transport = SmtpTransport(cfg.smtp)
+    sent = 0
+    try:
+        for to in cfg.staff:
+            msg = build_digest(store, cfg.smtp.sender, to, now)
+            try:
+                transport.send(cfg.smtp.sender, to, msg.as_bytes())
+            except (TempFailure, PermFailure, Uncertain) as exc:
+                raise IntakeError(f"汇总发送给 {to} 失败：{exc}") from exc
+            sent += 1
+    finally:
+        transport.close()
+        store.close()
+    return sent
