@@ -1,0 +1,785 @@
+"""Turn the bytes of one mail into a `Mail`: sender, dates, text, attachments.
+
+mail-parser serves only as a last opinion on odd Date headers; names, subject,
+addresses and text are decoded here from the raw headers of the stdlib
+`email` parser (compat32 keeps 8-bit bytes recoverable as surrogates),
+because mail-parser decodes gb2312-labelled text with the gb2312 codec and
+silently drops the GBK-only characters that Chinese personal names use.
+`parse_mail` never raises: whatever it cannot read becomes a finding.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email
+import email.parser
+import email.policy
+import email.utils
+import hashlib
+import logging
+import quopri
+import re
+import unicodedata
+from datetime import datetime, timezone
+from email.message import Message
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+from .filetypes import sniff
+from .models import ERROR, WARNING, Attachment, Finding, Mail, RawMail
+
+log = logging.getLogger(__name__)
+
+TZ = ZoneInfo("Asia/Shanghai")
+MAX_NAME = 200
+MAX_DEPTH = 50  # MIME nesting we follow; deeper parts are left unread
+
+LINK_ONLY_MESSAGE = (
+    "您的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期，我们无法据此受理。"
+    "请将 Word 版申报书和盖章 PDF 版作为普通附件直接添加到邮件中重新发送。"
+)
+
+# Every label that means "some GB encoding": GB18030 is a superset of all of
+# them, and the narrower codecs fail on GBK-only characters (镕 喆 玥 珺 堃).
+GB_LABELS = frozenset({
+    "gb2312", "gbk", "cp936", "x-gbk", "gb18030", "gb_2312-80", "gb_2312", "euc-cn", "euccn",
+    "x-euc-cn", "csgb2312", "chinese", "iso-ir-58", "ms936", "windows-936", "hz-gb-2312",
+})
+
+# Full phrases only: a bare "超大附件" also appears in our own correction
+# notice, which applicants quote when they answer it.
+CLOUD_MARKERS = ("从QQ邮箱发来的超大附件", "从腾讯企业邮箱发来的超大附件", "从网易163邮箱发来的超大附件", "邮箱发来的云附件")
+CLOUD_HOSTS = (
+    "mail.qq.com/cgi-bin/ftnexs_download",
+    "wx.mail.qq.com/ftn/download",
+    "mail.163.com/large-attachment-download",
+    "dashi.163.com/html/cloud-attachment-download",
+    "exmail.qq.com/cgi-bin/ftnexs_download",
+    "ftn.qq.com",
+    "mail.126.com/large-attachment-download",
+)
+URL_RE = re.compile(r"""(?:https?://)?[A-Za-z0-9.-]+\.(?:com|cn|net)(?::\d+)?/[^\s<>"'()（）\[\]【】{}，。；、]*""", re.I)
+
+ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+FOLD = re.compile(r"\r?\n(?=[ \t])")
+MSGID = re.compile(r"<[^<>\s]+>")
+
+OOO_SUBJECT = re.compile(
+    r"自动回复|自动答复|自动回覆|休假|不在办公室|out of (?:the )?office|automatic reply|auto[- ]?reply|autoreply"
+    r"|undeliver|delivery status notification|mail delivery failed|returned mail|系统退信|退信",
+    re.I,
+)
+BULK_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply"})
+
+
+# -- charsets and headers --------------------------------------------------------
+
+
+def norm_charset(label: str | None) -> str:
+    """A Python codec name for a MIME charset label (GB labels -> gb18030)."""
+    label = (label or "").strip().strip('"').lower()
+    label = label.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*zh
+    if label in GB_LABELS or label.startswith("gb"):
+        return "gb18030"
+    if label in ("", "us-ascii", "ascii", "unknown-8bit", "x-unknown", "default"):
+        return "utf-8"
+    if label in ("big5", "big5-hkscs", "cn-big5", "x-x-big5"):
+        return "big5hkscs"
+    try:
+        return codecs.lookup(label).name
+    except (LookupError, ValueError, TypeError):
+        return "utf-8"
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Bytes to text: the declared charset, else UTF-8, else GB18030; never raises."""
+    tried = []
+    if charset:
+        tried.append(norm_charset(charset))
+    tried += ["utf-8", "gb18030"]
+    for codec in tried:
+        try:
+            return _clean(data.decode(codec))
+        except (UnicodeDecodeError, LookupError):
+            continue
+        except Exception:  # exotic codecs can fail in other ways
+            continue
+    return _clean(data.decode(tried[0] if tried[0] != "utf-8" else "gb18030", "replace"))
+
+
+def _clean(text: str) -> str:
+    # Lone surrogates are not text and break SQLite/JSON sinks downstream.
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def raw_bytes(value: str | bytes) -> bytes:
+    """The wire bytes of a header value the compat32 parser kept as surrogates."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        return value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape") if _encodable(value) else value.encode("utf-8", "replace")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8", "surrogateescape")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def header_text(value: str | bytes | None) -> str:
+    """Raw header value to text: 8-bit bytes decoded as UTF-8 or GB18030, unfolded."""
+    if value is None:
+        return ""
+    data = raw_bytes(value)
+    text = decode_bytes(data) if any(b > 0x7F for b in data) else data.decode("ascii")
+    return FOLD.sub("", text)
+
+
+def _decode_word_payload(enc: str, payload: str) -> bytes:
+    if enc in "bB":
+        return _b64(payload.encode("ascii", "replace"))
+    return quopri.decodestring(payload.replace("_", " ").encode("ascii", "replace"), header=False)
+
+
+def decode_words(text: str) -> str:
+    """Decode RFC 2047 encoded-words anywhere in `text`, tolerant of every client.
+
+    Adjacent words of one charset are joined as bytes before decoding, since
+    Outlook and Foxmail split a character across two words; whitespace between
+    encoded-words is dropped as RFC 2047 says.
+    """
+    out: list[str] = []
+    pending: list[tuple[str, bytes]] = []  # (codec, bytes) of adjacent words
+    pos = 0
+
+    def flush() -> None:
+        for codec, data in _merge(pending):
+            out.append(decode_bytes(data, codec))
+        pending.clear()
+
+    for m in ENCODED_WORD.finditer(text):
+        between = text[pos:m.start()]
+        if between and not (pending and between.isspace()):
+            flush()
+            out.append(between)
+        try:
+            data = _decode_word_payload(m.group(2), m.group(3))
+        except Exception:
+            flush()
+            out.append(m.group(0))
+            pos = m.end()
+            continue
+        pending.append((norm_charset(m.group(1)), data))
+        pos = m.end()
+    flush()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _merge(words: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    merged: list[tuple[str, bytes]] = []
+    for codec, data in words:
+        if merged and merged[-1][0] == codec:
+            merged[-1] = (codec, merged[-1][1] + data)
+        else:
+            merged.append((codec, data))
+    return merged
+
+
+def decode_header(value: str | bytes | None) -> str:
+    """A header value as display text (subject, display names)."""
+    try:
+        text = decode_words(header_text(value))
+    except Exception:
+        text = header_text(value) if value is not None else ""
+    return _clean(" ".join(text.split()))
+
+
+# -- parameters and file names ---------------------------------------------------
+
+
+def split_params(text: str) -> tuple[str, list[tuple[str, str, bool]]]:
+    """'value; a=b; c="d"' -> ('value', [(name, value, quoted), ...]), tolerant."""
+    items: list[str] = []
+    quoted_flags: list[bool] = []
+    buf: list[str] = []
+    quoted = in_quotes = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if in_quotes:
+            if c == "\\" and i + 1 < len(text):
+                buf.append(text[i + 1])
+                i += 2
+                continue
+            if c == '"':
+                in_quotes = False
+            else:
+                buf.append(c)
+        elif c == '"':
+            in_quotes = quoted = True
+        elif c == ";":
+            items.append("".join(buf))
+            quoted_flags.append(quoted)
+            buf, quoted = [], False
+        else:
+            buf.append(c)
+        i += 1
+    items.append("".join(buf))
+    quoted_flags.append(quoted)
+    main = items[0].strip()
+    params = []
+    for item, q in zip(items[1:], quoted_flags[1:]):
+        name, eq, value = item.partition("=")
+        if not eq:
+            continue
+        params.append((name.strip().lower(), value.strip(), q))
+    return main, params
+
+
+def _rfc2231(params: list[tuple[str, str, bool]], base: str) -> str | None:
+    """The RFC 2231 value of `base` (name*, name*0*, name*1 ...) or None."""
+    segments: dict[int, tuple[str, bool]] = {}
+    for name, value, _ in params:
+        if not name.startswith(base + "*"):
+            continue
+        rest = name[len(base) + 1:]
+        encoded = rest.endswith("*") or rest == ""
+        index_text = rest.rstrip("*")
+        if index_text == "":
+            index = 0
+        elif index_text.isdigit():
+            index = int(index_text)
+        else:
+            continue
+        segments.setdefault(index, (value, encoded))
+    if not segments:
+        return None
+    charset = None
+    pieces: list[tuple[bool, str]] = []
+    for n, index in enumerate(sorted(segments)):
+        value, encoded = segments[index]
+        if n == 0 and encoded and value.count("'") >= 2:
+            charset, _lang, value = value.split("'", 2)
+        pieces.append((encoded, value))
+    out: list[str] = []
+    buf = b""
+    for encoded, value in pieces:
+        if encoded:
+            buf += _percent_bytes(value)
+        else:
+            if buf:
+                out.append(decode_bytes(buf, charset))
+                buf = b""
+            out.append(value)
+    if buf:
+        out.append(decode_bytes(buf, charset))
+    return "".join(out)
+
+
+def _percent_bytes(value: str) -> bytes:
+    data = value.encode("utf-8", "replace")
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data)
+
+
+def _plain_param(params: list[tuple[str, str, bool]], base: str) -> str | None:
+    for name, value, _ in params:
+        if name == base:
+            return decode_words(value)
+    return None
+
+
+def decode_filename(value: str | bytes) -> str:
+    """Decode one raw `filename=`/`name=` value (quoted or not) to display text."""
+    try:
+        _, params = split_params("x; f=" + header_text(value))
+        text = _plain_param(params, "f") or ""
+    except Exception:
+        text = ""
+    return sanitize_filename(text)
+
+
+def part_filename(part: Message) -> str:
+    """The attachment name of `part` from its raw headers, decoded; '' if none."""
+    cands: list[str] = []
+    for header in ("content-disposition", "content-type"):
+        base = "filename" if header == "content-disposition" else "name"
+        raw = _raw_header(part, header)
+        if raw is None:
+            continue
+        _, params = split_params(header_text(raw))
+        for getter in (_rfc2231, _plain_param):
+            try:
+                got = getter(params, base)
+            except Exception:
+                got = None
+            if got and got.strip():
+                cands.append(got)
+    if not cands:
+        return ""
+    # A candidate with replacement characters lost bytes: prefer a clean one.
+    best = next((c for c in cands if "\ufffd" not in c), cands[0])
+    return sanitize_filename(best)
+
+
+def sanitize_filename(name: str) -> str:
+    """Display-safe name: no path, no control/bidi characters, at most 200 chars."""
+    name = _clean(str(name))
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(
+        " " if c in "\t\r\n" else c
+        for c in name
+        if c in "\t\r\n" or unicodedata.category(c) not in ("Cc", "Cf", "Cs")
+    )
+    name = " ".join(name.split())
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: MAX_NAME - len(ext) - 1] + "." + ext
+        else:
+            name = name[:MAX_NAME]
+    return name
+
+
+def _raw_header(part: Message, name: str) -> str | None:
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+def _raw_headers(part: Message, name: str) -> list[str]:
+    return [v if isinstance(v, str) else str(v) for k, v in part.raw_items() if k.lower() == name]
+
+
+# -- payloads and text -------------------------------------------------------------
+
+
+def part_bytes(part: Message) -> bytes:
+    """The decoded payload of a leaf part, tolerant of sloppy encodings."""
+    payload = part._payload  # compat32 keeps 8-bit bytes as surrogates here
+    if payload is None:
+        return b""
+    if not isinstance(payload, str):
+        return b""
+    data = raw_bytes(payload)
+    cte = split_params(header_text(_raw_header(part, "content-transfer-encoding") or ""))[0].lower().strip()
+    if cte == "base64":
+        return _b64(data)
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
+        try:
+            return part.get_payload(decode=True) or b""
+        except Exception:
+            return data
+    return data
+
+
+def _b64(data: bytes) -> bytes:
+    try:
+        # Non-strict a2b_base64 already skips line breaks and stray characters.
+        return binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        pass
+    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data.split(b"=", 1)[0] if b"=" in data else data)
+    if len(clean) % 4 == 1:
+        clean = clean[:-1]  # a truncated quantum carries no whole byte
+    try:
+        return base64.b64decode(clean + b"=" * (-len(clean) % 4))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+class _TextOfHtml(HTMLParser):
+    """HTML to plain text, keeping link targets (cloud-attachment links live there)."""
+
+    BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = 0
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "head", "title"):
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.out.append("\n")
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            self.hrefs.append(href)
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "head", "title"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCK:
+            self.out.append("\n")
+        if tag == "a" and self.hrefs:
+            href = self.hrefs.pop()
+            if href.startswith(("http://", "https://")) and href not in "".join(self.out[-3:]):
+                self.out.append(f" ({href}) ")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.out.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML body, with link targets in parentheses."""
+    parser = _TextOfHtml()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:
+        return re.sub(r"<[^>]*>", " ", html)
+    text = "".join(parser.out).replace("\xa0", " ")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def find_cloud_links(body_text: str) -> list[str]:
+    """Links to 超大附件/云附件 downloads in a body text, in order, deduplicated."""
+    links: list[str] = []
+    for m in URL_RE.finditer(body_text or ""):
+        url = m.group(0).rstrip(".,;:!?")
+        low = url.lower()
+        if any(host in low for host in CLOUD_HOSTS) and url not in links:
+            links.append(url)
+    return links
+
+
+def has_cloud_marker(body_text: str) -> bool:
+    """Does the text say it carries a large/cloud attachment link?"""
+    return any(m in (body_text or "") for m in CLOUD_MARKERS) or bool(find_cloud_links(body_text))
+
+
+# -- addresses, ids and dates ------------------------------------------------------
+
+
+def parse_address(value: str | None) -> tuple[str, str]:
+    """(display name, lower-cased address) of the first mailbox in a header."""
+    if not value:
+        return "", ""
+    text = header_text(value)
+    try:
+        pairs = email.utils.getaddresses([text])
+    except Exception:
+        pairs = []
+    for name, addr in pairs:
+        if "@" in addr or addr.strip("<> ").upper() in ("MAILER-DAEMON", "POSTMASTER"):
+            return decode_header(name), _clean(addr.strip().strip("<>").lower())
+    m = re.search(r"[\w.+-]+@[\w.-]+", text)
+    return "", (m.group(0).lower() if m else "")
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=TZ) if dt.tzinfo is None else dt
+
+
+def parse_date(value: str | None, fallback: datetime | None = None) -> datetime | None:
+    """The Date header as an aware datetime; naive times are Beijing time."""
+    if value:
+        try:
+            dt = email.utils.parsedate_to_datetime(header_text(value).strip())
+            if dt is not None:
+                return _aware(dt)
+        except Exception:
+            pass
+    return _aware(fallback) if fallback else None
+
+
+LOCAL_DATE = re.compile(r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})\s*日?\s*(?:T|\s)?\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?")
+
+
+def _local_date(value: str) -> datetime | None:
+    """'2025-06-02 10:15' or '2025年6月2日 10:15' as some Chinese systems write Date."""
+    m = LOCAL_DATE.search(header_text(value))
+    if not m:
+        return None
+    try:
+        y, mo, d, h, mi, sec = (int(g or 0) for g in m.groups())
+        return datetime(y, mo, d, h, mi, sec, tzinfo=TZ)
+    except ValueError:
+        return None
+
+
+def _mailparser_date(data: bytes) -> datetime | None:
+    """Last opinion on an odd Date header from mail-parser, given the header block only."""
+    try:
+        import mailparser
+
+        end = min((i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0), default=len(data))
+        parsed = mailparser.parse_from_bytes(data[:end] + b"\r\n\r\n")
+        dt = parsed.date
+        if isinstance(dt, datetime):
+            # mail-parser gives UTC, naive in some versions: make it aware.
+            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    except Exception:
+        return None
+    return None
+
+
+def message_ids(values: list[str]) -> tuple[str, ...]:
+    """Every <id> in the given header values, in order, once (threading keys)."""
+    out: list[str] = []
+    for value in values:
+        for mid in MSGID.findall(header_text(value)):
+            mid = _clean(mid)
+            if mid not in out:
+                out.append(mid)
+    return tuple(out)
+
+
+# -- the mail ----------------------------------------------------------------------
+
+
+def _walk(msg: Message):
+    """Leaf parts with depth, iteratively (deep nesting must not recurse)."""
+    stack = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        payload = part._payload
+        if isinstance(payload, list):
+            if depth >= MAX_DEPTH or _content_type(part) in REPORT_TYPES:
+                continue
+            children = [p for p in payload if isinstance(p, Message)]
+            stack.extend((c, depth + 1) for c in reversed(children))
+        else:
+            yield part
+
+
+def _disposition(part: Message) -> str:
+    raw = _raw_header(part, "content-disposition")
+    return split_params(header_text(raw))[0].lower() if raw else ""
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "application/octet-stream"
+
+
+KIND_EXT = {"docx": "docx", "pdf": "pdf", "doc": "doc", "wps": "wps", "xls": "xls", "xlsx": "xlsx", "pptx": "pptx",
+            "ppt": "ppt", "rtf": "rtf", "html_doc": "doc", "word2003xml": "xml", "zip": "zip", "rar": "rar", "7z": "7z",
+            "image": "jpg", "text": "txt", "other": "bin"}
+REPORT_TYPES = frozenset({"text/rfc822-headers", "message/delivery-status", "message/disposition-notification",
+                          "message/feedback-report", "message/global-delivery-status", "message/global-headers"})
+INLINE_DOCUMENTS = frozenset(KIND_EXT) - {"image", "text", "other"}
+
+
+def _collect(msg: Message) -> tuple[list[Attachment], list[str], list[str], list[Finding]]:
+    attachments: list[Attachment] = []
+    plains: list[str] = []
+    htmls: list[str] = []
+    problems: list[Finding] = []
+    for part in _walk(msg):
+        try:
+            ctype = _content_type(part)
+            disp = _disposition(part)
+            name = part_filename(part)
+            has_cid = _raw_header(part, "content-id") is not None
+            if ctype in ("text/plain", "text/html") and not name and disp != "attachment":
+                text = decode_bytes(part_bytes(part), _charset(part)).replace("\r\n", "\n").replace("\r", "\n")
+                (htmls if ctype == "text/html" else plains).append(text)
+                continue
+            if ctype in REPORT_TYPES and not name and disp != "attachment":
+                continue  # the machine-readable half of a DSN or read receipt
+            data = part_bytes(part)
+            if not data and not name:
+                continue
+            kind = sniff(data)
+            if disp != "attachment" and (disp == "inline" or has_cid) and kind not in INLINE_DOCUMENTS:
+                continue  # pictures in the text (logos, pasted images) are not files sent to us
+            if disp == "" and not name and ctype.startswith(("multipart/", "message/")):
+                continue
+            filename = name or f"未命名附件{len(attachments) + 1}.{KIND_EXT.get(kind, 'bin')}"
+            attachments.append(
+                Attachment(
+                    filename=filename,
+                    kind=kind,
+                    data=data,
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    content_type=_clean(ctype),
+                )
+            )
+        except Exception as exc:  # one bad part must not lose the others
+            log.warning("unreadable MIME part: %r", exc)
+            problems.append(Finding("mail_unparseable", WARNING, f"邮件中有一部分内容无法解析（{type(exc).__name__}）", "邮件附件"))
+    return attachments, plains, htmls, problems
+
+
+def _charset(part: Message) -> str | None:
+    raw = _raw_header(part, "content-type")
+    if not raw:
+        return None
+    _, params = split_params(header_text(raw))
+    for name, value, _ in params:
+        if name == "charset":
+            return value
+    return None
+
+
+def no_reply_reason(msg: Message, sender: str, subject: str, own_addresses: frozenset[str]) -> str | None:
+    """Why this mail must not get an automatic answer (RFC 3834 and common sense)."""
+
+    def first(name: str) -> str:
+        raw = _raw_header(msg, name)
+        return header_text(raw).strip() if raw is not None else ""
+
+    auto = first("auto-submitted").split(";")[0].strip().lower()
+    if auto and auto != "no":
+        return f"自动发送的邮件（Auto-Submitted: {auto}）"
+    precedence = first("precedence").lower()
+    if precedence in BULK_PRECEDENCE:
+        return f"群发或自动邮件（Precedence: {precedence}）"
+    if _raw_header(msg, "list-id") is not None or _raw_header(msg, "list-unsubscribe") is not None:
+        return "邮件列表或群发邮件"
+    if _raw_header(msg, "x-autoreply") is not None or _raw_header(msg, "x-autorespond") is not None:
+        return "自动回复邮件"
+    suppress = {t.strip().lower() for t in first("x-auto-response-suppress").split(",")}
+    if suppress & {"all", "oof"}:
+        return "自动回复邮件（X-Auto-Response-Suppress）"
+    for header in ("return-path", "sender", "from"):
+        raw = _raw_header(msg, header)
+        if raw is None:
+            continue
+        value = header_text(raw).strip()
+        if header == "return-path" and value.strip("<> ") == "":
+            return "退信或系统通知（空的 Return-Path）"
+        _, addr = parse_address(value)
+        local = (addr or value).strip("<> ").split("@")[0].lower()
+        if local in ("mailer-daemon", "postmaster"):
+            return "退信或系统通知（发件人为 MAILER-DAEMON/postmaster）"
+    if _content_type(msg) == "multipart/report":
+        return "投递状态通知（退信）"
+    if OOO_SUBJECT.search(subject or ""):
+        return "自动回复或退信（见邮件主题）"
+    own = {a.strip().lower() for a in own_addresses}
+    if sender and sender in own:
+        return "本邮箱自己发出的邮件"
+    return None
+
+
+def parse_mail(raw: RawMail, *, own_addresses: frozenset[str] = frozenset()) -> Mail:
+    """Parse one mail; never raises (an unreadable mail becomes a finding)."""
+    try:
+        return _parse(raw, own_addresses)
+    except Exception as exc:  # RecursionError, MemoryError from hostile input too
+        log.warning("mail %s unparseable: %r", getattr(raw, "sha256", "?"), exc)
+        return _unparseable(raw, exc)
+
+
+def _sha(raw: RawMail) -> str:
+    try:
+        return raw.sha256 or hashlib.sha256(raw.data or b"").hexdigest()
+    except Exception:
+        return hashlib.sha256(b"").hexdigest()
+
+
+def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
+    """What the headers alone still tell (staff see who sent it), plus the finding."""
+    sha = _sha(raw)
+    received = getattr(raw, "received_at", None)
+    name = sender = subject = ""
+    sent_at = None
+    message_id = f"<{sha}@intake.invalid>"
+    try:
+        # The header parser does not descend into MIME parts, so it cannot
+        # hit the nesting that usually causes the failure.
+        head = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(bytes(raw.data))
+        name, sender = parse_address(_raw_header(head, "from"))
+        subject = decode_header(_raw_header(head, "subject"))
+        sent_at = parse_date(_raw_header(head, "date"))
+        message_id = (message_ids(_raw_headers(head, "message-id")) or (message_id,))[0]
+    except Exception:
+        pass
+    return Mail(
+        sha256=sha,
+        message_id=message_id,
+        sender=sender,
+        sender_name=name,
+        subject=subject,
+        sent_at=sent_at,
+        received_at=_aware(received) if isinstance(received, datetime) else (sent_at or datetime.now(timezone.utc)),
+        body_text="",
+        no_reply_reason="邮件无法解析",
+        problems=(Finding("mail_unparseable", WARNING, f"邮件无法解析：{type(exc).__name__}", "邮件"),),
+    )
+
+
+def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
+    data = bytes(raw.data)
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    sha = _sha(raw)
+
+    name, sender = parse_address(_raw_header(msg, "from"))
+    if not sender:
+        for header in ("sender", "return-path"):
+            name2, sender = parse_address(_raw_header(msg, header))
+            if sender:
+                name = name or name2
+                break
+    subject = decode_header(_raw_header(msg, "subject"))
+
+    date_raw = _raw_header(msg, "date")
+    sent_at = parse_date(date_raw)
+    if sent_at is None and date_raw:
+        sent_at = _local_date(date_raw) or _mailparser_date(data)
+    if isinstance(raw.received_at, datetime):
+        received_at = _aware(raw.received_at)
+    else:
+        received_at = sent_at or datetime.now(timezone.utc)
+
+    mids = message_ids(_raw_headers(msg, "message-id"))
+    message_id = mids[0] if mids else f"<{sha}@intake.invalid>"
+    references = message_ids(_raw_headers(msg, "references") + _raw_headers(msg, "in-reply-to"))
+
+    attachments, plains, htmls, problems = _collect(msg)
+    html_text = "\n\n".join(html_to_text(h) for h in htmls)
+    plain_text = "\n\n".join(p.strip() for p in plains if p.strip())
+    body = plain_text or html_text
+    if plain_text and html_text:
+        # Webmail puts the cloud link only in the HTML at times: keep it findable.
+        extra = [u for u in find_cloud_links(html_text) if u not in plain_text]
+        if extra:
+            body += "\n\n" + "\n".join(extra)
+        if has_cloud_marker(html_text) and not has_cloud_marker(plain_text):
+            body += "\n\n" + html_text
+
+    kinds = {a.kind for a in attachments}
+    has_word = bool(kinds & {"docx", "doc", "wps", "rtf", "html_doc", "word2003xml"})
+    has_pdf = "pdf" in kinds
+    # A reply that quotes an old link mail but attaches both files is fine.
+    if has_cloud_marker(body) and not (has_word and has_pdf):
+        problems.append(Finding("attachment_link_only", ERROR, LINK_ONLY_MESSAGE, "邮件附件"))
+
+    return Mail(
+        sha256=sha,
+        message_id=message_id,
+        sender=sender,
+        sender_name=name,
+        subject=subject,
+        sent_at=sent_at,
+        received_at=received_at,
+        body_text=_clean(body),
+        attachments=tuple(attachments),
+        references=references,
+        no_reply_reason=no_reply_reason(msg, sender, subject, own_addresses),
+        problems=tuple(_dedupe(problems)),
+    )
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: list[Finding] = []
+    for f in findings:
+        if f not in seen:
+            seen.append(f)
+    return seen
