@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import zipfile
 from dataclasses import dataclass
 
 from .filetypes import sniff
 from .models import WARNING, Attachment, Finding
 
-ARCHIVE_KINDS = frozenset({"zip", "7z", "rar"})
+ARCHIVE_KINDS = frozenset({"zip", "7z", "rar", "tnef"})
 LOCATION = "邮件附件（压缩包）"
 
 
@@ -47,6 +48,8 @@ def expand(att: Attachment, limits: Limits = Limits(), depth: int = 1) -> tuple[
             return _7z(att, limits, depth)
         if att.kind == "rar":
             return _rar(att, limits, depth)
+        if att.kind == "tnef":
+            return _tnef(att, limits, depth)
     except Exception as exc:  # a hostile archive must not stop the run
         return [], [_problem(f"压缩包“{att.filename}”无法解压（{type(exc).__name__}），请直接将 Word 和 PDF 文件作为附件发送。")]
     return [], []
@@ -116,8 +119,15 @@ def _7z(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], 
         total = sum(i.uncompressed for i in infos)
         if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
             return [], [_problem(f"压缩包“{att.filename}”解压后过大，未解压。请直接发送 Word 和 PDF 文件。")]
-        files = archive.readall() or {}
-        members = [_member(name, bio.read(limits.max_total_bytes + 1), att) for name, bio in files.items()]
+        from py7zr.io import BytesIOFactory
+
+        factory = BytesIOFactory(limits.max_total_bytes)
+        with tempfile.TemporaryDirectory(prefix="intake-7z-") as tmp:  # folders only; files go to memory
+            archive.extractall(path=tmp, factory=factory)
+        members = []
+        for name, product in factory.products.items():
+            product.seek(0)
+            members.append(_member(name, product.read(), att))
     return _recurse(members, limits, depth, problems), problems
 
 
@@ -142,4 +152,32 @@ def _rar(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
                 members.append(_member(info.filename, rf.read(info), att))
     except rarfile.RarCannotExec:
         return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+    return _recurse(members, limits, depth, problems), problems
+
+
+def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+    """Outlook's winmail.dat. Names are decoded here: tnefparse reads the short
+    name as UTF-8 and fails on GBK (codepage 936) names."""
+    try:
+        from tnefparse import properties as mapi_props
+        from tnefparse.tnef import TNEF
+    except ImportError:
+        return [], [_problem(f"暂不能读取 Outlook 的 winmail.dat（“{att.filename}”），请以普通附件重新发送 Word 和 PDF 文件。")]
+    from .mime import decode_bytes, norm_charset
+
+    tnef = TNEF(att.data, do_checksum=False)
+    charset = norm_charset(tnef.codepage) if tnef.codepage else "gb18030"
+    members = []
+    total = 0
+    for item in tnef.attachments[: limits.max_members]:
+        data = bytes(item.data or b"")
+        total += len(data)
+        if total > limits.max_total_bytes:
+            return [], [_problem(f"“{att.filename}”中的文件过大，未解开。")]
+        long_names = [a.data for a in item.mapi_attrs if a.name == mapi_props.MAPI_ATTACH_LONG_FILENAME]
+        name = long_names[0] if long_names else item._name
+        if isinstance(name, bytes):
+            name = decode_bytes(name.rstrip(b"\x00"), charset)
+        members.append(_member(str(name).strip("\x00") or "未命名文件", data, att))
+    problems: list[Finding] = []
     return _recurse(members, limits, depth, problems), problems

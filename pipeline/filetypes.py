@@ -11,9 +11,10 @@ import zipfile
 
 KINDS = (
     "docx", "xlsx", "pptx", "zip", "pdf", "doc", "wps", "xls", "ppt", "rtf",
-    "html_doc", "word2003xml", "rar", "7z", "image", "text", "other",
+    "html_doc", "word2003xml", "rar", "7z", "tnef", "image", "text", "other",
 )
 
+TNEF_MAGIC = b"\x78\x9f\x3e\x22"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 # The main part of each OOXML package, checked in this order.
@@ -32,6 +33,8 @@ def sniff(data: bytes) -> str:
 def _sniff(data: bytes) -> str:
     if not data:
         return "other"
+    if data.startswith(TNEF_MAGIC):
+        return "tnef"  # Outlook's winmail.dat (may carry a PDF inside)
     if data.startswith(ZIP_MAGICS):
         return _zip_kind(data)
     if b"%PDF-" in data[:1024]:

@@ -112,3 +112,45 @@ def test_any_bytes_give_members_or_problems(data):
     for kind in ("zip", "7z", "rar"):
         members, problems = expand(att(b"PK\x03\x04" + data, kind=kind))
         assert isinstance(members, list) and isinstance(problems, list)
+
+
+def tnef_object(level: int, name: int, type_: int, data: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<BHHI", level, name, type_, len(data)) + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+
+def winmail_dat(files: dict[str, bytes], codepage: int = 936) -> bytes:
+    """A minimal TNEF stream as Outlook on Chinese Windows writes it (GBK names)."""
+    import struct
+
+    out = struct.pack("<IH", 0x223E9F78, 1)
+    out += tnef_object(1, 0x9006, 0x0008, struct.pack("<I", 0x00010000))
+    out += tnef_object(1, 0x9007, 0x0006, struct.pack("<II", codepage, 0))
+    for name, data in files.items():
+        out += tnef_object(2, 0x9002, 0x0006, b"\x01\x00" + b"\x00" * 12)
+        out += tnef_object(2, 0x8010, 0x0001, name.encode("gbk") + b"\x00")
+        out += tnef_object(2, 0x800F, 0x0006, data)
+    return out
+
+
+def test_winmail_dat_with_gbk_names():
+    docx = tiny_docx()
+    data = winmail_dat({"朱镕基喆玥申报书.docx": docx, "盖章版.pdf": b"%PDF-1.4\n"})
+    from pipeline.filetypes import sniff
+
+    assert sniff(data) == "tnef"
+    members, problems = expand(att(data, "winmail.dat", "tnef"))
+    assert problems == []
+    assert [(m.filename, m.kind) for m in members] == [("朱镕基喆玥申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_7z_members():
+    py7zr = __import__("py7zr")
+    buf = io.BytesIO()
+    with py7zr.SevenZipFile(buf, "w") as archive:
+        archive.writestr(b"%PDF-1.4\n", "材料/盖章版.pdf")
+        archive.writestr(tiny_docx(), "材料/申报书.docx")
+    members, problems = expand(att(buf.getvalue(), "材料.7z", "7z"))
+    assert problems == []
+    assert sorted((m.filename, m.kind) for m in members) == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
