@@ -1,0 +1,44 @@
+"""Unit names as people write them: one normal form for comparing.
+
+新乡市红旗区科学技术协会, 新乡市红旗区 科协 and 新乡市红旗区科协（盖章） are one
+unit; the normal form drops spaces, folds full/half width, drops brackets and
+punctuation and shortens the usual long forms.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ABBREVIATIONS = (
+    ("科学技术协会", "科协"),
+    ("有限责任公司", "公司"),
+    ("股份有限公司", "公司"),
+    ("有限公司", "公司"),
+)
+_DROP = re.compile(r"[\s\u3000·•、，,。.．:：;；\"'“”‘’《》<>\[\]【】()（）-]+")
+_SUFFIX = re.compile(r"(盖章|公章|章)$")
+
+
+def normalize_unit(name: str) -> str:
+    """The comparable form of a unit name ('' for nothing usable)."""
+    text = name or ""
+    for _ in range(3):  # dropping characters can make a new NFKC composition
+        before = text
+        text = _DROP.sub("", unicodedata.normalize("NFKC", text).lower())
+        text = _SUFFIX.sub("", text)
+        for long, short in ABBREVIATIONS:
+            text = text.replace(long, short)
+        if text == before:
+            break
+    return text
+
+
+def same_unit(a: str, b: str) -> bool:
+    na, nb = normalize_unit(a), normalize_unit(b)
+    return bool(na) and na == nb
+
+
+def unit_in_text(name: str, text: str) -> bool:
+    """Whether `text` (e.g. a PDF's text layer) names the unit."""
+    needle = normalize_unit(name)
+    return len(needle) >= 4 and needle in normalize_unit(text)

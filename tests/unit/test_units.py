@@ -1,0 +1,26 @@
+from hypothesis import given, strategies as st
+
+from pipeline.units import normalize_unit, same_unit, unit_in_text
+
+
+def test_variants_of_one_unit_agree():
+    names = ["新乡市红旗区科学技术协会", "新乡市红旗区 科协", "新乡市红旗区科协（盖章）", "新乡市红旗区科学技术协会\u3000"]
+    assert len({normalize_unit(n) for n in names}) == 1
+
+
+def test_full_width_and_company_forms():
+    assert same_unit("新乡市ＡＢＣ科技有限公司", "新乡市ABC科技有限责任公司")
+    assert not same_unit("新乡市红旗区科协", "新乡市卫滨区科协")
+    assert not same_unit("", "")
+
+
+def test_unit_in_text():
+    text = "申报单位：新乡市红旗区科学技术协会\n主要负责人：张三"
+    assert unit_in_text("新乡市红旗区科协", text)
+    assert not unit_in_text("新乡市卫滨区科协", text)
+    assert not unit_in_text("科协", text)  # too short to mean anything
+
+
+@given(st.text())
+def test_normalize_never_raises_and_is_idempotent(s):
+    assert normalize_unit(normalize_unit(s)) == normalize_unit(s)
