@@ -6,6 +6,7 @@ Word and the latest PDF count; earlier versions stay on record in the store.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from .models import Document, Finding, Submission
 
@@ -56,3 +57,57 @@ def build_submission(
         mail_problems=mail_problems,
         correction_notice_at=correction_notice_at,
     )
+
+
+def unit_key(unit: str) -> str:
+    """Applicant key of a unit named in a form."""
+    from .units import normalize_unit
+
+    return "unit:" + normalize_unit(unit)
+
+
+def assign_files(
+    sender: str,
+    files: list[tuple[str, str]],
+    word_unit: Callable[[str], str],
+    pdf_text: Callable[[str], str],
+    sender_units: list[tuple[str, str]],
+    known_units: list[tuple[str, str]],
+) -> dict[str, str]:
+    """Which applicant each file of one mail belongs to: {sha256: key}.
+
+    `files` are (sha256, role). What the documents say wins over the address:
+    a Word form names its unit; a PDF follows the Word of the same mail, else
+    the unit its text names, else the unit this sender last wrote for; with
+    nothing to go on the sender address is the applicant.
+    """
+    from .units import normalize_unit, unit_in_text
+
+    out: dict[str, str] = {}
+    mail_units: dict[str, str] = {}  # key -> unit name
+    for sha, role in files:
+        if role == "word":
+            unit = word_unit(sha)
+            if normalize_unit(unit):
+                out[sha] = unit_key(unit)
+                mail_units[out[sha]] = unit
+    history = dict(sender_units)
+    default = None
+    if len(mail_units) == 1:
+        default = next(iter(mail_units))
+    elif not mail_units and len(history) == 1:
+        default = next(iter(history))
+    for sha, role in files:
+        if sha in out:
+            continue
+        key = default
+        if key is None and role == "pdf":
+            candidates = mail_units or history or dict(known_units)
+            text = pdf_text(sha)
+            hits = [k for k, unit in candidates.items() if unit_in_text(unit, text)]
+            if len(hits) == 1:
+                key = hits[0]
+        if key is None and history:
+            key = sender_units[-1][0]  # the unit this sender wrote for last
+        out[sha] = key or sender
+    return out

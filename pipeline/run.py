@@ -29,7 +29,7 @@ from .archives import ARCHIVE_KINDS, expand
 from .files import FileStore
 from .judge import judge, waiting_for_partner
 from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
-from .pairing import build_submission, role_of
+from .pairing import assign_files, build_submission, role_of
 from .replies import ReplyInput, build_message, environment, render_reply
 from .ruleset import Ruleset, load_rules
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
@@ -153,7 +153,11 @@ class Runner:
                 continue
             path = self.files.put_file(att.sha256, att.kind, att.data)
             file_rows.append(_file_row(mail, att, role, path))
-        applicant = mail.sender if category == "application" and mail.sender else None
+        owners: dict[str, str] = {}
+        applicant = None
+        if category == "application" and mail.sender:
+            owners = self._assign(mail.sender, file_rows)
+            applicant = next(iter(owners.values()), None) or self._sender_default(mail.sender)
         links = find_cloud_links(mail.body_text) if category == "application" else []
         failpoints.hit("mail.stored")
         with self.store.transaction():
@@ -178,14 +182,17 @@ class Runner:
                 }
             )
             for row in file_rows:
-                row["applicant"] = applicant
+                row["applicant"] = owners.get(row["sha256"], applicant)
                 self.store.db["files"].insert(row, ignore=True)
-            if applicant:
-                self.store.ensure_applicant(applicant, mail.sender, self.ruleset.call.receipt_prefix)
+            for key in dict.fromkeys([applicant, *owners.values()]) if applicant else ():
+                if key != mail.sender:
+                    self.store.merge_applicant(mail.sender, key)
+                self.store.ensure_applicant(key, mail.sender, self.ruleset.call.receipt_prefix)
                 # New mail re-opens the question: a staff decision no longer applies.
+                # Replies go to whoever wrote last for the unit.
                 self.store.conn.execute(
-                    "UPDATE applicants SET dirty=1, pending_reply_mail=?, decision_id=NULL WHERE key=?",
-                    (raw.sha256, applicant),
+                    "UPDATE applicants SET dirty=1, pending_reply_mail=?, decision_id=NULL, sender=? WHERE key=?",
+                    (raw.sha256, mail.sender, key),
                 )
             if raw.uid is not None:
                 self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
@@ -193,6 +200,26 @@ class Runner:
         attr = {"application": "applications", "no_reply": "no_reply"}.get(category, "other")
         setattr(self.stats, attr, getattr(self.stats, attr) + 1)
         return category
+
+    def _assign(self, sender: str, file_rows: list[dict[str, Any]]) -> dict[str, str]:
+        """Applicant of each Word/PDF file of one mail, by what the documents say."""
+        docs = [(r["sha256"], r["role"]) for r in file_rows if r["role"] in ("word", "pdf")]
+        kinds = {r["sha256"]: r["kind"] for r in file_rows}
+        if not docs:
+            return {}
+        return assign_files(
+            sender,
+            docs,
+            word_unit=lambda sha: self.read_word(sha, kinds[sha]).unit,
+            pdf_text=lambda sha: self.read_pdf(sha).text,
+            sender_units=self.store.sender_units(sender),
+            known_units=self.store.known_units(),
+        )
+
+    def _sender_default(self, sender: str) -> str:
+        """A mail without forms belongs to the unit its sender wrote for last."""
+        units = self.store.sender_units(sender)
+        return units[-1][0] if units else sender
 
     def _mark_duplicate(self, raw: RawMail) -> None:
         self.stats.duplicates += 1

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from .errors import StoreError
 from .models import Document, Finding
+from .pairing import unit_key
 
 SCHEMA_VERSION = 1
 
@@ -249,9 +250,10 @@ class Store:
         """Create the applicant with a receipt number that never changes."""
         if self.one("SELECT 1 AS x FROM applicants WHERE key=?", (key,)):
             return
-        count = self.one("SELECT COUNT(*) AS n FROM applicants")["n"]
+        # Numbers are never reused, also after two applicants were merged.
+        numbers = [int(r["n"]) for r in self.rows("SELECT substr(receipt_no, ?) AS n FROM applicants", (len(prefix) + 2,)) if str(r["n"]).isdigit()]
         self.db["applicants"].insert(
-            {"key": key, "sender": sender, "receipt_no": f"{prefix}-{count + 1:03d}", "dirty": 1, "updated_at": iso(now_utc())}
+            {"key": key, "sender": sender, "receipt_no": f"{prefix}-{max(numbers, default=0) + 1:03d}", "dirty": 1, "updated_at": iso(now_utc())}
         )
 
     def documents(self, applicant: str) -> list[tuple[int, str, Document]]:
@@ -270,6 +272,33 @@ class Store:
     def dirty_applicants(self) -> list[str]:
         return [r["key"] for r in self.rows("SELECT key FROM applicants WHERE dirty=1 ORDER BY key")]
 
+    def sender_units(self, sender: str) -> list[tuple[str, str]]:
+        """(key, unit) of the units this address has written for, oldest first."""
+        rows = self.rows(
+            "SELECT a.key, a.unit, MAX(m.received_at) AS last FROM mails m JOIN applicants a ON a.key = m.applicant"
+            " WHERE m.sender=? AND a.key LIKE 'unit:%' GROUP BY a.key ORDER BY last",
+            (sender,),
+        )
+        return [(r["key"], r["unit"] or r["key"][5:]) for r in rows]
+
+    def known_units(self) -> list[tuple[str, str]]:
+        return [(r["key"], r["unit"] or r["key"][5:]) for r in self.rows("SELECT key, unit FROM applicants WHERE key LIKE 'unit:%'")]
+
+    def merge_applicant(self, old: str, new: str) -> None:
+        """Fold an address-keyed applicant into its unit (once the form says who it is).
+
+        The unit keeps the older receipt number; every mail, file, reply and
+        decision follows. Call inside a transaction.
+        """
+        if old == new or self.one("SELECT 1 AS x FROM applicants WHERE key=?", (old,)) is None:
+            return
+        if self.one("SELECT 1 AS x FROM applicants WHERE key=?", (new,)) is None:
+            self.conn.execute("UPDATE applicants SET key=? WHERE key=?", (new, old))
+        else:
+            self.conn.execute("DELETE FROM applicants WHERE key=?", (old,))
+        for table in ("mails", "files", "outbox", "status_history", "decisions"):
+            self.conn.execute(f"UPDATE {table} SET applicant=? WHERE applicant=?", (new, old))
+
     def active_decision(self, applicant: str) -> dict[str, Any] | None:
         return self.one(
             "SELECT d.* FROM decisions d JOIN applicants a ON a.decision_id = d.id WHERE a.key=?", (applicant,)
@@ -278,8 +307,9 @@ class Store:
     def find_applicant(self, ref: str) -> str | None:
         """An applicant by key (address), receipt number or exact unit name."""
         row = self.one(
-            "SELECT key FROM applicants WHERE key=? OR receipt_no=? OR unit=? ORDER BY key LIMIT 1",
-            (ref.strip().lower(), ref.strip(), ref.strip()),
+            "SELECT key FROM applicants WHERE key=? OR sender=? OR receipt_no=? OR unit=? OR key=?"
+            " ORDER BY key LIMIT 1",
+            (ref.strip().lower(), ref.strip().lower(), ref.strip(), ref.strip(), unit_key(ref)),
         )
         return row["key"] if row else None
 

@@ -57,3 +57,50 @@ def test_waiting_for_partner_only_when_exactly_one_file_is_missing():
     assert not waiting_for_partner(judge("x", (f("missing_pdf"), f("missing_word"))))
     assert not waiting_for_partner(judge("x", (f("missing_pdf"), f("late"))))
     assert not waiting_for_partner(judge("x", ()))
+
+
+from pipeline.pairing import assign_files, unit_key  # noqa: E402
+
+HQ = "新乡市红旗区科学技术协会"
+WB = "新乡市卫滨区科学技术协会"
+
+
+def assign(files, words=None, texts=None, history=(), known=()):
+    return assign_files(
+        "a@qq.com",
+        files,
+        word_unit=lambda sha: (words or {}).get(sha, ""),
+        pdf_text=lambda sha: (texts or {}).get(sha, ""),
+        sender_units=list(history),
+        known_units=list(known),
+    )
+
+
+def test_pdf_follows_the_word_of_its_mail():
+    out = assign([("w", "word"), ("p", "pdf")], words={"w": HQ})
+    assert out == {"w": unit_key(HQ), "p": unit_key(HQ)}
+    assert unit_key("新乡市红旗区 科协") == unit_key(HQ)
+
+
+def test_one_address_two_units_in_one_mail_split_by_pdf_text():
+    out = assign(
+        [("w1", "word"), ("w2", "word"), ("p1", "pdf"), ("p2", "pdf")],
+        words={"w1": HQ, "w2": WB},
+        texts={"p1": f"申报单位：{WB}", "p2": f"申报单位：{HQ}"},
+    )
+    assert out == {"w1": unit_key(HQ), "w2": unit_key(WB), "p1": unit_key(WB), "p2": unit_key(HQ)}
+
+
+def test_pdf_alone_goes_to_the_senders_last_unit():
+    out = assign([("p", "pdf")], history=[(unit_key(WB), WB), (unit_key(HQ), HQ)])
+    assert out == {"p": unit_key(HQ)}
+
+
+def test_pdf_from_a_second_address_found_by_its_text():
+    out = assign([("p", "pdf")], texts={"p": f"{HQ} 科技志愿服务试点申报书"}, known=[(unit_key(HQ), HQ), (unit_key(WB), WB)])
+    assert out == {"p": unit_key(HQ)}
+
+
+def test_nothing_to_go_on_means_the_address():
+    assert assign([("p", "pdf")], texts={"p": "扫描件"}) == {"p": "a@qq.com"}
+    assert assign([("w", "word")], words={"w": ""}) == {"w": "a@qq.com"}
