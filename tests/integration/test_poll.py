@@ -15,7 +15,7 @@ import sqlite_utils
 
 from pipeline.samples.mails import sample_mails
 
-from .servers import append, flags_of, reset_uidvalidity
+from servers import append, flags_of, reset_uidvalidity
 
 CST = timezone(timedelta(hours=8))
 ROOT = Path(__file__).resolve().parents[2]

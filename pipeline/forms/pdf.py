@@ -1,0 +1,352 @@
+"""Read the stamped PDF: pages, sizes, text layer and the seal.
+
+PDFs come from strangers, and a hostile one can abort PDFium (SIGABRT, not
+catchable) or inflate to gigabytes. So the parent only does cheap checks and
+the parsing runs in a child process (`python -m pipeline.forms.pdf`) with
+address-space and CPU limits and a wall timeout; whatever goes wrong there
+becomes a `format_unreadable` finding, never an exception.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..models import ERROR, WARNING, Finding, PdfFacts, SealEvidence
+
+log = logging.getLogger(__name__)
+
+LOCATION = "PDF 盖章版"
+MAX_BYTES = 50 * 1024 * 1024
+MAX_PAGES = 300
+MEM_LIMIT = 1536 * 1024 * 1024  # child address space
+CPU_LIMIT = 30  # child CPU seconds
+MAX_DECODED = 400 * 1024 * 1024  # page streams inflated in total, per file
+MAX_IMAGE_PIXELS = 200_000_000
+MAX_TEXT = 2_000_000
+A4 = (595.28, 841.89)
+A4_TOLERANCE = 5.0
+
+_MESSAGES = {
+    "encrypted": "PDF 文件设置了打开密码，无法读取。请取消密码后重新导出 PDF 发送。",
+    "too_large": "PDF 文件超过 50 MB，超出处理限制。请降低扫描分辨率（如 200 dpi）后重新发送。",
+    "too_many_pages": f"PDF 文件超过 {MAX_PAGES} 页，超出处理限制。请只发送盖章申报书。",
+    "not_pdf": "该文件不是有效的 PDF 文件（可能只是改了扩展名），请重新导出 PDF 后发送。",
+}
+_GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
+MISSING_STAMP = "PDF 盖章版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
+GREY_STAMP = "PDF 盖章版中的公章疑似黑白复印件（未见红色印章），请使用加盖原始红色公章的申报书扫描或导出 PDF 重新发送。"
+STAMP_LOCATION = "八、申报单位意见"
+
+
+def _unreadable(reason: str, *, encrypted: bool = False) -> PdfFacts:
+    message = _MESSAGES.get(reason, _GENERIC)
+    return PdfFacts(encrypted=encrypted, problems=(Finding("format_unreadable", ERROR, message, LOCATION),))
+
+
+def read_pdf(data: bytes, *, timeout: float = 60) -> PdfFacts:
+    """What the PDF shows; any problem is a finding, never an exception."""
+    try:
+        return _read(data, timeout)
+    except Exception:  # noqa: BLE001 - a bad file must not stop the run
+        log.exception("reading PDF failed")
+        return _unreadable("internal")
+
+
+def _read(data: bytes, timeout: float) -> PdfFacts:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return _unreadable("not_pdf")
+    data = bytes(data)
+    if len(data) > MAX_BYTES:
+        return _unreadable("too_large")
+    if b"%PDF-" not in data[:1024]:
+        return _unreadable("not_pdf")
+    result = _run_child(data, timeout)
+    if not result.get("ok"):
+        return _unreadable(result.get("reason", "damaged"), encrypted=bool(result.get("encrypted")))
+    if result.get("repaired"):
+        log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
+    sizes = tuple((float(w), float(h)) for w, h in result["page_sizes"])
+    problems: list[Finding] = []
+    off = [i for i, s in enumerate(sizes, start=1) if not is_a4(s)]
+    if off:
+        pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
+        problems.append(
+            Finding("pdf_not_a4", WARNING, f"PDF 第 {pages} 页不是 A4 纸张大小（210×297 mm），请按 A4 纸打印后扫描或导出。", LOCATION)
+        )
+    seal = SealEvidence(**result["seal"]) if result.get("seal") else None
+    if seal is not None and seal.kind == "none":
+        problems.append(Finding("missing_stamp", ERROR, MISSING_STAMP, STAMP_LOCATION))
+    elif seal is not None and seal.kind == "grey":
+        problems.append(Finding("missing_stamp", ERROR, GREY_STAMP, STAMP_LOCATION))
+    return PdfFacts(
+        pages=int(result["pages"]),
+        text=result["text"],
+        page_sizes=sizes,
+        encrypted=bool(result["encrypted"]),
+        has_text_layer=bool(result["has_text_layer"]),
+        seal=seal,
+        problems=tuple(problems),
+    )
+
+
+def is_a4(size: tuple[float, float]) -> bool:
+    """Portrait A4 within 5 pt (landscape pages are turned by /Rotate)."""
+    return abs(size[0] - A4[0]) <= A4_TOLERANCE and abs(size[1] - A4[1]) <= A4_TOLERANCE
+
+
+def _run_child(data: bytes, timeout: float) -> dict:
+    """Parse in a sandboxed child; a crash, kill or timeout is 'damaged'."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # Thread pools reserve address space per thread; one thread each is plenty.
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline.forms.pdf"],
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            cwd=root,
+        )
+    except subprocess.TimeoutExpired:
+        log.warning("PDF child timed out after %s s", timeout)
+        return {"ok": False, "reason": "timeout"}
+    if proc.returncode != 0:
+        log.warning("PDF child exited with %s: %s", proc.returncode, proc.stderr[-500:].decode("utf-8", "replace"))
+        return {"ok": False, "reason": "crashed"}
+    try:
+        return json.loads(proc.stdout.decode("utf-8"))
+    except ValueError:
+        return {"ok": False, "reason": "crashed"}
+
+
+# --- the child ---------------------------------------------------------------
+
+
+def _limit_resources() -> None:
+    """Cap the child's memory and CPU; SIGXCPU or MemoryError end it early."""
+    import resource
+
+    for what, value in ((resource.RLIMIT_AS, MEM_LIMIT), (resource.RLIMIT_CPU, CPU_LIMIT), (resource.RLIMIT_CORE, 0)):
+        _, hard = resource.getrlimit(what)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(what, (value, hard))
+
+
+def _inherited(obj, key: str, depth: int = 0):
+    """A page attribute, looked up through /Parent as the spec says."""
+    while obj is not None and depth < 50:
+        if key in obj:
+            return obj[key]
+        obj = obj.get("/Parent", None)
+        depth += 1
+    return None
+
+
+def _page_size(page) -> tuple[float, float]:
+    """CropBox (else MediaBox) x UserUnit, swapped for /Rotate 90/270."""
+    obj = page.obj
+    box = _inherited(obj, "/CropBox") or _inherited(obj, "/MediaBox")
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except Exception:  # noqa: BLE001 - missing or odd box: treat as A4 in points
+        x0, y0, x1, y1 = 0.0, 0.0, *A4
+    unit = float(obj.get("/UserUnit", 1) or 1)
+    w, h = abs(x1 - x0) * unit, abs(y1 - y0) * unit
+    rotate = int(_inherited(obj, "/Rotate") or 0) % 360
+    return (round(h, 2), round(w, 2)) if rotate in (90, 270) else (round(w, 2), round(h, 2))
+
+
+_GENERAL_FILTERS = {"/FlateDecode", "/Fl", "/LZWDecode", "/LZW", "/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85", "/RunLengthDecode", "/RL"}
+
+
+def _check_streams(pdf) -> str | None:
+    """Inflate what the pages draw, under qpdf's limits, before PDFium sees it.
+
+    PDFium aborts the process on a decompression bomb; qpdf raises cleanly.
+    Returns a reason when a stream is too big or will not decode.
+    """
+    import pikepdf
+
+    budget = MAX_DECODED
+    seen: set[tuple[int, int]] = set()
+
+    def visit(stream, depth: int) -> str | None:
+        nonlocal budget
+        if not isinstance(stream, pikepdf.Stream) or depth > 8:
+            return None
+        if stream.is_indirect:
+            if stream.objgen in seen:
+                return None
+            seen.add(stream.objgen)
+        if stream.get("/Subtype") == pikepdf.Name.Image:
+            try:
+                if int(stream.get("/Width", 0)) * int(stream.get("/Height", 0)) > MAX_IMAGE_PIXELS:
+                    return "too_big_image"
+            except (TypeError, ValueError):
+                return "damaged"
+        filters = stream.get("/Filter")
+        names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else ([str(filters)] if filters is not None else [])
+        if all(n in _GENERAL_FILTERS for n in names):
+            budget -= len(stream.read_bytes())
+            if budget < 0:
+                return "too_big_streams"
+        resources = stream.get("/Resources")
+        if isinstance(resources, pikepdf.Dictionary):
+            return visit_resources(resources, depth + 1)
+        return None
+
+    def visit_resources(resources, depth: int) -> str | None:
+        xobjects = resources.get("/XObject")
+        if isinstance(xobjects, pikepdf.Dictionary):
+            for _, x in xobjects.items():
+                if (reason := visit(x, depth)) is not None:
+                    return reason
+        return None
+
+    for page in pdf.pages:
+        contents = page.obj.get("/Contents")
+        for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
+            if (reason := visit(stream, 0)) is not None:
+                return reason
+        resources = _inherited(page.obj, "/Resources")
+        if isinstance(resources, pikepdf.Dictionary) and (reason := visit_resources(resources, 0)) is not None:
+            return reason
+    return None
+
+
+def inspect(data: bytes) -> dict:
+    """The child's work: a JSON-ready dict (see `_read` for the fields)."""
+    import pikepdf
+
+    pikepdf.settings.set_qpdf_limits(
+        flate_max_memory=256 * 1024 * 1024,
+        png_max_memory=256 * 1024 * 1024,
+        run_length_max_memory=256 * 1024 * 1024,
+        tiff_max_memory=256 * 1024 * 1024,
+        dct_max_memory=512 * 1024 * 1024,
+        max_stream_filters=8,
+        parser_max_nesting=200,
+    )
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError:
+        return {"ok": False, "reason": "encrypted", "encrypted": True}
+    except Exception as exc:  # noqa: BLE001 - any parse failure is 'damaged'
+        return {"ok": False, "reason": "damaged", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    try:
+        warnings = [str(w) for w in pdf.get_warnings()]
+        pages = len(pdf.pages)
+        if pages == 0:
+            return {"ok": False, "reason": "damaged", "error": "no pages"}
+        if pages > MAX_PAGES:
+            return {"ok": False, "reason": "too_many_pages"}
+        sizes = [_page_size(p) for p in pdf.pages]
+        if (reason := _check_streams(pdf)) is not None:
+            return {"ok": False, "reason": reason}
+        encrypted = bool(pdf.is_encrypted)
+        fallback = None
+        if warnings:
+            # A truncated upload "repairs" into pages without content: that
+            # file must be sent again, not judged as unstamped.
+            if not all(_has_content(p) for p in pdf.pages):
+                return {"ok": False, "reason": "damaged", "error": "; ".join(warnings[:3])[:300]}
+            out = io.BytesIO()
+            pdf.save(out)
+            fallback = out.getvalue()
+    except Exception as exc:  # noqa: BLE001 - including qpdf's DataDecodingError
+        return {"ok": False, "reason": "damaged", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return _read_with_pdfium(data, fallback, pdf, pages, sizes, encrypted, warnings)
+
+
+def _has_content(page) -> bool:
+    """Whether a page has at least one non-empty content stream."""
+    import pikepdf
+
+    contents = page.obj.get("/Contents")
+    streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
+    try:
+        return any(isinstance(s, pikepdf.Stream) and len(s.read_bytes()) > 0 for s in streams)
+    except Exception:  # noqa: BLE001 - an unreadable stream is no content
+        return False
+
+
+def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, sizes, encrypted: bool, warnings: list[str]) -> dict:
+    """Text and seal via PDFium; qpdf's repaired copy when PDFium rejects the original."""
+    import pypdfium2 as pdfium
+
+    from .seal import find_seal
+
+    doc = None
+    for candidate in (data, fallback):
+        if candidate is None:
+            continue
+        try:
+            doc = pdfium.PdfDocument(candidate)
+            doc.init_forms()  # before any page loads, so widget appearances render
+            break
+        except Exception as exc:  # noqa: BLE001
+            error = f"{type(exc).__name__}: {exc}"[:300]
+    if doc is None:
+        return {"ok": False, "reason": "damaged", "error": error}
+    try:
+        texts, total = [], 0
+        for i in range(len(doc)):
+            page = doc[i]
+            try:
+                textpage = page.get_textpage()
+                t = textpage.get_text_range()
+                textpage.close()
+            except Exception:  # noqa: BLE001 - one bad page keeps the others' text
+                t = ""
+            finally:
+                page.close()
+            if total < MAX_TEXT:
+                texts.append(t[: MAX_TEXT - total])
+                total += len(texts[-1])
+        text = "\n".join(texts).replace("\r\n", "\n").replace("\r", "\n")
+        try:
+            seal = find_seal(doc, pike=pdf)
+            seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
+        except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
+            print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            seal_dict = None
+    finally:
+        doc.close()
+    return {
+        "ok": True,
+        "pages": pages,
+        "page_sizes": sizes,
+        "text": text,
+        "has_text_layer": sum(not c.isspace() for c in text) >= 10,
+        "encrypted": encrypted,
+        "repaired": bool(warnings),
+        "warnings": warnings[:5],
+        "seal": seal_dict,
+    }
+
+
+def _child_main() -> int:
+    _limit_resources()
+    data = sys.stdin.buffer.read()
+    try:
+        result = inspect(data)
+    except MemoryError:
+        result = {"ok": False, "reason": "too_big_streams"}
+    except Exception as exc:  # noqa: BLE001 - report, the parent decides
+        result = {"ok": False, "reason": "damaged", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    sys.stdout.buffer.write(json.dumps(result, ensure_ascii=False).encode("utf-8"))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -1,0 +1,173 @@
+"""read_pdf: facts and findings from good, bad and hostile PDFs; never raises."""
+from __future__ import annotations
+
+import io
+import sys
+import zlib
+
+import pikepdf
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.forms import pdf as pdfmod
+from pipeline.forms.pdf import read_pdf
+from pipeline.samples.pdfs import build_form_pdf, build_signed_pdf
+
+from test_seal import APP
+
+
+def codes(facts):
+    return sorted(f.code for f in facts.problems)
+
+
+def only_problem_is_unreadable(facts):
+    assert codes(facts) == ["format_unreadable"]
+    f = facts.problems[0]
+    assert (f.severity, f.location) == ("error", "PDF 盖章版")
+    assert f.message
+
+
+def saved(pdf: pikepdf.Pdf, **kwargs) -> bytes:
+    out = io.BytesIO()
+    pdf.save(out, **kwargs)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def red_pdf() -> bytes:
+    return build_form_pdf(APP, seal="red")
+
+
+def test_stamped_vector_form(red_pdf):
+    facts = read_pdf(red_pdf)
+    assert facts.problems == ()
+    assert facts.pages == 5
+    assert facts.page_sizes == ((595.28, 841.89),) * 5
+    assert facts.has_text_layer and "申报单位意见" in facts.text
+    assert not facts.encrypted
+    assert facts.seal.kind == "red" and facts.seal.page == 5
+
+
+def test_scan_has_no_text_layer_but_a_seal():
+    facts = read_pdf(build_form_pdf(APP, seal="image", scan=True, seed=4))
+    assert not facts.has_text_layer
+    assert facts.seal.kind == "red"
+    assert codes(facts) == []  # Pillow's 150 dpi pages are A4 within 5 pt
+
+
+@pytest.mark.parametrize("seal", ["none", "decoy"])
+def test_no_seal_is_missing_stamp(seal):
+    facts = read_pdf(build_form_pdf(APP, seal=seal))
+    assert facts.seal.kind == "none"
+    assert codes(facts) == ["missing_stamp"]
+    assert facts.problems[0].location == "八、申报单位意见"
+    assert facts.problems[0].severity == "error"
+
+
+def test_grey_seal_is_missing_stamp_saying_photocopy():
+    facts = read_pdf(build_form_pdf(APP, seal="grey"))
+    assert facts.seal.kind == "grey"
+    assert codes(facts) == ["missing_stamp"]
+    assert "复印" in facts.problems[0].message
+
+
+def test_electronic_seal_is_accepted():
+    facts = read_pdf(build_signed_pdf(APP, seal="none"))
+    assert facts.seal.kind == "electronic"
+    assert codes(facts) == []
+
+
+def test_user_password_is_unreadable(red_pdf):
+    data = saved(pikepdf.open(io.BytesIO(red_pdf)), encryption=pikepdf.Encryption(user="secret", owner="owner"))
+    facts = read_pdf(data)
+    only_problem_is_unreadable(facts)
+    assert facts.encrypted
+    assert "密码" in facts.problems[0].message
+
+
+def test_owner_password_only_opens(red_pdf):
+    data = saved(pikepdf.open(io.BytesIO(red_pdf)), encryption=pikepdf.Encryption(user="", owner="owner"))
+    facts = read_pdf(data)
+    assert facts.encrypted
+    assert facts.seal.kind == "red"
+    assert codes(facts) == []
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.6, 0.9])
+def test_truncated_file_is_unreadable(red_pdf, fraction):
+    only_problem_is_unreadable(read_pdf(red_pdf[: int(len(red_pdf) * fraction)]))
+
+
+@pytest.mark.parametrize("data", [b"", b"PK\x03\x04 not a pdf" * 50, "申报书".encode() * 100, b"%PDF-1.7\n%%EOF"])
+def test_not_a_pdf(data):
+    only_problem_is_unreadable(read_pdf(data))
+
+
+def test_too_large_is_refused_before_parsing(monkeypatch, red_pdf):
+    monkeypatch.setattr(pdfmod, "MAX_BYTES", 1000)
+    only_problem_is_unreadable(read_pdf(red_pdf))
+
+
+def test_too_many_pages():
+    pdf = pikepdf.new()
+    for _ in range(pdfmod.MAX_PAGES + 1):
+        pdf.add_blank_page()
+    only_problem_is_unreadable(read_pdf(saved(pdf)))
+
+
+def test_decompression_bomb_is_unreadable_not_a_crash():
+    """512 MiB of zeros in a ~0.5 MB page stream: qpdf's limit stops it."""
+    co = zlib.compressobj(9)
+    chunk = b"\0" * (16 << 20)
+    bomb = b"".join([co.compress(chunk) for _ in range(32)] + [co.flush()])
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    stream = pikepdf.Stream(pdf, b"")
+    stream.write(bomb, filter=pikepdf.Name.FlateDecode)
+    pdf.pages[0].obj.Contents = stream
+    facts = read_pdf(saved(pdf, compress_streams=False))
+    only_problem_is_unreadable(facts)
+
+
+def test_timeout_is_unreadable(red_pdf):
+    only_problem_is_unreadable(read_pdf(red_pdf, timeout=0.01))
+
+
+def test_crashed_child_is_unreadable(monkeypatch, red_pdf):
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    only_problem_is_unreadable(read_pdf(red_pdf))
+
+
+def test_letter_page_warns_and_rotated_a4_does_not(red_pdf):
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    pdf.pages[1].obj.MediaBox = [0, 0, 612, 792]  # US Letter
+    pdf.pages[2].obj.MediaBox = [0, 0, 841.89, 595.28]  # landscape A4 ...
+    pdf.pages[2].obj.Rotate = 90  # ... turned upright
+    facts = read_pdf(saved(pdf))
+    assert codes(facts) == ["pdf_not_a4"]
+    assert facts.problems[0].severity == "warning"
+    assert "2" in facts.problems[0].message
+    assert facts.page_sizes[1] == (612, 792)
+    assert facts.page_sizes[2] == (595.28, 841.89)
+
+
+def test_user_unit_and_cropbox_count(red_pdf):
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    pdf.pages[0].obj.MediaBox = [0, 0, 1190.56, 1683.78]
+    pdf.pages[0].obj.CropBox = [0, 0, 297.64, 420.945]
+    pdf.pages[0].obj.UserUnit = 2
+    facts = read_pdf(saved(pdf))
+    assert facts.page_sizes[0] == (595.28, 841.89)
+    assert "pdf_not_a4" not in codes(facts)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mangled_pdfs_never_raise(red_pdf, data):
+    raw = bytearray(red_pdf)
+    for _ in range(data.draw(st.integers(1, 40))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    facts = read_pdf(bytes(raw))
+    assert all(f.code in {"format_unreadable", "missing_stamp", "pdf_not_a4"} for f in facts.problems)
