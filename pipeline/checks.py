@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
-from .models import Application, Finding, PdfFacts, Submission
+from .models import WARNING, Application, Finding, PdfFacts, Submission
 
 REQUIRED = object()
 
@@ -51,6 +51,8 @@ class Hit:
     location: str
     values: dict[str, Any] = field(default_factory=dict)
     variant: str = ""
+    severity: str | None = None  # overrides the rule's (e.g. a weak match is only a warning)
+    staff_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,3 +167,38 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if seal is None or seal.kind in ("red", "electronic"):
         return  # None: seal detection unavailable; not the applicant's fault
     yield Hit("八、申报单位意见（公章）", variant="grey" if seal.kind == "grey" else "none")
+
+
+@check(
+    "pdf_matches_word",
+    messages={
+        "unit": "盖章 PDF 版写的申报单位是“{pdf_unit}”，而 Word 版是“{word_unit}”，两份文件不是同一份申报书。请发送同一份申报书的 Word 版和盖章 PDF 版。",
+        "text": "盖章 PDF 版与 Word 版内容差别较大（第三至五部分相似度 {similarity:.0%}），可能不是同一份（或同一版本的）申报书。请确认后重新发送一致的 Word 版和盖章 PDF 版。",
+        "weak": "盖章 PDF 版与 Word 版第三至五部分有出入（相似度 {similarity:.0%}），请工作人员核对是否为同一版本。",
+        "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致，请工作人员人工核对。",
+    },
+    error_below=(float, 0.3),
+    warn_below=(float, 0.8),
+)
+def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
+    from .consistency import containment, form_text, pdf_units
+    from .units import normalize_unit, same_unit
+
+    app, pdf = ctx.application, ctx.pdf
+    if app is None or pdf is None or any(p.code == "format_unreadable" for p in app.problems + pdf.problems):
+        return
+    if not pdf.has_text_layer:
+        yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
+        return
+    named = [u for u in pdf_units(pdf.text) if normalize_unit(u)]
+    if app.unit and named and not any(same_unit(u, app.unit) for u in named):
+        yield Hit("一、申报单位基本情况 / 单位名称", {"pdf_unit": named[0], "word_unit": app.unit}, variant="unit")
+        return
+    similarity = containment(form_text(app), pdf.text)
+    if similarity is None:
+        return
+    if similarity < params["error_below"]:
+        yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="text")
+    elif similarity < params["warn_below"]:
+        yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="weak", severity=WARNING, staff_only=True)

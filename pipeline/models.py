@@ -35,6 +35,7 @@ class Finding:
     severity: str
     message: str
     location: str = ""
+    staff_only: bool = False  # a note for staff, never shown to the applicant
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,11 @@ class Verdict:
     @property
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == WARNING)
+
+    @property
+    def applicant_warnings(self) -> tuple[Finding, ...]:
+        """Warnings the applicant is told about (staff notes left out)."""
+        return tuple(f for f in self.warnings if not f.staff_only)
 
 
 @dataclass(frozen=True)

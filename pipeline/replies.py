@@ -93,7 +93,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: jinja2.Environme
         "received": fmt_time(inp.received_at, tz),
         "deadline": fmt_time(call.deadline, tz),
         "errors": group_by_section(inp.verdict.errors),
-        "warnings": list(inp.verdict.warnings),
+        "warnings": list(inp.verdict.applicant_warnings),
         "correction_days": int(call.correction_window.total_seconds() // 86400),
         "today": fmt_time(now, tz),
     }

@@ -49,7 +49,8 @@ class Ruleset:
                 )
                 continue
             for hit in hits:
-                out.append(Finding(rule.code, rule.severity, _render(rule, spec.messages, hit), hit.location))
+                severity = hit.severity or rule.severity
+                out.append(Finding(rule.code, severity, _render(rule, spec.messages, hit), hit.location, hit.staff_only))
         return tuple(out)
 
 

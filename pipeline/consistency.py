@@ -1,0 +1,40 @@
+"""Is the stamped PDF the same application as the Word file?
+
+Pure text comparisons: the unit the PDF names, and how much of the Word
+form's own text (sections 三–五) the PDF contains, as a containment figure of
+character 4-grams (robust to line breaks, page headers and layout).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .models import Application
+
+_WS = re.compile(r"\s+")
+_UNIT_LABEL = re.compile(r"(?:申报单位|单位名称)\s*[:：]?\s*(?!基本情况|意见)([^\s:：]{4,40})")
+
+
+def _norm(text: str) -> str:
+    return _WS.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+def _grams(text: str, n: int = 4) -> set[str]:
+    return {text[i : i + n] for i in range(max(len(text) - n + 1, 0))}
+
+
+def containment(word_text: str, pdf_text: str) -> float | None:
+    """Share of the Word text's 4-grams found in the PDF text (None: nothing to compare)."""
+    word = _grams(_norm(word_text))
+    if len(word) < 20:
+        return None
+    return len(word & _grams(_norm(pdf_text))) / len(word)
+
+
+def form_text(app: Application) -> str:
+    return "\n".join(s.text for s in (app.work_basis, app.plan, app.indicators))
+
+
+def pdf_units(pdf_text: str) -> list[str]:
+    """Unit names the PDF writes after 申报单位/单位名称."""
+    return [m.group(1) for m in _UNIT_LABEL.finditer(unicodedata.normalize("NFKC", pdf_text or ""))]

@@ -1,0 +1,54 @@
+"""The stamped PDF must be the same application as the Word form."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pipeline.checks import Context
+from pipeline.consistency import containment, pdf_units
+from pipeline.models import Application, Document, PdfFacts, Section, SealEvidence, Submission
+from pipeline.ruleset import load_rules
+
+RULES = Path(__file__).resolve().parents[2] / "rules" / "xinxiang-2025-kjzyfw.toml"
+CST = timezone(timedelta(hours=8))
+T = datetime(2025, 6, 20, 10, tzinfo=CST)
+BASIS = "本单位自2019年起组建科技志愿服务队，围绕乡村振兴和科学素质提升开展活动，累计服务群众三万余人次，与辖区内三所高校建立合作。"
+PLAN = "组建不少于一支、每支不少于五十人的科技志愿服务队，在大美志愿小程序完成注册，全年开展活动不少于五次，建设服务站点一个。"
+APP = Application(unit_name="新乡市红旗区科学技术协会", work_basis=Section(BASIS, 60), plan=Section(PLAN, 60))
+
+
+def facts(text: str, *, layer: bool = True) -> PdfFacts:
+    return PdfFacts(pages=5, text=text, has_text_layer=layer, seal=SealEvidence("red", 5, 0.9))
+
+
+def codes(app: Application, pdf: PdfFacts):
+    rs = load_rules(RULES)
+    doc = Document("0" * 64, "f", "docx", 1, T, "m")
+    sub = Submission("k", "a@qq.com", doc, doc, T, T, T)
+    return [(f.code, f.severity, f.staff_only) for f in rs.evaluate(Context(rs.call, sub, app, pdf)) if f.code == "unit_mismatch"]
+
+
+def test_same_application_passes():
+    text = f"申报单位：新乡市红旗区科协\n三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}"
+    assert codes(APP, facts(text)) == []
+
+
+def test_other_units_pdf_is_an_error():
+    text = f"申报单位：新乡市卫滨区科学技术协会\n{BASIS}{PLAN}"
+    assert codes(APP, facts(text)) == [("unit_mismatch", "error", False)]
+
+
+def test_different_text_is_an_error_and_a_close_draft_a_staff_warning():
+    assert codes(APP, facts("申报单位：新乡市红旗区科学技术协会\n完全不同的另一份申报书内容。" * 5)) == [("unit_mismatch", "error", False)]
+    draft = f"申报单位：新乡市红旗区科学技术协会\n{BASIS}\n" + PLAN[:20]
+    assert codes(APP, facts(draft)) == [("unit_mismatch", "warning", True)]
+
+
+def test_scan_cannot_be_compared_and_says_so_to_staff_only():
+    assert codes(APP, facts("", layer=False)) == [("unit_mismatch", "warning", True)]
+
+
+def test_helpers():
+    assert containment("短", "短") is None
+    assert containment(BASIS, "x" + BASIS.replace("，", "，\n") + "y") > 0.9
+    assert pdf_units("一、申报单位基本情况\n单位名称 新乡学院科学技术协会\n") == ["新乡学院科学技术协会"]
