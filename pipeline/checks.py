@@ -175,7 +175,7 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         "unit": "盖章 PDF 版写的申报单位是“{pdf_unit}”，而 Word 版是“{word_unit}”，两份文件不是同一份申报书。请发送同一份申报书的 Word 版和盖章 PDF 版。",
         "text": "盖章 PDF 版与 Word 版内容差别较大（第三至五部分相似度 {similarity:.0%}），可能不是同一份（或同一版本的）申报书。请确认后重新发送一致的 Word 版和盖章 PDF 版。",
         "weak": "盖章 PDF 版与 Word 版第三至五部分有出入（相似度 {similarity:.0%}），请工作人员核对是否为同一版本。",
-        "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致，请工作人员人工核对。",
+        "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（未安装文字识别或未识别出单位名称），请工作人员人工核对。",
     },
     error_below=(float, 0.3),
     warn_below=(float, 0.8),
@@ -183,18 +183,30 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
     from .consistency import containment, form_text, pdf_units
-    from .units import normalize_unit, same_unit
+    from .units import normalize_unit, same_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
     if app is None or pdf is None or any(p.code == "format_unreadable" for p in app.problems + pdf.problems):
         return
-    if not pdf.has_text_layer:
+    if not pdf.text_source and not pdf.has_text_layer:
         yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
         return
     named = [u for u in pdf_units(pdf.text) if normalize_unit(u)]
     if app.unit and named and not any(same_unit(u, app.unit) for u in named):
-        yield Hit("一、申报单位基本情况 / 单位名称", {"pdf_unit": named[0], "word_unit": app.unit}, variant="unit")
+        # OCR misreads characters: from a scan a mismatch is only a note for staff.
+        ocr = pdf.text_source == "ocr"
+        yield Hit(
+            "一、申报单位基本情况 / 单位名称",
+            {"pdf_unit": named[0], "word_unit": app.unit},
+            variant="unit",
+            severity=WARNING if ocr else None,
+            staff_only=ocr,
+        )
         return
+    if pdf.text_source == "ocr":
+        if app.unit and not unit_in_text(app.unit, pdf.text):
+            yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
+        return  # only the cover and seal page were read: no text to compare
     similarity = containment(form_text(app), pdf.text)
     if similarity is None:
         return

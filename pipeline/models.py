@@ -181,6 +181,8 @@ class PdfFacts:
     has_text_layer: bool = False
     seal: SealEvidence | None = None
     problems: tuple[Finding, ...] = ()
+    repaired: bool = False  # qpdf had to repair the file
+    text_source: str = ""  # "layer" | "ocr" | "" (no text at all)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ missing=()
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 # optional at run time (legacy .doc/.wps/RTF conversion), exercised by the tests
 command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui)
+# optional at run time: OCR of scanned PDFs (unit name), and CJK fonts so scans render
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-chi-sim)
+[ -d /usr/share/tesseract-ocr/5/tessdata ] && ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || missing+=(tesseract-ocr-chi-sim)
+fc-list 2>/dev/null | grep -qi "noto.*cjk" || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing system packages: ${missing[*]}"
     $SUDO apt-get update -qq

@@ -40,6 +40,7 @@ _MESSAGES = {
 _GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
 MISSING_STAMP = "PDF 盖章版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
 GREY_STAMP = "PDF 盖章版中的公章疑似黑白复印件（未见红色印章），请使用加盖原始红色公章的申报书扫描或导出 PDF 重新发送。"
+REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
 STAMP_LOCATION = "八、申报单位意见"
 
 
@@ -83,14 +84,20 @@ def _read(data: bytes, timeout: float) -> PdfFacts:
         problems.append(Finding("missing_stamp", ERROR, MISSING_STAMP, STAMP_LOCATION))
     elif seal is not None and seal.kind == "grey":
         problems.append(Finding("missing_stamp", ERROR, GREY_STAMP, STAMP_LOCATION))
+    if result.get("repaired"):
+        problems.append(Finding("pdf_repaired", WARNING, REPAIRED, LOCATION, staff_only=True))
+    has_layer = bool(result["has_text_layer"])
+    ocr_text = result.get("ocr_text") or ""
     return PdfFacts(
         pages=int(result["pages"]),
-        text=result["text"],
+        text=result["text"] if has_layer else ocr_text,
         page_sizes=sizes,
         encrypted=bool(result["encrypted"]),
-        has_text_layer=bool(result["has_text_layer"]),
+        has_text_layer=has_layer,
         seal=seal,
         problems=tuple(problems),
+        repaired=bool(result.get("repaired")),
+        text_source="layer" if has_layer else ("ocr" if ocr_text.strip() else ""),
     )
 
 
@@ -319,10 +326,13 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             seal_dict = None
+        has_layer = sum(not c.isspace() for c in text) >= 10
+        ocr_text = "" if has_layer else _ocr(doc)
     finally:
         doc.close()
     return {
         "ok": True,
+        "ocr_text": ocr_text,
         "pages": pages,
         "page_sizes": sizes,
         "text": text,
@@ -332,6 +342,50 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         "warnings": warnings[:5],
         "seal": seal_dict,
     }
+
+
+def ocr_available() -> bool:
+    """Tesseract with its simplified-Chinese data (Debian: tesseract-ocr-chi-sim)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("tesseract") is None:
+        return False
+    try:
+        out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "chi_sim" in out.stdout.split()
+
+
+def _ocr(doc, dpi: int = 200, timeout: float = 20) -> str:
+    """OCR of a scan's first and last page (the cover and the seal page)."""
+    import subprocess
+    import tempfile
+
+    if not ocr_available():
+        return ""
+    indexes = sorted({0, len(doc) - 1})
+    texts = []
+    with tempfile.TemporaryDirectory(prefix="intake-ocr-") as tmp:
+        for i in indexes:
+            page = doc[i]
+            try:
+                image = page.render(scale=dpi / 72).to_pil().convert("L")
+            finally:
+                page.close()
+            path = f"{tmp}/p{i}.png"
+            image.save(path)
+            try:
+                out = subprocess.run(
+                    ["tesseract", path, "stdout", "-l", "chi_sim", "--psm", "3"],
+                    capture_output=True,
+                    timeout=timeout,
+                )
+            except (OSError, subprocess.SubprocessError):
+                continue
+            texts.append(out.stdout.decode("utf-8", "replace"))
+    return "\n".join(texts)
 
 
 def _child_main() -> int:

@@ -171,3 +171,24 @@ def test_mangled_pdfs_never_raise(red_pdf, data):
         raw[pos] = data.draw(st.integers(0, 255))
     facts = read_pdf(bytes(raw))
     assert all(f.code in {"format_unreadable", "missing_stamp", "pdf_not_a4"} for f in facts.problems)
+
+
+from pipeline.forms.pdf import ocr_available  # noqa: E402
+from pipeline.models import Application  # noqa: E402
+
+
+@pytest.mark.skipif(not ocr_available(), reason="tesseract with chi_sim not installed")
+def test_scan_is_read_by_ocr_for_the_unit_name():
+    from pipeline.units import unit_in_text
+
+    unit = "新乡市红旗区科学技术协会"
+    scan = build_form_pdf(Application(unit_name=unit, cover_unit=unit, pilot_types=("县级科协试点",)), scan=True, seed=5)
+    facts = read_pdf(scan)
+    assert not facts.has_text_layer
+    assert facts.text_source == "ocr"
+    assert unit_in_text(unit, facts.text)
+
+
+def test_text_source_of_an_export_is_the_layer():
+    facts = read_pdf(build_form_pdf(Application(unit_name="新乡学院科学技术协会")))
+    assert facts.has_text_layer and facts.text_source == "layer"

@@ -1,0 +1,801 @@
+"""Read the Word 申报书 into an `Application`.
+
+We have no official template, and applicants add rows, merge and split
+tables and keep or delete the guidance in parentheses, so fields are found by
+their printed labels and section headings, never by table position. The XML is
+read directly (not python-docx `.text`) so tracked insertions, content
+controls, text boxes and the four kinds of checkbox are seen and deleted text
+is not. Any failure to open the file becomes a `format_unreadable` finding.
+"""
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from ..amounts import parse_amount
+from ..models import (
+    ERROR,
+    PILOT_TYPES,
+    Application,
+    BudgetItem,
+    Finding,
+    Participant,
+    Person,
+    Section,
+    Stage,
+)
+from ..wordcount import word_count
+
+UNREADABLE = Finding(
+    "format_unreadable",
+    ERROR,
+    "Word 版申报书无法打开，请确认文件为 .docx 格式（可用 Word 或 WPS“另存为 .docx”）后重新发送。",
+    "Word 版申报书",
+)
+
+MAX_XML_BYTES = 64 * 1024 * 1024  # an inflated document.xml larger than this is refused
+
+W_MAIN = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+CHECKED = "☑"
+UNCHECKED = "☐"
+CHECKED_CHARS = set("☑☒■√✓✔▣")
+UNCHECKED_CHARS = set("□☐")
+
+# Symbol-font checkboxes (w:sym or a run in that font holding U+F0xx).
+_WINGDINGS = {0xF0FE: CHECKED, 0xF078: CHECKED, 0xF0FD: CHECKED, 0xF0FC: CHECKED,
+              0xF0A8: UNCHECKED, 0xF06F: UNCHECKED}
+_WINGDINGS2 = {0xF052: CHECKED, 0xF053: CHECKED, 0xF054: CHECKED, 0xF050: CHECKED,
+               0xF0A3: UNCHECKED, 0xF0A2: UNCHECKED}
+
+
+# -- XML → rows of cells of lines ---------------------------------------------
+
+
+@dataclass
+class Cell:
+    col: int  # first grid column
+    span: int
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    cells: list[Cell]
+    is_table: bool
+
+
+class _Reader:
+    """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
+
+    def __init__(self, ns: str):
+        self.ns = ns
+        self.rows: list[Row] = []
+
+    def w(self, name: str) -> str:
+        return f"{{{self.ns}}}{name}"
+
+    def attr(self, el, name: str) -> str | None:
+        return el.get(self.w(name))
+
+    # block level ---------------------------------------------------------------
+
+    def blocks(self, container) -> None:
+        for child in container:
+            tag = child.tag
+            if tag == self.w("p"):
+                lines, boxes = self.paragraph(child)
+                self.rows.append(Row([Cell(0, 1, lines)], False))
+                for box in boxes:
+                    self.blocks(box)
+            elif tag == self.w("tbl"):
+                self.table(child)
+            elif tag == self.w("sdt"):
+                content = child.find(self.w("sdtContent"))
+                if content is not None:
+                    self.blocks(content)
+            elif tag in (self.w("customXml"), self.w("ins"), self.w("moveTo"), self.w("smartTag")):
+                self.blocks(child)
+            elif tag == f"{{{MC}}}AlternateContent":
+                choice = child.find(f"{{{MC}}}Choice")
+                if choice is not None:
+                    self.blocks(choice)
+
+    def _children(self, el, name: str):
+        """Direct children named `name`, also through sdt/customXml wrappers."""
+        for child in el:
+            if child.tag == self.w(name):
+                yield child
+            elif child.tag == self.w("sdt"):
+                content = child.find(self.w("sdtContent"))
+                if content is not None:
+                    yield from self._children(content, name)
+            elif child.tag in (self.w("customXml"), self.w("ins")):
+                yield from self._children(child, name)
+
+    def table(self, tbl) -> None:
+        for tr in self._children(tbl, "tr"):
+            trpr = tr.find(self.w("trPr"))
+            if trpr is not None and trpr.find(self.w("del")) is not None:
+                continue  # a tracked row deletion
+            col = 0
+            if trpr is not None:
+                before = trpr.find(self.w("gridBefore"))
+                if before is not None:
+                    col = _int(self.attr(before, "val"), 0)
+            cells: list[Cell] = []
+            nested: list = []
+            for tc in self._children(tr, "tc"):
+                span = 1
+                tcpr = tc.find(self.w("tcPr"))
+                if tcpr is not None:
+                    gs = tcpr.find(self.w("gridSpan"))
+                    if gs is not None:
+                        span = max(1, _int(self.attr(gs, "val"), 1))
+                    if tcpr.find(self.w("cellDel")) is not None:
+                        continue
+                lines: list[str] = []
+                for child in tc:
+                    if child.tag == self.w("tbl"):
+                        nested.append(child)
+                    elif child.tag == self.w("p"):
+                        plines, boxes = self.paragraph(child)
+                        lines.extend(plines)
+                        nested.extend(("box", b) for b in boxes)
+                    elif child.tag in (self.w("sdt"), self.w("customXml")):
+                        sub = _Reader(self.ns)
+                        sub.blocks(child.find(self.w("sdtContent")) if child.tag == self.w("sdt") else child)
+                        for r in sub.rows:
+                            for c in r.cells:
+                                lines.extend(c.lines)
+                cells.append(Cell(col, span, lines))
+                col += span
+            self.rows.append(Row(cells, True))
+            for item in nested:
+                if isinstance(item, tuple):
+                    self.blocks(item[1])
+                else:
+                    self.table(item)
+
+    # run level -----------------------------------------------------------------
+
+    def paragraph(self, p) -> tuple[list[str], list]:
+        parts: list[str] = []
+        boxes: list = []
+        self._inline(p, parts, boxes, None)
+        text = "".join(parts)
+        return text.split("\n"), boxes
+
+    def _inline(self, el, out: list[str], boxes: list, font: str | None) -> None:
+        w = self.w
+        for child in el:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue  # comments, processing instructions
+            if tag in (w("del"), w("moveFrom"), w("delText"), w("instrText"), w("pPr"), w("rPr"),
+                       w("delInstrText"), f"{{{MC}}}Fallback", w("fldData")):
+                continue
+            if tag == w("r"):
+                self._inline(child, out, boxes, self._run_font(child))
+            elif tag == w("t"):
+                out.append(self._text(child.text or "", font))
+            elif tag in (w("tab"), w("ptab")):
+                out.append("\t")
+            elif tag in (w("br"), w("cr")):
+                out.append("\n")
+            elif tag == w("noBreakHyphen"):
+                out.append("-")
+            elif tag == w("sym"):
+                out.append(self._symbol(self.attr(child, "font") or "", self.attr(child, "char") or ""))
+            elif tag == w("fldChar"):
+                out.append(self._form_checkbox(child))
+            elif tag == w("sdt"):
+                mark = self._sdt_checkbox(child)
+                if mark is not None:
+                    out.append(mark)
+                else:
+                    content = child.find(w("sdtContent"))
+                    if content is not None:
+                        self._inline(content, out, boxes, font)
+            elif tag == w("txbxContent"):
+                boxes.append(child)
+            elif tag == w("p"):  # a paragraph reached through an odd wrapper
+                out.append("\n")
+                self._inline(child, out, boxes, font)
+            else:
+                self._inline(child, out, boxes, font)
+
+    def _run_font(self, r) -> str | None:
+        rpr = r.find(self.w("rPr"))
+        if rpr is None:
+            return None
+        fonts = rpr.find(self.w("rFonts"))
+        if fonts is None:
+            return None
+        for key in ("ascii", "hAnsi", "eastAsia", "cs"):
+            value = self.attr(fonts, key)
+            if value and "wingdings" in value.lower():
+                return value
+        return None
+
+    def _text(self, text: str, font: str | None) -> str:
+        """Map symbol-font checkbox glyphs to ☑/☐; other private-use chars vanish."""
+        if not any(0xF000 <= ord(c) <= 0xF0FF for c in text) and not font:
+            return text
+        out = []
+        for c in text:
+            code = ord(c)
+            if font and code < 0x100:
+                code |= 0xF000
+            elif not 0xF000 <= code <= 0xF0FF:
+                out.append(c)
+                continue
+            out.append(_symbol_mark(font or "Wingdings", code))
+        return "".join(out)
+
+    def _symbol(self, font: str, char: str) -> str:
+        try:
+            code = int(char, 16)
+        except ValueError:
+            return ""
+        if code < 0x100:
+            code |= 0xF000
+        if not 0xF000 <= code <= 0xF0FF:
+            return chr(code) if code < 0x110000 else ""
+        return _symbol_mark(font, code)
+
+    def _sdt_checkbox(self, sdt) -> str | None:
+        pr = sdt.find(self.w("sdtPr"))
+        if pr is None:
+            return None
+        box = pr.find(f"{{{W14}}}checkbox")
+        if box is None:
+            return None
+        checked = box.find(f"{{{W14}}}checked")
+        value = checked.get(f"{{{W14}}}val") if checked is not None else "0"
+        return CHECKED if _truthy(value, default=True) else UNCHECKED
+
+    def _form_checkbox(self, fld) -> str:
+        if self.attr(fld, "fldCharType") != "begin":
+            return ""
+        data = fld.find(self.w("ffData"))
+        box = data.find(self.w("checkBox")) if data is not None else None
+        if box is None:
+            return ""
+        checked = box.find(self.w("checked"))
+        if checked is not None:
+            return CHECKED if _truthy(self.attr(checked, "val"), default=True) else UNCHECKED
+        default = box.find(self.w("default"))
+        if default is not None and _truthy(self.attr(default, "val"), default=False):
+            return CHECKED
+        return UNCHECKED
+
+
+def _symbol_mark(font: str, code: int) -> str:
+    table = _WINGDINGS2 if "2" in font or "3" in font else _WINGDINGS
+    return table.get(code, "")
+
+
+def _truthy(value: str | None, *, default: bool) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "on")
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _document_xml(data: bytes) -> bytes | None:
+    """The main document part, found through the package relationships."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = set(zf.namelist())
+        target = None
+        if "_rels/.rels" in names:
+            rels = etree.fromstring(_read(zf, "_rels/.rels"), _parser())
+            for rel in rels:
+                if (rel.get("Type") or "").endswith("/officeDocument"):
+                    target = posixpath.normpath((rel.get("Target") or "").lstrip("/"))
+                    break
+        if target not in names:
+            target = "word/document.xml" if "word/document.xml" in names else None
+        if target is None:
+            return None
+        return _read(zf, target)
+
+
+def _read(zf: zipfile.ZipFile, name: str) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size > MAX_XML_BYTES:
+        raise ValueError("part too large")
+    with zf.open(info) as fh:
+        data = fh.read(MAX_XML_BYTES + 1)
+    if len(data) > MAX_XML_BYTES:
+        raise ValueError("part too large")
+    return data
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _rows(data: bytes) -> list[Row] | None:
+    xml = _document_xml(data)
+    if xml is None:
+        return None
+    root = etree.fromstring(xml, _parser())
+    ns = etree.QName(root).namespace
+    if ns not in (W_MAIN, W_STRICT):
+        return None
+    body = root.find(f"{{{ns}}}body")
+    if body is None:
+        return None
+    reader = _Reader(ns)
+    reader.blocks(body)
+    return reader.rows
+
+
+# -- labels and sections -------------------------------------------------------
+
+
+def norm(text: str) -> str:
+    """Comparison form: NFKC, no whitespace (forms space out labels: 单 位 名 称)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def after_label(line: str, label: str) -> str | None:
+    """The text after `label` (and a colon) if `line` starts with it, else None.
+
+    Matching ignores whitespace and width so `单 位 名 称：` matches 单位名称;
+    the returned remainder keeps the applicant's own characters.
+    """
+    target = norm(label)
+    i = 0
+    j = 0
+    while j < len(target):
+        if i >= len(line):
+            return None
+        ch = line[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if unicodedata.normalize("NFKC", ch) != target[j]:
+            return None
+        i += 1
+        j += 1
+    rest = line[i:].lstrip()
+    if rest[:1] in (":", "：", "∶"):
+        rest = rest[1:]
+    return rest.strip()
+
+
+SECTIONS = (
+    (1, ("申报单位基本情况",)),
+    (2, ("主要参加人员",)),
+    (3, ("工作基础",)),
+    (4, ("试点建设方案",)),
+    (5, ("考核指标",)),
+    (6, ("计划进度及阶段目标", "计划进度")),
+    (7, ("经费支出预算表", "经费支出预算")),
+    (8, ("申报单位意见",)),
+)
+_NUMBERED = re.compile(r"^(?:[一二三四五六七八九十]+[、.,，]|第[一二三四五六七八]部分[:、]?|[1-8][、.])")
+
+
+def heading_index(line: str) -> tuple[int, str] | None:
+    """(section 1–8, text after the heading) if `line` starts a section, else None.
+
+    `五、考核指标：…` keeps what follows the colon as content; a printed
+    parenthesis such as `(单位:人民币元)` is part of the heading.
+    """
+    n = norm(line)
+    if not n:
+        return None
+    m = _NUMBERED.match(n)
+    numbered = m is not None
+    body = n[m.end():] if m else n
+    for index, keys in SECTIONS:
+        for key in keys:
+            if not body.startswith(key):
+                continue
+            rest = body[len(key):]
+            if not rest:
+                return index, ""
+            if rest[0] in ":：":
+                cut = re.search("[:：]", line)
+                return index, line[cut.end():].strip() if cut else ""
+            if rest[0] in "(（" and len(n) <= 60:
+                return index, ""
+            if numbered and len(rest) < 12:
+                return index, ""
+    return None
+
+
+@dataclass
+class Region:
+    rows: list[Row]
+
+    def lines(self) -> list[str]:
+        return [line for row in self.rows for cell in row.cells for line in cell.lines]
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+
+def split_sections(rows: list[Row]) -> dict[int, Region]:
+    """Cut the row stream at headings; 0 is the cover (and 填报说明)."""
+    regions: dict[int, Region] = {i: Region([]) for i in range(9)}
+    current = 0
+    for row in rows:
+        out_cells: list[Cell] = []
+        for cell in row.cells:
+            kept: list[str] = []
+            for line in cell.lines:
+                found = heading_index(line)
+                if found is not None and found[0] > current:
+                    if kept:
+                        out_cells.append(Cell(cell.col, cell.span, kept))
+                    if out_cells:
+                        regions[current].rows.append(Row(out_cells, row.is_table))
+                    out_cells, kept = [], []
+                    current = found[0]
+                    if found[1]:
+                        kept.append(found[1])
+                    continue
+                kept.append(line)
+            if kept or not cell.lines:
+                out_cells.append(Cell(cell.col, cell.span, kept))
+        if out_cells:
+            regions[current].rows.append(Row(out_cells, row.is_table))
+    return regions
+
+
+def cell_text(cell: Cell) -> str:
+    return "\n".join(line.strip() for line in cell.lines if line.strip())
+
+
+def label_values(region: Region, labels: dict[str, str]) -> list[tuple[str, str]]:
+    """(key, value) for each label cell/line found, in reading order.
+
+    `labels` maps label text → key; a value is the rest of the label's line
+    or, when that is empty, the next non-label cell of the row.
+    """
+    ordered = sorted(labels, key=lambda s: -len(norm(s)))
+    out: list[tuple[str, str]] = []
+    for row in region.rows:
+        pending: str | None = None  # key waiting for the next cell
+        for cell in row.cells:
+            text = cell_text(cell)
+            found = None
+            for line in (text.split("\n") if text else []):
+                for label in ordered:
+                    rest = after_label(line, label)
+                    if rest is not None:
+                        found = (labels[label], rest)
+                        break
+                if found:
+                    break
+            if found:
+                if pending is not None:
+                    out.append((pending, ""))
+                key, rest = found
+                if rest:
+                    out.append((key, rest))
+                    pending = None
+                else:
+                    pending = key
+            elif pending is not None and text:
+                out.append((pending, text))
+                pending = None
+        if pending is not None:
+            out.append((pending, ""))
+    return out
+
+
+# Parenthesised guidance printed on the form, e.g. （…限 1500 字以内）.
+_GUIDANCE = re.compile(
+    r"[(（][^()（）]*?(?:字以内|字内|数量可增减|实施阶段以工作方案为准|核实后填写|单位[:：]\s*人民币元|单位[:：]\s*元)[^()（）]*?[)）]"
+)
+
+
+def strip_guidance(text: str) -> str:
+    return _GUIDANCE.sub("", text)
+
+
+def clean_lines(text: str) -> str:
+    lines = [line.strip() for line in strip_guidance(text).split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+# -- the sections ----------------------------------------------------------------
+
+
+def _cover(region: Region) -> dict:
+    labels = {"申报单位": "unit", "主要负责人": "leader", "联系方式": "contact", "申报时间": "date"}
+    values: dict[str, str] = {}
+    for key, value in label_values(region, labels):
+        if value and not values.get(key):
+            values[key] = value
+    text = region.text()
+    return {
+        "pilot_types": pilot_types(text),
+        "cover_unit": values.get("unit", ""),
+        "cover_leader": values.get("leader", ""),
+        "cover_contact": values.get("contact", ""),
+        "cover_date": values.get("date", ""),
+    }
+
+
+def pilot_types(text: str) -> tuple[str, ...]:
+    """The pilot types whose checkbox (just before, else just after the name) is checked."""
+    t = text.replace("其他单位", "其它单位")
+    t = "".join(CHECKED if c in CHECKED_CHARS else UNCHECKED if c in UNCHECKED_CHARS else c for c in t)
+    found = []
+    for name in PILOT_TYPES:
+        for m in re.finditer(re.escape(name), t):
+            before = t[: m.start()].rstrip(" \t\u3000")
+            mark = before[-1:] if before[-1:] in (CHECKED, UNCHECKED) else ""
+            if not mark:
+                after = t[m.end():].lstrip(" \t\u3000")
+                if after[:1] in (CHECKED, UNCHECKED):
+                    following = after[1:].lstrip(" \t\u3000")
+                    if not any(following.startswith(other) for other in PILOT_TYPES):
+                        mark = after[0]
+            if mark == CHECKED:
+                found.append(name)
+                break
+    return tuple(found)
+
+
+def _basic(region: Region) -> dict:
+    labels = {
+        "单位名称": "unit", "试点负责人": "leader", "试点联系人": "contact",
+        "职称/职务": "title", "职务/职称": "title", "职称": "title", "职务": "title",
+        "电子邮箱": "email", "电子信箱": "email", "邮箱": "email", "E-mail": "email", "Email": "email",
+        "联系电话": "phone", "手机号码": "phone", "手机号": "phone", "手机": "phone", "电话": "phone",
+        "单位地址": "address", "通讯地址": "address", "地址": "address",
+    }
+    people = {"leader": {}, "contact": {}}
+    current = "leader"
+    unit = address = ""
+    for key, value in label_values(region, labels):
+        if key in ("leader", "contact"):
+            current = key
+            people[key].setdefault("name", value)
+        elif key == "unit":
+            unit = unit or value
+        elif key == "address":
+            address = address or value
+        else:
+            if not people[current].get(key):
+                people[current][key] = value
+    return {
+        "unit_name": unit,
+        "address": address,
+        "leader": Person(**{k: v for k, v in people["leader"].items()}),
+        "contact": Person(**{k: v for k, v in people["contact"].items()}),
+    }
+
+
+def _columns(header: Row, rules: list[tuple[str, tuple[str, ...]]]) -> dict[int, tuple[int, str]]:
+    """Map each header cell's grid span to a field, by keyword."""
+    cols: dict[int, tuple[int, str]] = {}
+    for cell in header.cells:
+        n = norm(cell_text(cell))
+        for name, keys in rules:
+            if any(k in n for k in keys) and name not in {v[1] for v in cols.values()}:
+                cols[cell.col] = (cell.span, name)
+                break
+    return cols
+
+
+def _field_of(cell: Cell, cols: dict[int, tuple[int, str]]) -> str | None:
+    for start, (span, name) in cols.items():
+        if start <= cell.col < start + span:
+            return name
+    return None
+
+
+def _table_records(region: Region, rules, is_header, stop=None):
+    """Rows under the header as {field: text}; header repeats are skipped.
+
+    Returns (records, stop_row_index or None).
+    """
+    cols: dict[int, tuple[int, str]] | None = None
+    records: list[dict[str, str]] = []
+    for i, row in enumerate(region.rows):
+        if is_header(row):
+            if cols is None:
+                cols = _columns(row, rules)
+            continue
+        if cols is None:
+            continue
+        if stop is not None and stop(row):
+            return records, i
+        if not row.is_table:
+            continue
+        rec: dict[str, str] = {}
+        for cell in row.cells:
+            name = _field_of(cell, cols)
+            text = cell_text(cell)
+            if name and text:
+                rec[name] = (rec[name] + "\n" + text) if name in rec else text
+        records.append(rec)
+    return records, None
+
+
+def _row_has(row: Row, *keys: str) -> bool:
+    texts = [norm(cell_text(c)) for c in row.cells]
+    return all(any(k in t for t in texts) for k in keys)
+
+
+_PARTICIPANT_COLS = [
+    ("seq", ("序号",)), ("name", ("姓名",)), ("gender", ("性别",)),
+    ("role", ("承担", "主要工作")), ("title", ("职务", "职称")),
+    ("employer", ("工作单位", "单位")), ("phone", ("联系方式", "电话", "手机")),
+]
+
+
+def _participants(region: Region) -> tuple[Participant, ...]:
+    records, _ = _table_records(region, _PARTICIPANT_COLS, lambda r: _row_has(r, "姓名") and (_row_has(r, "序号") or _row_has(r, "性别")))
+    out = []
+    for rec in records:
+        if any(rec.get(k) for k in ("name", "title", "employer", "role", "phone")):
+            out.append(Participant(**{k: strip_guidance(v).strip() for k, v in rec.items()}))
+    return tuple(out)
+
+
+_PLACEHOLDER_PERIOD = re.compile(r"^[\s*＊]*年[\s*＊]*月至[\s*＊]*月$")
+
+
+def _schedule(region: Region) -> tuple[Stage, ...]:
+    rules = [("name", ("实施阶段", "阶段")), ("goal", ("目标",)), ("period", ("时间",))]
+    records, _ = _table_records(region, rules, lambda r: _row_has(r, "目标") and (_row_has(r, "阶段") or _row_has(r, "时间")))
+    out = []
+    for rec in records:
+        name = clean_lines(rec.get("name", ""))
+        goal = clean_lines(rec.get("goal", ""))
+        period = clean_lines(rec.get("period", ""))
+        if _PLACEHOLDER_PERIOD.match(period):
+            period = ""
+        if re.fullmatch(r"[.。…·\s]*", name):
+            name = ""
+        if goal or period:
+            out.append(Stage(name=name, goal=goal, period=period))
+    return tuple(out)
+
+
+_BUDGET_COLS = [("seq", ("序号",)), ("item", ("支出事项", "事项", "项目", "内容")), ("amount", ("金额",)), ("basis", ("测算", "依据", "标准"))]
+
+
+def _is_total_row(row: Row) -> bool:
+    return any(re.match(r"^(合计|总计|共计)", norm(cell_text(c))) for c in row.cells)
+
+
+def _budget(region: Region) -> dict:
+    is_header = lambda r: _row_has(r, "金额") and (_row_has(r, "支出事项") or _row_has(r, "序号"))  # noqa: E731
+    is_stop = lambda r: _is_total_row(r) or _row_has(r, "开户")  # noqa: E731
+    records, stop = _table_records(region, _BUDGET_COLS, is_header, stop=is_stop)
+    items = []
+    for rec in records:
+        rec = {k: clean_lines(v) for k, v in rec.items()}
+        if rec.get("item") or rec.get("amount") or rec.get("basis"):
+            text = rec.get("amount", "")
+            items.append(BudgetItem(seq=rec.get("seq", ""), item=rec.get("item", ""), amount_text=text,
+                                    amount=parse_amount(text), basis=rec.get("basis", "")))
+    total_text = ""
+    if stop is not None and _is_total_row(region.rows[stop]):
+        total_text = _total_text(region.rows[stop], region)
+    account = _account(region.text())
+    return {
+        "budget_items": tuple(items),
+        "budget_total_text": total_text,
+        "budget_total": parse_amount(total_text) if total_text else None,
+        **account,
+    }
+
+
+def _total_text(row: Row, region: Region) -> str:
+    cells = row.cells
+    for i, cell in enumerate(cells):
+        text = cell_text(cell)
+        m = re.match(r"^\s*(合\s*计|总\s*计|共\s*计)\s*[:：]?", text)
+        if not m:
+            continue
+        rest = clean_lines(text[m.end():])
+        if rest:
+            return rest
+        for other in cells[i + 1:]:
+            value = clean_lines(cell_text(other))
+            if value and not re.fullmatch(r"[(（]?\s*单位.*", value):
+                return value
+        return ""
+    return ""
+
+
+_ACCOUNT = re.compile(r"(开户名称|开户名|户名|开户银行|开户行|银行账号|账号|帐号)\s*[:：]?")
+_ACCOUNT_KEYS = {"开户名称": "account_name", "开户名": "account_name", "户名": "account_name",
+                 "开户银行": "account_bank", "开户行": "account_bank",
+                 "银行账号": "account_number", "账号": "account_number", "帐号": "account_number"}
+
+
+def _account(text: str) -> dict:
+    out = {"account_name": "", "account_bank": "", "account_number": ""}
+    for line in strip_guidance(text).split("\n"):
+        matches = list(_ACCOUNT.finditer(line))
+        for i, m in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+            value = line[m.end():end].strip().strip(";；,，。").strip()
+            key = _ACCOUNT_KEYS[m.group(1)]
+            if value and not out[key]:
+                out[key] = value
+    return out
+
+
+_DATE = re.compile(r"([0-9０-９〇零一二三四五六七八九]{2,4})\s*年\s*([0-9０-９一二三四五六七八九十]{1,3})\s*月\s*([0-9０-９一二三四五六七八九十]{1,3})\s*日")
+_EMPTY_DATE = re.compile(r"年\s*月\s*日")
+_OPINION_LABELS = [
+    re.compile(r"申\s*报\s*单\s*位\s*意\s*见\s*[:：]?"),
+    re.compile(r"法\s*定\s*代\s*表\s*人\s*[(（]?\s*签\s*字\s*[)）]?\s*[:：]?"),
+    re.compile(r"[(（]\s*(?:单\s*位\s*)?公\s*章\s*[)）]"),
+    re.compile(r"[(（]\s*盖\s*章\s*[)）]"),
+]
+
+
+def _opinion(region: Region) -> dict:
+    text = region.text()
+    m = _DATE.search(text)
+    date = re.sub(r"\s+", "", m.group(0)) if m else ""
+    rest = _DATE.sub("", text)
+    rest = _EMPTY_DATE.sub("", rest)
+    for pattern in _OPINION_LABELS:
+        rest = pattern.sub("", rest)
+    filled = bool(re.sub(r"[\s_＿—\-:：.。,，;；]+", "", rest))
+    return {"opinion_filled": filled, "opinion_date": date}
+
+
+def _section_text(region: Region) -> Section:
+    text = clean_lines(region.text())
+    return Section(text=text, chars=word_count(text))
+
+
+# -- entry point ---------------------------------------------------------------
+
+
+def read_form(data: bytes) -> Application:
+    """Read a .docx 申报书; never raises (unreadable → a format_unreadable finding)."""
+    try:
+        rows = _rows(data)
+        if rows is None:
+            return Application(problems=(UNREADABLE,))
+        return parse_rows(rows)
+    except Exception:  # any bytes at all: corrupt zip, bad XML, bombs, recursion
+        return Application(problems=(UNREADABLE,))
+
+
+def parse_rows(rows: list[Row]) -> Application:
+    """Build the Application from the flattened rows of a readable document."""
+    regions = split_sections(rows)
+    fields: dict = {}
+    fields.update(_cover(regions[0]))
+    fields.update(_basic(regions[1]))
+    fields["participants"] = _participants(regions[2])
+    fields["work_basis"] = _section_text(regions[3])
+    fields["plan"] = _section_text(regions[4])
+    fields["indicators"] = _section_text(regions[5])
+    fields["schedule"] = _schedule(regions[6])
+    fields.update(_budget(regions[7]))
+    fields.update(_opinion(regions[8]))
+    return Application(**fields)
