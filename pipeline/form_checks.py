@@ -1,2 +1,345 @@
-"""Checks on what the Word form says (sections 一–八). Registered like checks.py."""
+"""Checks on what the Word form says (sections 一–八). Registered like checks.py.
+
+Every number, label and keyword lives in the rules file's params, so next
+year's call is a new rules file, not new code. A check yields nothing when
+there is no readable Word form: that is reported by its own rule.
+"""
 from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Iterable
+
+from .amounts import parse_chinese_int
+from .checks import REQUIRED, Context, Hit, check, fmt_money
+from .models import Application, Section
+
+RESEND = "重新发送 Word 版和盖章 PDF 版"
+
+
+def _app(ctx: Context) -> Application | None:
+    app = ctx.application
+    if app is None or any(p.code == "format_unreadable" for p in app.problems):
+        return None
+    return app
+
+
+def _get(app: Application, path: str) -> Any:
+    """A field by dotted path (`leader.email`); a bad path is a rules bug and raises."""
+    value: Any = app
+    for part in path.split("."):
+        if not hasattr(value, part):
+            raise ValueError(f"unknown field {path!r}")
+        value = getattr(value, part)
+    return value
+
+
+def _filled(value: Any) -> bool:
+    if isinstance(value, Section):
+        return bool(value.text.strip())
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (tuple, list)):
+        return len(value) > 0
+    return bool(value)
+
+
+def _where(spec: dict[str, Any]) -> str:
+    return f"{spec['section']} / {spec['label']}" if spec.get("label") else spec["section"]
+
+
+def _money(value: Decimal) -> str:
+    return fmt_money(value)
+
+
+def _limit_text(value: Any) -> str:
+    d = Decimal(str(value))
+    return f"{d:,.0f}" if d == d.to_integral_value() else f"{d:,.2f}"
+
+
+# -- errors ----------------------------------------------------------------------
+
+
+@check(
+    "pilot_type",
+    messages={
+        "none": "封面“试点类型”未勾选。请在{choices}中勾选一项后" + RESEND + "。",
+        "many": "封面“试点类型”勾选了 {count} 项（{checked}），只能勾选一项。请只保留一项后" + RESEND + "。",
+    },
+    location=(str, "封面 / 试点类型"),
+)
+def _pilot_type(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Exactly one of the four pilot types must be checked."""
+    from .models import PILOT_TYPES
+
+    app = _app(ctx)
+    if app is None:
+        return
+    checked = app.pilot_types
+    if len(checked) == 1:
+        return
+    values = {"choices": "、".join(PILOT_TYPES), "count": len(checked), "checked": "、".join(checked)}
+    yield Hit(params["location"], values, "none" if not checked else "many")
+
+
+@check(
+    "required_fields",
+    messages="{location}未填写。请补充填写后" + RESEND + "。",
+    fields=(list, REQUIRED),
+)
+def _required_fields(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """One finding per empty required field; fields are {path, section, label} tables."""
+    app = _app(ctx)
+    if app is None:
+        return
+    for spec in params["fields"]:
+        if not _filled(_get(app, spec["path"])):
+            where = _where(spec)
+            yield Hit(where, {"location": where})
+
+
+@check(
+    "section_length",
+    messages={
+        "over": "{section}共 {chars} 字（按 Word“字数统计”），超过 {limit} 字的限制。请精简到 {limit} 字以内后" + RESEND + "。",
+        "near": "{section}共 {chars} 字，接近 {limit} 字的上限（Word 与 WPS 统计略有差异）。建议适当精简，避免超出限制。",
+    },
+    sections=(list, REQUIRED),
+    near=(float, 0.0),
+)
+def _section_length(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Over the limit (near = 0), or within `near` (a fraction) below it.
+
+    sections: [{path, section, limit}]; the count is Word's 字数 of the
+    applicant's text, guidance removed.
+    """
+    app = _app(ctx)
+    if app is None:
+        return
+    near = params["near"]
+    for spec in params["sections"]:
+        chars = _get(app, spec["path"]).chars
+        limit = int(spec["limit"])
+        values = {"section": spec["section"], "chars": chars, "limit": limit}
+        if near <= 0:
+            if chars > limit:
+                yield Hit(spec["section"], values, "over")
+        elif limit * (1 - near) <= chars <= limit:
+            yield Hit(spec["section"], values, "near")
+
+
+@check(
+    "budget_limit",
+    messages="{section}：合计 {total} 元，超过上限 {limit} 元，请调整后" + RESEND + "。",
+    limit=((int, float), REQUIRED),
+    section=(str, "七、经费支出预算表"),
+)
+def _budget_limit(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """The stated 合计 or the sum of the lines, whichever is larger, over the cap."""
+    app = _app(ctx)
+    if app is None:
+        return
+    limit = Decimal(str(params["limit"]))
+    amounts = [i.amount for i in app.budget_items if i.amount is not None]
+    candidates = [sum(amounts, Decimal(0))] if amounts else []
+    if app.budget_total is not None:
+        candidates.append(app.budget_total)
+    if not candidates:
+        return
+    total = max(candidates)
+    if total > limit:
+        section = params["section"]
+        yield Hit(f"{section} / 合计", {"section": section, "total": _money(total), "limit": _limit_text(limit)})
+
+
+@check(
+    "budget_sum",
+    messages={
+        "mismatch": "{section}：各项金额相加为 {sum} 元，与填写的合计 {total} 元不一致。请核对金额和合计后" + RESEND + "。",
+        "amount": "{section}第 {row} 行“{item}”的金额“{text}”无法识别为数字。请填写阿拉伯数字金额（如 1200 或 1,200.00）后" + RESEND + "。",
+        "total": "{section}：合计“{text}”无法识别为数字。请填写阿拉伯数字金额（如 3,600.00）后" + RESEND + "。",
+    },
+    section=(str, "七、经费支出预算表"),
+    tolerance=((int, float), 0.005),
+)
+def _budget_sum(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """The lines must add up to the stated 合计; unreadable amounts are named."""
+    app = _app(ctx)
+    if app is None:
+        return
+    section = params["section"]
+    unreadable = False
+    for n, it in enumerate(app.budget_items, 1):
+        if it.amount_text.strip() and it.amount is None:
+            unreadable = True
+            yield Hit(f"{section} / 第 {n} 行金额", {"section": section, "row": n, "item": it.item, "text": it.amount_text}, "amount")
+    if app.budget_total_text.strip() and app.budget_total is None:
+        yield Hit(f"{section} / 合计", {"section": section, "text": app.budget_total_text}, "total")
+        return
+    amounts = [i.amount for i in app.budget_items if i.amount is not None]
+    if unreadable or app.budget_total is None or not amounts:
+        return
+    total = sum(amounts, Decimal(0))
+    if abs(total - app.budget_total) > Decimal(str(params["tolerance"])):
+        yield Hit(f"{section} / 合计", {"section": section, "sum": _money(total), "total": _money(app.budget_total)}, "mismatch")
+
+
+_KIND_HINTS = {
+    "email": "电子邮箱应形如 name@163.com，使用半角字符",
+    "mobile": "手机号码应为 1 开头的 11 位数字",
+    "phone": "电话应为固定电话（如 0373-3661812 或 3661812）或 11 位手机号码",
+    "account": "银行账号应为 {account_min}–{account_max} 位数字",
+}
+_KIND_NAMES = {"email": "电子邮箱", "mobile": "手机号码", "phone": "联系电话", "account": "银行账号"}
+
+
+@check(
+    "contact_format",
+    messages="{location}“{value}”不是有效的{kind}（{hint}）。请核对后" + RESEND + "。",
+    fields=(list, REQUIRED),
+    participants=(bool, True),
+    participants_section=(str, "二、主要参加人员"),
+    email_pattern=(str, r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    mobile_pattern=(str, r"1[3-9]\d{9}"),
+    landline_pattern=(str, r"(0\d{2,3})?[2-9]\d{6,7}"),
+    account_min=(int, 8),
+    account_max=(int, 30),
+)
+def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """E-mails, phones and the bank account must be well formed.
+
+    fields: [{path, kind, section, label}], kind one of email/mobile/phone/account;
+    empty values are left to required_fields.
+    """
+    app = _app(ctx)
+    if app is None:
+        return
+
+    def bad(kind: str, value: str) -> bool:
+        if kind == "email":
+            return re.fullmatch(params["email_pattern"], value.strip()) is None
+        if kind == "account":
+            digits = re.sub(r"[\s\-]", "", value)
+            return not (digits.isdigit() and params["account_min"] <= len(digits) <= params["account_max"])
+        for part in re.split(r"[/、,，;；]|或", value):
+            number = re.sub(r"[\s\-—()（）]", "", part)
+            number = re.sub(r"^(\+86|0086)", "", number)
+            number = re.sub(r"(转|ext\.?|x)\d{1,5}$", "", number, flags=re.I)
+            if not number:
+                continue
+            ok = re.fullmatch(params["mobile_pattern"], number) is not None
+            if kind == "phone" and not ok:
+                ok = re.fullmatch(params["landline_pattern"], number) is not None
+            if not ok:
+                return True
+        return False
+
+    def hit(where: str, kind: str, value: str) -> Hit:
+        hint = _KIND_HINTS[kind].format(account_min=params["account_min"], account_max=params["account_max"])
+        return Hit(where, {"location": where, "value": value, "kind": _KIND_NAMES[kind], "hint": hint})
+
+    for spec in params["fields"]:
+        value = _get(app, spec["path"])
+        kind = spec["kind"]
+        if kind not in _KIND_HINTS:
+            raise ValueError(f"unknown kind {kind!r}")
+        if isinstance(value, str) and value.strip() and bad(kind, value):
+            yield hit(_where(spec), kind, value)
+    if params["participants"]:
+        for n, p in enumerate(app.participants, 1):
+            if p.phone.strip() and bad("phone", p.phone):
+                who = f"（{p.name}）" if p.name else ""
+                yield hit(f"{params['participants_section']} / 第 {n} 行{who}联系方式", "phone", p.phone)
+
+
+# -- warnings --------------------------------------------------------------------
+
+_CN_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万]+\s*(个|次|场|人|名|项|支|处|家|所|期|篇|户|小时|天|队|条|本|份|册|门|村|校)")
+
+
+@check(
+    "quantified",
+    messages="{section}中没有数字，考核指标需要可量化。请写明具体事项的数量和质量要求（如“开展活动不少于 5 次”）。",
+    path=(str, "indicators"),
+    section=(str, "五、考核指标"),
+)
+def _quantified(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Indicators must contain numbers (Arabic, or Chinese numerals with a measure word)."""
+    app = _app(ctx)
+    if app is None:
+        return
+    text = _get(app, params["path"]).text
+    if not text.strip():
+        return
+    if re.search(r"[0-9０-９]", text) or _CN_NUMBER.search(text):
+        return
+    yield Hit(params["section"], {"section": params["section"]})
+
+
+def _numbers_near(text: str, anchor_at: int, anchor_len: int, window: int, unit: str) -> list[int]:
+    lo, hi = max(0, anchor_at - window), anchor_at + anchor_len + window
+    part = text[lo:hi]
+    out = []
+    for m in re.finditer(rf"([0-9]+|[零一二两三四五六七八九十百千万]+)\s*(?:余|多)?\s*(?:{unit})", part):
+        raw = m.group(1)
+        value = int(raw) if raw.isdigit() else parse_chinese_int(raw)
+        if value is not None:
+            out.append(value)
+    return out
+
+
+@check(
+    "plan_minimums",
+    messages="{section}未写明“{label}”（通知要求：{requirement}）。建议在方案中明确写出，如“{example}”。",
+    path=(str, "plan"),
+    section=(str, "四、试点建设方案"),
+    window=(int, 40),
+    requirements=(list, REQUIRED),
+)
+def _plan_minimums(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """The plan should commit to each of the call's minimums.
+
+    requirements: [{label, requirement, example, anchors, also, unit, min}]:
+    some anchor word must appear with a number ≥ min + unit within `window`
+    characters, and every `also` word must appear somewhere.
+    """
+    app = _app(ctx)
+    if app is None:
+        return
+    text = _get(app, params["path"]).text
+    if not text.strip():
+        return  # an empty plan is reported by required_fields
+    for req in params["requirements"]:
+        ok = all(word in text for word in req.get("also", []))
+        if ok:
+            ok = False
+            for anchor in req["anchors"]:
+                for m in re.finditer(re.escape(anchor), text):
+                    numbers = _numbers_near(text, m.start(), len(anchor), params["window"], req["unit"])
+                    if any(n >= int(req["min"]) for n in numbers):
+                        ok = True
+                        break
+                if ok:
+                    break
+        if not ok:
+            yield Hit(
+                f"{params['section']} / {req['label']}",
+                {"section": params["section"], "label": req["label"], "requirement": req["requirement"], "example": req["example"]},
+            )
+
+
+@check(
+    "participant_phone",
+    messages="{location}未填写。建议补充主要参加人员的联系电话，便于工作联系。",
+    section=(str, "二、主要参加人员"),
+)
+def _participant_phone(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Participants listed without any 联系方式."""
+    app = _app(ctx)
+    if app is None:
+        return
+    for n, p in enumerate(app.participants, 1):
+        if not p.phone.strip():
+            who = f"（{p.name}）" if p.name else ""
+            where = f"{params['section']} / 第 {n} 行{who}联系方式"
+            yield Hit(where, {"location": where})

@@ -1,0 +1,212 @@
+"""Form rules of the shipped rules file: each code fires exactly when it should."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline.checks import Context
+from pipeline.forms.docx import UNREADABLE
+from pipeline.models import Application, Document, Participant, Person, Submission
+from pipeline.ruleset import load_rules
+from pipeline.samples.apps import item, sample_applications, section
+
+RULES = load_rules(Path(__file__).resolve().parents[2] / "rules" / "xinxiang-2025-kjzyfw.toml")
+CST = timezone(timedelta(hours=8))
+ON_TIME = datetime(2025, 6, 20, 10, 0, tzinfo=CST)
+FORM_CODES = {
+    "pilot_type_invalid", "field_missing", "text_too_long", "budget_over_limit", "budget_sum_mismatch",
+    "contact_invalid", "indicators_not_quantified", "plan_below_minimum", "text_near_limit",
+    "participant_without_phone",
+}
+
+
+def submission() -> Submission:
+    word = Document("a" * 64, "申报书.docx", "docx", 1000, ON_TIME, "m" * 64)
+    pdf = Document("b" * 64, "申报书.pdf", "pdf", 1000, ON_TIME, "m" * 64)
+    return Submission("unit@163.com", "unit@163.com", word, pdf, ON_TIME, ON_TIME, ON_TIME)
+
+
+def findings(app: Application | None):
+    return RULES.evaluate(Context(RULES.call, submission(), app, None))
+
+
+def codes(app: Application | None) -> list[str]:
+    return sorted(f.code for f in findings(app))
+
+
+def replace(app: Application, **changes) -> Application:
+    return dataclasses.replace(app, **changes)
+
+
+def with_budget(app: Application, amounts: list[str], total: str) -> Application:
+    items = tuple(item(str(i), f"事项{i}", a, "测算") for i, a in enumerate(amounts, 1))
+    from pipeline.amounts import parse_amount
+
+    return replace(app, budget_items=items, budget_total_text=total, budget_total=parse_amount(total))
+
+
+APPS = sample_applications()
+BASE = APPS[0]
+
+
+def test_every_form_code_has_a_rule():
+    assert FORM_CODES <= {r.code for r in RULES.rules}
+
+
+@pytest.mark.parametrize("app", APPS, ids=lambda a: a.unit_name)
+def test_samples_are_clean(app):
+    assert codes(app) == []
+
+
+def test_no_word_form_means_no_form_findings():
+    assert codes(None) == []
+    assert codes(Application(problems=(UNREADABLE,))) == ["format_unreadable"]
+
+
+@pytest.mark.parametrize(
+    "types, fires",
+    [((), True), (("县级科协试点",), False), (("县级科协试点", "高校科协试点"), True)],
+)
+def test_pilot_type(types, fires):
+    assert codes(replace(BASE, pilot_types=types)) == (["pilot_type_invalid"] if fires else [])
+
+
+def test_field_missing_names_each_field():
+    app = replace(BASE, leader=replace(BASE.leader, email=""), account_bank="", address="")
+    found = [f for f in findings(app) if f.code == "field_missing"]
+    assert [f.location for f in found] == [
+        "一、申报单位基本情况 / 试点负责人电子邮箱",
+        "一、申报单位基本情况 / 单位地址",
+        "七、经费支出预算表 / 乙方账户信息 开户银行",
+    ]
+    assert {f.code for f in findings(app)} == {"field_missing"}
+
+
+def test_blank_form_reports_missing_fields_and_the_pilot_type():
+    found = codes(Application())
+    assert set(found) == {"field_missing", "pilot_type_invalid"}
+    assert found.count("field_missing") >= 20
+
+
+@pytest.mark.parametrize(
+    "field, n, expected",
+    [
+        ("work_basis", 1500, ["text_near_limit"]),
+        ("work_basis", 1501, ["text_too_long"]),
+        ("work_basis", 1424, []),
+        ("work_basis", 1425, ["text_near_limit"]),
+        ("indicators", 501, ["text_too_long"]),
+        ("indicators", 480, ["text_near_limit"]),
+    ],
+)
+def test_text_limits(field, n, expected):
+    text = "1" + "科" * (n - 1)  # one digit keeps 五 quantified
+    assert codes(replace(BASE, **{field: section(text)})) == expected
+
+
+def test_plan_too_long_is_counted_in_words_not_characters():
+    # 1600 ASCII digits are one Word "word": far below the limit.
+    plan = BASE.plan.text + "1" * 1600
+    assert codes(replace(BASE, plan=section(plan))) == []
+
+
+@pytest.mark.parametrize(
+    "amounts, total, expected",
+    [
+        (["1000", "1000"], "2000", []),
+        (["3000", "1500"], "4500", ["budget_over_limit"]),
+        (["2000", "2000"], "4,000.00", []),
+        (["3000", "1500"], "3000", ["budget_over_limit", "budget_sum_mismatch"]),
+        (["1000", "1000"], "2100", ["budget_sum_mismatch"]),
+        (["1000", "1000"], "4100", ["budget_over_limit", "budget_sum_mismatch"]),
+        (["0.1万元", "壹仟元"], "贰仟元整", []),
+        (["1000", "约一千"], "2000", ["budget_sum_mismatch"]),  # unreadable amount named
+    ],
+)
+def test_budget(amounts, total, expected):
+    assert codes(with_budget(BASE, amounts, total)) == expected
+
+
+def test_budget_over_limit_message_gives_total_and_limit():
+    (f,) = [f for f in findings(with_budget(BASE, ["3000", "1500"], "4500")) if f.code == "budget_over_limit"]
+    assert "4,500.00" in f.message and "4,000" in f.message and f.severity == "error"
+
+
+@pytest.mark.parametrize(
+    "changes, fires",
+    [
+        ({"leader": Person("王建国", "主席", "wang@163.com", "3661812")}, False),
+        ({"leader": Person("王建国", "主席", "wang@163.com", "0373-3661812")}, False),
+        ({"leader": Person("王建国", "主席", "wang@163.com", "(0373)3661812")}, False),
+        ({"leader": Person("王建国", "主席", "wang@163.com", "13837301256")}, False),
+        ({"leader": Person("王建国", "主席", "wang@163.com", "366181")}, True),
+        ({"leader": Person("王建国", "主席", "wang＠163.com", "3661812")}, True),
+        ({"leader": Person("王建国", "主席", "wang163.com", "3661812")}, True),
+        ({"contact": Person("李晓燕", "部长", "li@163.com", "1383730125")}, True),
+        ({"contact": Person("李晓燕", "部长", "li@163.com", "12837301256")}, True),
+        ({"contact": Person("李晓燕", "部长", "li@163.com", "0373-3661812")}, True),  # 手机号码 must be a mobile
+        ({"account_number": "6222 0012 3456 7890 123"}, False),
+        ({"account_number": "1234567"}, True),
+        ({"account_number": "1" * 31}, True),
+        ({"account_number": "62220012345X"}, True),
+    ],
+)
+def test_contact_invalid(changes, fires):
+    assert codes(replace(BASE, **changes)) == (["contact_invalid"] if fires else [])
+
+
+def test_participant_phone_checked_and_missing_phone_warned():
+    bad = BASE.participants + (Participant("5", "钱七", "男", "干事", "红旗区科协", "宣传", "12345"),)
+    assert codes(replace(BASE, participants=bad)) == ["contact_invalid"]
+    missing = BASE.participants + (Participant("5", "钱七", "男", "干事", "红旗区科协", "宣传", ""),)
+    found = findings(replace(BASE, participants=missing))
+    assert [(f.code, f.severity) for f in found] == [("participant_without_phone", "warning")]
+    assert "钱七" in found[0].location
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("组建服务队，开展活动，建设站点。", True),
+        ("组建服务队1支，开展活动不少于5次。", False),
+        ("组建服务队一支，开展活动不少于五次。", False),
+        ("", False),  # empty: field_missing instead
+    ],
+)
+def test_indicators_not_quantified(text, fires):
+    found = codes(replace(BASE, indicators=section(text)))
+    assert ("indicators_not_quantified" in found) == fires
+
+
+def test_plan_below_minimum_names_each_missing_minimum():
+    plan = "组建科技志愿服务队1支，队员30人，在大美志愿注册。实施重点项目1个。全年开展活动3次。"
+    found = [f for f in findings(replace(BASE, plan=section(plan))) if f.code == "plan_below_minimum"]
+    assert len(found) == 3  # team size, activities, station
+    assert all(f.severity == "warning" for f in found)
+    good = "组建科技志愿服务队1支，不少于50人，在大美志愿注册。实施重点项目1个。全年开展活动不少于5次。建设服务站点1个。"
+    assert codes(replace(BASE, plan=section(good))) == []
+
+
+def test_plan_without_dameizhiyuan_registration_is_warned():
+    plan = "组建科技志愿服务队1支，不少于50人。实施重点项目1个。全年开展活动不少于5次。建设服务站点1个。"
+    assert codes(replace(BASE, plan=section(plan))) == ["plan_below_minimum"]
+
+
+def test_every_form_finding_has_a_chinese_message_and_location():
+    broken = replace(
+        with_budget(BASE, ["3000", "1500"], "4400"),
+        pilot_types=(),
+        leader=Person("", "", "bad", "1"),
+        indicators=section("科" * 490),
+        participants=(Participant("1", "张三"),),
+    )
+    found = findings(broken)
+    assert {f.code for f in found} >= {
+        "pilot_type_invalid", "field_missing", "budget_over_limit", "budget_sum_mismatch",
+        "contact_invalid", "indicators_not_quantified", "text_near_limit", "participant_without_phone",
+    }
+    for f in found:
+        assert f.message and f.location and "{" not in f.message
