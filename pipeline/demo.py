@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from .config import default_config
+from .errors import IntakeError
 from .outbox import DirectoryTransport, deliver
 from .resources import shipped
 from .run import import_files
@@ -38,7 +39,7 @@ def run_demo(out: Path) -> dict:
     out = Path(out).resolve()
     if out.exists():
         if not (out / MARKER).exists() and any(out.iterdir()):
-            raise FileExistsError(f"{out} 已存在且不是演示目录，请换一个 --out")
+            raise IntakeError(f"{out} 已存在且不是演示目录，请换一个 --out")
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / MARKER).write_text("intake demo output; safe to delete\n", encoding="utf-8")

@@ -8,6 +8,7 @@ a crash mid-send leaves it 'sending', which the next run turns into
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import socket
 import ssl as ssl_mod
@@ -21,6 +22,9 @@ from .errors import SmtpError
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+
+BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class TempFailure(Exception):
@@ -70,6 +74,7 @@ class SmtpTransport:
         if self.conn is None:
             self.conn = self._connect()
         envelope_from = parseaddr(sender)[1]
+        data = BARE_LF.sub(b"\r\n", data)  # smtplib sends bytes as they are; SMTP wants CRLF
         try:
             refused = self.conn.sendmail(envelope_from, [to], data)
         except smtplib.SMTPRecipientsRefused as exc:

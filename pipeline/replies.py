@@ -67,10 +67,13 @@ def _section_of(f: Finding) -> str:
     return f.location.split("/")[0].strip() if f.location else "其他"
 
 
-def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[Finding]]]:
-    groups: dict[str, list[Finding]] = {}
+def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict[str, str]]]]:
+    """Errors grouped under their section; `where` only when the message doesn't say it."""
+    groups: dict[str, list[dict[str, str]]] = {}
     for f in findings:
-        groups.setdefault(_section_of(f), []).append(f)
+        section = _section_of(f)
+        where = f.location if f.location and f.location != section and f.location not in f.message else ""
+        groups.setdefault(section, []).append({"message": f.message, "where": where})
     return list(groups.items())
 
 

@@ -9,6 +9,7 @@ poll are judged together.
 from __future__ import annotations
 
 import fcntl
+from email.policy import SMTP as SMTP_POLICY
 import hashlib
 import logging
 import os
@@ -419,7 +420,7 @@ class Runner:
         now = self.now()
         try:
             reply = render_reply(inp, self.ruleset.call, self.sender, self.env, now)
-            data = build_message(reply, self.sender, now).as_bytes()
+            data = build_message(reply, self.sender, now).as_bytes(policy=SMTP_POLICY)
         except Exception as exc:  # template or header error: record, don't crash
             log.exception("rendering reply for %s failed", key)
             return {**base, "kind": "error", "state": "failed", "error": f"回复生成失败：{type(exc).__name__}: {exc}"[:300]}

@@ -170,7 +170,7 @@ def test_mangled_pdfs_never_raise(red_pdf, data):
         pos = data.draw(st.integers(0, len(raw) - 1))
         raw[pos] = data.draw(st.integers(0, 255))
     facts = read_pdf(bytes(raw))
-    assert all(f.code in {"format_unreadable", "missing_stamp", "pdf_not_a4"} for f in facts.problems)
+    assert all(f.code in {"format_unreadable", "missing_stamp", "pdf_not_a4", "pdf_repaired"} for f in facts.problems)
 
 
 from pipeline.forms.pdf import ocr_available  # noqa: E402
