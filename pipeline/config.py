@@ -57,6 +57,7 @@ class SmtpConfig:
 class RepliesConfig:
     max_per_address_per_day: int = 5
     max_attachment_mb: float = 30.0
+    max_mail_mb: float = 60.0
 
 
 @dataclass(frozen=True)

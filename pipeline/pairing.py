@@ -40,8 +40,9 @@ def build_submission(
     """`documents` are (role, Document); `mail_times` every mail's receive time."""
     words = [d for role, d in documents if role == "word"]
     pdfs = [d for role, d in documents if role == "pdf"]
-    word = max(words, key=_rank) if words else None
-    pdf = max(pdfs, key=_rank) if pdfs else None
+    # `documents` come oldest first: on a tie the one recorded last wins.
+    word = max(reversed(words), key=_rank) if words else None
+    pdf = max(reversed(pdfs), key=_rank) if pdfs else None
     times = sorted(mail_times + [d.received_at for _, d in documents])
     complete_at = None
     if words and pdfs:

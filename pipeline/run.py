@@ -8,6 +8,7 @@ poll are judged together.
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 from email.policy import SMTP as SMTP_POLICY
 import hashlib
@@ -130,12 +131,20 @@ class Runner:
             return "duplicate"
         from .mime import find_cloud_links, parse_mail
 
+        too_big = len(raw.data) > self.cfg.replies.max_mail_mb * 1024 * 1024
         try:
-            mail = parse_mail(raw, own_addresses=self.cfg.own_addresses())
+            # An over-limit mail is stored raw (above) and answered, but only its header is read.
+            mail = parse_mail(_header_only(raw) if too_big else raw, own_addresses=self.cfg.own_addresses())
         except Exception as exc:  # parse_mail promises not to raise; belt and braces
             log.exception("parse_mail failed on %s", raw.sha256)
             mail = _unparsed(raw, exc)
-        category = classify(mail)
+        if too_big:
+            mail = dataclasses.replace(
+                mail,
+                sha256=raw.sha256,
+                problems=mail.problems + (_mail_too_large(len(raw.data), self.cfg.replies.max_mail_mb),),
+            )
+        category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail))
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
@@ -313,10 +322,13 @@ class Runner:
             )
             if changed and latest and not decision:
                 pending, trigger_key = latest["sha256"], f"reprocess:{reprocess_run}:{latest['sha256']}"
+        # The file that is here waits up to the pairing window for its partner.
+        present = sub.word or sub.pdf
         hold = (
             bool(pending)
+            and present is not None
             and waiting_for_partner(verdict)
-            and self.now() < sub.last_received_at + self.ruleset.call.pairing_window
+            and self.now() < present.received_at + self.ruleset.call.pairing_window
         )
         outbox_row = None
         if pending and not hold:
@@ -472,6 +484,21 @@ def _file_row(mail: Mail, att: Attachment, role: str, path: Path) -> dict[str, A
         "parsed": None,
         "problems": "[]",
     }
+
+
+def _header_only(raw: RawMail) -> RawMail:
+    data = raw.data
+    cut = min((i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0), default=min(len(data), 65536))
+    return dataclasses.replace(raw, data=data[: min(cut, 262144)] + b"\r\n\r\n")
+
+
+def _mail_too_large(size: int, limit_mb: float) -> Finding:
+    return Finding(
+        "mail_too_large",
+        "error",
+        f"邮件过大（{size / 1048576:.0f} MB，上限 {limit_mb:.0f} MB），未能处理其中的附件。请压缩 PDF 或将 Word 版和盖章 PDF 版分两封邮件发送。",
+        "邮件附件",
+    )
 
 
 def _unparsed(raw: RawMail, exc: BaseException) -> Mail:

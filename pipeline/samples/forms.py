@@ -153,13 +153,16 @@ class _Builder:
         self.cols = 0
 
     def new_table(self, cols: int) -> None:
+        if self.table is not None:
+            # Word keeps a paragraph between two tables (adjacent ones merge);
+            # LibreOffice's .doc export flattens tables that touch.
+            self.doc.add_paragraph()
         self.table = self.doc.add_table(rows=0, cols=cols)
         self.table.style = "Table Grid"
         self.cols = cols
 
     def split(self) -> None:
         if self.split_tables and self.table is not None and len(self.table.rows):
-            self.doc.add_paragraph()
             self.new_table(self.cols)
 
     def row(self, *cells: str | list[str], spans: tuple[int, ...] | None = None) -> None:

@@ -267,3 +267,24 @@ def test_smtp_down_keeps_replies_queued(tmp_path, dovecot, smtp_sink, corpus):
     assert poll(cfg, dovecot).returncode == 0
     smtp_sink.wait_for(1, timeout=30)
     assert [r["state"] for r in db(tmp_path)["outbox"].rows] == ["sent"]
+
+
+def test_import_saved_eml_files(tmp_path, dovecot, smtp_sink, corpus):
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    on_time = tmp_path / "01.eml"
+    on_time.write_bytes(corpus["01-complete.eml"])
+    late = tmp_path / "05.eml"
+    late.write_bytes(corpus["05-late.eml"])  # its Date header is after the deadline
+    result = run_intake(cfg, dovecot, "import", str(on_time), str(late))
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(2, timeout=30)
+    got = subjects(smtp_sink)
+    assert sum("受理回执" in s for s in got) == 1 and sum("逾期" in s for s in got) == 1
+    # --received overrides the Date header (mail saved from webmail long after it arrived)
+    again = tmp_path / "04.eml"
+    again.write_bytes(corpus["04-missing-pdf.eml"])
+    result = run_intake(cfg, dovecot, "import", "--received", "2025-06-25T09:00:00+08:00", str(again))
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(3, timeout=30)
+    assert "逾期" in subjects(smtp_sink)[-1]
+    assert db(tmp_path)["mails"].count == 3

@@ -104,3 +104,8 @@ def test_pdf_from_a_second_address_found_by_its_text():
 def test_nothing_to_go_on_means_the_address():
     assert assign([("p", "pdf")], texts={"p": "扫描件"}) == {"p": "a@qq.com"}
     assert assign([("w", "word")], words={"w": ""}) == {"w": "a@qq.com"}
+
+
+def test_on_a_time_tie_the_file_recorded_last_wins():
+    docs = [doc("申报书.docx", "docx", 0), doc("申报书（修改）.docx", "docx", 0)]
+    assert build_submission("x", "x", docs, []).word.filename == "申报书（修改）.docx"

@@ -1,0 +1,259 @@
+"""Every corpus mail through the real pipeline (store, files, rules, replies).
+
+Asserts what a staff member would see: the files found (names, kinds,
+hashes), how the mail was classified, the problems recorded, and who gets a
+reply. The mails come from the committed generator in mail_corpus.py.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import subprocess
+import sysconfig
+import zipfile
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from mail_corpus import CASES, OWN
+from pipeline.config import MailboxConfig, default_config
+from pipeline.convert import soffice
+from pipeline.files import FileStore
+from pipeline.models import RawMail
+from pipeline.run import Runner
+from pipeline.samples.apps import sample_applications
+from pipeline.samples.forms import build_form_docx
+from pipeline.samples.pdfs import build_form_pdf
+from pipeline.store import Store
+
+CST = timezone(timedelta(hours=8))
+ON_TIME = datetime(2025, 6, 20, 10, tzinfo=CST)
+
+
+class Pipeline:
+    def __init__(self, root: Path):
+        # The mailbox is only there so our own address is known (mail from it is never answered).
+        cfg = dataclasses.replace(default_config(root), mailbox=MailboxConfig("imap.163.com", 993, OWN, "UNUSED"))
+        self.store = Store.open(cfg.db_path)
+        files = FileStore(root)
+        files.ensure()
+        self.runner = Runner(cfg, self.store, files)
+
+    def feed(self, data: bytes, when: datetime = ON_TIME) -> str:
+        raw = RawMail(data=data, sha256=hashlib.sha256(data).hexdigest(), source="import", received_at=when)
+        return self.runner.ingest(raw)
+
+    def judge(self):
+        self.runner.judge_all()
+
+    def rows(self, sql, params=()):
+        return self.store.rows(sql, params)
+
+
+@pytest.fixture
+def pipe(tmp_path):
+    p = Pipeline(tmp_path)
+    yield p
+    p.store.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_corpus_through_the_pipeline(pipe, case):
+    category = pipe.feed(case.data())
+    pipe.judge()
+    mail = pipe.rows("SELECT * FROM mails")[0]
+    files = {(r["filename"], r["kind"], r["sha256"]) for r in pipe.rows("SELECT * FROM files")}
+    assert files == set(case.attachments)
+    replies = pipe.rows("SELECT * FROM outbox")
+    if case.no_reply:
+        assert category == "no_reply" and mail["no_reply_reason"]
+        assert replies == [] and pipe.rows("SELECT * FROM applicants") == []
+        return
+    if case.attachments and any(k in ("docx", "pdf") for _, k, _ in case.attachments):
+        assert category == "application"
+    if "attachment_link_only" in case.codes:
+        assert category == "application"
+        assert case.expect["links"][0] in mail["links"]
+        applicant = pipe.rows("SELECT * FROM applicants")[0]
+        assert "attachment_link_only" in applicant["findings"]
+        assert replies and replies[0]["kind"] == "correction"
+    if category == "application":
+        assert len(replies) == 1 and replies[0]["state"] == "rendered"
+    for path in pipe.rows("SELECT path FROM files"):
+        assert Path(path["path"]).resolve().is_relative_to(pipe.runner.files.root.resolve())
+
+
+def cpython_email_data() -> list[Path]:
+    folder = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    return sorted(folder.glob("msg_*.txt")) if folder.is_dir() else []
+
+
+@pytest.mark.skipif(not cpython_email_data(), reason="this Python ships without its email test data")
+def test_cpython_email_test_data_never_crashes_the_run(pipe):
+    paths = cpython_email_data()
+    for path in paths:
+        pipe.feed(path.read_bytes())
+    pipe.judge()
+    assert len(pipe.rows("SELECT sha256 FROM mails")) == len({hashlib.sha256(p.read_bytes()).digest() for p in paths})
+
+
+# -- real forms, as applicants send them ----------------------------------------
+
+
+def form_mail(sender: str, files: list[tuple[str, bytes]], when: datetime = ON_TIME, subject: str = "试点申报材料") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = OWN
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(when)
+    msg.set_content("附件为申报材料。")
+    for name, data in files:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return msg.as_bytes()
+
+
+@pytest.fixture(scope="module")
+def forms():
+    apps = sample_applications()
+    return [(a, build_form_docx(a), build_form_pdf(a)) for a in apps[:2]]
+
+
+def status_of(pipe) -> dict[str, str]:
+    return {r["unit"]: r["status"] for r in pipe.rows("SELECT unit, status FROM applicants")}
+
+
+def gbk_zip(members: dict[str, bytes]) -> bytes:
+    """ZIP as Windows' zipper writes it: GBK names without the UTF-8 flag."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (name, data) in enumerate(members.items()):
+            zf.writestr(zipfile.ZipInfo(f"{i:0{len(name.encode('gbk'))}d}"), data)
+    raw = buf.getvalue()
+    for i, name in enumerate(members):
+        raw = raw.replace(f"{i:0{len(name.encode('gbk'))}d}".encode(), name.encode("gbk"))
+    return raw
+
+
+def test_zip_with_gbk_names_is_an_application(pipe, forms):
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("a@qq.com", [("申报材料.zip", gbk_zip({f"{app.unit}申报书.docx": docx, "盖章版.pdf": pdf}))]))
+    pipe.judge()
+    names = {r["filename"] for r in pipe.rows("SELECT filename FROM files WHERE role IN ('word','pdf')")}
+    assert names == {f"{app.unit}申报书.docx", "盖章版.pdf"}
+    assert status_of(pipe) == {app.unit: "accepted"}
+
+
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
+def test_legacy_doc_is_converted(pipe, forms, tmp_path):
+    app, docx, pdf = forms[0]
+    (tmp_path / "in.docx").write_bytes(docx)
+    subprocess.run(
+        [soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless", "--convert-to", "doc", "--outdir", str(tmp_path), str(tmp_path / "in.docx")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    doc = (tmp_path / "in.doc").read_bytes()
+    assert doc[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    pipe.feed(form_mail("a@qq.com", [("申报书.doc", doc), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    assert status_of(pipe) == {app.unit: "accepted"}
+    kinds = {r["kind"] for r in pipe.rows("SELECT kind FROM files")}
+    assert "doc" in kinds  # the original is what is kept
+
+
+def test_same_unit_from_two_addresses_is_one_applicant(pipe, forms):
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("office@qq.com", [("申报书.docx", docx)]))
+    later = ON_TIME + timedelta(minutes=40)
+    pipe.feed(form_mail("leader@163.com", [("盖章版.pdf", pdf)], later), later)
+    pipe.judge()
+    rows = pipe.rows("SELECT * FROM applicants")
+    assert len(rows) == 1 and rows[0]["status"] == "accepted"
+    assert rows[0]["sender"] == "leader@163.com"  # replies go to who wrote last
+
+
+def test_one_address_for_two_units_is_two_applicants(pipe, forms):
+    (a1, d1, p1), (a2, d2, p2) = forms
+    pipe.feed(form_mail("kexie@163.com", [("1.docx", d1), ("1.pdf", p1), ("2.docx", d2), ("2.pdf", p2)]))
+    pipe.judge()
+    assert status_of(pipe) == {a1.unit: "accepted", a2.unit: "accepted"}
+    assert len(pipe.rows("SELECT * FROM outbox")) == 2
+
+
+def test_question_first_then_forms_is_one_applicant_with_one_number(pipe, forms):
+    app, docx, pdf = forms[0]
+    earlier = ON_TIME - timedelta(days=1)
+    pipe.feed(form_mail("a@qq.com", [], earlier, subject="请问试点申报书模板"), earlier)
+    pipe.judge()
+    number = pipe.rows("SELECT receipt_no FROM applicants")[0]["receipt_no"]
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    rows = pipe.rows("SELECT * FROM applicants")
+    assert len(rows) == 1 and rows[0]["receipt_no"] == number and rows[0]["status"] == "accepted"
+    kinds = [r["kind"] for r in pipe.rows("SELECT kind FROM outbox ORDER BY id")]
+    assert kinds == ["correction", "receipt"]
+
+
+def test_later_version_replaces_earlier_and_both_stay_on_record(pipe, forms):
+    import dataclasses
+    from decimal import Decimal
+
+    app, docx, pdf = forms[0]
+    over = dataclasses.replace(app, budget_total=Decimal("4500"), budget_total_text="4500")
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", build_form_docx(over)), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    assert status_of(pipe) == {app.unit: "needs_correction"}
+    later = ON_TIME + timedelta(hours=2)
+    pipe.feed(form_mail("a@qq.com", [("申报书（修改）.docx", docx)], later), later)
+    pipe.judge()
+    assert status_of(pipe) == {app.unit: "accepted"}
+    assert len(pipe.rows("SELECT * FROM files WHERE role='word'")) == 2
+
+
+def test_over_limit_mail_is_stored_and_answered_not_dropped(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.runner.cfg = dataclasses.replace(p.runner.cfg, replies=dataclasses.replace(p.runner.cfg.replies, max_mail_mb=0.01))
+    data = form_mail("big@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)])
+    assert p.feed(data) == "application"
+    p.judge()
+    mail = p.rows("SELECT * FROM mails")[0]
+    assert Path(mail["raw_path"]).read_bytes() == data
+    assert "mail_too_large" in mail["problems"] and mail["sender"] == "big@qq.com"
+    assert p.rows("SELECT * FROM files") == []
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["correction"]
+    p.store.close()
+
+
+def test_missing_partner_notice_waits_for_the_pairing_window(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    clock = [ON_TIME + timedelta(minutes=5)]
+    p.runner.now = lambda: clock[0]
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)]))
+    p.judge()
+    assert p.rows("SELECT * FROM outbox") == []  # the PDF may be on its way
+    clock[0] = ON_TIME + timedelta(minutes=31)
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["correction"]
+    p.store.close()
+
+
+def test_partner_within_the_window_gets_one_receipt(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    clock = [ON_TIME + timedelta(minutes=1)]
+    p.runner.now = lambda: clock[0]
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)]))
+    p.judge()
+    later = ON_TIME + timedelta(minutes=20)
+    clock[0] = later
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], later), later)
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    p.store.close()
