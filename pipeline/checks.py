@@ -32,6 +32,7 @@ class Call:
     contact: str
     correction_window: timedelta
     pairing_window: timedelta
+    blank_form: str = ""  # file in templates/forms/ attached when the wrong form was used
 
 
 @dataclass(frozen=True)

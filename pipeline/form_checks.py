@@ -343,3 +343,15 @@ def _participant_phone(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
             who = f"（{p.name}）" if p.name else ""
             where = f"{params['section']} / 第 {n} 行{who}联系方式"
             yield Hit(where, {"location": where})
+
+
+@check(
+    "form_recognized",
+    messages="{message}",
+)
+def _form_recognized(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """A wrong document: say so once instead of listing every empty field."""
+    app = ctx.application
+    for problem in app.problems if app is not None else ():
+        if problem.code == "wrong_form":
+            yield Hit(problem.location, {"message": problem.message})

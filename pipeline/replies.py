@@ -8,6 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import encoders
+from email import policy as email_policy
+from email.header import Header
+from email.mime.base import MIMEBase
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
@@ -19,6 +23,9 @@ from .checks import Call, fmt_time
 from .judge import REPLY_KIND
 from .models import Document, Finding, Reply, Verdict
 from .resources import shipped
+
+# CRLF line ends, and headers written as built (see _attachment).
+WIRE_POLICY = email_policy.SMTP.clone(refold_source="none")
 
 SUBJECT_TAG = {"receipt": "受理回执", "correction": "补正通知", "late": "逾期通知"}
 
@@ -104,7 +111,12 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: jinja2.Environme
     html = env.get_template(f"mail/{kind}.html.j2").render(ctx)
     subject = one_line(f"【{SUBJECT_TAG[kind]}】{call.name}申报 - {unit}（{inp.receipt_no}）", 160)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "intake.local"
+    attachments = ()
+    if kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors):
+        form = blank_form_attachment(call)
+        attachments = (form,) if form else ()
     return Reply(
+        attachments=attachments,
         applicant=inp.verdict.applicant,
         kind=kind,
         to=inp.to,
@@ -133,6 +145,42 @@ def build_message(reply: Reply, sender: str, now: datetime) -> EmailMessage:
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(reply.text)
     msg.add_alternative(reply.html, subtype="html")
+    if reply.attachments:
+        msg.make_mixed()
     for name, data in reply.attachments:
-        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+        msg.attach(_attachment(name, data))
     return msg
+
+
+def _attachment(name: str, data: bytes) -> MIMEBase:
+    """An attachment whose Chinese name every client shows.
+
+    RFC 2231 `filename*` alone shows as tcmime.NNNN.bin in old QQ Mail, so
+    Content-Type also carries an RFC 2047 encoded `name=` (kept as written by
+    serialising with WIRE_POLICY, which does not refold it).
+    """
+    maintype, subtype = _mime_type(name)
+    part = MIMEBase(maintype, subtype)
+    part.set_param("name", Header(name, "utf-8").encode(maxlinelen=998).replace("\n", "").replace(" ", ""))
+    part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
+    part.set_payload(data)
+    encoders.encode_base64(part)
+    return part
+
+
+def _mime_type(name: str) -> tuple[str, str]:
+    if name.lower().endswith(".docx"):
+        return "application", "vnd.openxmlformats-officedocument.wordprocessingml.document"
+    if name.lower().endswith(".pdf"):
+        return "application", "pdf"
+    return "application", "octet-stream"
+
+
+def blank_form_attachment(call: Call) -> tuple[str, bytes] | None:
+    """The call's blank form, as attached to a correction notice."""
+    if not call.blank_form:
+        return None
+    path = shipped("templates") / "forms" / call.blank_form
+    if not path.is_file():
+        return None
+    return (f"{call.name}申报书（空白模板）.docx", path.read_bytes())

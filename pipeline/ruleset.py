@@ -37,10 +37,18 @@ class Ruleset:
     path: str
 
     def evaluate(self, ctx: Context) -> tuple[Finding, ...]:
-        """Run every rule; a check that crashes becomes a staff-visible warning."""
+        """Run every rule; a check that crashes becomes a staff-visible warning.
+
+        When the Word file is not the call's form at all (`form_recognized`
+        fails), the checks of the form's contents are skipped: one clear
+        "wrong document" beats thirty "field missing".
+        """
         out: list[Finding] = []
-        for rule in self.rules:
+        wrong_form = False
+        for rule in sorted(self.rules, key=lambda r: r.check != "form_recognized"):
             spec = REGISTRY[rule.check]
+            if wrong_form and spec.func.__module__ == _form_checks.__name__:
+                continue
             try:
                 hits = list(spec.func(ctx, rule.params))
             except Exception as exc:  # a bug in a check must not stop the run
@@ -48,6 +56,7 @@ class Ruleset:
                     Finding("check_failed", WARNING, f"规则 {rule.code} 检查出错：{type(exc).__name__}", "")
                 )
                 continue
+            wrong_form = wrong_form or (rule.check == "form_recognized" and bool(hits))
             for hit in hits:
                 severity = hit.severity or rule.severity
                 out.append(Finding(rule.code, severity, _render(rule, spec.messages, hit), hit.location, hit.staff_only))
@@ -91,6 +100,7 @@ def _parse_call(raw: dict[str, Any], path: str) -> Call:
         contact=str(raw.get("contact", "")),
         correction_window=timedelta(days=float(raw.get("correction_window_days", 3))),
         pairing_window=timedelta(minutes=float(raw.get("pairing_window_minutes", 30))),
+        blank_form=str(raw.get("blank_form", "")),
     )
 
 

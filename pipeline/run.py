@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-from email.policy import SMTP as SMTP_POLICY
 import hashlib
 import logging
 import os
@@ -32,7 +31,7 @@ from .files import FileStore
 from .judge import judge, waiting_for_partner
 from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import assign_files, build_submission, role_of
-from .replies import ReplyInput, build_message, environment, render_reply
+from .replies import WIRE_POLICY, ReplyInput, build_message, environment, render_reply
 from .ruleset import Ruleset, load_rules
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
 
@@ -432,7 +431,7 @@ class Runner:
         now = self.now()
         try:
             reply = render_reply(inp, self.ruleset.call, self.sender, self.env, now)
-            data = build_message(reply, self.sender, now).as_bytes(policy=SMTP_POLICY)
+            data = build_message(reply, self.sender, now).as_bytes(policy=WIRE_POLICY)
         except Exception as exc:  # template or header error: record, don't crash
             log.exception("rendering reply for %s failed", key)
             return {**base, "kind": "error", "state": "failed", "error": f"回复生成失败：{type(exc).__name__}: {exc}"[:300]}

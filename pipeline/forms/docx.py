@@ -774,6 +774,14 @@ def _section_text(region: Region) -> Section:
 # -- entry point ---------------------------------------------------------------
 
 
+NOT_THE_FORM = Finding(
+    "wrong_form",
+    "error",
+    "收到的 Word 文件不是本次的申报书（没有找到“试点类型”“一、申报单位基本情况”等栏目）。请使用本邮件附件中的申报书模板填写后，连同盖章 PDF 版重新发送。",
+    "Word 版申报书",
+)
+
+
 def read_form(data: bytes) -> Application:
     """Read a .docx 申报书; never raises (unreadable → a format_unreadable finding)."""
     try:
@@ -798,4 +806,9 @@ def parse_rows(rows: list[Row]) -> Application:
     fields["schedule"] = _schedule(regions[6])
     fields.update(_budget(regions[7]))
     fields.update(_opinion(regions[8]))
+    headings = sum(1 for i in range(1, 9) if regions[i].rows)
+    cover = norm(regions[0].text())
+    if headings < 2 and "试点类型" not in cover:
+        # Not this call's 申报书 at all (a letter, another call's form).
+        fields["problems"] = (NOT_THE_FORM,)
     return Application(**fields)

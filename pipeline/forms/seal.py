@@ -8,6 +8,10 @@ The ring test: render at ~100 dpi, mask the seal ink, look for ring-shaped
 clusters on a ~1 mm grid (FFT correlation with ring kernels), then verify
 each candidate at pixel level: the ring is mostly covered, the band between
 star and text is hollow, there is ink inside and little ink just outside.
+Grey ink is what ordinary text is made of, and a circle laid through a
+block of dense CJK text covers it as well as a ring does, so a grey ring
+must also be seal-sized and a thin stroke of one radius and steady width,
+clear paper on both sides, round a star (`_thin_ring`).
 Untrusted input: call this only inside the sandboxed child (forms/pdf.py).
 """
 from __future__ import annotations
@@ -32,6 +36,20 @@ MIN_COVERAGE = 0.72  # share of the circumference with ink
 MAX_HOLLOW = 0.25  # ink density between star and text
 MAX_OUTER = 0.15  # ink density just outside the ring
 MIN_INNER = 0.02  # ink density inside (star, text)
+
+# Stricter tests for a grey (photocopied) ring: text, tables and signatures
+# are grey too. Real 公章 are 38-45 mm across; the generator's grey seals
+# measure stroke >= 0.98, one-radius >= 0.83, width 1.3-1.5 mm, shoulder
+# <= 0.04, isolated >= 0.70, centre >= 0.66 while text clusters stay at
+# stroke <= 0.70, one-radius <= 0.50 and shoulder >= 0.14.
+GREY_R_MIN_MM = 15.0
+GREY_MIN_COVERAGE = 0.85  # +-2 px band, as MIN_COVERAGE
+GREY_MIN_STROKE = 0.90  # share of angles inked within +-1 px of one radius
+GREY_MIN_PEAK = 0.60  # share of angles inked at exactly one radius
+GREY_MAX_WIDTH_MM = 3.0  # the stroke's width (half-peak)
+GREY_MAX_SHOULDER = 0.12  # ink 0.75-2.5 mm outside the stroke
+GREY_MIN_ISOLATED = 0.50  # angles where the stroke has paper on both sides
+GREY_MIN_CENTRE = 0.15  # ink density of the centre (star, emblem)
 
 
 @dataclass(frozen=True)
@@ -93,7 +111,9 @@ def _ring_kernels(shape: tuple[int, int], radii: tuple[int, ...]) -> tuple[np.nd
     return tuple(out)
 
 
-def _candidates(mask: np.ndarray, px_per_mm: float, limit: int = 12, per_radius: int = 3) -> list[tuple[float, float, float]]:
+def _candidates(
+    mask: np.ndarray, px_per_mm: float, limit: int = 12, per_radius: int = 3, r_min_mm: float = R_MIN_MM
+) -> list[tuple[float, float, float]]:
     """Rough ring centres and radii (pixels) from the ~1 mm grid."""
     h, w = mask.shape[0] // CELL, mask.shape[1] // CELL
     if h < 8 or w < 8:
@@ -106,7 +126,7 @@ def _candidates(mask: np.ndarray, px_per_mm: float, limit: int = 12, per_radius:
     dil[:, 1:] |= occ[:, :-1]
     dil[:, :-1] |= occ[:, 1:]
     cell_mm = CELL / px_per_mm
-    r_lo = max(3, int(R_MIN_MM / cell_mm))
+    r_lo = max(3, int(r_min_mm / cell_mm))
     r_hi = int(math.ceil(R_MAX_MM / cell_mm))
     radii = tuple(range(r_lo, r_hi + 1, 2))
     shape = (_fft_size(h + r_hi + 3), _fft_size(w + r_hi + 3))
@@ -182,12 +202,69 @@ def _density(mask: np.ndarray, cx: float, cy: float, r0: float, r1: float) -> fl
     return float((hits * weights).sum() / weights.sum())
 
 
-def _verify(mask: np.ndarray, cx: float, cy: float, r: float, px_per_mm: float) -> Ring | None:
+_ANG360 = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+_COS360, _SIN360 = np.cos(_ANG360), np.sin(_ANG360)
+
+
+def _thin_ring(mask: np.ndarray, cx: float, cy: float, r: float, px_per_mm: float) -> tuple[float, float] | None:
+    """The grey-only test: is the circle a seal's ring rather than text?
+
+    A seal's ring is one thin stroke at one radius all the way round, with
+    paper on both sides and a star in the middle; a circle through dense
+    text touches ink at every angle too, but at scattered radii, with more
+    ink next to it. Returns the centre refined to the pixel, or None.
+    """
+    ppm = px_per_mm
+    rho = np.arange(r - 4.5 * ppm, r + 3.5 * ppm, 1.0)
+    near = np.flatnonzero((rho >= r - 2.5 * ppm) & (rho <= r + 1.0 * ppm))
+    best = None
+    for dx in (-2, -1, 0, 1, 2):
+        for dy in (-2, -1, 0, 1, 2):
+            xs = cx + dx + rho[None, :] * _COS360[:, None]
+            ys = cy + dy + rho[None, :] * _SIN360[:, None]
+            prof = _sample(mask, xs, ys)  # angle x radius
+            wide = prof.copy()
+            wide[:, 1:] |= prof[:, :-1]
+            wide[:, :-1] |= prof[:, 1:]
+            h3 = wide.mean(axis=0)
+            k = int(near[np.argmax(h3[near])])
+            if best is None or h3[k] > best[0]:
+                best = (float(h3[k]), dx, dy, prof, k)
+    stroke, dx, dy, prof, k = best
+    if stroke < GREY_MIN_STROKE:
+        return None
+    h1 = prof.mean(axis=0)
+    k = k - 1 + int(np.argmax(h1[k - 1 : k + 2]))
+    peak = float(h1[k])
+    if peak < GREY_MIN_PEAK:
+        return None
+    lo = hi = k
+    while lo > 0 and h1[lo - 1] >= 0.5 * peak:
+        lo -= 1
+    while hi < len(h1) - 1 and h1[hi + 1] >= 0.5 * peak:
+        hi += 1
+    if (hi - lo + 1) / ppm > GREY_MAX_WIDTH_MM:
+        return None
+    outside = (rho > rho[hi] + 0.75 * ppm) & (rho <= rho[hi] + 2.5 * ppm)
+    inside = (rho < rho[lo] - 0.4 * ppm) & (rho >= rho[lo] - 1.0 * ppm)
+    if not outside.any() or not inside.any() or h1[outside].mean() > GREY_MAX_SHOULDER:
+        return None
+    isolated = prof[:, lo : hi + 1].any(axis=1) & ~prof[:, outside].any(axis=1) & ~prof[:, inside].any(axis=1)
+    if isolated.mean() < GREY_MIN_ISOLATED:
+        return None
+    cx, cy = cx + dx, cy + dy
+    if _density(mask, cx, cy, 0.0, 0.2 * r) < GREY_MIN_CENTRE:
+        return None
+    return cx, cy
+
+
+def _verify(mask: np.ndarray, cx: float, cy: float, r: float, px_per_mm: float, grey: bool = False) -> Ring | None:
     """Refine a rough circle to the pixel and apply the seal tests."""
     steps = np.arange(-6, 7, 2, dtype=np.float32)
     dx, dy, dr = np.meshgrid(steps, steps, steps, indexing="ij")
     cxs, cys, rs = cx + dx.ravel(), cy + dy.ravel(), r + dr.ravel()
-    keep = (rs >= R_MIN_MM * px_per_mm * 0.95) & (rs <= R_MAX_MM * px_per_mm * 1.05)
+    r_min = GREY_R_MIN_MM if grey else R_MIN_MM
+    keep = (rs >= r_min * px_per_mm * 0.95) & (rs <= R_MAX_MM * px_per_mm * 1.05)
     if not keep.any():
         return None
     cxs, cys, rs = cxs[keep], cys[keep], rs[keep]
@@ -197,8 +274,13 @@ def _verify(mask: np.ndarray, cx: float, cy: float, r: float, px_per_mm: float) 
     pick = np.flatnonzero(cov >= top - 0.02)
     i = pick[np.argmax(rs[pick])]
     cx, cy, r, coverage = float(cxs[i]), float(cys[i]), float(rs[i]), float(cov[i])
-    if coverage < MIN_COVERAGE:
+    if coverage < (GREY_MIN_COVERAGE if grey else MIN_COVERAGE):
         return None
+    if grey:
+        refined = _thin_ring(mask, cx, cy, r, px_per_mm)
+        if refined is None:
+            return None
+        cx, cy = refined
     ring = Ring(
         cx,
         cy,
@@ -213,11 +295,17 @@ def _verify(mask: np.ndarray, cx: float, cy: float, r: float, px_per_mm: float) 
     return ring
 
 
-def find_rings(mask: np.ndarray, px_per_mm: float) -> list[Ring]:
-    """Verified seal-like rings in one page mask, best first."""
-    if mask.sum() < 2 * math.pi * R_MIN_MM * 0.6 * px_per_mm**2:
+def find_rings(mask: np.ndarray, px_per_mm: float, *, grey: bool = False) -> list[Ring]:
+    """Verified seal-like rings in one page mask, best first.
+
+    `grey=True` for a colourless-ink mask: seal-sized rings only, and each
+    must pass the thin-ring test, since text is made of the same ink.
+    """
+    r_min = GREY_R_MIN_MM if grey else R_MIN_MM
+    if mask.sum() < 2 * math.pi * r_min * 0.6 * px_per_mm**2:
         return []  # not enough ink for even the smallest ring
-    rings = [v for c in _candidates(mask, px_per_mm) if (v := _verify(mask, *c, px_per_mm)) is not None]
+    candidates = _candidates(mask, px_per_mm, r_min_mm=r_min)
+    rings = [v for c in candidates if (v := _verify(mask, *c, px_per_mm, grey=grey)) is not None]
     return sorted(rings, key=lambda g: g.confidence, reverse=True)
 
 
@@ -341,7 +429,7 @@ def find_seal(source, *, pike=None, dpi: int = DPI) -> SealEvidence:
             if rings:
                 return _evidence("red", index + 1, rings[0], px_per_mm)
             if best_grey is None:
-                grey = find_rings(grey_mask(rgb), px_per_mm)
+                grey = find_rings(grey_mask(rgb), px_per_mm, grey=True)
                 if grey:
                     best_grey = _evidence("grey", index + 1, grey[0], px_per_mm)
         return best_grey or SealEvidence("none", detail=f"检查了 {min(len(doc), MAX_PAGES)} 页，未发现圆形红色印章")

@@ -257,3 +257,32 @@ def test_partner_within_the_window_gets_one_receipt(tmp_path, forms):
     p.judge()
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
     p.store.close()
+
+
+def test_wrong_document_gets_the_blank_form(tmp_path, forms):
+    import docx as python_docx
+    import email
+    from email import policy
+
+    app, _, pdf = forms[0]
+    letter = python_docx.Document()
+    letter.add_paragraph("关于报送科技志愿服务试点申报材料的函")
+    letter.add_paragraph("市科协：我单位已按要求完成申报，请审阅。")
+    buf = io.BytesIO()
+    letter.save(buf)
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报函.docx", buf.getvalue()), ("盖章版.pdf", pdf)]))
+    p.judge()
+    findings = p.rows("SELECT findings FROM applicants")[0]["findings"]
+    assert "wrong_form" in findings and "field_missing" not in findings and "pilot_type_invalid" not in findings
+    reply = p.rows("SELECT * FROM outbox")[0]
+    msg = email.message_from_bytes(Path(reply["eml_path"]).read_bytes(), policy=policy.default)
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_filename().endswith("申报书（空白模板）.docx")
+    raw_headers = Path(reply["eml_path"]).read_bytes()
+    assert b'name="=?utf-8?b?' in raw_headers and b"filename*=utf-8''" in raw_headers
+    from pipeline.forms.docx import read_form
+
+    blank = read_form(attachment.get_content())
+    assert blank.problems == () and blank.unit == ""
+    p.store.close()

@@ -11,7 +11,10 @@ import pytest
 
 from pipeline.forms.seal import find_seal, grey_mask, red_mask
 from pipeline.models import Application, BudgetItem, Person, Section, Stage
+from pipeline.samples.apps import sample_applications
 from pipeline.samples.pdfs import build_form_pdf, build_signed_pdf, scan_pdf
+
+APPS = sample_applications()
 
 APP = Application(
     pilot_types=("县级科协试点",),
@@ -119,3 +122,40 @@ def test_randomised_scan_sweep():
     assert sum(found) / len(found) >= 0.97, [s for s, ok in zip(seeds, found) if not ok]
     false = [s for s in range(200, 210) if find_seal(scanned("decoy" if s % 2 else "none", s)).kind != "none"]
     assert false == []
+
+
+# Every sample application: with a CJK font installed PDFium draws the text,
+# and dense black CJK text once made a "grey" (photocopied seal) verdict.
+
+
+@pytest.mark.parametrize("index", range(len(APPS)))
+def test_text_tables_and_signatures_are_never_a_seal(index):
+    app = APPS[index]
+    for seal in ("none", "decoy"):
+        evidence = find_seal(build_form_pdf(app, seal=seal))
+        assert evidence.kind == "none", (seal, evidence)
+    # Two scan seeds for each of none and decoy. Under one seed the scans of
+    # none and decoy differ only on the last page (same pages, same noise),
+    # so one full scan per seed plus last-page scans cover all four.
+    for seed, full in ((31 + index, "none"), (37 + index, "decoy")):
+        evidence = find_seal(build_form_pdf(app, seal=full, seed=seed, scan=True))
+        assert evidence.kind == "none", (full, seed, evidence)
+        other = "decoy" if full == "none" else "none"
+        evidence = find_seal(scanned(other, seed, app))
+        assert evidence.kind == "none", (other, seed, evidence)
+
+
+@pytest.mark.parametrize("index", range(len(APPS)))
+@pytest.mark.parametrize("seal, kind", [("grey", "grey"), ("red", "red"), ("image", "red")])
+def test_every_sample_application_seal(index, seal, kind):
+    app = APPS[index]
+    evidence = find_seal(build_form_pdf(app, seal=seal, seed=index))
+    assert (evidence.kind, evidence.page) == (kind, 5), evidence
+    seed = 50 + index
+    assert find_seal(scanned(seal, seed, app)).kind == kind, seed
+
+
+def test_grey_ring_radius_is_seal_sized():
+    evidence = find_seal(build_form_pdf(APPS[0], seal="grey"))
+    radius = float(evidence.detail.split("半径 ")[1].split("mm")[0])
+    assert 15 <= radius <= 25
