@@ -236,7 +236,7 @@ def replies_resend(ctx: click.Context, reply_id: int, config_path: Path | None) 
         if cfg.smtp is None:
             click.echo(f"已重新排队（编号 {new_id}），配置中没有 [smtp]，下次运行时发送")
             return
-        sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+        sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender, throttle=cfg.replies.throttle())
     if error:
         raise IntakeError(error)
     click.echo(f"已重发（新编号 {new_id}），本次共发送 {sent} 封")

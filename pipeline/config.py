@@ -58,6 +58,14 @@ class RepliesConfig:
     max_per_address_per_day: int = 5
     max_attachment_mb: float = 30.0
     max_mail_mb: float = 60.0
+    per_minute: int = 30
+    per_run: int = 200
+    per_day: int = 1000
+
+    def throttle(self):
+        from .outbox import Throttle
+
+        return Throttle(self.per_minute, self.per_run, self.per_day)
 
 
 @dataclass(frozen=True)

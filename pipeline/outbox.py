@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from dataclasses import dataclass
 import smtplib
 import socket
 import ssl as ssl_mod
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from . import failpoints
 from .config import SmtpConfig
 from .errors import SmtpError
-from .store import Store
+from .store import Store, day_ago
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +125,42 @@ def _text(value) -> str:
     return str(value)[:200]
 
 
-def deliver(store: Store, transport: Transport, sender: str, *, limit: int | None = None) -> tuple[int, str | None]:
+@dataclass(frozen=True)
+class Throttle:
+    """How fast replies may go out (163.com answers bursts with 451 MI:SFQ)."""
+
+    per_minute: int = 30
+    per_run: int = 200
+    per_day: int = 1000
+
+
+def deliver(
+    store: Store,
+    transport: Transport,
+    sender: str,
+    *,
+    throttle: Throttle = Throttle(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[int, str | None]:
     """Send every queued reply; return (sent, error of the run or None).
 
     A connection problem stops delivery (the rest stay queued) and is returned
     so the run can end non-zero; per-reply problems are recorded on the reply.
+    Over the per-run or per-day budget the rest wait for a later run; within a
+    run, at most `per_minute` replies go out in any 60 seconds.
     """
     sent = 0
+    recent: list[float] = []
     for row in store.outbox(("rendered",)):
-        if limit is not None and sent >= limit:
+        if sent >= throttle.per_run:
             break
+        if store.sent_since(day_ago()) >= throttle.per_day:
+            return sent, f"今日已发送 {throttle.per_day} 封回复（上限），其余留待明天发送"
+        if len(recent) >= throttle.per_minute:
+            wait = 60 - (time.monotonic() - recent[-throttle.per_minute])
+            if wait > 0:
+                sleep(wait)
+        recent.append(time.monotonic())
         data = Path(row["eml_path"]).read_bytes()
         store.set_reply_state(row["id"], "sending")
         failpoints.hit("reply.sending")

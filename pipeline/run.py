@@ -606,7 +606,9 @@ def _deliver(cfg: Config, store: Store, runner: Runner, dry_run: bool) -> str | 
     if cfg.smtp is None:
         log.warning("no [smtp] configured: replies stay queued in the outbox")
         return None
-    runner.stats.replies_sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender)
+    runner.stats.replies_sent, error = deliver(
+        store, SmtpTransport(cfg.smtp), cfg.smtp.sender, throttle=cfg.replies.throttle()
+    )
     return error
 
 

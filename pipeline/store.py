@@ -320,6 +320,9 @@ class Store:
         )
         return parse_iso(row["t"]) if row and row["t"] else None
 
+    def sent_since(self, since: datetime) -> int:
+        return self.one("SELECT COUNT(*) AS n FROM outbox WHERE state='sent' AND sent_at>=?", (iso(since),))["n"]
+
     def replies_since(self, to_addr: str, since: datetime) -> int:
         row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE to_addr=? AND created_at>=?", (to_addr, iso(since)))
         return row["n"]

@@ -1,0 +1,116 @@
+"""What staff do besides polling: overrule, resend, reprocess, digest, status."""
+from __future__ import annotations
+
+import email
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from email import policy
+from pathlib import Path
+
+import openpyxl
+import io
+
+from test_poll import CST, LATE, ON_TIME, ROOT, corpus, db, load, poll, run_intake, subjects, write_config  # noqa: F401
+
+
+def summary(cfg, dovecot) -> dict[str, dict]:
+    out = run_intake(cfg, dovecot, "summary", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    return {r["sender"]: r for r in json.loads(out.stdout)}
+
+
+def test_decide_overrules_and_survives_polls_until_new_mail(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("02-needs-correction.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    sender = next(iter(summary(cfg, dovecot)))
+    result = run_intake(cfg, dovecot, "decide", sender, "accept", "--note", "公章经电话核实", "--by", "郭明梅", "--reply")
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(2, timeout=30)
+    assert "受理回执" in subjects(smtp_sink)[-1]
+    row = summary(cfg, dovecot)[sender]
+    assert row["status"] == "accepted"
+    assert row["decision"]["by"] == "郭明梅" and row["decision"]["note"] == "公章经电话核实"
+    assert poll(cfg, dovecot).returncode == 0
+    assert summary(cfg, dovecot)[sender]["status"] == "accepted"
+    assert len(smtp_sink.messages) == 2
+    # a new submission re-opens the question; the decision stays on record
+    from servers import append
+
+    append(dovecot, b"X-Resent: 1\n" + corpus["02-needs-correction.eml"], ON_TIME + timedelta(hours=2))
+    assert poll(cfg, dovecot).returncode == 0
+    assert summary(cfg, dovecot)[sender]["status"] == "needs_correction"
+    assert db(tmp_path)["decisions"].count == 1
+
+
+def test_decide_needs_correction_sends_the_note(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    row = next(iter(summary(cfg, dovecot).values()))
+    result = run_intake(cfg, dovecot, "decide", row["receipt_no"], "needs-correction", "--note", "请补充单位负责人签字", "--reply")
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(2, timeout=30)
+    msg = email.message_from_bytes(smtp_sink.messages[-1].data, policy=policy.default)
+    assert "补正" in str(msg["Subject"]) and "请补充单位负责人签字" in msg.get_body(("plain",)).get_content()
+    unknown = run_intake(cfg, dovecot, "decide", "nobody@example.com", "accept")
+    assert unknown.returncode == 1 and "找不到" in unknown.stderr
+
+
+def test_resend_on_purpose(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    reply_id = db(tmp_path)["outbox"].rows.__next__()["id"]
+    result = run_intake(cfg, dovecot, "replies", "resend", str(reply_id))
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(2, timeout=30)
+    assert smtp_sink.messages[0].data.split(b"\r\n\r\n", 1)[1] == smtp_sink.messages[1].data.split(b"\r\n\r\n", 1)[1]
+    assert run_intake(cfg, dovecot, "replies", "resend", "999").returncode == 1
+    listing = run_intake(cfg, dovecot, "replies")
+    assert listing.stdout.count("已发送") == 2
+
+
+def test_reprocess_after_the_deadline_is_extended(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("05-late.eml", LATE)])
+    rules = tmp_path / "rules.toml"
+    shutil.copy(ROOT / "rules" / "xinxiang-2025-kjzyfw.toml", rules)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[campaign]\nrules = "{rules}"\n', encoding="utf-8")
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(2, timeout=30)
+    unchanged = run_intake(cfg, dovecot, "reprocess")
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert len(smtp_sink.messages) == 2  # nothing changed, nobody is written to
+    rules.write_text(rules.read_text(encoding="utf-8").replace("2025-06-23T23:59:59+08:00", "2025-06-30T23:59:59+08:00"), encoding="utf-8")
+    result = run_intake(cfg, dovecot, "reprocess")
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(3, timeout=30)
+    assert len(smtp_sink.messages) == 3 and "受理回执" in subjects(smtp_sink)[-1]
+    assert sorted(r["status"] for r in summary(cfg, dovecot).values()) == ["accepted", "accepted"]
+    history = [r["status"] for r in db(tmp_path)["status_history"].rows]
+    assert history.count("late") == 1 and history.count("accepted") == 2
+
+
+def test_digest_and_status(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("04-missing-pdf.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + '\n[staff]\noperator = "科普中心"\naddresses = ["guo@xxkx.gov.cn", "zhao@xxkx.gov.cn"]\n', encoding="utf-8")
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(2, timeout=30)
+    result = run_intake(cfg, dovecot, "digest")
+    assert result.returncode == 0, result.stderr
+    smtp_sink.wait_for(4, timeout=30)
+    digests = [m for m in smtp_sink.messages[2:]]
+    assert sorted(m.rcpt_tos[0] for m in digests) == ["guo@xxkx.gov.cn", "zhao@xxkx.gov.cn"]
+    msg = email.message_from_bytes(digests[0].data, policy=policy.default)
+    assert "受理汇总" in str(msg["Subject"])
+    xlsx = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".xlsx"))
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx.get_content()))
+    assert wb["受理登记"].max_row == 3
+    status = run_intake(cfg, dovecot, "status")
+    assert status.returncode == 0 and "上次成功运行" in status.stdout and "从未成功" not in status.stdout

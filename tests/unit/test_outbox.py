@@ -1,0 +1,76 @@
+"""The outbox state machine and the throttle (scripted transport at the SMTP seam)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.outbox import PermFailure, TempFailure, Throttle, Uncertain, deliver
+from pipeline.store import Store, iso, now_utc
+
+
+class Script:
+    """Answers each send with the next scripted outcome (None = accepted)."""
+
+    def __init__(self, outcomes=()):
+        self.outcomes = list(outcomes)
+        self.sent: list[str] = []
+
+    def send(self, sender, to, data):
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+        self.sent.append(to)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "intake.db")
+    for i in range(5):
+        eml = tmp_path / f"{i}.eml"
+        eml.write_bytes(b"Subject: x\r\n\r\nbody\r\n")
+        with s.transaction():
+            s.db["outbox"].insert(
+                {"applicant": f"a{i}", "to_addr": f"a{i}@qq.com", "trigger_mail": f"m{i}", "eml_path": str(eml),
+                 "state": "rendered", "created_at": iso(now_utc())}
+            )
+    yield s
+    s.close()
+
+
+def states(store):
+    return [r["state"] for r in store.outbox()]
+
+
+def test_each_outcome_lands_in_its_state(store):
+    script = Script([None, TempFailure("451 try later"), PermFailure("550 no such user"), Uncertain("reset"), None])
+    sent, error = deliver(store, script, "x <kpzx350@163.com>")
+    assert (sent, error) == (2, None)
+    assert states(store) == ["sent", "rendered", "failed", "uncertain", "sent"]
+    # the 451 one goes out on the next run; nothing else is sent again
+    sent, _ = deliver(store, Script(), "x <kpzx350@163.com>")
+    assert sent == 1 and states(store) == ["sent", "sent", "failed", "uncertain", "sent"]
+
+
+def test_163_rate_limit_stops_the_run(store):
+    sent, error = deliver(store, Script([None, TempFailure("451 MI:SFQ too many")]), "x <a@163.com>")
+    assert sent == 1 and "发信受限" in error
+    assert states(store).count("rendered") == 4
+
+
+def test_per_run_and_per_day_budgets(store):
+    sent, _ = deliver(store, Script(), "x", throttle=Throttle(per_minute=100, per_run=2, per_day=100))
+    assert sent == 2
+    sent, error = deliver(store, Script(), "x", throttle=Throttle(per_minute=100, per_run=100, per_day=3))
+    assert sent == 1 and "上限" in error
+    assert states(store).count("rendered") == 2
+
+
+def test_per_minute_waits_instead_of_bursting(store):
+    waits: list[float] = []
+    sent, _ = deliver(store, Script(), "x", throttle=Throttle(per_minute=2, per_run=100, per_day=100), sleep=waits.append)
+    assert sent == 5
+    assert len(waits) == 3 and all(55 < w <= 60 for w in waits)
