@@ -32,7 +32,7 @@ def _local(value: str | None) -> str | None:
 
 def applicant_rows(store: Store) -> list[dict[str, Any]]:
     """The summary records (the JSON contract plus a few extra keys)."""
-    files = {r["id"]: r for r in store.rows("SELECT id, filename, path, size FROM files")}
+    files = {r["id"]: r for r in store.rows("SELECT id, filename, path, size, parsed FROM files")}
     last_reply = {}
     for r in store.rows("SELECT applicant, kind, state, sent_at, updated_at FROM outbox ORDER BY id"):
         last_reply[r["applicant"]] = r
@@ -56,6 +56,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                 "pdf_file": pdf.get("filename"),
                 "word_path": word.get("path"),
                 "pdf_path": pdf.get("path"),
+                "account": mask_account(_parsed(word).get("account_number", "")),
                 "problems": [
                     {"code": f.code, "severity": f.severity, "message": f.message, "location": f.location}
                     for f in findings_from_json(a["findings"])
@@ -69,6 +70,20 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def mask_account(number: str) -> str:
+    """Staff see only the last 4 digits of a bank account (summaries travel by mail)."""
+    digits = "".join(c for c in number or "" if c.isdigit())
+    return f"****{digits[-4:]}" if digits else ""
+
+
+def _parsed(file_row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(file_row.get("parsed") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def other_mail_rows(store: Store) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-chi-sim)
 [ -d /usr/share/tesseract-ocr/5/tessdata ] && ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || missing+=(tesseract-ocr-chi-sim)
 fc-list 2>/dev/null | grep -qi "noto.*cjk" || missing+=(fonts-noto-cjk)
+# the HTML summary is checked in a real headless browser
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing system packages: ${missing[*]}"
     $SUDO apt-get update -qq

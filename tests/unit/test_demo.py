@@ -77,3 +77,16 @@ def test_rerun_replaces_the_demo_folder(demo):
     result = subprocess.run([sys.executable, "-m", "pipeline", "demo", "--out", str(demo)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert len(list((demo / "replies").glob("*.eml"))) == 6
+
+
+def test_replies_leak_nothing_between_applicants(demo):
+    from pipeline.samples.apps import sample_applications
+
+    apps = sample_applications()
+    for path in (demo / "replies").glob("*.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = msg.get_body(("plain",)).get_content() + msg.get_body(("html",)).get_content()
+        assert not any(a.account_number and a.account_number in text for a in apps)
+        own = [a for a in apps if a.contact.email == msg["To"]]
+        others = [a.unit for a in apps if a not in own]
+        assert not any(unit in text for unit in others), path.name
