@@ -77,6 +77,8 @@ class Config:
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     operator: str = ""
     staff: tuple[str, ...] = ()
+    alert_after_failures: int = 3
+    alert_after_hours: float = 6.0
 
     @property
     def db_path(self) -> Path:
@@ -156,6 +158,8 @@ def load_config(path: str | Path) -> Config:
         replies=replies,
         operator=str(staff_raw.get("operator", "")),
         staff=tuple(staff_raw.get("addresses", ())),
+        alert_after_failures=int(staff_raw.get("alert_after_failures", 3)),
+        alert_after_hours=float(staff_raw.get("alert_after_hours", 6)),
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from .checks import Context
 from .config import Config
 from . import failpoints
-from .errors import IntakeError, LockedError, MailboxError
+from .errors import ConfigError, IntakeError, LockedError, MailboxError
 from .archives import ARCHIVE_KINDS, expand
 from .files import FileStore
 from .judge import judge, waiting_for_partner
@@ -560,11 +560,15 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                     new = _skip_known_after_uidvalidity_change(store, box, state, new)
                 for raw in _progress(box.fetch(state, new), len(new), progress):
                     runner.ingest(raw)
-        except MailboxError as exc:
+        except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
             error = str(exc)
         runner.judge_all()
         error = error or _deliver(cfg, store, runner, dry_run)
         store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
+        if not dry_run:
+            from .alerts import notify
+
+            notify(cfg, store, now())
         runner.stats.error = error
         return runner.stats
 

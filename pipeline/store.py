@@ -109,6 +109,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT,
     UNIQUE (applicant, trigger_mail)
 );
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, kind TEXT, at TEXT, to_addrs TEXT
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     command TEXT, started_at TEXT, finished_at TEXT, ok INTEGER, error TEXT,

@@ -114,3 +114,31 @@ def test_digest_and_status(tmp_path, dovecot, smtp_sink, corpus):
     assert wb["受理登记"].max_row == 3
     status = run_intake(cfg, dovecot, "status")
     assert status.returncode == 0 and "上次成功运行" in status.stdout and "从未成功" not in status.stdout
+
+
+def test_staff_are_alerted_once_and_told_when_it_recovers(tmp_path, dovecot, smtp_sink):
+    import os
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + '\n[staff]\naddresses = ["guo@xxkx.gov.cn"]\nalert_after_failures = 2\n', encoding="utf-8")
+
+    def poll_with(password):
+        env = dict(os.environ, TEST_IMAP_PASSWORD=password, TEST_SMTP_PASSWORD="x")
+        return subprocess.run([sys.executable, "-m", "pipeline", "poll", "--config", str(cfg)], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert poll_with("expired-code").returncode == 1
+    assert smtp_sink.messages == []
+    for _ in range(3):
+        assert poll_with("expired-code").returncode == 1
+    smtp_sink.wait_for(1, timeout=30)
+    assert len(smtp_sink.messages) == 1  # one alert, not one per failed poll
+    alert = email.message_from_bytes(smtp_sink.messages[0].data, policy=policy.default)
+    assert "告警" in str(alert["Subject"]) and alert["To"] == "guo@xxkx.gov.cn"
+    assert "expired-code" not in alert.get_content()
+    assert poll_with(dovecot.password).returncode == 0
+    smtp_sink.wait_for(2, timeout=30)
+    assert "恢复" in str(email.message_from_bytes(smtp_sink.messages[1].data, policy=policy.default)["Subject"])
+    assert poll_with(dovecot.password).returncode == 0
+    assert len(smtp_sink.messages) == 2
