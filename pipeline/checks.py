@@ -176,6 +176,8 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         "unit": "盖章 PDF 版写的申报单位是“{pdf_unit}”，而 Word 版是“{word_unit}”，两份文件不是同一份申报书。请发送同一份申报书的 Word 版和盖章 PDF 版。",
         "text": "盖章 PDF 版与 Word 版内容差别较大（第三至五部分相似度 {similarity:.0%}），可能不是同一份（或同一版本的）申报书。请确认后重新发送一致的 Word 版和盖章 PDF 版。",
         "weak": "盖章 PDF 版与 Word 版第三至五部分有出入（相似度 {similarity:.0%}），请工作人员核对是否为同一版本。",
+        "budget": "盖章 PDF 版的经费合计为 {pdf_total} 元，而 Word 版为 {word_total} 元，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
+        "pilot": "盖章 PDF 版勾选的试点类型是“{pdf_pilot}”，而 Word 版是“{word_pilot}”，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
         "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（未安装文字识别或未识别出单位名称），请工作人员人工核对。",
     },
     error_below=(float, 0.3),
@@ -183,7 +185,7 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 )
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
-    from .consistency import containment, form_text, pdf_units
+    from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units
     from .units import normalize_unit, same_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
@@ -208,6 +210,14 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         if app.unit and not unit_in_text(app.unit, pdf.text):
             yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
         return  # only the cover and seal page were read: no text to compare
+    total = pdf_total(pdf.text)
+    if total is not None and app.budget_total is not None and total != app.budget_total:
+        yield Hit("七、经费支出预算表 / 合计", {"pdf_total": fmt_money(total), "word_total": fmt_money(app.budget_total)}, variant="budget")
+        return
+    ticked = pdf_pilot_types(pdf.text)
+    if len(ticked) == 1 and len(app.pilot_types) == 1 and ticked != app.pilot_types:
+        yield Hit("封面 / 试点类型", {"pdf_pilot": ticked[0], "word_pilot": app.pilot_types[0]}, variant="pilot")
+        return
     similarity = containment(form_text(app), pdf.text)
     if similarity is None:
         return

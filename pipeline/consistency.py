@@ -38,3 +38,35 @@ def form_text(app: Application) -> str:
 def pdf_units(pdf_text: str) -> list[str]:
     """Unit names the PDF writes after 申报单位/单位名称."""
     return [m.group(1) for m in _UNIT_LABEL.finditer(unicodedata.normalize("NFKC", pdf_text or ""))]
+
+
+_CHECKED = "☑☒■√✓✔▣"
+_TOTAL = re.compile(r"合\s*计\s*[:：]?\s*([^\n(（]{1,30})")
+
+
+def pdf_total(pdf_text: str):
+    """The 合计 the PDF states (Decimal), or None when it cannot be read."""
+    from .amounts import parse_amount
+
+    found = None
+    for match in _TOTAL.finditer(unicodedata.normalize("NFKC", pdf_text or "")):
+        words = match.group(1).strip()
+        if words.startswith(("不超过", "不得超过", "上限", "限额")):
+            continue  # the form's own note: 经费支出合计不超过 4000 元
+        value = parse_amount(words)
+        if value is not None:
+            found = value  # the table's 合计 row comes last
+    return found
+
+
+def pdf_pilot_types(pdf_text: str) -> tuple[str, ...]:
+    """Pilot types whose box is ticked in the PDF's text layer."""
+    from .models import PILOT_TYPES
+
+    text = pdf_text or ""
+    out = []
+    for name in PILOT_TYPES:
+        i = text.find(name)
+        if i > 0 and any(c in _CHECKED for c in text[max(0, i - 3) : i]):
+            out.append(name)
+    return tuple(out)

@@ -183,6 +183,7 @@ class PdfFacts:
     problems: tuple[Finding, ...] = ()
     repaired: bool = False  # qpdf had to repair the file
     text_source: str = ""  # "layer" | "ocr" | "" (no text at all)
+    opinion_page: int | None = None  # the page holding 八、申报单位意见 / (公章)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                 "word_path": word.get("path"),
                 "pdf_path": pdf.get("path"),
                 "account": mask_account(_parsed(word).get("account_number", "")),
+                "seal": seal_text(_parsed(pdf)),
                 "problems": [
                     {"code": f.code, "severity": f.severity, "message": f.message, "location": f.location}
                     for f in findings_from_json(a["findings"])
@@ -70,6 +71,25 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+SEAL_ZH = {"red": "红色公章", "electronic": "电子签章", "grey": "疑似黑白复印", "none": "未发现公章"}
+
+
+def seal_text(pdf_facts: dict[str, Any]) -> str:
+    """The seal evidence as staff read it: kind, page, and where 八 is."""
+    seal = pdf_facts.get("seal") or {}
+    if not seal:
+        return ""
+    text = SEAL_ZH.get(seal.get("kind"), seal.get("kind", ""))
+    if seal.get("page"):
+        text += f"（第 {seal['page']} 页"
+        if pdf_facts.get("opinion_page") and pdf_facts["opinion_page"] != seal["page"]:
+            text += f"；“申报单位意见”在第 {pdf_facts['opinion_page']} 页"
+        text += f"，置信度 {float(seal.get('confidence') or 0):.0%}）"
+    if seal.get("detail"):
+        text += f" {seal['detail']}"
+    return text
 
 
 def mask_account(number: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import logging
 import os
 import subprocess
@@ -40,6 +41,7 @@ _MESSAGES = {
 _GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
 MISSING_STAMP = "PDF 盖章版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
 GREY_STAMP = "PDF 盖章版中的公章疑似黑白复印件（未见红色印章），请使用加盖原始红色公章的申报书扫描或导出 PDF 重新发送。"
+OPINION_MARK = re.compile(r"申报单位意见|[(（]\s*公\s*章\s*[)）]")
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
 STAMP_LOCATION = "八、申报单位意见"
 
@@ -97,6 +99,7 @@ def _read(data: bytes, timeout: float) -> PdfFacts:
         seal=seal,
         problems=tuple(problems),
         repaired=bool(result.get("repaired")),
+        opinion_page=result.get("opinion_page"),
         text_source="layer" if has_layer else ("ocr" if ocr_text.strip() else ""),
     )
 
@@ -306,6 +309,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         return {"ok": False, "reason": "damaged", "error": error}
     try:
         texts, total = [], 0
+        opinion_page = None
         for i in range(len(doc)):
             page = doc[i]
             try:
@@ -316,12 +320,14 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
                 t = ""
             finally:
                 page.close()
+            if OPINION_MARK.search(t):
+                opinion_page = i + 1  # the last page naming 申报单位意见/(公章)
             if total < MAX_TEXT:
                 texts.append(t[: MAX_TEXT - total])
                 total += len(texts[-1])
         text = "\n".join(texts).replace("\r\n", "\n").replace("\r", "\n")
         try:
-            seal = find_seal(doc, pike=pdf)
+            seal = find_seal(doc, pike=pdf, size=len(data))
             seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
         except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -330,8 +336,11 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         ocr_text = "" if has_layer else _ocr(doc)
     finally:
         doc.close()
+    if opinion_page is None and ocr_text and OPINION_MARK.search(ocr_text):
+        opinion_page = pages  # OCR read the last page, where the form puts 八
     return {
         "ok": True,
+        "opinion_page": opinion_page,
         "ocr_text": ocr_text,
         "pages": pages,
         "page_sizes": sizes,

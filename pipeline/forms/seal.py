@@ -319,8 +319,12 @@ def _pdf_string(obj) -> str:
         return ""
 
 
-def electronic_seal(pdf) -> SealEvidence | None:
-    """A signed `/FT /Sig` field (a pikepdf.Pdf) means an electronic seal."""
+def electronic_seal(pdf, size: int | None = None) -> SealEvidence | None:
+    """A signed `/FT /Sig` field (a pikepdf.Pdf) means an electronic seal.
+
+    With the file's `size`, say whether the signature covers the whole file
+    (ByteRange [0 a b c] with b + c == size): if not, it was changed after signing.
+    """
     import pikepdf
 
     page_of = {}
@@ -356,6 +360,13 @@ def electronic_seal(pdf) -> SealEvidence | None:
         when = _pdf_string(value.get("/M", ""))
         page = page_of.get(field.objgen) if field.is_indirect else None
         detail = f"电子签章：签署人 {signer or '未知'}，时间 {when or '未知'}"
+        if size is not None:
+            try:
+                start, _, second, length = (int(x) for x in byte_range)
+                whole = start == 0 and second + length == size
+            except (TypeError, ValueError):
+                whole = False
+            detail += "，签名覆盖整个文件" if whole else "，签名未覆盖整个文件（签名后文件被修改过）"
         return SealEvidence("electronic", page=page, confidence=0.9, detail=detail)
     return None
 
@@ -387,16 +398,18 @@ def _evidence(kind: str, page: int, ring: Ring, px_per_mm: float) -> SealEvidenc
     return SealEvidence(kind, page=page, confidence=ring.confidence, detail=detail)
 
 
-def find_seal(source, *, pike=None, dpi: int = DPI) -> SealEvidence:
+def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> SealEvidence:
     """Best seal evidence in a PDF (bytes or a pypdfium2 PdfDocument).
 
     `pike` is an open pikepdf.Pdf of the same file for the signature check;
-    without it the bytes are opened with pikepdf when given.
+    without it the bytes are opened with pikepdf when given. `size` (the
+    file's length) lets an electronic seal say whether it covers the file.
     """
     import pypdfium2 as pdfium
 
     owned = None
     if isinstance(source, (bytes, bytearray)):
+        size = len(source) if size is None else size
         if pike is None:
             import pikepdf
 
@@ -415,7 +428,7 @@ def find_seal(source, *, pike=None, dpi: int = DPI) -> SealEvidence:
                 pass
     try:
         if pike is not None:
-            e = electronic_seal(pike)
+            e = electronic_seal(pike, size)
             if e is not None:
                 return e
         best_grey: SealEvidence | None = None

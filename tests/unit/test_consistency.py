@@ -52,3 +52,30 @@ def test_helpers():
     assert containment("短", "短") is None
     assert containment(BASIS, "x" + BASIS.replace("，", "，\n") + "y") > 0.9
     assert pdf_units("一、申报单位基本情况\n单位名称 新乡学院科学技术协会\n") == ["新乡学院科学技术协会"]
+
+
+def test_budget_total_and_pilot_type_must_agree():
+    import dataclasses
+    from decimal import Decimal
+
+    from pipeline.consistency import pdf_pilot_types, pdf_total
+    from pipeline.forms.pdf import read_pdf
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.pdfs import build_form_pdf
+
+    app = sample_applications()[0]
+    same = read_pdf(build_form_pdf(app))
+    assert pdf_total(same.text) == app.budget_total
+    assert pdf_pilot_types(same.text) == app.pilot_types
+    assert codes(app, same) == []
+    older = dataclasses.replace(app, budget_total=app.budget_total + Decimal("400"))
+    assert codes(older, same) == [("unit_mismatch", "error", False)]
+    other_type = dataclasses.replace(app, pilot_types=("其它单位",))
+    assert codes(other_type, same) == [("unit_mismatch", "error", False)]
+
+
+def test_pdf_total_skips_the_forms_own_note():
+    from pipeline.consistency import pdf_total
+
+    assert pdf_total("注：经费支出合计不超过 4000 元。\n序号 支出事项\n合计: 3,600.00 (单位:人民币元)") == 3600
+    assert pdf_total("注：经费支出合计不超过 4000 元。") is None

@@ -117,10 +117,10 @@ def test_speed_per_page():
 
 def test_randomised_scan_sweep():
     """Recall >= 97% on noisy, rotated, pale scans; no seal found in decoys."""
-    seeds = range(100, 136)
+    seeds = range(100, 200)  # 100 generated scans
     found = [find_seal(scanned("red" if s % 2 else "image", s)).kind == "red" for s in seeds]
     assert sum(found) / len(found) >= 0.97, [s for s, ok in zip(seeds, found) if not ok]
-    false = [s for s in range(200, 210) if find_seal(scanned("decoy" if s % 2 else "none", s)).kind != "none"]
+    false = [s for s in range(200, 220) if find_seal(scanned("decoy" if s % 2 else "none", s)).kind != "none"]
     assert false == []
 
 
