@@ -44,6 +44,7 @@ class SmtpConfig:
     ssl: bool = True
     starttls: bool = False
     timeout: float = 60.0
+    save_to_sent: bool = False  # also file a copy in the mailbox's \Sent folder
 
     def password(self) -> str:
         return secret(self.password_env)

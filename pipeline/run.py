@@ -564,6 +564,10 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
             error = str(exc)
         runner.judge_all()
         error = error or _deliver(cfg, store, runner, dry_run)
+        if not dry_run and error is None:
+            from .sentfolder import file_sent_copies
+
+            file_sent_copies(cfg, store)
         store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
         if not dry_run:
             from .alerts import notify

@@ -107,6 +107,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT,
     updated_at TEXT,
     sent_at TEXT,
+    filed INTEGER,          -- 1: a copy is in the mailbox's Sent folder
     UNIQUE (applicant, trigger_mail)
 );
 CREATE TABLE IF NOT EXISTS alerts (
@@ -118,6 +119,18 @@ CREATE TABLE IF NOT EXISTS runs (
     fetched INTEGER DEFAULT 0, replies_sent INTEGER DEFAULT 0
 );
 """
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older intake up to SCHEMA (new columns only)."""
+    scratch = sqlite3.connect(":memory:")
+    scratch.executescript(SCHEMA)
+    for (table,) in scratch.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for _cid, name, type_, _nn, _default, _pk in scratch.execute(f"PRAGMA table_info({table})"):
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {type_}")
+    scratch.close()
 
 
 def now_utc() -> datetime:
@@ -190,6 +203,7 @@ class Store:
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)
+            _add_missing_columns(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"无法打开数据库 {path}：{exc}") from exc

@@ -142,3 +142,41 @@ def test_staff_are_alerted_once_and_told_when_it_recovers(tmp_path, dovecot, smt
     assert "恢复" in str(email.message_from_bytes(smtp_sink.messages[1].data, policy=policy.default)["Subject"])
     assert poll_with(dovecot.password).returncode == 0
     assert len(smtp_sink.messages) == 2
+
+
+def test_replies_are_filed_in_the_sent_folder_once(tmp_path, smtp_sink, corpus):
+    from servers import DovecotServer, append, connect
+
+    special = r"""
+namespace inbox {
+  inbox = yes
+  mailbox "已发送" {
+    special_use = \Sent
+    auto = subscribe
+  }
+}
+"""
+    server = DovecotServer(extra_config=special)
+    server.start()
+    try:
+        append(server, corpus["01-complete.eml"], ON_TIME)
+        cfg = write_config(tmp_path, server, smtp_sink)
+        text = cfg.read_text(encoding="utf-8").replace('sender = "', 'save_to_sent = true\nsender = "')
+        cfg.write_text(text, encoding="utf-8")
+        assert poll(cfg, server).returncode == 0
+        smtp_sink.wait_for(1, timeout=30)
+        client = connect(server)
+        sent = next(name for flags, _, name in client.list_folders() if b"\\Sent" in flags)
+        client.select_folder(sent, readonly=True)
+        ids = client.search("ALL")
+        assert len(ids) == 1
+        body = client.fetch(ids, ["BODY.PEEK[]"])[ids[0]][b"BODY[]"]
+        assert "受理回执" in str(email.message_from_bytes(body, policy=policy.default)["Subject"])
+        client.logout()
+        assert poll(cfg, server).returncode == 0
+        client = connect(server)
+        client.select_folder(sent, readonly=True)
+        assert len(client.search("ALL")) == 1  # filed once
+        client.logout()
+    finally:
+        server.stop()

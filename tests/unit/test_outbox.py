@@ -74,3 +74,17 @@ def test_per_minute_waits_instead_of_bursting(store):
     sent, _ = deliver(store, Script(), "x", throttle=Throttle(per_minute=2, per_run=100, per_day=100), sleep=waits.append)
     assert sent == 5
     assert len(waits) == 3 and all(55 < w <= 60 for w in waits)
+
+
+def test_an_older_database_gets_new_columns(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "intake.db")
+    old.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY, applicant TEXT, state TEXT)")
+    old.execute("INSERT INTO outbox (applicant, state) VALUES ('a', 'sent')")
+    old.commit()
+    old.close()
+    store = Store.open(tmp_path / "intake.db")
+    assert {"filed", "eml_path", "trigger_mail"} <= set(store.db["outbox"].columns_dict)
+    assert [r["state"] for r in store.outbox()] == ["sent"]
+    store.close()
