@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except IntakeError as exc:
         click.echo(f"错误：{exc}", err=True)
+        return 1
+    except sqlite3.Error as exc:  # backstop: the store turns what it expects into StoreError
+        click.echo(f"错误：数据库无法使用：{exc}", err=True)
         return 1
     return 0
 

@@ -200,7 +200,8 @@ class Store:
                     os.umask(old_umask)
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.isolation_level = None  # explicit transactions only
-            conn.execute("PRAGMA busy_timeout=30000")
+            # How long to wait for a lock held by someone else (staff browsing the DB).
+            conn.execute(f"PRAGMA busy_timeout={int(os.environ.get('INTAKE_DB_BUSY_TIMEOUT_MS', '30000'))}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)
             _add_missing_columns(conn)
@@ -214,15 +215,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of work; IMMEDIATE so writers queue, not deadlock."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One atomic unit of work; IMMEDIATE so writers queue, not deadlock.
+
+        A lock held by another program past the busy timeout ends the run with
+        a StoreError (one line for staff); what was committed stays, the rest
+        is done by the next run.
+        """
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"数据库 {self.path} 被其他程序占用（{exc}），本次未完成，下次运行会继续") from exc
         try:
             yield
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"数据库 {self.path} 写入失败（{exc}），本次未完成，下次运行会继续") from exc
 
     def rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
