@@ -17,8 +17,6 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from .checks import Call, fmt_time
 from .judge import REPLY_KIND
 from .models import Document, Finding, Reply, Verdict
@@ -52,7 +50,9 @@ def one_line(value: str, limit: int = 120) -> str:
     return value[:limit]
 
 
-def environment(template_dirs: list[Path] | None = None) -> jinja2.Environment:
+def environment(template_dirs: list[Path] | None = None) -> "jinja2.Environment":
+    import jinja2  # only when something is rendered: cron's idle poll never is
+
     dirs = template_dirs or [shipped("templates")]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
@@ -84,7 +84,7 @@ def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict
     return list(groups.items())
 
 
-def render_reply(inp: ReplyInput, call: Call, sender: str, env: jinja2.Environment, now: datetime) -> Reply:
+def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environment", now: datetime) -> Reply:
     """Render the reply the verdict calls for. Raises jinja2 errors (caller records them)."""
     kind = REPLY_KIND[inp.verdict.status]
     unit = one_line(inp.unit, 60) or "申报单位"

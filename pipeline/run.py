@@ -112,12 +112,19 @@ class Runner:
         self.store = store
         self.files = files
         self.ruleset = ruleset or load_rules(cfg.rules_path)
-        self.env = environment()
+        self._env = None
         self.now = now
         self.stats = RunStats()
         self.sender = cfg.smtp.sender if cfg.smtp else f"{self.ruleset.call.organizer} <{self.ruleset.call.mailbox}>"
         self._parsed: dict[str, Any] = {}
         self.progress = progress
+
+    @property
+    def env(self):
+        """Templates are loaded only when a reply is rendered."""
+        if self._env is None:
+            self._env = environment()
+        return self._env
 
     # -- stage 1: ingest -----------------------------------------------------
 
@@ -239,7 +246,9 @@ class Runner:
     # -- stage 2: judge and queue replies --------------------------------------
 
     def judge_all(self) -> None:
-        for key in self.store.dirty_applicants():
+        keys = self.store.dirty_applicants()
+        self._prefetch_pdfs(keys)
+        for key in keys:
             try:
                 self.judge_one(key)
             except Exception:  # one applicant's bug must not stop the others
@@ -259,6 +268,25 @@ class Runner:
             else:
                 self._parsed[sha256] = read_form(data)
         return self._parsed[sha256]
+
+    def _prefetch_pdfs(self, keys: list[str]) -> None:
+        """Read the PDFs these applicants will be judged on, several at once.
+
+        Each read is a child process, so threads are enough to keep every core
+        busy while the parent waits.
+        """
+        todo = []
+        for key in keys:
+            pdfs = [d for _, role, d in self.store.documents(key) if role == "pdf"]
+            if pdfs and pdfs[-1].sha256 not in self._parsed:
+                todo.append(pdfs[-1].sha256)
+        todo = list(dict.fromkeys(todo))
+        if len(todo) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            list(pool.map(self.read_pdf, todo))
 
     def read_pdf(self, sha256: str) -> PdfFacts:
         if sha256 not in self._parsed:

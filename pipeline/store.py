@@ -16,8 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-import sqlite_utils
-
 from .errors import StoreError
 from .models import Document, Finding
 from .pairing import unit_key
@@ -179,8 +177,21 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.path = path
+        self._db = None
+
+    @property
+    def db(self):
+        """The sqlite-utils view of the connection, for inserts and updates.
+
+        Imported on first use: a poll with nothing new never needs it, and it
+        is most of the start-up time cron pays every five minutes.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     @classmethod
     def open(cls, path: Path, *, dry_run: bool = False) -> "Store":
@@ -238,7 +249,9 @@ class Store:
                 raise StoreError(f"数据库 {self.path} 写入失败（{exc}），本次未完成，下次运行会继续") from exc
 
     def rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def one(self, sql: str, params: tuple | dict = ()) -> dict[str, Any] | None:
         rows = self.rows(sql, params)
@@ -410,13 +423,14 @@ class Store:
 
     def start_run(self, command: str) -> int:
         with self.transaction():
-            return self.db["runs"].insert({"command": command, "started_at": iso(now_utc()), "ok": None}).last_pk
+            cur = self.conn.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)", (command, iso(now_utc())))
+            return cur.lastrowid
 
     def finish_run(self, run_id: int, *, ok: bool, error: str | None = None, fetched: int = 0, sent: int = 0) -> None:
         with self.transaction():
-            self.db["runs"].update(
-                run_id,
-                {"finished_at": iso(now_utc()), "ok": int(ok), "error": error, "fetched": fetched, "replies_sent": sent},
+            self.conn.execute(
+                "UPDATE runs SET finished_at=?, ok=?, error=?, fetched=?, replies_sent=? WHERE id=?",
+                (iso(now_utc()), int(ok), error, fetched, sent, run_id),
             )
 
 
