@@ -185,7 +185,7 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 )
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
-    from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units
+    from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units, readable_form_text
     from .units import normalize_unit, same_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
@@ -220,6 +220,11 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     similarity = containment(form_text(app), pdf.text)
     if similarity is None:
+        return
+    if not readable_form_text(pdf.text):
+        # Text layers with broken font maps read as garbage: no verdict for the
+        # applicant on that, only a note for staff.
+        yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
         return
     if similarity < params["error_below"]:
         yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="text")

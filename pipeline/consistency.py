@@ -70,3 +70,12 @@ def pdf_pilot_types(pdf_text: str) -> tuple[str, ...]:
         if i > 0 and any(c in _CHECKED for c in text[max(0, i - 3) : i]):
             out.append(name)
     return tuple(out)
+
+
+def readable_form_text(pdf_text: str) -> bool:
+    """Whether a text layer reads as this form in Chinese (not a broken font map)."""
+    text = _norm(pdf_text)
+    if not text:
+        return False
+    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+    return cjk / len(text) >= 0.3 and any(mark in text for mark in ("申报", "试点", "科技志愿"))

@@ -79,3 +79,8 @@ def test_pdf_total_skips_the_forms_own_note():
 
     assert pdf_total("注：经费支出合计不超过 4000 元。\n序号 支出事项\n合计: 3,600.00 (单位:人民币元)") == 3600
     assert pdf_total("注：经费支出合计不超过 4000 元。") is None
+
+
+def test_garbled_text_layer_is_only_a_staff_note():
+    garbled = "\x01\x02 ÿþ #$%&' " * 40 + "abc def ghi " * 20
+    assert codes(APP, facts(garbled)) == [("unit_mismatch", "warning", True)]
