@@ -9,7 +9,7 @@ PARTNER_CODES = frozenset({"missing_word", "missing_pdf"})
 
 def judge(applicant: str, findings: tuple[Finding, ...]) -> Verdict:
     """`late` beats everything; any other error means a correction is needed."""
-    if any(f.code == "late" for f in findings):
+    if any(f.code == "late" and f.severity == ERROR for f in findings):
         status = LATE
     elif any(f.severity == ERROR for f in findings):
         status = NEEDS_CORRECTION

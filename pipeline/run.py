@@ -329,6 +329,7 @@ class Runner:
             pilot="、".join(app.pilot_types) if app else "",
             word_id=ids.get(id(sub.word)),
             pdf_id=ids.get(id(sub.pdf)),
+            similarity=_similarity(app, pdf),
         )
 
     def judge_one(self, key: str, *, reprocess_run: int | None = None) -> None:
@@ -384,6 +385,7 @@ class Runner:
                 "complete_at": iso(a.sub.complete_at),
                 "word_file_id": a.word_id,
                 "pdf_file_id": a.pdf_id,
+                "pdf_similarity": a.similarity,
                 "dirty": 1 if hold else 0,
                 "pending_reply_mail": pending if hold else None,
                 "updated_at": iso(now_utc()),
@@ -488,6 +490,17 @@ class Assessment:
     pilot: str
     word_id: int | None
     pdf_id: int | None
+    similarity: float | None = None
+
+
+def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:
+    """How much of the Word form's own text the PDF carries (stored for staff)."""
+    from .consistency import containment, form_text
+
+    if app is None or pdf is None or pdf.text_source != "layer":
+        return None
+    value = containment(form_text(app), pdf.text)
+    return round(value, 3) if value is not None else None
 
 
 def _error_codes(verdict: Verdict) -> set[str]:

@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS applicants (
     dirty INTEGER DEFAULT 1,
     pending_reply_mail TEXT, -- sha256 of the latest mail not yet answered
     decision_id INTEGER,     -- the staff decision in force (NULL: none)
+    pdf_similarity REAL,     -- share of the Word text (三–五) found in the PDF
     updated_at TEXT
 );
 CREATE TABLE IF NOT EXISTS decisions (

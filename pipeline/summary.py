@@ -58,6 +58,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                 "pdf_path": pdf.get("path"),
                 "account": mask_account(_parsed(word).get("account_number", "")),
                 "seal": seal_text(_parsed(pdf)),
+                "pdf_similarity": a.get("pdf_similarity"),
                 "problems": [
                     {"code": f.code, "severity": f.severity, "message": f.message, "location": f.location}
                     for f in findings_from_json(a["findings"])

@@ -180,3 +180,25 @@ namespace inbox {
         client.logout()
     finally:
         server.stop()
+
+
+def test_wrong_document_reply_carries_the_blank_form(tmp_path, dovecot, smtp_sink):
+    import docx as python_docx
+
+    from pipeline.samples.mails import mail
+    from servers import append
+
+    letter = python_docx.Document()
+    letter.add_paragraph("关于报送科技志愿服务试点申报材料的函")
+    buf = io.BytesIO()
+    letter.save(buf)
+    raw = mail("王老师 <wang@qq.com>", "试点申报", "附件为申报函。", ON_TIME, [("申报函.docx", buf.getvalue(), "application/octet-stream")])
+    append(dovecot, raw, ON_TIME)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    msg = email.message_from_bytes(smtp_sink.messages[0].data, policy=policy.default)
+    assert "补正" in str(msg["Subject"])
+    names = [p.get_filename() for p in msg.iter_attachments()]
+    assert names == ["新乡市科技志愿服务试点建设申报书（空白模板）.docx"]
+    assert "不是本次的申报书" in msg.get_body(("plain",)).get_content()

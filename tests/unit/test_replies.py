@@ -80,3 +80,29 @@ def test_header_values_cannot_inject(unit):
     assert "\n" not in reply.subject and "\r" not in reply.subject
     assert msg["Bcc"] is None
     assert len(reply.subject) <= 160
+
+
+def all_codes():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2] / "rules"
+    codes = set()
+    for path in root.glob("*.toml"):
+        codes |= {r["code"] for r in tomllib.loads(path.read_text(encoding="utf-8"))["rule"]}
+    return sorted(codes)
+
+
+@pytest.mark.parametrize("code", all_codes())
+def test_every_problem_code_renders_in_every_reply(code):
+    finding = Finding(code, "error", f"问题说明（{code}）", "七、经费支出预算表 / 合计")
+    reply, msg = make([finding])
+    expected = "late" if code == "late" else "correction"
+    assert reply.kind == expected
+    if expected == "correction":
+        assert f"问题说明（{code}）" in body(msg) and f"问题说明（{code}）" in msg.get_body(("html",)).get_content()
+    warning = Finding(code, "warning", f"建议（{code}）", "五、考核指标")
+    reply, msg = make([warning])
+    assert reply.kind == "receipt" and f"建议（{code}）" in body(msg)
+    note = Finding(code, "warning", f"仅供工作人员（{code}）", "PDF 盖章版", staff_only=True)
+    reply, msg = make([note])
+    assert f"仅供工作人员（{code}）" not in body(msg)
