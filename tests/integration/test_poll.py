@@ -15,6 +15,7 @@ import sqlite_utils
 
 from pipeline.samples.mails import sample_mails
 
+from bulk import write_config  # noqa: F401  (also imported by the other test modules)
 from servers import append, flags_of, reset_uidvalidity
 
 CST = timezone(timedelta(hours=8))
@@ -24,33 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, bytes]:
     return dict(sample_mails())
-
-
-def write_config(tmp_path: Path, dovecot, smtp_sink) -> Path:
-    cfg = tmp_path / "intake.toml"
-    cfg.write_text(
-        f"""
-[mailbox]
-host = "127.0.0.1"
-port = {dovecot.port}
-user = "{dovecot.user}"
-password_env = "TEST_IMAP_PASSWORD"
-ssl = false
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_sink.port}
-user = "{dovecot.user}"
-password_env = "TEST_SMTP_PASSWORD"
-ssl = false
-sender = "新乡市科协科普中心 <{dovecot.user}>"
-
-[storage]
-dir = "{tmp_path / 'data'}"
-""",
-        encoding="utf-8",
-    )
-    return cfg
 
 
 def run_intake(cfg: Path, dovecot, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
