@@ -378,7 +378,8 @@ def after_label(line: str, label: str) -> str | None:
     rest = line[i:].lstrip()
     if rest[:1] in (":", "：", "∶"):
         rest = rest[1:]
-    return rest.strip()
+    # "申报单位：____新乡市红旗区科协____": the blank line printed on the form
+    return rest.strip().strip("_＿").strip()
 
 
 SECTIONS = (
@@ -547,12 +548,15 @@ def pilot_types(text: str) -> tuple[str, ...]:
         for m in re.finditer(re.escape(name), t):
             before = t[: m.start()].rstrip(" \t\u3000")
             mark = before[-1:] if before[-1:] in (CHECKED, UNCHECKED) else ""
-            if not mark:
-                after = t[m.end():].lstrip(" \t\u3000")
-                if after[:1] in (CHECKED, UNCHECKED):
-                    following = after[1:].lstrip(" \t\u3000")
-                    if not any(following.startswith(other) for other in PILOT_TYPES):
-                        mark = after[0]
+            after_mark = ""
+            after = t[m.end():].lstrip(" \t\u3000")
+            if after[:1] in (CHECKED, UNCHECKED):
+                following = after[1:].lstrip(" \t\u3000")
+                if not any(following.startswith(other) for other in PILOT_TYPES):
+                    after_mark = after[0]
+            # "□高校科协试点√": the box left empty and a tick typed after the name
+            if not mark or (mark == UNCHECKED and after_mark == CHECKED):
+                mark = after_mark or mark
             if mark == CHECKED:
                 found.append(name)
                 break

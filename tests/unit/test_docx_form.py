@@ -258,3 +258,26 @@ def test_unfilled_opinion_is_reported_as_not_filled():
     app = dataclasses.replace(APPS[4], opinion_filled=False, opinion_date="")
     got = read_form(build_form_docx(app))
     assert got.opinion_filled is False and got.opinion_date == ""
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (["试点类型：☑县级科协试点 □高校科协试点 □市级学会试点 □其它单位"], ("县级科协试点",)),
+        (["试点类型：", "□县级科协试点", "□高校科协试点√", "□市级学会试点", "□其它单位"], ("高校科协试点",)),
+        (["试点类型：", "县级科协试点 √", "高校科协试点", "市级学会试点", "其它单位"], ("县级科协试点",)),
+        (["试点类型：", "■县级科协试点", "□高校科协试点", "□市级学会试点", "□其它单位"], ("县级科协试点",)),
+        (["试点类型：", "□县级科协试点", "□高校科协试点", "□市级学会试点", "□其它单位"], ()),
+    ],
+)
+def test_pilot_type_as_people_tick_it(lines, expected):
+    import docx as python_docx
+
+    doc = python_docx.Document()
+    for line in lines + ["申报单位：____新乡市红旗区科协____"]:
+        doc.add_paragraph(line)
+    buf = io.BytesIO()
+    doc.save(buf)
+    app = read_form(buf.getvalue())
+    assert app.pilot_types == expected
+    assert app.cover_unit == "新乡市红旗区科协"
