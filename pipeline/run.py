@@ -151,6 +151,11 @@ class Runner:
                 problems=mail.problems + (_mail_too_large(len(raw.data), self.cfg.replies.max_mail_mb),),
             )
         category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail))
+        staff_note = mail.no_reply_reason
+        if category == "application" and not too_big and self._follow_up(mail):
+            # A unit that already sent its files writes again without any: a
+            # question for staff, not a new submission to answer automatically.
+            category, staff_note = "other", "已报送材料的单位来信（无附件），请工作人员阅处"
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
@@ -190,7 +195,7 @@ class Runner:
                     "raw_path": str(raw_path),
                     "size": len(raw.data),
                     "category": category,
-                    "no_reply_reason": mail.no_reply_reason,
+                    "no_reply_reason": staff_note,
                     "applicant": applicant,
                     "problems": findings_json(problems),
                     "links": to_json(links),
@@ -230,6 +235,16 @@ class Runner:
             pdf_text=lambda sha: self.read_pdf(sha).text,
             sender_units=self.store.sender_units(sender),
             known_units=self.store.known_units(),
+        )
+
+    def _follow_up(self, mail: Mail) -> bool:
+        """No files and no link, from a sender whose unit already has files on record."""
+        if any(role_of(a.kind) in ("word", "pdf") or a.kind in ARCHIVE_KINDS for a in mail.attachments):
+            return False
+        if any(f.code == "attachment_link_only" for f in mail.problems):
+            return False
+        return any(self.store.documents(key) for key, _ in self.store.sender_units(mail.sender)) or bool(
+            self.store.documents(mail.sender)
         )
 
     def _sender_default(self, sender: str) -> str:

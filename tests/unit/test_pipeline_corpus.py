@@ -286,3 +286,17 @@ def test_wrong_document_gets_the_blank_form(tmp_path, forms):
     blank = read_form(attachment.get_content())
     assert blank.problems == () and blank.unit == ""
     p.store.close()
+
+
+def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    p.judge()
+    later = ON_TIME + timedelta(days=1)
+    assert p.feed(form_mail("a@qq.com", [], later, subject="请问试点申报结果何时公布？"), later) == "other"
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    mail = p.rows("SELECT * FROM mails ORDER BY received_at DESC")[0]
+    assert mail["category"] == "other" and "阅处" in mail["no_reply_reason"]
+    p.store.close()
