@@ -7,15 +7,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
-command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
-# optional at run time (legacy .doc/.wps/RTF conversion), exercised by the tests
-command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-writer-nogui)
-# optional at run time: OCR of scanned PDFs (unit name), and CJK fonts so scans render
-command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr tesseract-ocr-chi-sim)
-[ -d /usr/share/tesseract-ocr/5/tessdata ] && ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || missing+=(tesseract-ocr-chi-sim)
-fc-list 2>/dev/null | grep -qi "noto.*cjk" || missing+=(fonts-noto-cjk)
-# the HTML summary is checked in a real headless browser
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# dovecot-imapd: the real IMAP server the integration tests start.
+# libreoffice-writer-nogui, tesseract-ocr(-chi-sim), fonts-noto-cjk: optional at run time
+# (legacy .doc conversion, OCR of scans, CJK rendering), exercised by the tests.
+# chromium: the HTML summary is checked in a real headless browser.
+for pkg in dovecot-imapd libreoffice-writer-nogui tesseract-ocr tesseract-ocr-chi-sim fonts-noto-cjk chromium; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing system packages: ${missing[*]}"
     $SUDO apt-get update -qq
