@@ -1,13 +1,15 @@
 """Find the unit's seal (公章) in a stamped PDF.
 
 Two kinds of evidence count: a signed PDF signature field (an electronic
-seal), or a round red ring on a rendered page. A ring of the same shape in
+seal), or a round or oval (椭圆形章) red ring on a rendered page. A ring of the same shape in
 grey means a photocopied seal and is reported as such, not accepted.
 
 The ring test: render at ~100 dpi, mask the seal ink, look for ring-shaped
 clusters on a ~1 mm grid (FFT correlation with ring kernels), then verify
 each candidate at pixel level: the ring is mostly covered, the band between
 star and text is hollow, there is ink inside and little ink just outside.
+Red ink with no round ring gets a second pass that fits ellipses to ink
+clusters and applies the same tests along the ellipse (`find_ovals`).
 Grey ink is what ordinary text is made of, and a circle laid through a
 block of dense CJK text covers it as well as a ring does, so a grey ring
 must also be seal-sized and a thin stroke of one radius and steady width,
@@ -309,6 +311,220 @@ def find_rings(mask: np.ndarray, px_per_mm: float, *, grey: bool = False) -> lis
     return sorted(rings, key=lambda g: g.confidence, reverse=True)
 
 
+# --- oval seals ------------------------------------------------------------
+#
+# 椭圆形章 (e.g. 45 x 30 mm financial or contract seals) miss the circle
+# kernels. Second pass, on red ink only: group the ink into clusters on the
+# ~1 mm grid, fit an ellipse (direct least squares, trimmed) to the outermost
+# ink about each cluster's centre, then apply the ring tests measured along
+# the ellipse: covered, hollow between star and text, ink inside, clear
+# outside. A red ring round black text has no red inside; a letterhead logo
+# is small and filled.
+
+OVAL_MIN_B_MM = R_MIN_MM  # semi-minor axis
+OVAL_MAX_A_MM = R_MAX_MM  # semi-major axis
+OVAL_MAX_RATIO = 1.75  # a / b (real oval seals: 1.3-1.6)
+OVAL_MIN_COVERAGE = 0.80  # generated ovals >= 0.97; the square decoy stamp ~0.6
+OVAL_MAX_CLUSTERS = 12  # largest clusters of a page checked
+
+
+@dataclass(frozen=True)
+class Oval:
+    """A verified elliptical ring, in pixels of the render; `a` lies along `theta`."""
+
+    cx: float
+    cy: float
+    a: float
+    b: float
+    theta: float
+    coverage: float
+    hollow: float
+    outer: float
+    inner: float
+
+    @property
+    def confidence(self) -> float:
+        cov = min(1.0, max(0.0, (self.coverage - 0.6) / 0.35))
+        return round(cov * (1 - self.outer) * (1 - self.hollow), 3)
+
+
+def _clusters(mask: np.ndarray, px_per_mm: float) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (pixels y0, y1, x0, x1) of ink clusters joined within ~2 mm."""
+    h, w = mask.shape[0] // CELL, mask.shape[1] // CELL
+    if h < 8 or w < 8:
+        return []
+    occ = mask[: h * CELL, : w * CELL].reshape(h, CELL, w, CELL).sum(axis=(1, 3)) >= 2
+    dil = occ.copy()
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            src = occ[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+            dil[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)] |= src
+    seen = np.zeros_like(dil)
+    boxes = []
+    for y0, x0 in zip(*np.nonzero(dil)):
+        if seen[y0, x0]:
+            continue
+        seen[y0, x0] = True
+        stack, ys, xs = [(y0, x0)], [], []
+        while stack:
+            y, x = stack.pop()
+            ys.append(y)
+            xs.append(x)
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < h and 0 <= nx < w and dil[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        boxes.append((min(ys) * CELL, (max(ys) + 1) * CELL, min(xs) * CELL, (max(xs) + 1) * CELL))
+    return boxes
+
+
+def _fit_ellipse(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float, float] | None:
+    """Direct least-squares ellipse (Halir & Flusser): (cx, cy, a, b, theta), a >= b."""
+    if len(x) < 12:
+        return None
+    mx, my = x.mean(), y.mean()
+    sc = max(x.std(), y.std(), 1e-6)
+    u, v = (x - mx) / sc, (y - my) / sc
+    d1 = np.column_stack([u * u, u * v, v * v])
+    d2 = np.column_stack([u, v, np.ones_like(u)])
+    s1, s2, s3 = d1.T @ d1, d1.T @ d2, d2.T @ d2
+    try:
+        t = -np.linalg.solve(s3, s2.T)
+        m = s1 + s2 @ t
+        m = np.array([m[2] / 2, -m[1], m[0] / 2])
+        val, vec = np.linalg.eig(m)
+    except np.linalg.LinAlgError:
+        return None
+    vec = np.real(vec)
+    cond = 4 * vec[0] * vec[2] - vec[1] ** 2
+    if not (cond > 0).any():
+        return None
+    a1 = vec[:, np.argmax(cond > 0)]
+    A, B, C = a1
+    D, E, F = t @ a1
+    den = B * B - 4 * A * C
+    if den >= 0:
+        return None
+    x0 = (2 * C * D - B * E) / den
+    y0 = (2 * A * E - B * D) / den
+    f0 = A * x0 * x0 + B * x0 * y0 + C * y0 * y0 + D * x0 + E * y0 + F
+    lam, rot = np.linalg.eigh(np.array([[A, B / 2], [B / 2, C]]))
+    if f0 == 0 or (-f0 / lam <= 0).any():
+        return None
+    axes = np.sqrt(-f0 / lam) * sc  # semi-axis along each eigenvector
+    k = int(np.argmax(axes))
+    theta = math.atan2(rot[1, k], rot[0, k])
+    return float(x0 * sc + mx), float(y0 * sc + my), float(axes[k]), float(axes[1 - k]), theta
+
+
+def _ellipse_points(e, d: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points at parameters t on the ellipse grown by d pixels (broadcast)."""
+    cx, cy, a, b, th = e
+    ex, ey = (a + d) * np.cos(t), (b + d) * np.sin(t)
+    c, s = math.cos(th), math.sin(th)
+    return cx + c * ex - s * ey, cy + s * ex + c * ey
+
+
+def _oval_coverage(mask: np.ndarray, e, band: float = 2.0) -> float:
+    d = np.arange(-band, band + 0.01, 1.0)
+    xs, ys = _ellipse_points(e, d[None, :], _ANG[:, None])
+    return float(_sample(mask, xs, ys).any(axis=1).mean())
+
+
+def _oval_density(mask: np.ndarray, e, s0: float, s1: float, grow: float = 0.0) -> float:
+    """Ink share between the ellipse scaled by s0 and s1 (then grown by `grow` px)."""
+    cx, cy, a, b, th = e
+    step = 1.0 / max(a, 1.0)
+    scales = np.arange(max(s0, step / 2), s1, step)
+    if len(scales) == 0:
+        return 0.0
+    n_ang = max(48, int(2 * np.pi * (s1 * a + grow)))
+    ang = np.linspace(0, 2 * np.pi, n_ang, endpoint=False)
+    ex = (scales[:, None] * a + grow) * np.cos(ang)[None, :]
+    ey = (scales[:, None] * b + grow) * np.sin(ang)[None, :]
+    c, s = math.cos(th), math.sin(th)
+    xs, ys = cx + c * ex - s * ey, cy + s * ex + c * ey
+    weights = np.broadcast_to((scales[:, None] * a + grow), xs.shape)
+    hits = _sample(mask, xs, ys)
+    return float((hits * weights).sum() / weights.sum())
+
+
+def _verify_oval(mask: np.ndarray, box: tuple[int, int, int, int], px_per_mm: float) -> Oval | None:
+    y0, y1, x0, x1 = box
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+    if len(xs) < 50:
+        return None
+    xs, ys = xs.astype(np.float64) + x0, ys.astype(np.float64) + y0
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    # The outermost ink in each of 180 directions: the ring, where it is inked.
+    ang = np.arctan2(ys - cy, xs - cx)
+    rad = np.hypot(xs - cx, ys - cy)
+    bins = ((ang + np.pi) / (2 * np.pi) * 180).astype(np.intp) % 180
+    order = np.lexsort((rad, bins))
+    last = np.flatnonzero(np.r_[bins[order][1:] != bins[order][:-1], True])
+    px, py = xs[order][last], ys[order][last]
+    keep = np.ones(len(px), bool)
+    e = None
+    for _ in range(4):
+        e = _fit_ellipse(px[keep], py[keep])
+        if e is None:
+            return None
+        ecx, ecy, a, b, th = e
+        c, s = math.cos(th), math.sin(th)
+        u = (c * (px - ecx) + s * (py - ecy)) / a
+        v = (-s * (px - ecx) + c * (py - ecy)) / b
+        resid = np.abs(np.hypot(u, v) - 1) * b
+        new = resid <= max(1.5 * px_per_mm, 2 * np.median(resid))
+        if (new == keep).all():
+            break
+        keep = new
+    ecx, ecy, a, b, th = e
+    if b < OVAL_MIN_B_MM * px_per_mm * 0.95 or a > OVAL_MAX_A_MM * px_per_mm * 1.05 or a / b > OVAL_MAX_RATIO:
+        return None
+    # The fit follows the ring's outer edge: settle onto the stroke.
+    best = None
+    for dd in np.arange(-8.0, 2.5, 1.0):
+        for dx in (-2, 0, 2):
+            for dy in (-2, 0, 2):
+                cand = (ecx + dx, ecy + dy, a + dd, b + dd, th)
+                cov = _oval_coverage(mask, cand)
+                if best is None or cov > best[0] + 1e-9:
+                    best = (cov, cand)
+    coverage, e = best
+    if coverage < OVAL_MIN_COVERAGE:
+        return None
+    ppm = px_per_mm
+    oval = Oval(
+        *e,
+        coverage=coverage,
+        hollow=_oval_density(mask, e, 0.36, 0.56),
+        outer=_oval_density(mask, e, 1.0, 1.0 + 3.5 * ppm / e[2], grow=1.5 * ppm),
+        inner=_oval_density(mask, e, 0.0, 0.85),
+    )
+    if oval.hollow > MAX_HOLLOW or oval.outer > MAX_OUTER or oval.inner < MIN_INNER:
+        return None
+    return oval
+
+
+def find_ovals(mask: np.ndarray, px_per_mm: float) -> list[Oval]:
+    """Verified elliptical seal rings (red ink) in one page mask, best first."""
+    if mask.sum() < 2 * math.pi * OVAL_MIN_B_MM * 0.6 * px_per_mm**2:
+        return []
+    lo = 2 * OVAL_MIN_B_MM * px_per_mm * 0.9
+    hi = 2 * OVAL_MAX_A_MM * px_per_mm * 1.1 + 4 * CELL
+    boxes = []
+    for box in _clusters(mask, px_per_mm):
+        bh, bw = box[1] - box[0], box[3] - box[2]
+        if lo <= min(bh, bw) and max(bh, bw) <= hi and max(bh, bw) <= 2.2 * min(bh, bw):
+            boxes.append(box)
+    boxes.sort(key=lambda bx: (bx[1] - bx[0]) * (bx[3] - bx[2]), reverse=True)
+    ovals = []
+    for box in boxes[:OVAL_MAX_CLUSTERS]:
+        if (o := _verify_oval(mask, box, px_per_mm)) is not None:
+            ovals.append(o)
+    return sorted(ovals, key=lambda g: g.confidence, reverse=True)
+
+
 # --- documents -------------------------------------------------------------
 
 
@@ -392,7 +608,11 @@ def _render(page, dpi: int) -> tuple[np.ndarray, float]:
     return arr, scale * 72 / 25.4
 
 
-def _evidence(kind: str, page: int, ring: Ring, px_per_mm: float) -> SealEvidence:
+def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> SealEvidence:
+    if isinstance(ring, Oval):
+        x, y, a, b = (v / px_per_mm for v in (ring.cx, ring.cy, ring.a, ring.b))
+        detail = f"椭圆形印章，位置 x={x:.0f}mm y={y:.0f}mm（距页面左上角），长轴 {2 * a:.0f}mm，短轴 {2 * b:.0f}mm，圆环覆盖 {ring.coverage:.0%}"
+        return SealEvidence(kind, page=page, confidence=ring.confidence, detail=detail)
     x, y, r = (v / px_per_mm for v in (ring.cx, ring.cy, ring.r))
     detail = f"位置 x={x:.0f}mm y={y:.0f}mm（距页面左上角），半径 {r:.1f}mm，圆环覆盖 {ring.coverage:.0%}"
     return SealEvidence(kind, page=page, confidence=ring.confidence, detail=detail)
@@ -438,9 +658,13 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> 
                 rgb, px_per_mm = _render(page, dpi)
             finally:
                 page.close()
-            rings = find_rings(red_mask(rgb), px_per_mm)
+            red = red_mask(rgb)
+            rings = find_rings(red, px_per_mm)
             if rings:
                 return _evidence("red", index + 1, rings[0], px_per_mm)
+            ovals = find_ovals(red, px_per_mm)
+            if ovals:
+                return _evidence("red", index + 1, ovals[0], px_per_mm)
             if best_grey is None:
                 grey = find_rings(grey_mask(rgb), px_per_mm, grey=True)
                 if grey:

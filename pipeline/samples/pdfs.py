@@ -20,7 +20,7 @@ from reportlab.pdfgen import canvas
 from ..models import PILOT_TYPES, Application
 
 FONT = "STSong-Light"
-SEAL_KINDS = ("red", "image", "grey", "none", "decoy")
+SEAL_KINDS = ("red", "image", "grey", "none", "decoy", "oval", "decoy_circle", "decoy_logo")
 RED = (0.86, 0.11, 0.12)
 GREY = (0.42, 0.42, 0.42)
 _W, _H = A4
@@ -219,6 +219,114 @@ def _decoy(c: canvas.Canvas, x: float, y: float) -> None:
     c.restoreState()
 
 
+def draw_oval_seal(
+    c: canvas.Canvas,
+    cx: float,
+    cy: float,
+    unit: str,
+    *,
+    width: float = 45 * mm,
+    height: float = 30 * mm,
+    color: tuple[float, float, float] = RED,
+    rng: random.Random | None = None,
+    star: bool | None = None,
+    label: str = "财务专用章",
+    turn: float | None = None,
+) -> None:
+    """An oval 椭圆形章 (e.g. 45 x 30 mm): elliptical ring, the unit name
+    along the upper ellipse, a star or nothing in the middle and a label row."""
+    rng = rng or random.Random(0)
+    star = rng.random() < 0.5 if star is None else star
+    turn = rng.uniform(-6, 6) if turn is None else turn
+    a, b = width / 2, height / 2
+    c.saveState()
+    c.translate(cx, cy)
+    c.rotate(turn)
+    c.setStrokeColorRGB(*color)
+    c.setFillColorRGB(*color)
+    ring = min(a, b) * 0.07
+    c.setLineWidth(ring)
+    a0, b0 = a - ring / 2, b - ring / 2
+    gaps = rng.randint(0, 3)
+    if gaps == 0:
+        c.ellipse(-a0, -b0, a0, b0, stroke=1, fill=0)
+    else:
+        # Uneven ink leaves short gaps in the ring, as on the round seal.
+        start = rng.uniform(0, 360)
+        cuts = sorted(rng.uniform(0, 360) for _ in range(gaps))
+        edges = [(cuts[i] + rng.uniform(2, 7), cuts[(i + 1) % gaps] + (360 if i + 1 == gaps else 0)) for i in range(gaps)]
+        for e0, e1 in edges:
+            if e1 > e0:
+                p = c.beginPath()
+                p.arc(-a0, -b0, a0, b0, startAng=start + e0, extent=e1 - e0)
+                c.drawPath(p, stroke=1, fill=0)
+    if star:
+        _star(c, 0, 0.08 * b, b * 0.28, rng.uniform(-4, 4))
+    name = unit or "申报单位"
+    span = min(200.0, 60 + 14 * len(name))
+    ta, tb = a * 0.78, b * 0.70
+    size = min(b * 0.24, math.radians(span) * (ta + tb) / 2 / max(len(name), 1) * 0.9)
+    step = span / max(len(name) - 1, 1)
+    for i, ch in enumerate(name):
+        t = math.radians(90 + span / 2 - i * step if len(name) > 1 else 90)
+        x, y = ta * math.cos(t), tb * math.sin(t)
+        normal = math.degrees(math.atan2(ta * math.sin(t), tb * math.cos(t)))  # outward normal
+        c.saveState()
+        c.translate(x, y)
+        c.rotate(normal - 90)
+        _glyph(c, 0, 0, size, ch)
+        c.restoreState()
+    row = b * 0.2
+    for i, ch in enumerate(label):
+        _glyph(c, (i - (len(label) - 1) / 2) * row * 1.1, -b * 0.5, row, ch)
+    c.restoreState()
+
+
+def _decoy_circle(c: canvas.Canvas, x: float, y: float, rng: random.Random) -> None:
+    """A red ring drawn round a paragraph of black text: an annotation, not a seal."""
+    c.saveState()
+    c.setFillColorRGB(0.05, 0.05, 0.08)
+    c.setStrokeColorRGB(0.05, 0.05, 0.08)
+    lines = ("本单位承诺所填内容真实有效", "如有不实愿承担相应责任", "请审核部门重点核对")
+    for j, text in enumerate(lines):
+        for i, ch in enumerate(text):
+            _glyph(c, x - (len(text) - 1) * 2.2 * mm + i * 4.4 * mm, y + (1 - j) * 7 * mm, 3.8 * mm, ch)
+    c.setStrokeColorRGB(*RED)
+    c.setLineWidth(rng.uniform(1.0, 2.2))
+    rx = rng.uniform(20, 36) * mm
+    ry = rx / rng.uniform(1.0, 1.6)
+    ry = max(ry, 16 * mm)
+    c.translate(x, y)
+    c.rotate(rng.uniform(-8, 8))
+    c.ellipse(-rx, -ry, rx, ry, stroke=1, fill=0)
+    c.restoreState()
+
+
+def _decoy_logo(c: canvas.Canvas, rng: random.Random) -> None:
+    """A red letterhead: a small filled round logo, the unit name in red and a red rule."""
+    c.saveState()
+    c.setFillColorRGB(*RED)
+    c.setStrokeColorRGB(*RED)
+    r = rng.uniform(5, 7.5) * mm
+    lx, ly = _LEFT + r + 2 * mm, _H - 12 * mm - r
+    c.circle(lx, ly, r, stroke=0, fill=1)
+    c.setFillColorRGB(1, 1, 1)
+    _star(c, lx, ly + r * 0.05, r * 0.55, rng.uniform(-4, 4))
+    c.setStrokeColorRGB(1, 1, 1)
+    c.setLineWidth(r * 0.06)
+    c.circle(lx, ly, r * 0.82, stroke=1, fill=0)
+    c.setFillColorRGB(*RED)
+    c.setStrokeColorRGB(*RED)
+    for i, ch in enumerate("新乡市科学技术协会文件"):
+        _glyph(c, lx + r + 8 * mm + i * 9 * mm, ly, 7.5 * mm, ch)
+    c.setLineWidth(1.8)
+    c.line(_LEFT, ly - r - 3 * mm, _RIGHT, ly - r - 3 * mm)
+    # A second, footer-sized logo near the seal's place.
+    r2 = rng.uniform(5, 6.5) * mm
+    c.circle(_RIGHT - 20 * mm, _BOTTOM + 8 * mm, r2, stroke=0, fill=1)
+    c.restoreState()
+
+
 def _section_pages(w: _Writer, app: Application) -> None:
     w.heading("一、申报单位基本情况")
     w.row([("单位名称", 0.2), (app.unit_name, 0.8)])
@@ -314,6 +422,15 @@ def _vector_pdf(app: Application, seal: str, seed: int, unit_override: str | Non
         c.drawImage(ImageReader(io.BytesIO(png)), cx - side / 2, cy - side / 2, side, side, mask="auto")
     elif seal == "decoy":
         _decoy(c, cx, cy)
+    elif seal == "oval":
+        width = rng.uniform(40, 50) * mm
+        height = width / rng.uniform(1.35, 1.6)
+        color = RED if seed == 0 else (rng.uniform(0.75, 0.95), rng.uniform(0.05, 0.22), rng.uniform(0.08, 0.25))
+        draw_oval_seal(c, cx, cy, unit, width=width, height=height, color=color, rng=rng)
+    elif seal == "decoy_circle":
+        _decoy_circle(c, cx - 25 * mm, cy + 8 * mm, rng)
+    elif seal == "decoy_logo":
+        _decoy_logo(c, rng)
     elif seal != "none":
         raise ValueError(f"unknown seal kind {seal!r}; expected one of {SEAL_KINDS}")
     c.showPage()

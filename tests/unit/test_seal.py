@@ -9,7 +9,7 @@ import numpy as np
 import pikepdf
 import pytest
 
-from pipeline.forms.seal import find_seal, grey_mask, red_mask
+from pipeline.forms.seal import _fit_ellipse, find_seal, grey_mask, red_mask
 from pipeline.models import Application, BudgetItem, Person, Section, Stage
 from pipeline.samples.apps import sample_applications
 from pipeline.samples.pdfs import build_form_pdf, build_signed_pdf, scan_pdf
@@ -159,3 +159,61 @@ def test_grey_ring_radius_is_seal_sized():
     evidence = find_seal(build_form_pdf(APPS[0], seal="grey"))
     radius = float(evidence.detail.split("半径 ")[1].split("mm")[0])
     assert 15 <= radius <= 25
+
+
+# Oval seals (椭圆形章) and red ink that only looks like a seal.
+
+
+def test_ellipse_fit_recovers_a_rotated_ellipse():
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    th = np.radians(25)
+    ex, ey = 90 * np.cos(t), 60 * np.sin(t)
+    x = 300 + np.cos(th) * ex - np.sin(th) * ey
+    y = 200 + np.sin(th) * ex + np.cos(th) * ey
+    cx, cy, a, b, theta = _fit_ellipse(x, y)
+    assert abs(cx - 300) < 0.5 and abs(cy - 200) < 0.5
+    assert abs(a - 90) < 0.5 and abs(b - 60) < 0.5
+    assert abs(np.sin(theta - th)) < 0.01
+
+
+def test_oval_seal_vector_form():
+    evidence = find_seal(build_form_pdf(APP, seal="oval"))
+    assert (evidence.kind, evidence.page) == ("red", 5), evidence
+    assert 0.5 <= evidence.confidence <= 1
+    assert "椭圆" in evidence.detail
+    major = float(evidence.detail.split("长轴 ")[1].split("mm")[0])
+    minor = float(evidence.detail.split("短轴 ")[1].split("mm")[0])
+    assert 36 <= major <= 52 and 22 <= minor <= 38 and major / minor >= 1.2
+
+
+def test_oval_seal_full_scan_through_the_public_builder():
+    evidence = find_seal(build_form_pdf(APP, seal="oval", scan=True, seed=13))
+    assert (evidence.kind, evidence.page) == ("red", 5), evidence
+
+
+def test_oval_seal_sweep():
+    """Oval seals of 40-50 mm, ratio 1.35-1.6, turned +-6 deg, star or not: all found."""
+    seeds = range(300, 312)
+    missed = []
+    for s in seeds:
+        app = APPS[s % len(APPS)]
+        if find_seal(last_page(build_form_pdf(app, seal="oval", seed=s))).kind != "red":
+            missed.append(("vector", s))
+        if find_seal(scanned("oval", s, app)).kind != "red":
+            missed.append(("scan", s))
+    assert missed == []
+
+
+@pytest.mark.parametrize("seal", ["decoy_circle", "decoy_logo"])
+def test_red_ring_round_text_and_red_logo_are_not_seals(seal):
+    """A red ring circling black text (no red inside) and a small filled red
+    letterhead logo are red and round, but not a seal."""
+    assert find_seal(build_form_pdf(APP, seal=seal)).kind == "none"
+    false = []
+    for s in range(400, 406):
+        app = APPS[s % len(APPS)]
+        if find_seal(last_page(build_form_pdf(app, seal=seal, seed=s))).kind != "none":
+            false.append(("vector", s))
+        if find_seal(scanned(seal, s, app)).kind != "none":
+            false.append(("scan", s))
+    assert false == []
