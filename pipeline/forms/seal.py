@@ -54,6 +54,12 @@ GREY_MIN_ISOLATED = 0.50  # angles where the stroke has paper on both sides
 GREY_MIN_CENTRE = 0.15  # ink density of the centre (star, emblem)
 
 
+def _confidence(coverage: float, outer: float, hollow: float) -> float:
+    """0..1 from how fully the ring is inked and how clean it is around it."""
+    cov = min(1.0, max(0.0, (coverage - 0.6) / 0.35))
+    return round(cov * (1 - outer) * (1 - hollow), 3)
+
+
 @dataclass(frozen=True)
 class Ring:
     """A verified ring on one rendered page, in pixels of that render."""
@@ -68,8 +74,7 @@ class Ring:
 
     @property
     def confidence(self) -> float:
-        cov = min(1.0, max(0.0, (self.coverage - 0.6) / 0.35))
-        return round(cov * (1 - self.outer) * (1 - self.hollow), 3)
+        return _confidence(self.coverage, self.outer, self.hollow)
 
 
 # --- masks -----------------------------------------------------------------
@@ -344,8 +349,7 @@ class Oval:
 
     @property
     def confidence(self) -> float:
-        cov = min(1.0, max(0.0, (self.coverage - 0.6) / 0.35))
-        return round(cov * (1 - self.outer) * (1 - self.hollow), 3)
+        return _confidence(self.coverage, self.outer, self.hollow)
 
 
 def _clusters(mask: np.ndarray, px_per_mm: float) -> list[tuple[int, int, int, int]]:
