@@ -41,7 +41,7 @@ def pdf_units(pdf_text: str) -> list[str]:
 
 
 _CHECKED = "☑☒■√✓✔▣"
-_TOTAL = re.compile(r"合\s*计\s*[:：]?\s*([^\n(（]{1,30})")
+_TOTAL = re.compile(r"合\s*计\s*[:：]?\s*((?:(?!合\s*计)[^(（]){1,30})")
 
 
 def pdf_total(pdf_text: str):
@@ -50,7 +50,8 @@ def pdf_total(pdf_text: str):
 
     found = None
     for match in _TOTAL.finditer(unicodedata.normalize("NFKC", pdf_text or "")):
-        words = match.group(1).strip()
+        # Narrow table cells wrap numbers in the text layer ("270\n0"): join the pieces.
+        words = re.sub(r"\s+", "", match.group(1))
         if words.startswith(("不超过", "不得超过", "上限", "限额")):
             continue  # the form's own note: 经费支出合计不超过 4000 元
         value = parse_amount(words)

@@ -84,3 +84,35 @@ def test_pdf_total_skips_the_forms_own_note():
 def test_garbled_text_layer_is_only_a_staff_note():
     garbled = "\x01\x02 ÿþ #$%&' " * 40 + "abc def ghi " * 20
     assert codes(APP, facts(garbled)) == [("unit_mismatch", "warning", True)]
+
+
+def test_pdf_total_survives_numbers_wrapped_in_narrow_cells():
+    from pipeline.consistency import pdf_total
+
+    assert pdf_total("注: 经费支出合计不超过 4000 元。\n合计:\n270\n0\n(单位:人\n民币元)") == 2700
+    assert pdf_total("合计:\n3,6\n00.00\n(单位") == 3600
+
+
+def test_libreoffice_export_of_the_same_form_matches(tmp_path):
+    import subprocess
+
+    import pytest
+
+    from pipeline.convert import soffice
+    from pipeline.forms.docx import read_form
+    from pipeline.forms.pdf import read_pdf
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.forms import build_form_docx
+
+    if soffice() is None:
+        pytest.skip("LibreOffice not installed")
+    for i, app in enumerate(sample_applications()[:3]):
+        src = tmp_path / f"f{i}.docx"
+        src.write_bytes(build_form_docx(app))
+        subprocess.run(
+            [soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(src)],
+            check=True, capture_output=True, timeout=120,
+        )
+        pdf = read_pdf((tmp_path / f"f{i}.pdf").read_bytes())
+        assert pdf.text_source == "layer"
+        assert [c for c in codes(read_form(src.read_bytes()), pdf)] == []
