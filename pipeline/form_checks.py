@@ -7,6 +7,7 @@ there is no readable Word form: that is reported by its own rule.
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -217,19 +218,22 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 
     def bad(kind: str, value: str) -> bool:
         if kind == "email":
-            return re.fullmatch(params["email_pattern"], value.strip()) is None
+            # A full-width ＠ stays invalid: copied into a mail client it does not work.
+            parts = [p for p in re.split(r"[\s/、,，;；]+|或", value) if p]
+            return not parts or any(re.fullmatch(params["email_pattern"], p) is None for p in parts)
         if kind == "account":
             digits = re.sub(r"[\s\-]", "", value)
             return not (digits.isdigit() and params["account_min"] <= len(digits) <= params["account_max"])
+        value = unicodedata.normalize("NFKC", value)  # full-width digits and brackets
         for part in re.split(r"[/、,，;；]|或", value):
-            number = re.sub(r"[\s\-—()（）]", "", part)
-            number = re.sub(r"^(\+86|0086)", "", number)
-            number = re.sub(r"(转|ext\.?|x)\d{1,5}$", "", number, flags=re.I)
-            if not number:
+            # As written, then without an extension (0373-3661812-8001, 3661812转8001).
+            candidates = [part, re.sub(r"(转|ext\.?|x|-)\s*\d{1,5}\s*$", "", part.strip(), flags=re.I)]
+            numbers = [re.sub(r"^(\+86|0086)", "", re.sub(r"[\s\-—()（）]", "", c)) for c in candidates]
+            if not numbers[0]:
                 continue
-            ok = re.fullmatch(params["mobile_pattern"], number) is not None
+            ok = any(re.fullmatch(params["mobile_pattern"], n) for n in numbers)
             if kind == "phone" and not ok:
-                ok = re.fullmatch(params["landline_pattern"], number) is not None
+                ok = any(re.fullmatch(params["landline_pattern"], n) for n in numbers)
             if not ok:
                 return True
         return False

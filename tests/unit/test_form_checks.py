@@ -210,3 +210,28 @@ def test_every_form_finding_has_a_chinese_message_and_location():
     }
     for f in found:
         assert f.message and f.location and "{" not in f.message
+
+
+@pytest.mark.parametrize(
+    "field, value, invalid",
+    [
+        ("leader.phone", "0373-3661812-8001", False),
+        ("leader.phone", "3661812转8001", False),
+        ("leader.phone", "（0373）3661812", False),
+        ("leader.phone", "0373-3661812/13837312345", False),
+        ("leader.phone", "12345", True),
+        ("contact.phone", "138-3731-2345", False),
+        ("contact.phone", "+86 13837312345", False),
+        ("contact.phone", "0373-3661812", True),
+        ("contact.email", "abc＠163.com", True),
+        ("contact.email", "abc@163.com；def@qq.com", False),
+        ("contact.email", "abc@163", True),
+    ],
+)
+def test_contacts_as_people_write_them(field, value, invalid):
+    import dataclasses
+
+    base = sample_applications()[0]
+    person, attr = field.split(".")
+    app = dataclasses.replace(base, **{person: dataclasses.replace(getattr(base, person), **{attr: value})})
+    assert ("contact_invalid" in codes(app)) is invalid
