@@ -333,7 +333,10 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             seal_dict = None
         has_layer = sum(not c.isspace() for c in text) >= 10
-        ocr_text = "" if has_layer else _ocr(doc)
+        ocr_pages = {} if has_layer else _ocr(doc)
+        ocr_text = "\n".join(ocr_pages.values())
+        if opinion_page is None:
+            opinion_page = max((n for n, t in ocr_pages.items() if OPINION_MARK.search(t)), default=None)
     finally:
         doc.close()
     return {
@@ -365,34 +368,37 @@ def ocr_available() -> bool:
     return "chi_sim" in out.stdout.split()
 
 
-def _ocr(doc, dpi: int = 150, timeout: float = 20) -> str:
-    """OCR of a scan's cover page, where 申报单位 is written.
+def _ocr(doc, dpi: int = 150, timeout: float = 20) -> dict[int, str]:
+    """OCR of a scan's cover (申报单位) and last page (申报单位意见 and the seal).
 
-    One page at 150 dpi, handed to tesseract as raw PGM on stdin (no PNG
-    encoding, no temp file): about a second per scan.
+    Each page at 150 dpi, handed to tesseract as raw PGM on stdin (no PNG
+    encoding, no temp file): under a second a page.
     """
     import io
     import subprocess
 
     if not ocr_available() or len(doc) == 0:
-        return ""
-    page = doc[0]
-    try:
-        image = page.render(scale=dpi / 72).to_pil().convert("L")
-    finally:
-        page.close()
-    buf = io.BytesIO()
-    image.save(buf, format="PPM")  # greyscale: a PGM (P5)
-    try:
-        out = subprocess.run(
-            ["tesseract", "stdin", "stdout", "-l", "chi_sim", "--psm", "3"],
-            input=buf.getvalue(),
-            capture_output=True,
-            timeout=timeout,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.decode("utf-8", "replace")
+        return {}
+    texts: dict[int, str] = {}  # 1-based page -> text
+    for index in sorted({0, len(doc) - 1}):
+        page = doc[index]
+        try:
+            image = page.render(scale=dpi / 72).to_pil().convert("L")
+        finally:
+            page.close()
+        buf = io.BytesIO()
+        image.save(buf, format="PPM")  # greyscale: a PGM (P5)
+        try:
+            out = subprocess.run(
+                ["tesseract", "stdin", "stdout", "-l", "chi_sim", "--psm", "3"],
+                input=buf.getvalue(),
+                capture_output=True,
+                timeout=timeout,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        texts[index + 1] = out.stdout.decode("utf-8", "replace")
+    return texts
 
 
 def _child_main() -> int:

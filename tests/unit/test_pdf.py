@@ -192,6 +192,7 @@ def test_scan_is_read_by_ocr_for_the_unit_name():
     assert not facts.has_text_layer
     assert facts.text_source == "ocr"
     assert unit_in_text(unit, facts.text)
+    assert facts.opinion_page == facts.pages  # 八、申报单位意见 read on the last page
 
 
 def test_text_source_of_an_export_is_the_layer():
