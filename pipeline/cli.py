@@ -98,7 +98,7 @@ def summary(config_path: Path, fmt: str, out: Path | None) -> None:
     cfg = load_config(config_path)
     store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
     try:
-        data = render(store, fmt)
+        data = render(store, fmt, out=out if fmt == "html" else None)
     finally:
         store.close()
     _write(data, out, fmt)

@@ -54,7 +54,7 @@ def run_demo(out: Path) -> dict:
         paths = {}
         for fmt in FORMATS:
             path = out / f"summary.{fmt}"
-            path.write_bytes(render(store, fmt))
+            path.write_bytes(render(store, fmt, out=path if fmt == "html" else None))
             paths[fmt] = str(path)
         rows = applicant_rows(store)
     finally:

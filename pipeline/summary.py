@@ -4,8 +4,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from .replies import environment
@@ -121,9 +125,17 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def render(store: Store, fmt: str) -> bytes:
+def render(store: Store, fmt: str, *, out: Path | None = None) -> bytes:
+    """The summary in `fmt`. For HTML written to `out`, the stored Word and PDF
+    files are copied beside it and linked relatively, so the folder works from a
+    USB stick; otherwise links point into the storage directory."""
     rows = applicant_rows(store)
+    for row in rows:
+        row["word_href"] = _href(row, "word", out)
+        row["pdf_href"] = _href(row, "pdf", out)
     if fmt == "json":
+        for row in rows:
+            del row["word_href"], row["pdf_href"]
         return json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     if fmt == "csv":
         return _csv(rows)
@@ -162,6 +174,23 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     for row in rows:
         writer.writerow(_flat(row))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel reads UTF-8
+
+
+def _href(row: dict[str, Any], role: str, out: Path | None) -> str:
+    path = row.get(f"{role}_path")
+    if not path or not Path(path).is_file():
+        return ""
+    if out is None:
+        return Path(path).resolve().as_uri()
+    folder = out.parent / f"{out.stem}_文件"
+    folder.mkdir(parents=True, exist_ok=True)
+    # The applicant's own file name (made safe for any file system), behind the receipt number.
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", row.get(f"{role}_file") or role)[:80]
+    if not name.lower().endswith(Path(path).suffix):
+        name += Path(path).suffix
+    target = folder / f"{row['receipt_no']}-{name}"
+    shutil.copyfile(path, target)
+    return quote(f"{folder.name}/{target.name}")
 
 
 def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:

@@ -64,3 +64,16 @@ def test_bank_accounts_are_masked(page):
     accounts = [a.account_number for a in sample_applications() if a.account_number]
     assert accounts and not any(number in html for number in accounts)
     assert f"****{accounts[0][-4:]}" in html
+
+
+def test_links_work_from_a_copied_folder(page, tmp_path):
+    import shutil
+    import urllib.parse
+
+    stick = tmp_path / "usb"
+    shutil.copytree(page.parent, stick, ignore=shutil.ignore_patterns("storage"))
+    html = (stick / "summary.html").read_text(encoding="utf-8")
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    assert hrefs and all(not h.startswith(("file:", "/")) for h in hrefs)
+    for href in hrefs:
+        assert (stick / urllib.parse.unquote(href)).is_file(), href
