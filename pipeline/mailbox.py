@@ -11,7 +11,7 @@ import socket
 import ssl as ssl_mod
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Iterator
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -136,5 +136,3 @@ def _short(exc: BaseException) -> str:
     text = str(exc).replace("\n", " ").strip()
     return text[:200] or type(exc).__name__
 
-
-MailboxFactory = Callable[[MailboxConfig], Mailbox]

@@ -15,12 +15,16 @@ from email.mime.base import MIMEBase
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .checks import Call, fmt_time
 from .judge import REPLY_KIND
 from .models import Document, Finding, Reply, Verdict
 from .resources import shipped
+
+if TYPE_CHECKING:
+    import jinja2
 
 # CRLF line ends, and headers written as built (see _attachment).
 WIRE_POLICY = email_policy.SMTP.clone(refold_source="none")

@@ -215,7 +215,7 @@ class Store:
             # How long to wait for a lock held by someone else (staff browsing the DB).
             conn.execute(f"PRAGMA busy_timeout={int(os.environ.get('INTAKE_DB_BUSY_TIMEOUT_MS', '30000'))}")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.executescript(SCHEMA)
+            conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # all tables or none
             _add_missing_columns(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
-from ..models import Application, BudgetItem
+from ..models import Application
 
 TZ = ZoneInfo("Asia/Shanghai")
 MAILBOX = "kpzx350@163.com"

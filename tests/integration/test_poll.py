@@ -7,7 +7,6 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from email import policy
-from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest

@@ -135,8 +135,13 @@ def _remaining(db_path: Path, expected: Counter) -> tuple[int, int]:
     """(mails not yet recorded, replies not yet handed to SMTP) for choosing a failpoint N."""
     if not db_path.exists():
         return N_MAILS, len(expected)
-    (mails,), = query(db_path, "SELECT COUNT(*) FROM mails")
-    (done,), = query(db_path, "SELECT COUNT(*) FROM outbox WHERE state != 'rendered'")
+    try:
+        (mails,), = query(db_path, "SELECT COUNT(*) FROM mails")
+        (done,), = query(db_path, "SELECT COUNT(*) FROM outbox WHERE state != 'rendered'")
+    except sqlite3.OperationalError:
+        # Killed after the file was created but before the schema was: the next
+        # run creates it (CREATE TABLE IF NOT EXISTS); nothing is done yet.
+        return N_MAILS, len(expected)
     return N_MAILS - mails, len(expected) - done
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 import email
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from email import policy
-from pathlib import Path
 
 import openpyxl
 import io
 
-from test_poll import CST, LATE, ON_TIME, ROOT, corpus, db, load, poll, run_intake, subjects, write_config  # noqa: F401
+from test_poll import CST, LATE, ON_TIME, ROOT, corpus, db, load, poll, run_intake, subjects, write_config  # noqa: F401,F811  (corpus is a fixture)
 
 
 def summary(cfg, dovecot) -> dict[str, dict]:

@@ -1,7 +1,6 @@
 """The outbox state machine and the throttle (scripted transport at the SMTP seam)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
