@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from .config import Config
 from .errors import IntakeError
-from .outbox import SmtpTransport, TempFailure, PermFailure, Uncertain
+from .outbox import send_to_staff
 from .store import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,11 @@ def notify(cfg: Config, store: Store, now: datetime) -> str | None:
     kind = health(store, now, failures=cfg.alert_after_failures, hours=cfg.alert_after_hours)
     if kind is None:
         return None
-    transport = SmtpTransport(cfg.smtp)
     try:
-        for to in cfg.staff:
-            transport.send(cfg.smtp.sender, to, _message(cfg, store, kind, to, now).as_bytes())
-    except (IntakeError, TempFailure, PermFailure, Uncertain) as exc:
+        send_to_staff(cfg.smtp, cfg.staff, lambda to: _message(cfg, store, kind, to, now).as_bytes())
+    except IntakeError as exc:
         log.warning("staff alert could not be sent: %s", exc)
         return None  # tried again after the next poll
-    finally:
-        transport.close()
     with store.transaction():
         store.db["alerts"].insert({"kind": kind, "at": iso(now), "to_addrs": ",".join(cfg.staff)})
     return kind

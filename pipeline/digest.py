@@ -7,8 +7,8 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
 
 from .config import Config
-from .errors import ConfigError, IntakeError
-from .outbox import PermFailure, SmtpTransport, TempFailure, Uncertain
+from .errors import ConfigError
+from .outbox import send_to_staff
 from .store import Store
 from .summary import STATUS_ZH, applicant_rows, render, status_lines
 
@@ -53,17 +53,7 @@ def send_digest(cfg: Config, now: datetime) -> int:
     if cfg.smtp is None:
         raise ConfigError("配置中没有 [smtp]，无法发送汇总")
     store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
-    transport = SmtpTransport(cfg.smtp)
-    sent = 0
     try:
-        for to in cfg.staff:
-            msg = build_digest(store, cfg.smtp.sender, to, now)
-            try:
-                transport.send(cfg.smtp.sender, to, msg.as_bytes())
-            except (TempFailure, PermFailure, Uncertain) as exc:
-                raise IntakeError(f"汇总发送给 {to} 失败：{exc}") from exc
-            sent += 1
+        return send_to_staff(cfg.smtp, cfg.staff, lambda to: build_digest(store, cfg.smtp.sender, to, now).as_bytes())
     finally:
-        transport.close()
         store.close()
-    return sent

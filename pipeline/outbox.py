@@ -184,3 +184,23 @@ def deliver(
         store.set_reply_state(row["id"], "sent")
         sent += 1
     return sent, None
+
+
+def send_to_staff(smtp: SmtpConfig, addresses: tuple[str, ...], build: Callable[[str], bytes]) -> int:
+    """Send `build(address)` to each staff address over one session; any failure raises SmtpError.
+
+    Staff mail (digests, alerts) does not go through the outbox: it is about
+    intake itself, and the caller decides what a failure means.
+    """
+    transport = SmtpTransport(smtp)
+    sent = 0
+    try:
+        for to in addresses:
+            try:
+                transport.send(smtp.sender, to, build(to))
+            except (TempFailure, PermFailure, Uncertain) as exc:
+                raise SmtpError(f"发送给 {to} 失败：{exc}") from exc
+            sent += 1
+    finally:
+        transport.close()
+    return sent
