@@ -28,6 +28,15 @@ def _rank(doc: Document) -> tuple:
     return (doc.received_at, any(h in doc.filename for h in FORM_HINTS))
 
 
+def current(documents: list[tuple[str, Document]], role: str) -> Document | None:
+    """The version of the Word form or PDF that counts now.
+
+    Latest wins; `documents` come oldest first, so on a tie the one recorded last wins.
+    """
+    candidates = [d for r, d in documents if r == role]
+    return max(reversed(candidates), key=_rank) if candidates else None
+
+
 def build_submission(
     applicant: str,
     sender: str,
@@ -40,9 +49,8 @@ def build_submission(
     """`documents` are (role, Document); `mail_times` every mail's receive time."""
     words = [d for role, d in documents if role == "word"]
     pdfs = [d for role, d in documents if role == "pdf"]
-    # `documents` come oldest first: on a tie the one recorded last wins.
-    word = max(reversed(words), key=_rank) if words else None
-    pdf = max(reversed(pdfs), key=_rank) if pdfs else None
+    word = current(documents, "word")
+    pdf = current(documents, "pdf")
     times = sorted(mail_times + [d.received_at for _, d in documents])
     complete_at = None
     if words and pdfs:

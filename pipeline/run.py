@@ -30,7 +30,7 @@ from .archives import ARCHIVE_KINDS, expand
 from .files import FileStore
 from .judge import judge, waiting_for_partner
 from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
-from .pairing import assign_files, build_submission, role_of
+from .pairing import assign_files, build_submission, current, role_of
 from .replies import WIRE_POLICY, ReplyInput, build_message, environment, render_reply
 from .ruleset import Ruleset, load_rules
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
@@ -292,9 +292,9 @@ class Runner:
         """
         todo = []
         for key in keys:
-            pdfs = [d for _, role, d in self.store.documents(key) if role == "pdf"]
-            if pdfs and pdfs[-1].sha256 not in self._parsed:
-                todo.append(pdfs[-1].sha256)
+            pdf = current([(role, d) for _, role, d in self.store.documents(key)], "pdf")
+            if pdf is not None and pdf.sha256 not in self._parsed:
+                todo.append(pdf.sha256)
         todo = list(dict.fromkeys(todo))
         if len(todo) < 2:
             return
@@ -360,11 +360,9 @@ class Runner:
         trigger_key = pending
         if reprocess_run is not None:
             changed = status != row["status"] or _error_codes(verdict) != _error_codes_json(row["findings"])
-            latest = self.store.one(
-                "SELECT sha256 FROM mails WHERE applicant=? ORDER BY received_at DESC LIMIT 1", (key,)
-            )
+            latest = self.store.latest_mail(key)
             if changed and latest and not decision:
-                pending, trigger_key = latest["sha256"], f"reprocess:{reprocess_run}:{latest['sha256']}"
+                pending, trigger_key = latest, f"reprocess:{reprocess_run}:{latest}"
         # The file that is here waits up to the pairing window for its partner.
         present = sub.word or sub.pdf
         hold = (
@@ -438,10 +436,10 @@ class Runner:
             self._record(a, status, hold=False, pending=None)
         if not reply:
             return None
-        latest = self.store.one("SELECT sha256 FROM mails WHERE applicant=? ORDER BY received_at DESC LIMIT 1", (key,))
+        latest = self.store.latest_mail(key)
         if latest is None:
             return None
-        row = self.render_row(a, verdict, latest["sha256"], f"decision:{decision_id}")
+        row = self.render_row(a, verdict, latest, f"decision:{decision_id}")
         with self.store.transaction():
             self.store.db["outbox"].insert(row, ignore=True)
         return row

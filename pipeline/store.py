@@ -310,6 +310,11 @@ class Store:
             out.append((r["id"], r["role"], doc))
         return out
 
+    def latest_mail(self, applicant: str) -> str | None:
+        """sha256 of the applicant's most recent mail (what a new reply answers)."""
+        row = self.one("SELECT sha256 FROM mails WHERE applicant=? ORDER BY received_at DESC LIMIT 1", (applicant,))
+        return row["sha256"] if row else None
+
     def applicant_mails(self, applicant: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM mails WHERE applicant=? ORDER BY received_at", (applicant,))
 
