@@ -113,11 +113,16 @@ def run(cfg: Path, dovecot, *args: str, failpoint: str | None = None, timeout: f
                           capture_output=True, text=True, timeout=timeout)
 
 
+def start_poll(cfg: Path, dovecot, **env: str) -> subprocess.Popen:
+    """A poll running in its own process group (so a test can kill it with its PDF children)."""
+    return subprocess.Popen(intake_argv(cfg, "poll"), cwd=ROOT, env={**intake_env(dovecot), **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
 def poll_killed_after(cfg: Path, dovecot, delay: float, timeout: float = 300) -> tuple[int, str, str]:
     """Start a poll in its own process group and SIGKILL the group after `delay` seconds
     (PDF children included). Returns (returncode, stdout, stderr); -9 when killed."""
-    proc = subprocess.Popen(intake_argv(cfg, "poll"), cwd=ROOT, env=intake_env(dovecot), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_poll(cfg, dovecot)
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:

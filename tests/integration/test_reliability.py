@@ -33,6 +33,7 @@ from bulk import (
     append_many,
     intake_argv,
     intake_env,
+    start_poll,
     mixed_corpus,
     per_recipient,
     poll_killed_after,
@@ -227,8 +228,7 @@ def test_imap_restarted_mid_fetch(tmp_path, dovecot, smtp_sink):
     append_many(dovecot, mails)
     cfg = write_config(tmp_path, dovecot, smtp_sink)
     db_path = tmp_path / "data" / "intake.db"
-    proc = subprocess.Popen(intake_argv(cfg, "poll"), cwd=ROOT, env={**intake_env(dovecot), "INTAKE_DB_BUSY_TIMEOUT_MS": "2000"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_poll(cfg, dovecot, INTAKE_DB_BUSY_TIMEOUT_MS="2000")
 
     def ingested() -> int:
         try:
@@ -376,8 +376,7 @@ def test_write_lock_beyond_busy_timeout_is_a_one_line_error(tmp_path, dovecot, s
     append_many(dovecot, [question_mail(i, applicant=False) for i in range(n)])
     cfg = write_config(tmp_path, dovecot, smtp_sink)
     db_path = tmp_path / "data" / "intake.db"
-    proc = subprocess.Popen(intake_argv(cfg, "poll"), cwd=ROOT, env={**intake_env(dovecot), "INTAKE_DB_BUSY_TIMEOUT_MS": "2000"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_poll(cfg, dovecot, INTAKE_DB_BUSY_TIMEOUT_MS="2000")
 
     def ingested() -> int:
         try:
