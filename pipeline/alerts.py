@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .config import Config
 from .errors import IntakeError
-from .outbox import send_to_staff
 from .store import Store, iso, parse_iso
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 log = logging.getLogger(__name__)
 TZ = ZoneInfo("Asia/Shanghai")
@@ -45,10 +47,12 @@ def health(store: Store, now: datetime, *, failures: int, hours: float) -> str |
     return None
 
 
-def _message(cfg: Config, store: Store, kind: str, to: str, now: datetime) -> EmailMessage:
+def _message(cfg: Config, store: Store, kind: str, to: str, now: datetime) -> "EmailMessage":
     last = store.one("SELECT error, finished_at FROM runs WHERE command='poll' ORDER BY id DESC LIMIT 1") or {}
     last_ok = store.one("SELECT MAX(finished_at) AS t FROM runs WHERE command='poll' AND ok=1")
     ok_text = parse_iso(last_ok["t"]).astimezone(TZ).strftime("%Y-%m-%d %H:%M") if last_ok and last_ok["t"] else "从未成功"
+    from email.message import EmailMessage
+
     msg = EmailMessage()
     msg["From"] = cfg.smtp.sender
     msg["To"] = to
@@ -79,6 +83,8 @@ def notify(cfg: Config, store: Store, now: datetime) -> str | None:
     if kind is None:
         return None
     try:
+        from .outbox import send_to_staff  # smtplib only when an alert goes out
+
         send_to_staff(cfg.smtp, cfg.staff, lambda to: _message(cfg, store, kind, to, now).as_bytes())
     except IntakeError as exc:
         log.warning("staff alert could not be sent: %s", exc)

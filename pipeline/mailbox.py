@@ -50,7 +50,8 @@ class Mailbox:
     def connect(self) -> None:
         cfg = self.cfg
         try:
-            context = ssl_mod.create_default_context()
+            # Loading the CA bundle costs ~20 ms: only for TLS connections.
+            context = ssl_mod.create_default_context() if cfg.ssl or cfg.starttls else None
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.ssl, ssl_context=context, timeout=cfg.timeout)
             if cfg.starttls and not cfg.ssl:
                 client.starttls(context)

@@ -20,20 +20,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .checks import Context
 from .config import Config
 from . import failpoints
 from .errors import ConfigError, IntakeError, LockedError, MailboxError
-from .archives import ARCHIVE_KINDS, expand
 from .files import FileStore
-from .judge import judge, waiting_for_partner
 from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import assign_files, build_submission, current, role_of
-from .replies import WIRE_POLICY, ReplyInput, build_message, environment, render_reply
-from .ruleset import Ruleset, load_rules
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
+
+if TYPE_CHECKING:  # the rules, checks and templates load only when a mail needs them
+    from .ruleset import Ruleset
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +109,33 @@ class Runner:
         self.cfg = cfg
         self.store = store
         self.files = files
-        self.ruleset = ruleset or load_rules(cfg.rules_path)
+        self._ruleset = ruleset
         self._env = None
         self.now = now
         self.stats = RunStats()
-        self.sender = cfg.smtp.sender if cfg.smtp else f"{self.ruleset.call.organizer} <{self.ruleset.call.mailbox}>"
         self._parsed: dict[str, Any] = {}
         self.progress = progress
+
+    @property
+    def ruleset(self) -> "Ruleset":
+        """The call's rules, loaded when the first applicant is judged (not on an idle poll)."""
+        if self._ruleset is None:
+            from .ruleset import load_rules
+
+            self._ruleset = load_rules(self.cfg.rules_path)
+        return self._ruleset
+
+    @property
+    def sender(self) -> str:
+        cfg = self.cfg
+        return cfg.smtp.sender if cfg.smtp else f"{self.ruleset.call.organizer} <{self.ruleset.call.mailbox}>"
 
     @property
     def env(self):
         """Templates are loaded only when a reply is rendered."""
         if self._env is None:
+            from .replies import environment
+
             self._env = environment()
         return self._env
 
@@ -160,6 +173,8 @@ class Runner:
         file_rows = []
         problems = list(mail.problems)
         attachments = list(mail.attachments)
+        from .archives import ARCHIVE_KINDS, expand
+
         for att in mail.attachments:
             if att.kind in ARCHIVE_KINDS and category == "application":
                 members, archive_problems = expand(att)
@@ -239,6 +254,8 @@ class Runner:
 
     def _follow_up(self, mail: Mail) -> bool:
         """No files and no link, from a sender whose unit already has files on record."""
+        from .archives import ARCHIVE_KINDS
+
         if any(role_of(a.kind) in ("word", "pdf") or a.kind in ARCHIVE_KINDS for a in mail.attachments):
             return False
         if any(f.code == "attachment_link_only" for f in mail.problems):
@@ -287,8 +304,8 @@ class Runner:
     def _prefetch_pdfs(self, keys: list[str]) -> None:
         """Read the PDFs these applicants will be judged on, several at once.
 
-        Each read is a child process, so threads are enough to keep every core
-        busy while the parent waits.
+        Each read is a fork of a warm worker process, so threads are enough
+        to keep every core busy while the parent waits.
         """
         todo = []
         for key in keys:
@@ -296,18 +313,21 @@ class Runner:
             if pdf is not None and pdf.sha256 not in self._parsed:
                 todo.append(pdf.sha256)
         todo = list(dict.fromkeys(todo))
-        if len(todo) < 2:
+        if not todo:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            list(pool.map(self.read_pdf, todo))
+        from .forms.pdf import worker_pool
 
-    def read_pdf(self, sha256: str) -> PdfFacts:
+        workers = max(1, min(os.cpu_count() or 1, len(todo)))
+        with worker_pool(workers) as pdfs, ThreadPoolExecutor(max_workers=workers) as threads:
+            list(threads.map(lambda sha: self.read_pdf(sha, pdfs), todo))
+
+    def read_pdf(self, sha256: str, pool=None) -> PdfFacts:
         if sha256 not in self._parsed:
             from .forms.pdf import read_pdf
 
-            self._parsed[sha256] = read_pdf(self.files.file_path(sha256, "pdf").read_bytes())
+            self._parsed[sha256] = read_pdf(self.files.file_path(sha256, "pdf").read_bytes(), pool=pool)
         return self._parsed[sha256]
 
     def assess(self, key: str) -> "Assessment":
@@ -332,6 +352,9 @@ class Runner:
         )
         app = self.read_word(sub.word.sha256, sub.word.kind) if sub.word else None
         pdf = self.read_pdf(sub.pdf.sha256) if sub.pdf else None
+        from .checks import Context
+        from .judge import judge
+
         verdict = judge(key, self.ruleset.evaluate(Context(call, sub, app, pdf)))
         ids = {id(d): fid for fid, _, d in docs}
         return Assessment(
@@ -352,6 +375,8 @@ class Runner:
 
         With `reprocess_run`, a reply goes out only when the verdict changed.
         """
+        from .judge import waiting_for_partner
+
         a = self.assess(key)
         row, verdict, sub = a.row, a.verdict, a.sub
         decision = self.store.active_decision(key)
@@ -446,6 +471,8 @@ class Runner:
 
     def render_row(self, a: "Assessment", verdict: Verdict, mail_sha: str, trigger_key: str) -> dict[str, Any]:
         """Render the reply to the applicant's mail `mail_sha` into an outbox row."""
+        from .replies import WIRE_POLICY, ReplyInput, build_message, render_reply
+
         row, sub, key = a.row, a.sub, a.row["key"]
         trigger = self.store.one("SELECT * FROM mails WHERE sha256=?", (mail_sha,))
         base = {

@@ -8,10 +8,11 @@ becomes a `format_unreadable` finding, never an exception.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
-import re
 import logging
+import re
 import os
 import subprocess
 import sys
@@ -51,16 +52,20 @@ def _unreadable(reason: str, *, encrypted: bool = False) -> PdfFacts:
     return PdfFacts(encrypted=encrypted, problems=(Finding("format_unreadable", ERROR, message, LOCATION),))
 
 
-def read_pdf(data: bytes, *, timeout: float = 60) -> PdfFacts:
-    """What the PDF shows; any problem is a finding, never an exception."""
+def read_pdf(data: bytes, *, timeout: float = 60, pool=None) -> PdfFacts:
+    """What the PDF shows; any problem is a finding, never an exception.
+
+    `pool` (a `sandbox.Pool` of this module) reads it in a fork of a warm
+    worker; without one a fresh child process is started.
+    """
     try:
-        return _read(data, timeout)
+        return _read(data, timeout, pool)
     except Exception:  # noqa: BLE001 - a bad file must not stop the run
         log.exception("reading PDF failed")
         return _unreadable("internal")
 
 
-def _read(data: bytes, timeout: float) -> PdfFacts:
+def _read(data: bytes, timeout: float, pool) -> PdfFacts:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return _unreadable("not_pdf")
     data = bytes(data)
@@ -68,8 +73,10 @@ def _read(data: bytes, timeout: float) -> PdfFacts:
         return _unreadable("too_large")
     if b"%PDF-" not in data[:1024]:
         return _unreadable("not_pdf")
-    result = _run_child(data, timeout)
+    result = pool.call(data, timeout) if pool is not None else _run_child(data, timeout)
     if not result.get("ok"):
+        if result.get("reason") in ("crashed", "timeout"):
+            log.warning("PDF child %s: %s %s", result["reason"], result.get("error", ""), result.get("stderr", "")[-500:])
         return _unreadable(result.get("reason", "damaged"), encrypted=bool(result.get("encrypted")))
     if result.get("repaired"):
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
@@ -109,13 +116,29 @@ def is_a4(size: tuple[float, float]) -> bool:
     return abs(size[0] - A4[0]) <= A4_TOLERANCE and abs(size[1] - A4[1]) <= A4_TOLERANCE
 
 
+def child_env() -> dict[str, str]:
+    """The children's environment: one thread per pool.
+
+    Thread pools reserve address space per thread, and OpenMP threads spin:
+    tesseract with its default threads is 4x slower on two busy cores.
+    """
+    env = dict(os.environ)
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
+    return env
+
+
+def worker_pool(workers: int | None = None):
+    """A pool of warm PDF workers (close it, or use it in a `with`)."""
+    from .sandbox import Pool
+
+    return Pool(__name__, workers=workers or os.cpu_count() or 1, env=child_env())
+
+
 def _run_child(data: bytes, timeout: float) -> dict:
     """Parse in a sandboxed child; a crash, kill or timeout is 'damaged'."""
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
+    env = child_env()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    # Thread pools reserve address space per thread; one thread each is plenty.
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "pipeline.forms.pdf"],
@@ -354,6 +377,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     }
 
 
+@functools.lru_cache(maxsize=1)
 def ocr_available() -> bool:
     """Tesseract with its simplified-Chinese data (Debian: tesseract-ocr-chi-sim)."""
     import shutil
@@ -394,6 +418,7 @@ def _ocr(doc, dpi: int = 150, timeout: float = 20) -> dict[int, str]:
                 input=buf.getvalue(),
                 capture_output=True,
                 timeout=timeout,
+                env=child_env(),
             )
         except (OSError, subprocess.SubprocessError):
             continue
@@ -401,19 +426,47 @@ def _ocr(doc, dpi: int = 150, timeout: float = 20) -> dict[int, str]:
     return texts
 
 
-def _child_main() -> int:
-    _limit_resources()
-    data = sys.stdin.buffer.read()
+def _handle(data: bytes) -> dict:
+    """One file, inside the limited child."""
     try:
-        result = inspect(data)
+        return inspect(data)
     except MemoryError:
-        result = {"ok": False, "reason": "too_big_streams"}
+        return {"ok": False, "reason": "too_big_streams"}
     except Exception as exc:  # noqa: BLE001 - report, the parent decides
-        result = {"ok": False, "reason": "damaged", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        return {"ok": False, "reason": "damaged", "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def _warm_up() -> None:
+    """Imports, the tesseract probe and the seal kernels for A4, before any fork inherits them."""
+    import pikepdf
+    import pypdfium2 as pdfium
+
+    from .seal import find_seal
+
+    ocr_available()
+    blank = pikepdf.new()
+    blank.add_blank_page(page_size=A4)
+    out = io.BytesIO()
+    blank.save(out)
+    doc = pdfium.PdfDocument(out.getvalue())
+    try:
+        find_seal(doc)
+    finally:
+        doc.close()
+
+
+def _child_main(argv: list[str]) -> int:
+    if argv[1:] == ["--serve"]:
+        from .sandbox import serve
+
+        _warm_up()
+        return serve(_handle, _limit_resources)
+    _limit_resources()
+    result = _handle(sys.stdin.buffer.read())
     sys.stdout.buffer.write(json.dumps(result, ensure_ascii=False).encode("utf-8"))
     sys.stdout.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main())
+    sys.exit(_child_main(sys.argv))

@@ -1,0 +1,291 @@
+"""A fork server for reading untrusted files: import once, fork per file.
+
+Starting a fresh Python child for every PDF costs ~0.25 s of imports
+(pikepdf, pypdfium2, numpy), more than reading a typical form. A server
+process imports them once and never reads a file itself: for each request it
+forks a child in a process group of its own, the child sets its rlimits
+(CPU seconds count from the fork) and writes a JSON answer to a pipe. A
+crash, a broken limit or a timeout kills only that child and its group
+(tesseract included), and the server answers for it. The parent talks to
+`workers` servers at once, one request each, so every core is busy.
+
+Wire format on the server's stdin/stdout: a request is an 8-byte length,
+a 4-byte timeout in milliseconds and the file's bytes; an answer is an
+8-byte length and JSON.
+"""
+from __future__ import annotations
+
+import faulthandler
+import json
+import logging
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+REQUEST = struct.Struct(">QI")
+ANSWER = struct.Struct(">Q")
+MAX_ANSWER = 64 * 1024 * 1024
+STDERR_TAIL = 2000
+GRACE = 15.0  # seconds the parent waits beyond the child's own timeout
+
+
+# --- server side (runs in the worker process) ----------------------------------
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def serve(handle: Callable[[bytes], dict], limit: Callable[[], None]) -> int:
+    """Answer requests on stdin/stdout until EOF; each in a forked child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    while True:
+        header = _read_exact(0, REQUEST.size)
+        if header is None:
+            return 0
+        size, timeout_ms = REQUEST.unpack(header)
+        data = _read_exact(0, size)
+        if data is None:
+            return 0
+        answer = json.dumps(run_forked(handle, limit, data, timeout_ms / 1000), ensure_ascii=False).encode("utf-8")
+        _write_all(1, ANSWER.pack(len(answer)) + answer)
+
+
+def run_forked(handle: Callable[[bytes], dict], limit: Callable[[], None], data: bytes, timeout: float) -> dict:
+    """`handle(data)` in a forked, limited child; its failures become answers."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.setpgid(0, 0)
+            os.close(out_r)
+            os.close(err_r)
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            os.dup2(err_w, 2)
+            if faulthandler.is_enabled():  # a crash report belongs in the answer, not on the server's stderr
+                faulthandler.enable(file=sys.stderr)
+            limit()
+            result = handle(data)
+            _write_all(out_w, json.dumps(result, ensure_ascii=False).encode("utf-8"))
+        except BaseException:  # noqa: BLE001 - the server reports a crash
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(out_w)
+    os.close(err_w)
+    try:
+        os.setpgid(pid, pid)  # also from this side: no race with killpg below
+    except OSError:
+        pass
+    out, err, timed_out = _collect(out_r, err_r, time.monotonic() + timeout)
+    if timed_out:
+        _kill_group(pid)
+    _, status = os.waitpid(pid, 0)
+    _kill_group(pid)  # leftovers such as a tesseract still running
+    stderr = err[-STDERR_TAIL:].decode("utf-8", "replace")
+    if timed_out:
+        return {"ok": False, "reason": "timeout", "stderr": stderr}
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+        return {"ok": False, "reason": "crashed", "error": how, "stderr": stderr}
+    try:
+        result = json.loads(out.decode("utf-8"))
+    except ValueError:
+        return {"ok": False, "reason": "crashed", "error": "no answer", "stderr": stderr}
+    if stderr:
+        result.setdefault("stderr", stderr)
+    return result
+
+
+def _collect(out_fd: int, err_fd: int, deadline: float) -> tuple[bytes, bytes, bool]:
+    """Both pipes until EOF, or until the deadline (then timed out)."""
+    bufs = {out_fd: bytearray(), err_fd: bytearray()}
+    open_fds = [out_fd, err_fd]
+    try:
+        while open_fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(bufs[out_fd]), bytes(bufs[err_fd]), True
+            ready, _, _ = select.select(open_fds, [], [], left)
+            for fd in ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    open_fds.remove(fd)
+                elif len(bufs[fd]) < MAX_ANSWER:
+                    bufs[fd] += chunk
+        return bytes(bufs[out_fd]), bytes(bufs[err_fd]), False
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# --- parent side -------------------------------------------------------------
+
+
+class WorkerGone(Exception):
+    """The server process died or stopped answering."""
+
+
+class _Worker:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str):
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True
+        )
+
+    def request(self, data: bytes, timeout: float) -> dict:
+        try:
+            _write_all(self.proc.stdin.fileno(), REQUEST.pack(len(data), int(timeout * 1000)) + data)
+        except OSError as exc:
+            raise WorkerGone(str(exc)) from exc
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout + GRACE
+        header = self._read(fd, ANSWER.size, deadline)
+        (size,) = ANSWER.unpack(header)
+        if size > MAX_ANSWER * 2:
+            raise WorkerGone(f"answer of {size} bytes")
+        return json.loads(self._read(fd, size, deadline).decode("utf-8"))
+
+    @staticmethod
+    def _read(fd: int, n: int, deadline: float) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise WorkerGone("no answer in time")
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
+            if not chunk:
+                raise WorkerGone("worker exited")
+            buf += chunk
+        return bytes(buf)
+
+    def stop(self, *, kill: bool = False) -> None:
+        proc = self.proc
+        if not kill:
+            try:
+                proc.stdin.close()  # EOF: the server returns
+                proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                kill = True
+        if kill:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class Pool:
+    """Up to `workers` fork servers, started on first use, one request each at a time."""
+
+    def __init__(self, module: str, *, workers: int, env: dict[str, str] | None = None):
+        root = str(Path(__file__).resolve().parents[2])
+        full = dict(os.environ if env is None else env)
+        full["PYTHONPATH"] = root + (os.pathsep + full["PYTHONPATH"] if full.get("PYTHONPATH") else "")
+        self._argv = [sys.executable, "-m", module, "--serve"]
+        self._env, self._cwd = full, root
+        self._size = max(1, workers)
+        self._idle: list[_Worker] = []
+        self._started = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def call(self, data: bytes, timeout: float) -> dict:
+        """One request; a worker that dies is replaced and the request tried once more."""
+        for attempt in (1, 2):
+            worker = self._take()
+            try:
+                answer = worker.request(data, timeout)
+            except (WorkerGone, ValueError) as exc:
+                log.warning("PDF worker failed (%s); starting a new one", exc)
+                self._drop(worker)
+                if attempt == 2:
+                    return {"ok": False, "reason": "crashed", "error": str(exc)}
+                continue
+            self._give(worker)
+            return answer
+        raise AssertionError("unreachable")
+
+    def _take(self) -> _Worker:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("pool closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._started < self._size:
+                    self._started += 1
+                    break
+                self._cond.wait()
+        try:
+            return _Worker(self._argv, self._env, self._cwd)
+        except OSError:
+            with self._cond:
+                self._started -= 1
+                self._cond.notify()
+            raise
+
+    def _give(self, worker: _Worker) -> None:
+        with self._cond:
+            if self._closed:
+                worker.stop()
+                return
+            self._idle.append(worker)
+            self._cond.notify()
+
+    def _drop(self, worker: _Worker) -> None:
+        worker.stop(kill=True)
+        with self._cond:
+            self._started -= 1
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for worker in idle:
+            worker.stop()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,114 @@
+"""The fork server that reads PDFs: same answers as a fresh child, and every failure contained."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from pipeline.forms import pdf as pdfmod
+from pipeline.forms.sandbox import run_forked
+from pipeline.samples.apps import sample_applications
+from pipeline.samples.pdfs import build_form_pdf
+
+
+def _no_limits() -> None:
+    pass
+
+
+def _answer(data: bytes) -> dict:
+    return {"ok": True, "echo": data.decode(), "pid": os.getpid()}
+
+
+def _sleep_with_grandchild(data: bytes) -> dict:
+    pid_file = data.decode()
+    proc = subprocess.Popen(["sleep", "300"])
+    with open(pid_file, "w") as fh:
+        fh.write(str(proc.pid))
+    time.sleep(300)
+    return {"ok": True}
+
+
+def _abort(data: bytes) -> dict:
+    os.abort()
+
+
+def _raise(data: bytes) -> dict:
+    raise SystemExit(3)
+
+
+def _hog_memory(data: bytes) -> dict:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (512 * 1024 * 1024, resource.RLIM_INFINITY))
+    blocks = [bytearray(64 * 1024 * 1024) for _ in range(64)]
+    return {"ok": True, "n": len(blocks)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is dead for our purpose.
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_forked_child_answers_and_is_not_the_server():
+    answer = run_forked(_answer, _no_limits, "你好".encode(), 10)
+    assert answer["ok"] and answer["echo"] == "你好"
+    assert answer["pid"] != os.getpid()
+
+
+def test_timeout_kills_the_child_and_its_process_group(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    started = time.monotonic()
+    answer = run_forked(_sleep_with_grandchild, _no_limits, str(pid_file).encode(), 1.0)
+    assert answer == {"ok": False, "reason": "timeout", "stderr": ""}
+    assert time.monotonic() - started < 10
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild), "the child's own child (e.g. tesseract) must die with it"
+
+
+@pytest.mark.parametrize("handler", [_abort, _raise, _hog_memory])
+def test_crash_exit_or_memory_limit_is_an_answer(handler):
+    answer = run_forked(handler, _no_limits, b"x", 30)
+    assert answer["ok"] is False and answer["reason"] == "crashed"
+
+
+def test_pool_reads_like_a_fresh_child():
+    app = sample_applications()[0]
+    files = [build_form_pdf(app), build_form_pdf(app, seal="none"), b"%PDF-1.4\n" + b"\x00" * 2000]
+    with pdfmod.worker_pool(2) as pool:
+        pooled = [pdfmod.read_pdf(data, pool=pool) for data in files]
+    fresh = [pdfmod.read_pdf(data) for data in files]
+    assert pooled == fresh
+    assert pooled[0].seal.kind == "red" and pooled[1].seal.kind == "none"
+    assert [p.code for p in pooled[2].problems] == ["format_unreadable"]
+
+
+def test_pool_replaces_a_dead_worker_and_serves_threads_at_once():
+    data = build_form_pdf(sample_applications()[1])
+    with pdfmod.worker_pool(2) as pool:
+        first = pool.call(data, 60)
+        assert first["ok"]
+        for worker in list(pool._idle):
+            os.killpg(worker.proc.pid, signal.SIGKILL)
+            worker.proc.wait()
+        results: list[dict] = []
+        threads = [threading.Thread(target=lambda: results.append(pool.call(data, 60))) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert len(results) == 5 and all(r["ok"] and r["text"] == first["text"] for r in results)
+        assert pool._started <= 2
+        workers = list(pool._idle)
+    assert workers and all(w.proc.poll() is not None for w in workers), "closing the pool stops its servers"
