@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import email
-import io
 import os
 import pstats
 import subprocess
@@ -25,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from corpus import build  # noqa: E402
-from run import PASSWORD, write_config  # noqa: E402
-from servers import DovecotServer, SmtpSink, connect  # noqa: E402
+from corpus import build
+from run import PASSWORD, write_config
+from servers import DovecotServer, SmtpSink, connect
 
 
 def show(path: Path, top: int, title: str, total: float | None = None) -> None:
@@ -45,7 +44,7 @@ def show(path: Path, top: int, title: str, total: float | None = None) -> None:
             shown += 1
             if shown >= top:
                 break
-    print(f"--- by own time ---")
+    print("--- by own time ---")
     for ct, tt, nc, name in sorted(rows, key=lambda r: -r[1])[:12]:
         print(f"{tt:>8.2f}{tt / tot:>7.0%}{nc:>8}  {name}")
 

@@ -184,7 +184,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
         "weak": "盖章 PDF 版与 Word 版第三至五部分有出入（相似度 {similarity:.0%}），请工作人员核对是否为同一版本。",
         "budget": "盖章 PDF 版的经费合计为 {pdf_total} 元，而 Word 版为 {word_total} 元，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
         "pilot": "盖章 PDF 版勾选的试点类型是“{pdf_pilot}”，而 Word 版是“{word_pilot}”，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
-        "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（未安装文字识别或未识别出单位名称），请工作人员人工核对。",
+        "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（文字识别未安装、已关闭或未识别出单位名称），请工作人员人工核对。",
     },
     error_below=(float, 0.3),
     warn_below=(float, 0.8),

@@ -70,12 +70,19 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class PdfConfig:
+    ocr: bool = True  # read scans' cover and last page with tesseract (if installed)
+    workers: int = 0  # PDF worker processes; 0 = one per CPU core
+
+
+@dataclass(frozen=True)
 class Config:
     storage_dir: Path
     rules_path: Path
     mailbox: MailboxConfig | None = None
     smtp: SmtpConfig | None = None
     replies: RepliesConfig = field(default_factory=RepliesConfig)
+    pdf: PdfConfig = field(default_factory=PdfConfig)
     operator: str = ""
     staff: tuple[str, ...] = ()
     alert_after_failures: int = 3
@@ -145,6 +152,9 @@ def load_config(path: str | Path) -> Config:
     mailbox = _section(data, "mailbox", MailboxConfig, ("host", "port", "user", "password_env"), str(path))
     smtp = _section(data, "smtp", SmtpConfig, ("host", "port", "user", "password_env", "sender"), str(path))
     replies = _section(data, "replies", RepliesConfig, (), str(path)) or RepliesConfig()
+    pdf = _section(data, "pdf", PdfConfig, (), str(path)) or PdfConfig()
+    if not isinstance(pdf.ocr, bool) or not isinstance(pdf.workers, int) or pdf.workers < 0:
+        raise ConfigError(f"{path}: [pdf] ocr 应为 true/false，workers 应为不小于 0 的整数")
     storage = data.get("storage", {})
     storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or storage.get("dir", "data"))
     campaign = data.get("campaign", {})
@@ -157,6 +167,7 @@ def load_config(path: str | Path) -> Config:
         mailbox=mailbox,
         smtp=smtp,
         replies=replies,
+        pdf=pdf,
         operator=str(staff_raw.get("operator", "")),
         staff=tuple(staff_raw.get("addresses", ())),
         alert_after_failures=int(staff_raw.get("alert_after_failures", 3)),

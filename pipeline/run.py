@@ -114,6 +114,9 @@ class Runner:
         self.now = now
         self.stats = RunStats()
         self._parsed: dict[str, Any] = {}
+        self._pdf_futures: dict[str, Any] = {}
+        self._pdf_threads = None
+        self._pdf_pool = None
         self.progress = progress
 
     @property
@@ -189,6 +192,8 @@ class Runner:
                 continue
             path = self.files.put_file(att.sha256, att.kind, att.data)
             file_rows.append(_file_row(mail, att, role, path))
+            if role == "pdf" and category == "application":
+                self._read_ahead(att.sha256)
         owners: dict[str, str] = {}
         applicant = None
         if category == "application" and mail.sender:
@@ -302,33 +307,54 @@ class Runner:
         return self._parsed[sha256]
 
     def _prefetch_pdfs(self, keys: list[str]) -> None:
-        """Read the PDFs these applicants will be judged on, several at once.
-
-        Each read is a fork of a warm worker process, so threads are enough
-        to keep every core busy while the parent waits.
-        """
-        todo = []
+        """Start reading the PDFs these applicants will be judged on (not read ahead at ingest)."""
         for key in keys:
             pdf = current([(role, d) for _, role, d in self.store.documents(key)], "pdf")
-            if pdf is not None and pdf.sha256 not in self._parsed:
-                todo.append(pdf.sha256)
-        todo = list(dict.fromkeys(todo))
-        if not todo:
+            if pdf is not None:
+                self._read_ahead(pdf.sha256)
+
+    def _read_ahead(self, sha256: str) -> None:
+        """Queue a PDF for the warm workers; `read_pdf` collects the result.
+
+        Called as each PDF is stored, so the PDFs of a poll are read on the
+        other cores while the parent goes on fetching and parsing mail.
+        """
+        if sha256 in self._parsed or sha256 in self._pdf_futures:
             return
-        from concurrent.futures import ThreadPoolExecutor
+        if self._pdf_threads is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        from .forms.pdf import worker_pool
+            from .forms.pdf import worker_pool
 
-        workers = max(1, min(os.cpu_count() or 1, len(todo)))
-        with worker_pool(workers) as pdfs, ThreadPoolExecutor(max_workers=workers) as threads:
-            list(threads.map(lambda sha: self.read_pdf(sha, pdfs), todo))
+            workers = self.cfg.pdf.workers or max(1, os.cpu_count() or 1)
+            self._pdf_pool = worker_pool(workers, ocr=self.cfg.pdf.ocr)
+            self._pdf_threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pdf")
+        self._pdf_futures[sha256] = self._pdf_threads.submit(self._read_pdf_now, sha256)
 
-    def read_pdf(self, sha256: str, pool=None) -> PdfFacts:
+    def read_pdf(self, sha256: str) -> PdfFacts:
         if sha256 not in self._parsed:
-            from .forms.pdf import read_pdf
-
-            self._parsed[sha256] = read_pdf(self.files.file_path(sha256, "pdf").read_bytes(), pool=pool)
+            future = self._pdf_futures.pop(sha256, None)
+            self._parsed[sha256] = future.result() if future is not None else self._read_pdf_now(sha256)
         return self._parsed[sha256]
+
+    def _read_pdf_now(self, sha256: str) -> PdfFacts:
+        from .forms.pdf import read_pdf
+
+        return read_pdf(self.files.file_path(sha256, "pdf").read_bytes(), pool=self._pdf_pool, ocr=self.cfg.pdf.ocr)
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the PDF workers (unread PDFs are read again next time they are needed)."""
+        if self._pdf_threads is not None:
+            self._pdf_threads.shutdown(wait=True, cancel_futures=True)
+            self._pdf_pool.close()
+            self._pdf_threads = self._pdf_pool = None
+            self._pdf_futures.clear()
 
     def assess(self, key: str) -> "Assessment":
         """Pair the applicant's files, read them and run the rules (no writes)."""
@@ -630,32 +656,33 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         if not dry_run:
             store.recover_interrupted_sends()
         run_id = store.start_run("poll")
-        runner = Runner(cfg, store, files, now=now, progress=progress)
-        error: str | None = None
-        try:
-            with Mailbox(cfg.mailbox) as box:
-                state = box.state()
-                seen = store.seen_uids(state.folder, state.uidvalidity)
-                new = [u for u in state.uids if u not in seen]
-                if new and not seen and store.folder_known(state.folder):
-                    new = _skip_known_after_uidvalidity_change(store, box, state, new)
-                for raw in _progress(box.fetch(state, new), len(new), progress):
-                    runner.ingest(raw)
-        except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
-            error = str(exc)
-        runner.judge_all()
-        error = error or _deliver(cfg, store, runner, dry_run)
-        if not dry_run and error is None:
-            from .sentfolder import file_sent_copies
+        with Runner(cfg, store, files, now=now, progress=progress) as runner:
+            error: str | None = None
+            try:
+                with Mailbox(cfg.mailbox) as box:
+                    state = box.state()
+                    seen = store.seen_uids(state.folder, state.uidvalidity)
+                    new = [u for u in state.uids if u not in seen]
+                    if new and not seen and store.folder_known(state.folder):
+                        new = _skip_known_after_uidvalidity_change(store, box, state, new)
+                    for raw in _progress(box.fetch(state, new), len(new), progress):
+                        runner.ingest(raw)
+            except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
+                error = str(exc)
+            runner.judge_all()
+            runner.close()  # the PDF workers are not needed for sending
+            error = error or _deliver(cfg, store, runner, dry_run)
+            if not dry_run and error is None:
+                from .sentfolder import file_sent_copies
 
-            file_sent_copies(cfg, store)
-        store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
-        if not dry_run:
-            from .alerts import notify
+                file_sent_copies(cfg, store)
+            store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
+            if not dry_run:
+                from .alerts import notify
 
-            notify(cfg, store, now())
-        runner.stats.error = error
-        return runner.stats
+                notify(cfg, store, now())
+            runner.stats.error = error
+            return runner.stats
 
 
 def _skip_known_after_uidvalidity_change(store: Store, box, state, uids: list[int]) -> list[int]:
@@ -707,10 +734,10 @@ def import_files(
     """Process saved .eml files like polled mail (deadline from Date unless --received)."""
     with open_run(cfg, "import", dry_run=dry_run) as (store, files):
         run_id = store.start_run("import")
-        runner = Runner(cfg, store, files)
-        for path in paths:
-            runner.ingest(raw_from_file(path, received_at))
-        runner.judge_all()
+        with Runner(cfg, store, files) as runner:
+            for path in paths:
+                runner.ingest(raw_from_file(path, received_at))
+            runner.judge_all()
         error = _deliver(cfg, store, runner, dry_run or not send)
         store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
         runner.stats.error = error
@@ -721,8 +748,8 @@ def reprocess(cfg: Config, *, dry_run: bool = False) -> RunStats:
     """Re-judge every stored application (rules or parser changed); reply where the verdict changed."""
     with open_run(cfg, "reprocess", dry_run=dry_run) as (store, files):
         run_id = store.start_run("reprocess")
-        runner = Runner(cfg, store, files)
-        runner.reprocess(run_id)
+        with Runner(cfg, store, files) as runner:
+            runner.reprocess(run_id)
         error = _deliver(cfg, store, runner, dry_run)
         store.finish_run(run_id, ok=error is None, error=error, sent=runner.stats.replies_sent)
         runner.stats.error = error
@@ -735,7 +762,7 @@ def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", 
         key = store.find_applicant(ref)
         if key is None:
             raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号或单位全称）")
-        runner = Runner(cfg, store, files)
-        runner.decide(key, status, note=note, by=by or cfg.operator or "工作人员", reply=reply)
+        with Runner(cfg, store, files) as runner:
+            runner.decide(key, status, note=note, by=by or cfg.operator or "工作人员", reply=reply)
         runner.stats.error = _deliver(cfg, store, runner, not reply)
         return runner.stats

@@ -70,7 +70,10 @@ def serve(handle: Callable[[bytes], dict], limit: Callable[[], None]) -> int:
         if data is None:
             return 0
         answer = json.dumps(run_forked(handle, limit, data, timeout_ms / 1000), ensure_ascii=False).encode("utf-8")
-        _write_all(1, ANSWER.pack(len(answer)) + answer)
+        try:
+            _write_all(1, ANSWER.pack(len(answer)) + answer)
+        except BrokenPipeError:  # the parent is gone (killed, or closed the pool mid-request)
+            return 0
 
 
 def run_forked(handle: Callable[[bytes], dict], limit: Callable[[], None], data: bytes, timeout: float) -> dict:

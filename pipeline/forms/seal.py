@@ -302,17 +302,24 @@ def _verify(mask: np.ndarray, cx: float, cy: float, r: float, px_per_mm: float, 
     return ring
 
 
-def find_rings(mask: np.ndarray, px_per_mm: float, *, grey: bool = False) -> list[Ring]:
+def find_rings(mask: np.ndarray, px_per_mm: float, *, grey: bool = False, first: bool = False) -> list[Ring]:
     """Verified seal-like rings in one page mask, best first.
 
     `grey=True` for a colourless-ink mask: seal-sized rings only, and each
     must pass the thin-ring test, since text is made of the same ink.
+    `first=True` stops at the first candidate (strongest correlation) that
+    verifies: enough for a verdict, and most of the time on a stamped page.
     """
     r_min = GREY_R_MIN_MM if grey else R_MIN_MM
     if mask.sum() < 2 * math.pi * r_min * 0.6 * px_per_mm**2:
         return []  # not enough ink for even the smallest ring
-    candidates = _candidates(mask, px_per_mm, r_min_mm=r_min)
-    rings = [v for c in candidates if (v := _verify(mask, *c, px_per_mm, grey=grey)) is not None]
+    rings = []
+    for c in _candidates(mask, px_per_mm, r_min_mm=r_min):
+        ring = _verify(mask, *c, px_per_mm, grey=grey)
+        if ring is not None:
+            rings.append(ring)
+            if first:
+                break
     return sorted(rings, key=lambda g: g.confidence, reverse=True)
 
 
@@ -663,14 +670,14 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> 
             finally:
                 page.close()
             red = red_mask(rgb)
-            rings = find_rings(red, px_per_mm)
+            rings = find_rings(red, px_per_mm, first=True)
             if rings:
                 return _evidence("red", index + 1, rings[0], px_per_mm)
             ovals = find_ovals(red, px_per_mm)
             if ovals:
                 return _evidence("red", index + 1, ovals[0], px_per_mm)
             if best_grey is None:
-                grey = find_rings(grey_mask(rgb), px_per_mm, grey=True)
+                grey = find_rings(grey_mask(rgb), px_per_mm, grey=True, first=True)
                 if grey:
                     best_grey = _evidence("grey", index + 1, grey[0], px_per_mm)
         return best_grey or SealEvidence("none", detail=f"检查了 {min(len(doc), MAX_PAGES)} 页，未发现圆形红色印章")

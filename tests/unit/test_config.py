@@ -42,6 +42,12 @@ def test_defaults_and_relative_storage(tmp_path, monkeypatch):
     assert cfg.own_addresses() == {"kpzx350@163.com"}
 
 
+def test_pdf_section(tmp_path):
+    assert load_config(write(tmp_path, GOOD)).pdf.ocr is True
+    cfg = load_config(write(tmp_path, GOOD + "\n[pdf]\nocr = false\nworkers = 1\n"))
+    assert cfg.pdf.ocr is False and cfg.pdf.workers == 1
+
+
 def test_password_comes_from_environment(tmp_path, monkeypatch):
     cfg = load_config(write(tmp_path, GOOD))
     monkeypatch.delenv("T_IMAP", raising=False)
@@ -67,6 +73,9 @@ def test_password_in_file_is_refused(tmp_path):
         ("[mailbox]\nhost='x'\n", "port"),
         (GOOD.replace('port = 993', 'port = 993\nbogus = 1'), "bogus"),
         ("not toml [", "TOML"),
+        (GOOD + "\n[pdf]\nocr = \"no\"\n", "ocr"),
+        (GOOD + "\n[pdf]\nworkers = -1\n", "workers"),
+        (GOOD + "\n[pdf]\nthreads = 2\n", "threads"),
     ],
 )
 def test_bad_config(tmp_path, text, needle):

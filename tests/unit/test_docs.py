@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import cli
-from pipeline.config import MailboxConfig, RepliesConfig, SmtpConfig
+from pipeline.config import MailboxConfig, PdfConfig, RepliesConfig, SmtpConfig
 from pipeline.store import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,11 @@ def test_every_command_is_documented(command):
 )
 def test_every_config_key_is_documented(key):
     assert re.search(rf"\b{key}\b", README)
+
+
+@pytest.mark.parametrize("key", sorted(PdfConfig.__dataclass_fields__))
+def test_every_pdf_key_is_documented(key):
+    assert f"`[pdf] {key}`" in README
 
 
 def rule_codes():

@@ -462,6 +462,7 @@ def test_ingest_and_judge_never_raise(sandbox):
         for r in pipe.store.rows("SELECT path FROM files"):
             assert Path(r["path"]).resolve().is_relative_to(sandbox.storage.resolve())
     finally:
+        pipe.runner.close()
         pipe.store.close()
 
 

@@ -195,6 +195,22 @@ def test_scan_is_read_by_ocr_for_the_unit_name():
     assert facts.opinion_page == facts.pages  # 八、申报单位意见 read on the last page
 
 
+@pytest.mark.skipif(not ocr_available(), reason="tesseract with chi_sim not installed")
+def test_ocr_off_leaves_a_scan_unread_in_a_fresh_child_and_in_the_pool():
+    from pipeline.forms.pdf import worker_pool
+
+    unit = "新乡市红旗区科学技术协会"
+    scan = build_form_pdf(Application(unit_name=unit, cover_unit=unit, pilot_types=("县级科协试点",)), scan=True, seed=6)
+    with worker_pool(1, ocr=False) as pool:
+        pooled = read_pdf(scan, pool=pool)
+    with worker_pool(1) as pool:
+        pooled_on = read_pdf(scan, pool=pool)
+    fresh = read_pdf(scan, ocr=False)
+    for facts in (pooled, fresh):
+        assert facts.text_source == "" and facts.text == "" and facts.seal.kind == "red"
+    assert pooled_on.text_source == "ocr" and unit in pooled_on.text.replace(" ", "")
+
+
 def test_text_source_of_an_export_is_the_layer():
     facts = read_pdf(build_form_pdf(Application(unit_name="新乡学院科学技术协会")))
     assert facts.has_text_layer and facts.text_source == "layer"

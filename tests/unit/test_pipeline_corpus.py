@@ -58,6 +58,7 @@ class Pipeline:
 def pipe(tmp_path):
     p = Pipeline(tmp_path)
     yield p
+    p.runner.close()
     p.store.close()
 
 
