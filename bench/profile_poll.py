@@ -62,7 +62,7 @@ def main() -> int:
             for when, _, raw in corpus:
                 c.append("INBOX", raw, msg_time=when)
         cfg = tmp / "intake.toml"
-        write_config(cfg, dv, sink, tmp / "data")
+        write_config(cfg, dv, sink, tmp / "data", extra=os.environ.get("BENCH_CONFIG_EXTRA", "").replace("\\n", "\n"))
         prof = tmp / "poll.prof"
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pipeline", "poll", "--config", str(cfg), "--silent"],

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -19,8 +20,6 @@ from typing import Any, Iterator
 from .errors import StoreError
 from .models import Document, Finding
 from .pairing import unit_key
-
-SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mails (
@@ -119,6 +118,10 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+# The schema's own checksum: any edit to SCHEMA re-runs it (and the column
+# migration) once on existing databases; an unchanged one skips both.
+SCHEMA_VERSION = zlib.crc32(SCHEMA.encode("utf-8")) & 0x7FFFFFFF
+
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
     """Bring a database made by an older intake up to SCHEMA (new columns only)."""
@@ -215,9 +218,11 @@ class Store:
             # How long to wait for a lock held by someone else (staff browsing the DB).
             conn.execute(f"PRAGMA busy_timeout={int(os.environ.get('INTAKE_DB_BUSY_TIMEOUT_MS', '30000'))}")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # all tables or none
-            _add_missing_columns(conn)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # New or older database; a current one skips this (and its write) on every run.
+                conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # all tables or none
+                _add_missing_columns(conn)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreError(f"无法打开数据库 {path}：{exc}") from exc
         return cls(conn, str(path))

@@ -491,6 +491,9 @@ def _child_main(argv: list[str]) -> int:
         from .sandbox import serve
 
         _warm_up()
+        import gc
+
+        gc.freeze()  # the collector must not write to (and so copy) every inherited object in each fork
         return serve(_handle, _limit_resources)
     _limit_resources()
     result = _handle(sys.stdin.buffer.read())
