@@ -52,7 +52,7 @@ def _report(stats, *, dry_run: bool) -> None:
 @click.option("--silent", is_flag=True, help="不显示进度")
 def poll(config_path: Path, dry_run: bool, silent: bool) -> None:
     """收取邮箱中的新邮件并处理一遍（供 cron 定时运行）。"""
-    from .run import poll as run_poll
+    from .jobs import poll as run_poll
 
     cfg = load_config(config_path)
     stats = run_poll(cfg, dry_run=dry_run, progress=not silent and sys.stderr.isatty())
@@ -68,7 +68,7 @@ def poll(config_path: Path, dry_run: bool, silent: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_cmd(config_path: Path, received: str | None, dry_run: bool, files: tuple[Path, ...]) -> None:
     """处理从网页邮箱保存的 .eml 文件（补录）。"""
-    from .run import import_files
+    from .jobs import import_files
 
     cfg = load_config(config_path)
     when = _parse_when(received) if received else None
@@ -162,7 +162,7 @@ def rules_check(file: Path) -> None:
 @click.option("--dry-run", is_flag=True, help="只预览：重新审核并生成回复，但不发送、不改动任何数据")
 def reprocess(config_path: Path, dry_run: bool) -> None:
     """按当前规则重新审核所有已收到的申报（如截止时间延长），只回复结论有变化的单位。"""
-    from .run import reprocess as run_reprocess
+    from .jobs import reprocess as run_reprocess
 
     stats = run_reprocess(load_config(config_path), dry_run=dry_run)
     click.echo(f"{'[试运行] ' if dry_run else ''}重新审核完成：结论变化并生成回复 {stats.replies_queued} 封，发送 {stats.replies_sent} 封")
@@ -181,7 +181,7 @@ def reprocess(config_path: Path, dry_run: bool) -> None:
 @click.option("--reply/--no-reply", default=False, show_default=True, help="是否给申报单位发送相应的回复")
 def decide(config_path: Path, applicant: str, decision: str, note: str, by: str, reply: bool) -> None:
     """工作人员改判：APPLICANT 为发件地址、受理编号或单位全称。"""
-    from .run import decide as run_decide
+    from .jobs import decide as run_decide
 
     status = "accepted" if decision == "accept" else "needs_correction"
     stats = run_decide(load_config(config_path), applicant, status, note=note, by=by, reply=reply)
@@ -227,7 +227,7 @@ def replies(ctx: click.Context, config_path: Path | None) -> None:
 def replies_resend(ctx: click.Context, reply_id: int, config_path: Path | None) -> None:
     """把编号为 ID 的回复再发送一次（工作人员有意重发时使用）。"""
     from .outbox import SmtpTransport, deliver
-    from .run import open_run
+    from .jobs import open_run
 
     cfg = _config_from(ctx, config_path)
     with open_run(cfg, "resend") as (store, _files):

@@ -13,7 +13,7 @@ from .config import default_config
 from .errors import IntakeError
 from .outbox import DirectoryTransport, deliver
 from .resources import shipped
-from .run import import_files
+from .jobs import import_files
 from .store import Store
 from .summary import FORMATS, STATUS_ZH, applicant_rows, render
 

@@ -11,14 +11,16 @@ import socket
 import ssl as ssl_mod
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from .config import MailboxConfig
 from .errors import MailboxError
-from .models import RawMail
+
+if TYPE_CHECKING:
+    from .models import RawMail
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class Mailbox:
 
     def fetch(self, state: FolderState, uids: list[int]) -> Iterator[RawMail]:
         """Yield each UID's raw bytes with its INTERNALDATE, a few at a time."""
+        from .models import RawMail
+
         assert self.client is not None
         for i in range(0, len(uids), FETCH_BATCH):
             batch = uids[i : i + FETCH_BATCH]

@@ -1,6 +1,7 @@
-"""Wire the stages together: ingest mails, judge applicants, deliver replies.
+"""Wire the stages together: ingest mails, judge applicants, queue replies.
 
-The order inside one mail is fixed and is what makes crashes harmless:
+`Runner` is one run's work on mails and applicants; the frame around it
+(lock, database, mailbox, delivery, alerts) is `jobs`. The order inside one mail is fixed and is what makes crashes harmless:
 raw bytes to disk first, then parse, then one transaction that records the
 mail, its files and the IMAP key. Judging and replying happen per applicant
 after the mails are in, so a Word and a PDF that arrive in two mails of one
@@ -9,23 +10,19 @@ poll are judged together.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import logging
 import os
 import re
-import sys
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from .config import Config
 from . import failpoints
-from .errors import ConfigError, IntakeError, LockedError, MailboxError
 from .files import FileStore
+from .jobs import RunStats
 from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
@@ -45,37 +42,6 @@ NOT_DOCX = Finding(
     "申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
     "Word 版申报书",
 )
-
-
-@dataclass
-class RunStats:
-    fetched: int = 0
-    applications: int = 0
-    no_reply: int = 0
-    other: int = 0
-    duplicates: int = 0
-    replies_queued: int = 0
-    replies_sent: int = 0
-    rendered: list[dict[str, str]] = field(default_factory=list)
-    error: str | None = None
-
-
-@contextmanager
-def run_lock(storage_dir: Path) -> Iterator[None]:
-    """One intake run per storage directory (cron may start the next too early)."""
-    storage_dir.mkdir(parents=True, exist_ok=True)
-    path = storage_dir / "intake.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise LockedError(f"另一个 intake 进程正在处理 {storage_dir}（锁文件 {path}），本次不运行") from exc
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield
-    finally:
-        os.close(fd)
 
 
 def classify(mail: Mail) -> str:
@@ -627,164 +593,3 @@ def raw_from_file(path: Path, received_at: datetime | None, source: str = "impor
     return RawMail(data=data, sha256=hashlib.sha256(data).hexdigest(), source=source, received_at=received_at)
 
 
-@contextmanager
-def open_run(cfg: Config, command: str, *, dry_run: bool = False) -> Iterator[tuple[Store, FileStore]]:
-    """Lock, open the store and file store; in dry-run both are throwaway copies."""
-    with run_lock(cfg.storage_dir):
-        store = Store.open(cfg.db_path, dry_run=dry_run)
-        tmp = tempfile.TemporaryDirectory(prefix="intake-dry-") if dry_run else None
-        files = FileStore(Path(tmp.name) if tmp else cfg.storage_dir)
-        if dry_run:
-            # Reads of earlier files must still find them: fall back to the real store.
-            files.file_path = FileStore(cfg.storage_dir).file_path  # type: ignore[method-assign]
-        files.ensure()
-        try:
-            yield store, files
-        finally:
-            store.close()
-            if tmp:
-                tmp.cleanup()
-
-
-def return_big_buffers_to_the_os() -> None:
-    """Keep the run's memory flat however many mails it reads.
-
-    glibc raises its mmap threshold each time a big block is freed, after
-    which megabyte-sized mails and attachments come from the heap and leave
-    it fragmented: the parent grew ~30 MB from N=100 to N=1000 mails. A
-    fixed threshold sends them to mmap, which gives them back when freed.
-    Only the parent: the PDF workers' numpy arrays are faster from the heap.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 256 * 1024)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
-def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = now_utc, progress: bool = False) -> RunStats:
-    """One pass over the mailbox. Raises IntakeError subclasses for run-level failure."""
-    from .mailbox import Mailbox
-
-    if cfg.mailbox is None:
-        raise MailboxError("配置中没有 [mailbox]，无法收信")
-    with open_run(cfg, "poll", dry_run=dry_run) as (store, files):
-        if not dry_run:
-            store.recover_interrupted_sends()
-        run_id = store.start_run("poll")
-        with Runner(cfg, store, files, now=now, progress=progress) as runner:
-            error: str | None = None
-            try:
-                with Mailbox(cfg.mailbox) as box:
-                    state = box.state()
-                    seen = store.seen_uids(state.folder, state.uidvalidity)
-                    new = [u for u in state.uids if u not in seen]
-                    if new:
-                        return_big_buffers_to_the_os()
-                    if new and not seen and store.folder_known(state.folder):
-                        new = _skip_known_after_uidvalidity_change(store, box, state, new)
-                    for raw in _progress(box.fetch(state, new), len(new), progress):
-                        runner.ingest(raw)
-            except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
-                error = str(exc)
-            runner.judge_all()
-            runner.close()  # the PDF workers are not needed for sending
-            error = error or _deliver(cfg, store, runner, dry_run)
-            if not dry_run and error is None:
-                from .sentfolder import file_sent_copies
-
-                file_sent_copies(cfg, store)
-            store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
-            if not dry_run:
-                from .alerts import notify
-
-                notify(cfg, store, now())
-            runner.stats.error = error
-            return runner.stats
-
-
-def _skip_known_after_uidvalidity_change(store: Store, box, state, uids: list[int]) -> list[int]:
-    """After a UIDVALIDITY change, don't refetch mail we already have (by Message-ID)."""
-    ids = box.message_ids(uids)
-    known = store.known_message_ids(list(ids.values()))
-    rest = []
-    with store.transaction():
-        for uid in uids:
-            mid = ids.get(uid)
-            if mid in known:
-                row = store.one("SELECT sha256 FROM mails WHERE message_id=?", (mid,))
-                store.mark_seen(state.folder, state.uidvalidity, uid, row["sha256"])
-            else:
-                rest.append(uid)
-    return rest
-
-
-def _progress(items, total: int, enabled: bool):
-    """A progress line on a terminal; silent under cron."""
-    if not enabled or total == 0:
-        yield from items
-        return
-    for i, item in enumerate(items, 1):
-        yield item
-        sys.stderr.write(f"\r处理邮件 {i}/{total}")
-        sys.stderr.flush()
-    sys.stderr.write("\n")
-
-
-def _deliver(cfg: Config, store: Store, runner: Runner, dry_run: bool) -> str | None:
-    """Send the queued replies when SMTP is configured; return the run error."""
-    if dry_run or not store.rows("SELECT 1 FROM outbox WHERE state='rendered' LIMIT 1"):
-        return None  # nothing queued: no SMTP code loaded, no connection
-    from .outbox import SmtpTransport, deliver
-
-    if cfg.smtp is None:
-        log.warning("no [smtp] configured: replies stay queued in the outbox")
-        return None
-    runner.stats.replies_sent, error = deliver(
-        store, SmtpTransport(cfg.smtp), cfg.smtp.sender, throttle=cfg.replies.throttle()
-    )
-    return error
-
-
-def import_files(
-    cfg: Config, paths: list[Path], *, received_at: datetime | None = None, dry_run: bool = False, send: bool = True
-) -> RunStats:
-    """Process saved .eml files like polled mail (deadline from Date unless --received)."""
-    with open_run(cfg, "import", dry_run=dry_run) as (store, files):
-        run_id = store.start_run("import")
-        with Runner(cfg, store, files) as runner:
-            for path in paths:
-                runner.ingest(raw_from_file(path, received_at))
-            runner.judge_all()
-        error = _deliver(cfg, store, runner, dry_run or not send)
-        store.finish_run(run_id, ok=error is None, error=error, fetched=runner.stats.fetched, sent=runner.stats.replies_sent)
-        runner.stats.error = error
-        return runner.stats
-
-
-def reprocess(cfg: Config, *, dry_run: bool = False) -> RunStats:
-    """Re-judge every stored application (rules or parser changed); reply where the verdict changed."""
-    with open_run(cfg, "reprocess", dry_run=dry_run) as (store, files):
-        run_id = store.start_run("reprocess")
-        with Runner(cfg, store, files) as runner:
-            runner.reprocess(run_id)
-        error = _deliver(cfg, store, runner, dry_run)
-        store.finish_run(run_id, ok=error is None, error=error, sent=runner.stats.replies_sent)
-        runner.stats.error = error
-        return runner.stats
-
-
-def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", reply: bool = False) -> RunStats:
-    """Staff overrule the automatic verdict of one applicant."""
-    with open_run(cfg, "decide") as (store, files):
-        key = store.find_applicant(ref)
-        if key is None:
-            raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号或单位全称）")
-        with Runner(cfg, store, files) as runner:
-            runner.decide(key, status, note=note, by=by or cfg.operator or "工作人员", reply=reply)
-        runner.stats.error = _deliver(cfg, store, runner, not reply)
-        return runner.stats

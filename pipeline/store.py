@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import StoreError
-from .models import Document, Finding
-from .pairing import unit_key
+
+if TYPE_CHECKING:  # models load with the first mail, not on an idle poll
+    from .models import Document, Finding
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mails (
@@ -173,6 +174,8 @@ def findings_json(findings) -> str:
 def findings_from_json(text: str | None) -> tuple[Finding, ...]:
     if not text:
         return ()
+    from .models import Finding
+
     return tuple(Finding(**f) for f in json.loads(text))
 
 
@@ -307,6 +310,8 @@ class Store:
 
     def documents(self, applicant: str) -> list[tuple[int, str, Document]]:
         """(file id, role, Document) of an applicant, oldest first."""
+        from .models import Document
+
         out = []
         for r in self.rows(
             "SELECT * FROM files WHERE applicant=? AND role IN ('word','pdf') ORDER BY received_at, id", (applicant,)
@@ -360,6 +365,8 @@ class Store:
 
     def find_applicant(self, ref: str) -> str | None:
         """An applicant by key (address), receipt number or exact unit name."""
+        from .pairing import unit_key
+
         row = self.one(
             "SELECT key FROM applicants WHERE key=? OR sender=? OR receipt_no=? OR unit=? OR key=?"
             " ORDER BY key LIMIT 1",

@@ -261,3 +261,31 @@ def test_import_saved_eml_files(tmp_path, dovecot, smtp_sink, corpus):
     smtp_sink.wait_for(3, timeout=30)
     assert "逾期" in subjects(smtp_sink)[-1]
     assert db(tmp_path)["mails"].count == 3
+
+
+IDLE_PROBE = (
+    "import sys\n"
+    "from pipeline.cli import main\n"
+    "rc = main(['poll', '--config', sys.argv[1], '--silent'])\n"
+    "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    "sys.exit(rc)\n"
+)
+
+
+def test_idle_poll_loads_no_stage_code(tmp_path, dovecot, smtp_sink, corpus):
+    """A poll that finds nothing new (every few minutes under cron) is a login and a SEARCH:
+    no parsers, rules, templates, SMTP or PDF workers are loaded for it."""
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    env = dict(os.environ, TEST_IMAP_PASSWORD=dovecot.password, TEST_SMTP_PASSWORD="x")
+    out = subprocess.run([sys.executable, "-c", IDLE_PROBE, str(cfg)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    loaded = set(next(line for line in out.stdout.splitlines() if line.startswith("MODULES")).split()[1:])
+    assert "pipeline.jobs" in loaded and "pipeline.mailbox" in loaded
+    heavy = {"pipeline.run", "pipeline.models", "pipeline.mime", "pipeline.ruleset", "pipeline.replies",
+             "pipeline.forms.pdf", "pipeline.forms.docx", "smtplib", "jinja2", "pikepdf", "docx", "mailparser"}
+    assert not heavy & loaded
+    runs = db(tmp_path).execute("SELECT ok, fetched FROM runs ORDER BY id").fetchall()
+    assert runs[-1] == (1, 0) and len(smtp_sink.messages) == 1
