@@ -2,9 +2,11 @@
 
 PDFs come from strangers, and a hostile one can abort PDFium (SIGABRT, not
 catchable) or inflate to gigabytes. So the parent only does cheap checks and
-the parsing runs in a child process (`python -m pipeline.forms.pdf`) with
-address-space and CPU limits and a wall timeout; whatever goes wrong there
-becomes a `format_unreadable` finding, never an exception.
+the parsing runs in a child process with address-space and CPU limits and a
+wall timeout: a fork of a warm worker (`sandbox.Pool`, `python -m
+pipeline.forms.pdf --serve`) during a run, or a fresh `python -m
+pipeline.forms.pdf` for a single file. Whatever goes wrong there becomes a
+`format_unreadable` finding, never an exception.
 """
 from __future__ import annotations
 
@@ -76,6 +78,9 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     if b"%PDF-" not in data[:1024]:
         return _unreadable("not_pdf")
     result = pool.call(data, timeout) if pool is not None else _run_child(data, timeout, ocr)
+    if result.get("reason") == "worker_gone":  # the pool is broken, not the file: a fresh child reads it
+        log.warning("PDF workers unavailable (%s); reading in a fresh child", result.get("error", ""))
+        result = _run_child(data, timeout, ocr)
     if not result.get("ok"):
         if result.get("reason") in ("crashed", "timeout"):
             log.warning("PDF child %s: %s %s", result["reason"], result.get("error", ""), result.get("stderr", "")[-500:])
@@ -481,9 +486,13 @@ def _warm_up_pdf() -> bytes:
 def _warm_up() -> None:
     """Read one form-like page before any fork: imports, the tesseract probe,
     PDFium's font lookup and the seal search's FFT kernels are then inherited
-    by every child instead of redone in each."""
-    ocr_available()
-    inspect(_warm_up_pdf())
+    by every child instead of redone in each. Best effort: a failure here
+    only makes the children slower."""
+    try:
+        ocr_available()
+        inspect(_warm_up_pdf())
+    except Exception as exc:  # noqa: BLE001
+        print(f"PDF worker warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _child_main(argv: list[str]) -> int:

@@ -231,16 +231,24 @@ class Pool:
         self._cond = threading.Condition()
 
     def call(self, data: bytes, timeout: float) -> dict:
-        """One request; a worker that dies is replaced and the request tried once more."""
+        """One request; a worker that dies is replaced and the request tried once more.
+
+        The servers never read a file themselves, so one that dies twice is
+        broken machinery, not a bad file: the answer says `worker_gone` and the
+        caller reads the file another way rather than blame the applicant.
+        """
         for attempt in (1, 2):
-            worker = self._take()
+            try:
+                worker = self._take()
+            except OSError as exc:
+                return {"ok": False, "reason": "worker_gone", "error": str(exc)}
             try:
                 answer = worker.request(data, timeout)
             except (WorkerGone, ValueError) as exc:
                 log.warning("PDF worker failed (%s); starting a new one", exc)
                 self._drop(worker)
                 if attempt == 2:
-                    return {"ok": False, "reason": "crashed", "error": str(exc)}
+                    return {"ok": False, "reason": "worker_gone", "error": str(exc)}
                 continue
             self._give(worker)
             return answer

@@ -112,3 +112,14 @@ def test_pool_replaces_a_dead_worker_and_serves_threads_at_once():
         assert pool._started <= 2
         workers = list(pool._idle)
     assert workers and all(w.proc.poll() is not None for w in workers), "closing the pool stops its servers"
+
+
+def test_a_broken_pool_is_not_the_applicants_fault():
+    """Servers that cannot start are machinery trouble: the file is read by a fresh child instead."""
+    from pipeline.forms.sandbox import Pool
+
+    data = build_form_pdf(sample_applications()[0])
+    with Pool("pipeline.no_such_module", workers=1) as broken:
+        assert broken.call(data, 30)["reason"] == "worker_gone"
+        facts = pdfmod.read_pdf(data, pool=broken)
+    assert not facts.problems and facts.seal.kind == "red" and facts.has_text_layer
