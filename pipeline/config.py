@@ -72,7 +72,7 @@ class RepliesConfig:
 @dataclass(frozen=True)
 class PdfConfig:
     ocr: bool = True  # read scans' cover and last page with tesseract (if installed)
-    workers: int = 0  # PDF worker processes; 0 = one per CPU core
+    workers: int = 0  # PDF worker processes; 0 = one per CPU core, at most 4
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -290,9 +289,9 @@ class Runner:
         if self._pdf_threads is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            from .forms.pdf import worker_pool
+            from .forms.pdf import default_workers, worker_pool
 
-            workers = self.cfg.pdf.workers or max(1, os.cpu_count() or 1)
+            workers = self.cfg.pdf.workers or default_workers()
             self._pdf_pool = worker_pool(workers, ocr=self.cfg.pdf.ocr)
             self._pdf_threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pdf")
         self._pdf_futures[sha256] = self._pdf_threads.submit(self._read_pdf_now, sha256)

@@ -135,11 +135,19 @@ def child_env(*, ocr: bool = True) -> dict[str, str]:
     return env
 
 
+DEFAULT_WORKERS_MAX = 4  # each busy worker holds ~150 MB with its child and tesseract
+
+
+def default_workers() -> int:
+    """One worker per core, at most four: memory stays bounded on big machines."""
+    return max(1, min(os.cpu_count() or 1, DEFAULT_WORKERS_MAX))
+
+
 def worker_pool(workers: int | None = None, *, ocr: bool = True):
     """A pool of warm PDF workers (close it, or use it in a `with`)."""
     from .sandbox import Pool
 
-    return Pool(__name__, workers=workers or os.cpu_count() or 1, env=child_env(ocr=ocr))
+    return Pool(__name__, workers=workers or default_workers(), env=child_env(ocr=ocr))
 
 
 def _run_child(data: bytes, timeout: float, ocr: bool = True) -> dict:

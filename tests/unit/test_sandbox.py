@@ -123,3 +123,12 @@ def test_a_broken_pool_is_not_the_applicants_fault():
         assert broken.call(data, 30)["reason"] == "worker_gone"
         facts = pdfmod.read_pdf(data, pool=broken)
     assert not facts.problems and facts.seal.kind == "red" and facts.has_text_layer
+
+
+def test_default_workers_follow_the_cores_but_stay_bounded(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert pdfmod.default_workers() == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert pdfmod.default_workers() == pdfmod.DEFAULT_WORKERS_MAX == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert pdfmod.default_workers() == 1
