@@ -57,3 +57,22 @@ class FileStore:
                 pass
             raise
         return path
+
+
+class OverlayFileStore(FileStore):
+    """A dry run's files: new ones go to a scratch folder, earlier runs' are still found.
+
+    `--dry-run` changes nothing anywhere, so not even a content-addressed
+    attachment may land in the real storage directory.
+    """
+
+    def __init__(self, scratch: Path, real: Path):
+        super().__init__(scratch)
+        self.real = FileStore(real)
+
+    def file_path(self, sha256: str, kind: str) -> Path:
+        mine = super().file_path(sha256, kind)
+        return mine if mine.exists() else self.real.file_path(sha256, kind)
+
+    def put_file(self, sha256: str, kind: str, data: bytes) -> Path:
+        return self._put(super().file_path(sha256, kind), data)

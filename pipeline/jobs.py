@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from .config import Config
 from .errors import ConfigError, IntakeError, LockedError, MailboxError
-from .files import FileStore
+from .files import FileStore, OverlayFileStore
 from .store import Store, now_utc
 
 if TYPE_CHECKING:
@@ -66,10 +66,7 @@ def open_run(cfg: Config, command: str, *, dry_run: bool = False) -> Iterator[tu
     with run_lock(cfg.storage_dir):
         store = Store.open(cfg.db_path, dry_run=dry_run)
         tmp = tempfile.TemporaryDirectory(prefix="intake-dry-") if dry_run else None
-        files = FileStore(Path(tmp.name) if tmp else cfg.storage_dir)
-        if dry_run:
-            # Reads of earlier files must still find them: fall back to the real store.
-            files.file_path = FileStore(cfg.storage_dir).file_path  # type: ignore[method-assign]
+        files = OverlayFileStore(Path(tmp.name), cfg.storage_dir) if tmp else FileStore(cfg.storage_dir)
         files.ensure()
         try:
             yield store, files

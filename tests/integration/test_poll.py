@@ -153,6 +153,7 @@ def test_dry_run_changes_nothing(tmp_path, dovecot, smtp_sink, corpus):
     assert smtp_sink.messages == []
     assert not (tmp_path / "data" / "intake.db").exists() or db(tmp_path)["mails"].count == 0
     assert not list((tmp_path / "data").rglob("*.eml"))
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file() and p.name != "intake.lock"]
     # the real run afterwards still sees the mail as new
     assert poll(cfg, dovecot).returncode == 0
     smtp_sink.wait_for(1, timeout=30)
