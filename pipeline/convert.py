@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .forms.sandbox import untrusted_env
+
 CONVERTIBLE = frozenset({"doc", "wps", "rtf", "html_doc", "word2003xml"})
 SUFFIX = {"doc": ".doc", "wps": ".wps", "rtf": ".rtf", "html_doc": ".html", "word2003xml": ".xml"}
 
@@ -55,7 +57,7 @@ def to_docx(data: bytes, kind: str, *, timeout: float = 90.0) -> bytes | None:
                 stderr=subprocess.DEVNULL,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "HOME": str(work)},
+                env=untrusted_env(HOME=str(work)),  # no authorization codes for a converter of strangers' files
             )
             try:
                 proc.wait(timeout=timeout)

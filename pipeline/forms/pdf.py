@@ -127,12 +127,15 @@ def child_env(*, ocr: bool = True) -> dict[str, str]:
     """The children's environment: one thread per pool, OCR on or off.
 
     Thread pools reserve address space per thread, and OpenMP threads spin:
-    tesseract with its default threads is 4x slower on two busy cores.
+    tesseract with its default threads is 4x slower on two busy cores. No
+    secrets: the children parse hostile files (`sandbox.untrusted_env`).
     """
-    env = dict(os.environ)
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
-    env[OCR_ENV] = "1" if ocr else "0"
-    return env
+    from .sandbox import untrusted_env
+
+    return untrusted_env(
+        OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_THREAD_LIMIT="1",
+        **{OCR_ENV: "1" if ocr else "0"},
+    )
 
 
 DEFAULT_WORKERS_MAX = 4  # each busy worker holds ~150 MB with its child and tesseract

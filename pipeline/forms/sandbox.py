@@ -38,6 +38,27 @@ STDERR_TAIL = 2000
 GRACE = 15.0  # seconds the parent waits beyond the child's own timeout
 
 
+# What a process that reads untrusted files may see of our environment: the
+# system's basics, never the mailbox and SMTP authorization codes (they are in
+# environment variables of any name the config chooses, so this is a list of
+# what passes, not of what is kept out).
+ENV_PASS = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TZ", "LANG", "LANGUAGE", "TMPDIR", "TEMP", "TMP",
+        "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+        "LD_LIBRARY_PATH", "TESSDATA_PREFIX", "FONTCONFIG_FILE", "FONTCONFIG_PATH",
+    }
+)
+ENV_PASS_PREFIXES = ("LC_", "XDG_", "SAL_", "INTAKE_PDF_")
+
+
+def untrusted_env(**extra: str) -> dict[str, str]:
+    """The environment for a child that parses files from strangers (plus `extra`)."""
+    env = {k: v for k, v in os.environ.items() if k in ENV_PASS or k.startswith(ENV_PASS_PREFIXES)}
+    env.update(extra)
+    return env
+
+
 # --- server side (runs in the worker process) ----------------------------------
 
 

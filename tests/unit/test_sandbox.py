@@ -132,3 +132,18 @@ def test_default_workers_follow_the_cores_but_stay_bounded(monkeypatch):
     assert pdfmod.default_workers() == pdfmod.DEFAULT_WORKERS_MAX == 4
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert pdfmod.default_workers() == 1
+
+
+def test_children_that_read_strangers_files_never_see_the_authorization_codes(monkeypatch):
+    monkeypatch.setenv("XINXIANG_IMAP_CODE", "Kq7v-secret-imap")
+    monkeypatch.setenv("SMTP_AUTH_FILE", "/run/secrets/smtp")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    env = pdfmod.child_env()
+    assert "XINXIANG_IMAP_CODE" not in env and "SMTP_AUTH_FILE" not in env
+    assert env["LC_ALL"] == "C.UTF-8" and env["PATH"] and env["OMP_THREAD_LIMIT"] == "1"
+    with pdfmod.worker_pool(1) as pool:
+        assert pool.call(build_form_pdf(sample_applications()[0]), 60)["ok"]
+        server = pool._idle[0].proc.pid
+        with open(f"/proc/{server}/environ", "rb") as fh:
+            seen = fh.read()
+    assert b"Kq7v-secret-imap" not in seen and b"SMTP_AUTH_FILE" not in seen and b"PATH=" in seen
