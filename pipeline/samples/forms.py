@@ -13,7 +13,7 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
-from docx.shared import Pt
+from docx.shared import Cm, Mm, Pt
 
 from ..models import PILOT_TYPES, Application, BudgetItem, Participant, Stage
 
@@ -43,6 +43,12 @@ def build_form_docx(
     if checkbox_style not in CHECKBOX_STYLES:
         raise ValueError(f"checkbox_style must be one of {CHECKBOX_STYLES}")
     doc = Document()
+    # The notice asks for A4 (A4纸双面打印); python-docx's default template is US Letter,
+    # and a PDF exported from a Letter form gets pdf_not_a4.
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin = section.bottom_margin = Cm(2.54)
+    section.left_margin = section.right_margin = Cm(3.18)
     style = doc.styles["Normal"]
     style.font.name = "宋体"
     style.element.rPr.rFonts.set(

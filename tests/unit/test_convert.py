@@ -44,3 +44,20 @@ def test_without_libreoffice_is_none(monkeypatch):
 
 def test_unknown_kind_is_none():
     assert convert.to_docx(b"x", "pdf") is None
+
+
+@needs_soffice
+def test_blank_form_we_send_prints_on_a4(tmp_path):
+    """Applicants fill in the blank form we attach; its PDF export must not earn them pdf_not_a4."""
+    import subprocess
+
+    from pipeline.forms.pdf import is_a4, read_pdf
+    from pipeline.resources import shipped
+
+    src = tmp_path / "form.docx"
+    src.write_bytes((shipped("templates") / "forms" / "申报书.docx").read_bytes())
+    subprocess.run([convert.soffice(), "--headless", "--norestore", "--convert-to", "pdf", "--outdir", str(tmp_path), str(src)],
+                   env={**convert.os.environ, "HOME": str(tmp_path)}, capture_output=True, timeout=180, check=True)
+    facts = read_pdf((tmp_path / "form.pdf").read_bytes())
+    assert facts.pages >= 3 and all(is_a4(size) for size in facts.page_sizes)
+    assert "pdf_not_a4" not in [p.code for p in facts.problems]
