@@ -128,10 +128,11 @@ def run_forked(handle: Callable[[bytes], dict], limit: Callable[[], None], data:
     except OSError:
         pass
     out, err, timed_out = _collect(out_r, err_r, time.monotonic() + timeout)
-    if timed_out:
-        _kill_group(pid)
+    # Both pipes closed means the child has exited (or it timed out): kill its
+    # group (a tesseract left running) while the unreaped child still holds
+    # the group's id, so the id cannot belong to anyone else yet.
+    _kill_group(pid)
     _, status = os.waitpid(pid, 0)
-    _kill_group(pid)  # leftovers such as a tesseract still running
     stderr = err[-STDERR_TAIL:].decode("utf-8", "replace")
     if timed_out:
         return {"ok": False, "reason": "timeout", "stderr": stderr}
