@@ -301,3 +301,25 @@ def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, f
     mail = p.rows("SELECT * FROM mails ORDER BY received_at DESC")[0]
     assert mail["category"] == "other" and "阅处" in mail["no_reply_reason"]
     p.store.close()
+
+
+@pytest.mark.parametrize("ocr", [False, True])
+def test_pdf_settings_reach_the_workers(tmp_path, forms, ocr):
+    """[pdf] ocr and workers: a scan is OCR'd or not, the applicant's verdict is the same either way."""
+    from pipeline.config import PdfConfig
+    from pipeline.forms.pdf import ocr_available
+
+    if ocr and not ocr_available():
+        pytest.skip("tesseract with chi_sim not installed")
+    app, docx, _ = forms[0]
+    scan = build_form_pdf(app, scan=True, seed=3)
+    p = Pipeline(tmp_path)
+    p.runner.cfg = dataclasses.replace(p.runner.cfg, pdf=PdfConfig(ocr=ocr, workers=1))
+    p.feed(form_mail("scan@qq.com", [("申报书.docx", docx), ("盖章版.pdf", scan)]))
+    assert p.runner._pdf_pool._size == 1  # read ahead by the one configured worker
+    p.judge()
+    facts = p.runner._parsed[hashlib.sha256(scan).hexdigest()]
+    assert facts.text_source == ("ocr" if ocr else "") and facts.seal.kind == "red"
+    assert status_of(p) == {app.unit: "accepted"}
+    p.runner.close()
+    p.store.close()
