@@ -508,13 +508,14 @@ def _warm_up() -> None:
 
 def _child_main(argv: list[str]) -> int:
     if argv[1:] == ["--serve"]:
-        from .sandbox import serve
+        from .sandbox import protect_channel, serve
 
+        channel = protect_channel()
         _warm_up()
         import gc
 
         gc.freeze()  # the collector must not write to (and so copy) every inherited object in each fork
-        return serve(_handle, _limit_resources)
+        return serve(_handle, _limit_resources, channel=channel)
     _limit_resources()
     result = _handle(sys.stdin.buffer.read())
     sys.stdout.buffer.write(json.dumps(result, ensure_ascii=False).encode("utf-8"))

@@ -79,8 +79,15 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def serve(handle: Callable[[bytes], dict], limit: Callable[[], None]) -> int:
-    """Answer requests on stdin/stdout until EOF; each in a forked child."""
+def protect_channel() -> int:
+    """Move the answer channel off fd 1, so a library that prints cannot corrupt it."""
+    channel = os.dup(1)
+    os.dup2(2, 1)
+    return channel
+
+
+def serve(handle: Callable[[bytes], dict], limit: Callable[[], None], *, channel: int = 1) -> int:
+    """Answer requests from stdin on `channel` until EOF; each in a forked child."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     while True:
         header = _read_exact(0, REQUEST.size)
@@ -92,7 +99,7 @@ def serve(handle: Callable[[bytes], dict], limit: Callable[[], None]) -> int:
             return 0
         answer = json.dumps(run_forked(handle, limit, data, timeout_ms / 1000), ensure_ascii=False).encode("utf-8")
         try:
-            _write_all(1, ANSWER.pack(len(answer)) + answer)
+            _write_all(channel, ANSWER.pack(len(answer)) + answer)
         except BrokenPipeError:  # the parent is gone (killed, or closed the pool mid-request)
             return 0
 

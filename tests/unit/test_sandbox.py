@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -147,3 +148,22 @@ def test_children_that_read_strangers_files_never_see_the_authorization_codes(mo
         with open(f"/proc/{server}/environ", "rb") as fh:
             seen = fh.read()
     assert b"Kq7v-secret-imap" not in seen and b"SMTP_AUTH_FILE" not in seen and b"PATH=" in seen
+
+
+def test_a_library_printing_in_the_server_does_not_corrupt_answers():
+    """Anything the worker process prints goes to stderr, not into the answer channel."""
+    from pipeline.forms.sandbox import ANSWER, REQUEST
+
+    code = (
+        "import sys\n"
+        "from pipeline.forms import sandbox\n"
+        "channel = sandbox.protect_channel()\n"
+        "print('stray output ' * 50, flush=True)\n"
+        "sys.exit(sandbox.serve(lambda d: {'ok': True, 'n': len(d)}, lambda: None, channel=channel))\n"
+    )
+    request = REQUEST.pack(3, 10_000) + b"abc"
+    proc = subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, timeout=60)
+    assert proc.returncode == 0
+    answer = b'{"ok": true, "n": 3}'
+    assert proc.stdout == ANSWER.pack(len(answer)) + answer
+    assert b"stray output" in proc.stderr
