@@ -109,11 +109,14 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         runner: Runner | None = None
 
         def get_runner() -> Runner:
+            """The stages, loaded on first need; a broken rules file raises RulesError here."""
             nonlocal runner
             if runner is None:
                 from .run import Runner
 
-                runner = Runner(cfg, store, files, now=now, progress=progress)
+                new_runner = Runner(cfg, store, files, now=now, progress=progress)
+                new_runner.ruleset  # noqa: B018 - load (and check) the rules before any mail is touched
+                runner = new_runner
             return runner
 
         error: str | None = None
@@ -133,8 +136,12 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
             except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
                 error = str(exc)
             if runner is not None or store.dirty_applicants():  # new mail, or files waiting for a partner
-                get_runner().judge_all()
-                get_runner().close()  # the PDF workers are not needed for sending
+                try:
+                    get_runner().judge_all()
+                except ConfigError as exc:  # the rules file
+                    error = error or str(exc)
+                else:
+                    get_runner().close()  # the PDF workers are not needed for sending
             stats = runner.stats if runner is not None else RunStats()
             error = error or _deliver(cfg, store, stats, dry_run)
             if not dry_run and error is None:

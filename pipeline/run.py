@@ -248,6 +248,7 @@ class Runner:
     # -- stage 2: judge and queue replies --------------------------------------
 
     def judge_all(self) -> None:
+        self.ruleset  # noqa: B018 - a broken rules file stops the run here, not once per applicant
         keys = self.store.dirty_applicants()
         self._prefetch_pdfs(keys)
         for key in keys:
@@ -429,6 +430,7 @@ class Runner:
 
     def reprocess(self, run_id: int) -> None:
         """Re-judge every applicant from stored files under the current rules."""
+        self.ruleset  # noqa: B018 - a broken rules file stops the run here, not once per applicant
         for key in [r["key"] for r in self.store.rows("SELECT key FROM applicants ORDER BY key")]:
             try:
                 self.judge_one(key, reprocess_run=run_id)

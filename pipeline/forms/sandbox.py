@@ -16,6 +16,7 @@ a 4-byte timeout in milliseconds and the file's bytes; an answer is an
 from __future__ import annotations
 
 import faulthandler
+import functools
 import json
 import logging
 import os
@@ -89,6 +90,7 @@ def protect_channel() -> int:
 def serve(handle: Callable[[bytes], dict], limit: Callable[[], None], *, channel: int = 1) -> int:
     """Answer requests from stdin on `channel` until EOF; each in a forked child."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    _prctl()
     while True:
         header = _read_exact(0, REQUEST.size)
         if header is None:
@@ -97,24 +99,53 @@ def serve(handle: Callable[[bytes], dict], limit: Callable[[], None], *, channel
         data = _read_exact(0, size)
         if data is None:
             return 0
-        answer = json.dumps(run_forked(handle, limit, data, timeout_ms / 1000), ensure_ascii=False).encode("utf-8")
+        result = run_forked(handle, limit, data, timeout_ms / 1000, close=(channel,) if channel != 1 else ())
+        answer = json.dumps(result, ensure_ascii=False).encode("utf-8")
         try:
             _write_all(channel, ANSWER.pack(len(answer)) + answer)
         except BrokenPipeError:  # the parent is gone (killed, or closed the pool mid-request)
             return 0
 
 
-def run_forked(handle: Callable[[bytes], dict], limit: Callable[[], None], data: bytes, timeout: float) -> dict:
-    """`handle(data)` in a forked, limited child; its failures become answers."""
+@functools.lru_cache(maxsize=1)
+def _prctl():
+    """libc's prctl, looked up once (in the server, before it forks), or None."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(server: int) -> None:
+    """Linux: SIGKILL this child when the server that forked it dies (also if it already has)."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != server:
+        os._exit(70)
+
+
+def run_forked(
+    handle: Callable[[bytes], dict], limit: Callable[[], None], data: bytes, timeout: float, *, close: tuple[int, ...] = ()
+) -> dict:
+    """`handle(data)` in a forked, limited child; its failures become answers.
+
+    `close`: the server's own channels, which the child must not hold open
+    (a parent waiting on them would not see the server die).
+    """
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 0
         try:
             os.setpgid(0, 0)
-            os.close(out_r)
-            os.close(err_r)
+            _die_with_parent(server)
+            for fd in (out_r, err_r, *close):
+                os.close(fd)
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, 0)
             os.dup2(null, 1)
@@ -197,18 +228,32 @@ class _Worker:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True
         )
 
-    def request(self, data: bytes, timeout: float) -> dict:
-        try:
-            _write_all(self.proc.stdin.fileno(), REQUEST.pack(len(data), int(timeout * 1000)) + data)
-        except OSError as exc:
-            raise WorkerGone(str(exc)) from exc
+    def request(self, data: bytes, timeout: float, grace: float = GRACE) -> dict:
+        deadline = time.monotonic() + timeout + grace
+        self._send(REQUEST.pack(len(data), int(timeout * 1000)) + data, deadline)
         fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout + GRACE
         header = self._read(fd, ANSWER.size, deadline)
         (size,) = ANSWER.unpack(header)
         if size > MAX_ANSWER * 2:
             raise WorkerGone(f"answer of {size} bytes")
         return json.loads(self._read(fd, size, deadline).decode("utf-8"))
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        """Write the request, giving up at the deadline (a server stuck before reading)."""
+        fd = self.proc.stdin.fileno()
+        os.set_blocking(fd, False)
+        view = memoryview(data)
+        try:
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [fd], [], left)[1]:
+                    raise WorkerGone("request not taken in time")
+                try:
+                    view = view[os.write(fd, view[: 1 << 16]) :]
+                except BlockingIOError:
+                    continue
+        except OSError as exc:  # BrokenPipeError: the server is gone
+            raise WorkerGone(str(exc)) from exc
 
     @staticmethod
     def _read(fd: int, n: int, deadline: float) -> bytes:
@@ -247,13 +292,14 @@ class _Worker:
 class Pool:
     """Up to `workers` fork servers, started on first use, one request each at a time."""
 
-    def __init__(self, module: str, *, workers: int, env: dict[str, str] | None = None):
+    def __init__(self, module: str, *, workers: int, env: dict[str, str] | None = None, grace: float = GRACE):
         root = str(Path(__file__).resolve().parents[2])
         full = dict(os.environ if env is None else env)
         full["PYTHONPATH"] = root + (os.pathsep + full["PYTHONPATH"] if full.get("PYTHONPATH") else "")
         self._argv = [sys.executable, "-m", module, "--serve"]
         self._env, self._cwd = full, root
         self._size = max(1, workers)
+        self._grace = grace
         self._idle: list[_Worker] = []
         self._started = 0
         self._closed = False
@@ -269,10 +315,10 @@ class Pool:
         for attempt in (1, 2):
             try:
                 worker = self._take()
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:  # cannot start one, or the pool is closed
                 return {"ok": False, "reason": "worker_gone", "error": str(exc)}
             try:
-                answer = worker.request(data, timeout)
+                answer = worker.request(data, timeout, self._grace)
             except (WorkerGone, ValueError) as exc:
                 log.warning("PDF worker failed (%s); starting a new one", exc)
                 self._drop(worker)
@@ -296,7 +342,7 @@ class Pool:
                 self._cond.wait()
         try:
             return _Worker(self._argv, self._env, self._cwd)
-        except OSError:
+        except BaseException:  # the slot must not be lost, or later callers wait for ever
             with self._cond:
                 self._started -= 1
                 self._cond.notify()

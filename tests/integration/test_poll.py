@@ -290,3 +290,13 @@ def test_idle_poll_loads_no_stage_code(tmp_path, dovecot, smtp_sink, corpus):
     assert not heavy & loaded
     runs = db(tmp_path).execute("SELECT ok, fetched FROM runs ORDER BY id").fetchall()
     assert runs[-1] == (1, 0) and len(smtp_sink.messages) == 1
+
+
+def test_broken_rules_file_fails_the_poll_and_says_so(tmp_path, dovecot, smtp_sink, corpus):
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    (tmp_path / "bad-rules.toml").write_text("[call\nname = 'typo'\n", encoding="utf-8")
+    cfg = write_config(tmp_path, dovecot, smtp_sink, extra='\n[campaign]\nrules = "bad-rules.toml"\n')
+    result = poll(cfg, dovecot)
+    assert result.returncode == 1 and "bad-rules.toml" in result.stderr, result.stderr
+    assert db(tmp_path).execute("SELECT ok FROM runs ORDER BY id DESC LIMIT 1").fetchone() == (0,)
+    assert db(tmp_path)["mails"].count == 0 and smtp_sink.messages == []

@@ -167,3 +167,67 @@ def test_a_library_printing_in_the_server_does_not_corrupt_answers():
     answer = b'{"ok": true, "n": 3}'
     assert proc.stdout == ANSWER.pack(len(answer)) + answer
     assert b"stray output" in proc.stderr
+
+
+KILLER_SERVER = """
+import os, signal, sys, time
+from pipeline.forms import sandbox
+
+def handle(data):
+    with open(data.decode(), "w") as fh:
+        fh.write(str(os.getpid()))
+    os.kill(os.getppid(), signal.SIGKILL)  # the server dies mid-request
+    time.sleep(120)
+    return {"ok": True}
+
+if __name__ == "__main__":
+    channel = sandbox.protect_channel()
+    sys.exit(sandbox.serve(handle, lambda: None, channel=channel))
+"""
+
+SLOW_SERVER = """
+import sys, time
+from pipeline.forms import sandbox
+
+if __name__ == "__main__":
+    time.sleep(60)  # stuck before it reads a request (e.g. a hanging warm-up)
+    sys.exit(sandbox.serve(lambda d: {"ok": True}, lambda: None))
+"""
+
+
+def _server_pool(tmp_path, name: str, source: str, **kw):
+    from pipeline.forms.sandbox import Pool
+
+    (tmp_path / f"{name}.py").write_text(source)
+    return Pool(name, workers=1, env={**os.environ, "PYTHONPATH": str(tmp_path)}, **kw)
+
+
+def test_a_server_dying_mid_request_is_noticed_at_once_and_takes_its_child_along(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    with _server_pool(tmp_path, "killer_server", KILLER_SERVER) as pool:
+        started = time.monotonic()
+        answer = pool.call(str(pid_file).encode(), 60)
+        took = time.monotonic() - started
+    assert answer["reason"] == "worker_gone"
+    assert took < 20, f"{took:.1f} s: the parent waited for the orphaned child instead of the server's EOF"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "a child whose server died must not run on"
+
+
+def test_a_server_that_never_reads_cannot_block_the_sender(tmp_path):
+    with _server_pool(tmp_path, "slow_server", SLOW_SERVER, grace=1.0) as pool:
+        started = time.monotonic()
+        answer = pool.call(b"%PDF-" + b"x" * (2 << 20), 1.0)  # far more than a pipe buffer
+        took = time.monotonic() - started
+    assert answer["reason"] == "worker_gone" and took < 15
+
+
+def test_a_closed_pool_answers_worker_gone_so_a_fresh_child_reads_the_file():
+    pool = pdfmod.worker_pool(1)
+    pool.close()
+    assert pool.call(b"%PDF-1.4", 10)["reason"] == "worker_gone"
+    facts = pdfmod.read_pdf(build_form_pdf(sample_applications()[0]), pool=pool)
+    assert facts.seal.kind == "red" and not facts.problems
