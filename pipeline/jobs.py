@@ -114,9 +114,7 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
             if runner is None:
                 from .run import Runner
 
-                new_runner = Runner(cfg, store, files, now=now, progress=progress)
-                new_runner.ruleset  # noqa: B018 - load (and check) the rules before any mail is touched
-                runner = new_runner
+                runner = Runner(cfg, store, files, now=now, progress=progress)
             return runner
 
         error: str | None = None

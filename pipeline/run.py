@@ -26,7 +26,7 @@ from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, R
 from .pairing import assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
 
-if TYPE_CHECKING:  # the rules, checks and templates load only when a mail needs them
+if TYPE_CHECKING:  # checks and templates load only when an applicant is judged or answered
     from .ruleset import Ruleset
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,12 @@ class Runner:
         self.cfg = cfg
         self.store = store
         self.files = files
-        self._ruleset = ruleset
+        if ruleset is None:
+            from .ruleset import load_rules
+
+            ruleset = load_rules(cfg.rules_path)  # a broken rules file stops the command here
+        self.ruleset = ruleset
+        self.sender = cfg.smtp.sender if cfg.smtp else f"{ruleset.call.organizer} <{ruleset.call.mailbox}>"
         self._env = None
         self.now = now
         self.stats = RunStats()
@@ -83,20 +88,6 @@ class Runner:
         self._pdf_threads = None
         self._pdf_pool = None
         self.progress = progress
-
-    @property
-    def ruleset(self) -> "Ruleset":
-        """The call's rules, loaded when the first applicant is judged (not on an idle poll)."""
-        if self._ruleset is None:
-            from .ruleset import load_rules
-
-            self._ruleset = load_rules(self.cfg.rules_path)
-        return self._ruleset
-
-    @property
-    def sender(self) -> str:
-        cfg = self.cfg
-        return cfg.smtp.sender if cfg.smtp else f"{self.ruleset.call.organizer} <{self.ruleset.call.mailbox}>"
 
     @property
     def env(self):
@@ -248,7 +239,6 @@ class Runner:
     # -- stage 2: judge and queue replies --------------------------------------
 
     def judge_all(self) -> None:
-        self.ruleset  # noqa: B018 - a broken rules file stops the run here, not once per applicant
         keys = self.store.dirty_applicants()
         self._prefetch_pdfs(keys)
         for key in keys:
@@ -430,7 +420,6 @@ class Runner:
 
     def reprocess(self, run_id: int) -> None:
         """Re-judge every applicant from stored files under the current rules."""
-        self.ruleset  # noqa: B018 - a broken rules file stops the run here, not once per applicant
         for key in [r["key"] for r in self.store.rows("SELECT key FROM applicants ORDER BY key")]:
             try:
                 self.judge_one(key, reprocess_run=run_id)
