@@ -18,7 +18,6 @@ import re
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from ..models import ERROR, WARNING, Finding, PdfFacts, SealEvidence
 
@@ -155,18 +154,11 @@ def worker_pool(workers: int | None = None, *, ocr: bool = True):
 
 def _run_child(data: bytes, timeout: float, ocr: bool = True) -> dict:
     """Parse in a sandboxed child; a crash, kill or timeout is 'damaged'."""
-    root = str(Path(__file__).resolve().parents[2])
-    env = child_env(ocr=ocr)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    from .sandbox import PACKAGE_ROOT, python_m
+
+    argv, env = python_m(__name__, child_env(ocr=ocr))
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pipeline.forms.pdf"],
-            input=data,
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            cwd=root,
-        )
+        proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=env, cwd=PACKAGE_ROOT)
     except subprocess.TimeoutExpired:
         log.warning("PDF child timed out after %s s", timeout)
         return {"ok": False, "reason": "timeout"}

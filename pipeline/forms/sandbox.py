@@ -53,6 +53,16 @@ ENV_PASS = frozenset(
 ENV_PASS_PREFIXES = ("LC_", "XDG_", "SAL_", "INTAKE_PDF_")
 
 
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding `pipeline`
+
+
+def python_m(module: str, env: dict[str, str], *args: str) -> tuple[list[str], dict[str, str]]:
+    """argv and env to run `python -m module` from any cwd (the package root first on PYTHONPATH)."""
+    env = dict(env)
+    env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return [sys.executable, "-m", module, *args], env
+
+
 def untrusted_env(**extra: str) -> dict[str, str]:
     """The environment for a child that parses files from strangers (plus `extra`)."""
     env = {k: v for k, v in os.environ.items() if k in ENV_PASS or k.startswith(ENV_PASS_PREFIXES)}
@@ -293,11 +303,8 @@ class Pool:
     """Up to `workers` fork servers, started on first use, one request each at a time."""
 
     def __init__(self, module: str, *, workers: int, env: dict[str, str] | None = None, grace: float = GRACE):
-        root = str(Path(__file__).resolve().parents[2])
-        full = dict(os.environ if env is None else env)
-        full["PYTHONPATH"] = root + (os.pathsep + full["PYTHONPATH"] if full.get("PYTHONPATH") else "")
-        self._argv = [sys.executable, "-m", module, "--serve"]
-        self._env, self._cwd = full, root
+        self._argv, self._env = python_m(module, dict(os.environ) if env is None else env, "--serve")
+        self._cwd = PACKAGE_ROOT
         self._size = max(1, workers)
         self._grace = grace
         self._idle: list[_Worker] = []
