@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import hashlib
 import io
 import logging
@@ -36,8 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import MailboxConfig, default_config
-from pipeline.files import FileStore
+from pipeline_harness import Pipeline
 from pipeline.models import Application, Finding, Mail, PdfFacts, RawMail
 
 TOTAL = int(os.environ.get("INTAKE_FUZZ_EXAMPLES", "2000"))
@@ -419,20 +417,6 @@ def test_parse_mail_never_raises(data, sandbox):
     sandbox.check()
 
 
-class Pipeline:
-    """Runner on a temp store, as tests/unit/test_pipeline_corpus.py builds it."""
-
-    def __init__(self, root: Path):
-        from pipeline.run import Runner
-        from pipeline.store import Store
-
-        cfg = dataclasses.replace(default_config(root), mailbox=MailboxConfig("imap.163.com", 993, OWN, "UNUSED"))
-        self.store = Store.open(cfg.db_path)
-        files = FileStore(root)
-        files.ensure()
-        self.runner = Runner(cfg, self.store, files)
-
-
 def test_ingest_and_judge_never_raise(sandbox):
     pipe = Pipeline(sandbox.storage)
     counter = iter(range(10**9))
@@ -462,8 +446,7 @@ def test_ingest_and_judge_never_raise(sandbox):
         for r in pipe.store.rows("SELECT path FROM files"):
             assert Path(r["path"]).resolve().is_relative_to(sandbox.storage.resolve())
     finally:
-        pipe.runner.close()
-        pipe.store.close()
+        pipe.close()
 
 
 @fuzz_settings(DOCX_N, deadline_s=10)

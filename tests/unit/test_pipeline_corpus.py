@@ -20,46 +20,20 @@ from pathlib import Path
 import pytest
 
 from mail_corpus import CASES, OWN
-from pipeline.config import MailboxConfig, default_config
+from pipeline_harness import ON_TIME, Pipeline
 from pipeline.convert import soffice
-from pipeline.files import FileStore
-from pipeline.models import RawMail
-from pipeline.run import Runner
 from pipeline.samples.apps import sample_applications
 from pipeline.samples.forms import build_form_docx
 from pipeline.samples.pdfs import build_form_pdf
-from pipeline.store import Store
 
 CST = timezone(timedelta(hours=8))
-ON_TIME = datetime(2025, 6, 20, 10, tzinfo=CST)
-
-
-class Pipeline:
-    def __init__(self, root: Path):
-        # The mailbox is only there so our own address is known (mail from it is never answered).
-        cfg = dataclasses.replace(default_config(root), mailbox=MailboxConfig("imap.163.com", 993, OWN, "UNUSED"))
-        self.store = Store.open(cfg.db_path)
-        files = FileStore(root)
-        files.ensure()
-        self.runner = Runner(cfg, self.store, files)
-
-    def feed(self, data: bytes, when: datetime = ON_TIME) -> str:
-        raw = RawMail(data=data, sha256=hashlib.sha256(data).hexdigest(), source="import", received_at=when)
-        return self.runner.ingest(raw)
-
-    def judge(self):
-        self.runner.judge_all()
-
-    def rows(self, sql, params=()):
-        return self.store.rows(sql, params)
 
 
 @pytest.fixture
 def pipe(tmp_path):
     p = Pipeline(tmp_path)
     yield p
-    p.runner.close()
-    p.store.close()
+    p.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -228,7 +202,7 @@ def test_over_limit_mail_is_stored_and_answered_not_dropped(tmp_path, forms):
     assert "mail_too_large" in mail["problems"] and mail["sender"] == "big@qq.com"
     assert p.rows("SELECT * FROM files") == []
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["correction"]
-    p.store.close()
+    p.close()
 
 
 def test_missing_partner_notice_waits_for_the_pairing_window(tmp_path, forms):
@@ -242,7 +216,7 @@ def test_missing_partner_notice_waits_for_the_pairing_window(tmp_path, forms):
     clock[0] = ON_TIME + timedelta(minutes=31)
     p.judge()
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["correction"]
-    p.store.close()
+    p.close()
 
 
 def test_partner_within_the_window_gets_one_receipt(tmp_path, forms):
@@ -257,7 +231,7 @@ def test_partner_within_the_window_gets_one_receipt(tmp_path, forms):
     p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], later), later)
     p.judge()
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
-    p.store.close()
+    p.close()
 
 
 def test_wrong_document_gets_the_blank_form(tmp_path, forms):
@@ -286,7 +260,7 @@ def test_wrong_document_gets_the_blank_form(tmp_path, forms):
 
     blank = read_form(attachment.get_content())
     assert blank.problems == () and blank.unit == ""
-    p.store.close()
+    p.close()
 
 
 def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, forms):
@@ -300,7 +274,7 @@ def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, f
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
     mail = p.rows("SELECT * FROM mails ORDER BY received_at DESC")[0]
     assert mail["category"] == "other" and "阅处" in mail["no_reply_reason"]
-    p.store.close()
+    p.close()
 
 
 @pytest.mark.parametrize("ocr", [False, True])
@@ -321,5 +295,4 @@ def test_pdf_settings_reach_the_workers(tmp_path, forms, ocr):
     facts = p.runner._parsed[hashlib.sha256(scan).hexdigest()]
     assert facts.text_source == ("ocr" if ocr else "") and facts.seal.kind == "red"
     assert status_of(p) == {app.unit: "accepted"}
-    p.runner.close()
-    p.store.close()
+    p.close()
