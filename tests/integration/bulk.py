@@ -143,6 +143,14 @@ def query(db_path: Path, sql: str, params=()) -> list[tuple]:
         conn.close()
 
 
+def mails_recorded(db_path: Path) -> int:
+    """Mails a (possibly still running) poll has committed; 0 before the database exists."""
+    try:
+        return query(db_path, "SELECT COUNT(*) FROM mails")[0][0]
+    except sqlite3.Error:
+        return 0
+
+
 def wait_until(predicate, timeout: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -33,6 +33,7 @@ from bulk import (
     append_many,
     intake_argv,
     intake_env,
+    mails_recorded,
     start_poll,
     mixed_corpus,
     per_recipient,
@@ -230,15 +231,9 @@ def test_imap_restarted_mid_fetch(tmp_path, dovecot, smtp_sink):
     db_path = tmp_path / "data" / "intake.db"
     proc = start_poll(cfg, dovecot, INTAKE_DB_BUSY_TIMEOUT_MS="2000")
 
-    def ingested() -> int:
-        try:
-            return query(db_path, "SELECT COUNT(*) FROM mails")[0][0]
-        except sqlite3.Error:
-            return 0
-
     try:
-        assert wait_until(lambda: ingested() >= 30 or proc.poll() is not None, timeout=60)
-        at_restart = ingested()
+        assert wait_until(lambda: mails_recorded(db_path) >= 30 or proc.poll() is not None, timeout=60)
+        at_restart = mails_recorded(db_path)
         restarter = threading.Thread(target=dovecot.restart)
         restarter.start()
         out, err = proc.communicate(timeout=120)
@@ -250,7 +245,7 @@ def test_imap_restarted_mid_fetch(tmp_path, dovecot, smtp_sink):
     assert at_restart < n, "the poll finished before Dovecot could be restarted"
     assert proc.returncode == 1, out + err
     one_line_error(err, "邮件", "邮箱")
-    assert ingested() < n
+    assert mails_recorded(db_path) < n
     again = run(cfg, dovecot, "poll")
     assert again.returncode == 0, again.stderr
     expected = Counter(f"q{i:05d}@example.com" for i in range(0, n, 10))
@@ -378,15 +373,9 @@ def test_write_lock_beyond_busy_timeout_is_a_one_line_error(tmp_path, dovecot, s
     db_path = tmp_path / "data" / "intake.db"
     proc = start_poll(cfg, dovecot, INTAKE_DB_BUSY_TIMEOUT_MS="2000")
 
-    def ingested() -> int:
-        try:
-            return query(db_path, "SELECT COUNT(*) FROM mails")[0][0]
-        except sqlite3.Error:
-            return 0
-
     writer = None
     try:
-        assert wait_until(lambda: ingested() >= 20 or proc.poll() is not None, timeout=60)
+        assert wait_until(lambda: mails_recorded(db_path) >= 20 or proc.poll() is not None, timeout=60)
         writer = sqlite3.connect(str(db_path), isolation_level=None, timeout=10)
         writer.execute("BEGIN IMMEDIATE")  # e.g. staff's DB browser with an unsaved edit
         out, err = proc.communicate(timeout=120)
