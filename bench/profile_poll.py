@@ -1,6 +1,6 @@
 """Profile one `intake poll` (cProfile) over the benchmark mailbox, plus the PDF child.
 
-    python bench/profile_poll.py [--n 30] [--top 25]
+    python bench/profile_poll.py [--n 30] [--top 25] [--save DIR]
 
 Prints the parent's top functions by cumulative time (pipeline/ only) and by own time,
 and a cProfile of `python -m pipeline.forms.pdf` on one scanned and one exported PDF.
@@ -11,6 +11,7 @@ import argparse
 import email
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--save", type=Path, help="keep the .prof files in this folder (for pstats/snakeviz)")
     a = ap.parse_args()
     corpus = build(a.n)
     env = dict(os.environ, BENCH_IMAP_PASSWORD=PASSWORD, BENCH_SMTP_PASSWORD="x")
@@ -81,6 +83,11 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "cProfile", "-o", str(cp), "-m", "pipeline.forms.pdf"], input=data,
                            cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT)), check=True, capture_output=True)
             show(cp, 15, f"PDF child on one {kind} PDF ({len(data) / 1e6:.2f} MB), wall {time.perf_counter() - t:.2f} s")
+        if a.save:
+            a.save.mkdir(parents=True, exist_ok=True)
+            for f in tmp.glob("*.prof"):
+                shutil.copy(f, a.save / f.name)
+            print(f"\nprofiles kept in {a.save}")
     return 0
 
 
