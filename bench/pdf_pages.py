@@ -11,7 +11,7 @@ of it (pipeline.samples.pdfs.scan_pdf), then measures:
   seal_found_ms     find_seal on the scanned PDF whose seal is on the last page (common case)
   text_ms_page      pypdfium2 text extraction (get_textpage + get_text_range), vector PDF
   ocr_ms_page       what intake does for a scan without text layer: render at 150 dpi +
-                    tesseract chi_sim, per page (intake OCRs the first and last page)
+                    libtesseract chi_sim in a forked child, per page (intake OCRs the first and last page)
   child_*           `python -m pipeline.forms.pdf` (the sandboxed child intake runs per PDF)
                     on the scanned 30-page PDF, via bench/measure.py: wall s, peak RSS MB
 """
@@ -137,7 +137,7 @@ def main() -> int:
         ("seal detection, 100 dpi, ms/page (no seal: all pages)", f"{r['seal_ms_page']:.1f}", "<= 100", r["seal_ms_page"] <= 100),
         ("seal detection, seal on last page, ms total", f"{r['seal_found_ms']:.1f} ({r['seal_found']})", "", None),
         ("text extraction (pypdfium2), ms/page", f"{r['text_ms_page']:.2f}", "", None),
-        ("OCR (150 dpi + tesseract chi_sim, both pages in one run), ms/page", "n/a" if r["ocr_ms_page"] is None else f"{r['ocr_ms_page']:.0f}", "", None),
+        ("OCR of a scanned page (150 dpi, libtesseract), ms/page", "n/a" if r["ocr_ms_page"] is None else f"{r['ocr_ms_page']:.0f}", "", None),
         ("PDF child on the 30-page scan, wall s", f"{r['child_s']:.2f}", "", None),
         ("PDF child peak RSS, MB (largest process / tree)", f"{r['child_maxrss_mb']:.0f} / {r['child_tree_mb']:.0f}", "<= 300",
          max(r["child_maxrss_mb"], r["child_tree_mb"]) <= 300),

@@ -211,7 +211,7 @@ def fmt_table(results: list[dict], main_n: int, pdf: dict | None, when: str, thr
         L.append(f"  seal detection, seal on the last page, ms total            {pdf['seal_found_ms']:>8.1f}")
         L.append(f"  text extraction (pypdfium2, text layer), ms/page           {pdf['text_ms_page']:>8.2f}")
         if pdf.get("ocr_ms_page") is not None:
-            L.append(f"  OCR of a scanned page (150 dpi, tesseract chi_sim), ms/page{pdf['ocr_ms_page']:>8.0f}")
+            L.append(f"  OCR of a scanned page (150 dpi, libtesseract), ms/page        {pdf['ocr_ms_page']:>8.0f}")
         cp = max(pdf["child_maxrss_mb"], pdf["child_tree_mb"])
         L.append(f"  PDF child (python -m pipeline.forms.pdf) on it: {pdf['child_s']:.2f} s, peak RSS {cp:.0f} MB   <= 300  {ok(cp <= 300)}")
     return "\n".join(L)

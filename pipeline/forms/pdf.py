@@ -10,7 +10,6 @@ pipeline.forms.pdf` for a single file. Whatever goes wrong there becomes a
 """
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
@@ -137,7 +136,7 @@ def child_env(*, ocr: bool = True) -> dict[str, str]:
     )
 
 
-DEFAULT_WORKERS_MAX = 4  # each busy worker holds ~150 MB with its child and tesseract
+DEFAULT_WORKERS_MAX = 4  # each busy worker holds ~150 MB with its child and OCR
 
 
 def default_workers() -> int:
@@ -388,55 +387,39 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     }
 
 
-@functools.lru_cache(maxsize=1)
 def ocr_available() -> bool:
     """Tesseract with its simplified-Chinese data (Debian: tesseract-ocr-chi-sim)."""
-    import shutil
-    import subprocess
+    from . import ocr
 
-    if shutil.which("tesseract") is None:
-        return False
-    try:
-        out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "chi_sim" in out.stdout.split()
+    return ocr.available()
 
 
 def _ocr(doc, dpi: int = 150, timeout: float = 30) -> dict[int, str]:
     """OCR of a scan's cover (申报单位) and last page (申报单位意见 and the seal).
 
-    Both pages at 150 dpi go to one tesseract run as a two-page greyscale
-    TIFF on stdin (one model load, no temp file); tesseract separates the
-    pages' text with form feeds. Well under a second per scan.
+    Both pages rendered at 150 dpi in greyscale go to libtesseract, which a
+    warm worker loaded before it forked (`ocr.py`). Well under a second per scan;
+    an OCR failure leaves the text empty (the unit check then says it could not
+    be done), never the PDF unread.
     """
-    import io
-    import subprocess
+    from . import ocr
 
-    if not ocr_available() or len(doc) == 0:
+    if not ocr.available() or len(doc) == 0:
         return {}
     indexes = sorted({0, len(doc) - 1})
-    images = []
+    pages = []
     for index in indexes:
         page = doc[index]
         try:
-            images.append(page.render(scale=dpi / 72).to_pil().convert("L"))
+            image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
         finally:
             page.close()
-    buf = io.BytesIO()
-    images[0].save(buf, format="TIFF", save_all=True, append_images=images[1:], dpi=(dpi, dpi))
-    try:
-        out = subprocess.run(
-            ["tesseract", "stdin", "stdout", "-l", "chi_sim", "--psm", "3"],
-            input=buf.getvalue(),
-            capture_output=True,
-            timeout=timeout,
-            env=child_env(),
-        )
-    except (OSError, subprocess.SubprocessError):
+        pages.append(ocr.Page(image.tobytes(), image.width, image.height, dpi))
+    texts = ocr.read_pages(pages, timeout=timeout)
+    if texts is None:
+        print("OCR failed or ran out of time", file=sys.stderr)
         return {}
-    pages = out.stdout.decode("utf-8", "replace").split("\f")
-    return {index + 1: text for index, text in zip(indexes, pages)}
+    return {index + 1: text for index, text in zip(indexes, texts)}
 
 
 def _handle(data: bytes) -> dict:
@@ -487,12 +470,13 @@ def _warm_up_pdf() -> bytes:
 
 
 def _warm_up() -> None:
-    """Read one form-like page before any fork: imports, the tesseract probe,
+    """Read one form-like page before any fork: imports, the OCR model,
     PDFium's font lookup and the seal search's FFT kernels are then inherited
     by every child instead of redone in each. Best effort: a failure here
     only makes the children slower."""
     try:
-        ocr_available()
+        if os.environ.get(OCR_ENV) != "0":
+            ocr_available()  # libtesseract and the chi_sim model, shared by every fork
         inspect(_warm_up_pdf())
     except Exception as exc:  # noqa: BLE001
         print(f"PDF worker warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr)
