@@ -1,4 +1,4 @@
-"""Convert legacy Word files (.doc, .wps, RTF, HTML-as-.doc, Word 2003 XML) to .docx.
+"""Convert legacy and other Word files (.doc, .wps, RTF, HTML-as-.doc, Word 2003 XML, OpenDocument .odt) to .docx.
 
 LibreOffice (optional system package `libreoffice-writer-nogui`) runs headless,
 each conversion with its own profile directory (concurrent runs sharing one
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .forms.sandbox import untrusted_env
 
-CONVERTIBLE = frozenset({"doc", "wps", "rtf", "html_doc", "word2003xml"})
-SUFFIX = {"doc": ".doc", "wps": ".wps", "rtf": ".rtf", "html_doc": ".html", "word2003xml": ".xml"}
+CONVERTIBLE = frozenset({"doc", "wps", "rtf", "html_doc", "word2003xml", "odt"})
+SUFFIX = {"doc": ".doc", "wps": ".wps", "rtf": ".rtf", "html_doc": ".html", "word2003xml": ".xml", "odt": ".odt"}
 
 
 def soffice() -> str | None:

@@ -10,7 +10,7 @@ import io
 import zipfile
 
 KINDS = (
-    "docx", "xlsx", "pptx", "zip", "pdf", "doc", "wps", "xls", "ppt", "rtf",
+    "docx", "xlsx", "pptx", "odt", "zip", "pdf", "doc", "wps", "xls", "ppt", "rtf",
     "html_doc", "word2003xml", "rar", "7z", "tnef", "image", "text", "other",
 )
 
@@ -19,6 +19,10 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 # The main part of each OOXML package, checked in this order.
 OOXML_PARTS = (("word/document.xml", "docx"), ("xl/workbook.xml", "xlsx"), ("ppt/presentation.xml", "pptx"))
+# OpenDocument packages carry a "mimetype" member naming the type (LibreOffice's
+# default format; WPS and Word can write it too). Only text documents are forms; a
+# spreadsheet or presentation stays a plain zip.
+ODF_TEXT = ("application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.text-template")
 HEAD = 64 * 1024  # how much of a file the text-based checks look at
 
 
@@ -68,7 +72,14 @@ def _zip_kind(data: bytes) -> str:
     for part, kind in OOXML_PARTS:
         if part in names:
             return kind
+    if "mimetype" in names and "content.xml" in names and _odf_type(data) in ODF_TEXT:
+        return "odt"
     return "zip"
+
+
+def _odf_type(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("mimetype") as fh:
+        return fh.read(100).decode("ascii", "replace").strip()
 
 
 def _utf16(name: str) -> bytes:

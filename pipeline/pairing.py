@@ -10,7 +10,7 @@ from typing import Callable
 
 from .models import Document, Finding, Submission
 
-WORD_KINDS = frozenset({"docx", "doc", "wps", "rtf", "html_doc", "word2003xml"})
+WORD_KINDS = frozenset({"docx", "doc", "wps", "rtf", "html_doc", "word2003xml", "odt"})
 FORM_HINTS = ("申报书", "申报", "试点")
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .archives import ARCHIVE_KINDS
 from .config import Config
 from . import failpoints
 from .files import FileStore
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # checks and templates load only when an applicant is judged 
 log = logging.getLogger(__name__)
 
 APPLICATION_HINTS = re.compile(r"申报|申请|试点|志愿服务")
-ARCHIVE_OR_IMAGE = frozenset({"zip", "rar", "7z", "image"})
+ARCHIVE_OR_IMAGE = ARCHIVE_KINDS | {"image"}  # winmail.dat too: Outlook hides the files in it
 
 
 NOT_DOCX = Finding(

@@ -1,6 +1,7 @@
 """Archives: GBK member names, nesting, and bombs end as problems, not crashes."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import zipfile
@@ -154,3 +155,18 @@ def test_7z_members():
     members, problems = expand(att(buf.getvalue(), "材料.7z", "7z"))
     assert problems == []
     assert sorted((m.filename, m.kind) for m in members) == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_a_winmail_dat_makes_a_mail_an_application_whatever_its_subject():
+    """Outlook hides both files in winmail.dat; a neutral subject must not make the mail 'other' (never unpacked)."""
+    from datetime import datetime, timezone
+
+    from pipeline.models import Mail
+    from pipeline.run import classify
+
+    when = datetime(2025, 6, 20, tzinfo=timezone.utc)
+    data = winmail_dat({"申报书.docx": tiny_docx(), "盖章版.pdf": b"%PDF-1.4\n"})
+    mail = Mail("0" * 64, "<m@x>", "a@b.cn", "李", "红旗区科协材料", when, when, "请查收。",
+                attachments=(att(data, "winmail.dat", "tnef"),))
+    assert classify(mail) == "application"
+    assert classify(dataclasses.replace(mail, attachments=())) == "other"

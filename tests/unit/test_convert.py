@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 
 import pytest
 
@@ -61,3 +62,35 @@ def test_blank_form_we_send_prints_on_a4(tmp_path):
     facts = read_pdf((tmp_path / "form.pdf").read_bytes())
     assert facts.pages >= 3 and all(is_a4(size) for size in facts.page_sizes)
     assert "pdf_not_a4" not in [p.code for p in facts.problems]
+
+
+def _odt(tmp_path, text: str) -> bytes:
+    src = tmp_path / "form.txt"
+    src.write_text(text, encoding="utf-8")
+    subprocess.run([convert.soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless",
+                    "--convert-to", "odt", "--outdir", str(tmp_path), str(src)], capture_output=True, timeout=120)
+    return (tmp_path / "form.odt").read_bytes()
+
+
+@needs_soffice
+def test_opendocument_text_is_a_word_form_and_converts(tmp_path):
+    """LibreOffice's own format (.odt) is recognised by content and read like .doc, not unpacked as a zip."""
+    from pipeline.filetypes import sniff
+    from pipeline.pairing import role_of
+
+    data = _odt(tmp_path, "申报单位：新乡市科协\n")
+    assert sniff(data) == "odt" and role_of("odt") == "word"
+    out = convert.to_docx(data, "odt")
+    assert out is not None and "申报单位：新乡市科协" in paragraphs(out)
+
+
+def test_other_opendocument_files_stay_zips():
+    import zipfile
+
+    from pipeline.filetypes import sniff
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", "<x/>")
+    assert sniff(buf.getvalue()) == "zip"
