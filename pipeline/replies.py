@@ -91,13 +91,17 @@ def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict
 def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environment", now: datetime) -> Reply:
     """Render the reply the verdict calls for. Raises jinja2 errors (caller records them)."""
     kind = REPLY_KIND[inp.verdict.status]
-    unit = one_line(inp.unit, 60) or "申报单位"
+    unit = one_line(inp.unit, 60)
+    sender_name = one_line(inp.sender_name, 40)
     tz = call.timezone
     ctx = {
         "call": call,
         "kind": kind,
-        "unit": unit,
-        "sender_name": one_line(inp.sender_name, 40),
+        "unit": unit or "（未能识别）",
+        # Whom the letter greets: the unit, else the person who wrote, else nobody
+        # ("申报单位：" read as if we had not looked at the mail).
+        "addressee": unit or sender_name,
+        "sender_name": sender_name,
         "pilot_type": inp.pilot_type or "（未勾选）",
         "receipt_no": inp.receipt_no,
         "files": [
@@ -113,7 +117,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     }
     text = env.get_template(f"mail/{kind}.txt.j2").render(ctx)
     html = env.get_template(f"mail/{kind}.html.j2").render(ctx)
-    subject = one_line(f"【{SUBJECT_TAG[kind]}】{call.name}申报 - {unit}（{inp.receipt_no}）", 160)
+    subject = one_line(f"【{SUBJECT_TAG[kind]}】{call.name}申报{' - ' + unit if unit else ''}（{inp.receipt_no}）", 160)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "intake.local"
     attachments = ()
     if kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors):

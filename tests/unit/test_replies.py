@@ -19,12 +19,12 @@ SENDER = "新乡市科协科普中心 <kpzx350@163.com>"
 NOW = datetime(2025, 6, 21, 12, tzinfo=CST)
 
 
-def make(findings, unit="新乡市红旗区科学技术协会"):
+def make(findings, unit="新乡市红旗区科学技术协会", sender_name="张三"):
     verdict = judge("a@qq.com", tuple(findings))
     inp = ReplyInput(
         verdict=verdict,
         to="a@qq.com",
-        sender_name="张三",
+        sender_name=sender_name,
         unit=unit,
         pilot_type="县级科协试点",
         receipt_no="2025-KJZY-007",
@@ -66,6 +66,18 @@ def test_correction_lists_every_error_by_section():
     text = body(msg)
     for e in errors:
         assert e.message in text and e.location in text
+
+
+@pytest.mark.parametrize("sender_name,greeting", [("李晓燕", "李晓燕：\n\n您好！"), ("", "您好！")])
+def test_a_mail_without_a_unit_greets_the_writer_not_a_placeholder(sender_name, greeting):
+    """A question mail or an unreadable form: no "申报单位：" salutation, no "- 申报单位" in the subject."""
+    _, msg = make([Finding("word_missing", "error", "未收到 Word 版申报书", "邮件附件")], unit="", sender_name=sender_name)
+    text, html = body(msg), msg.get_body(("html",)).get_content()
+    assert text.lstrip().startswith(greeting)
+    assert "申报单位：" not in text and "申报单位：" not in html
+    assert (f"<p>{sender_name}：</p>" in html) == bool(sender_name)
+    assert "申报单位" not in msg["Subject"] and " - " not in msg["Subject"] and "2025-KJZY-007" in msg["Subject"]
+    assert "新乡市红旗区科学技术协会：" in body(make([Finding("word_missing", "error", "未收到", "邮件附件")])[1])
 
 
 def test_late():
