@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
-from .models import WARNING, Application, Finding, PdfFacts, Submission
+from .models import OCR_SOURCES, WARNING, Application, Finding, PdfFacts, Submission
 
 REQUIRED = object()
 
@@ -157,7 +157,8 @@ def _reader_problems(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     "seal_present",
     messages={
         "none": "PDF 盖章版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
-        "grey": "PDF 盖章版中的公章疑似黑白复印件（未见红色印章）。请使用加盖原始红色公章的申报书扫描件重新发送。",
+        "grey": "PDF 盖章版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
+        "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。",
     },
 )
 def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
@@ -192,7 +193,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
     from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units, readable_form_text
-    from .units import normalize_unit, same_unit, unit_in_text
+    from .units import nearly_same_unit, normalize_unit, same_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
     if app is None or pdf is None or any(p.code == "format_unreadable" for p in app.problems + pdf.problems):
@@ -200,16 +201,18 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if not pdf.text_source and not pdf.has_text_layer:
         yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
         return
-    named = [u for u in pdf_units(pdf.text) if normalize_unit(u)]
+    # Text read from page images (our OCR, or the scanner's invisible OCR layer)
+    # misreads characters: what it disagrees on is a note for staff, not an error.
+    ocr = pdf.text_source in OCR_SOURCES
+    note = {"severity": WARNING, "staff_only": True} if ocr else {}
+    named = [u for u in pdf_units(pdf.text, ocr=ocr) if normalize_unit(u)]
     if app.unit and named and not any(same_unit(u, app.unit) for u in named):
-        # OCR misreads characters: from a scan a mismatch is only a note for staff.
-        ocr = pdf.text_source == "ocr"
+        near = any(nearly_same_unit(u, app.unit) for u in named)
         yield Hit(
             "一、申报单位基本情况 / 单位名称",
             {"pdf_unit": named[0], "word_unit": app.unit},
             variant="unit",
-            severity=WARNING if ocr else None,
-            staff_only=ocr,
+            **({"severity": WARNING, "staff_only": True} if near else note),
         )
         return
     if pdf.text_source == "ocr":
@@ -218,11 +221,11 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return  # only the cover and seal page were read: no text to compare
     total = pdf_total(pdf.text)
     if total is not None and app.budget_total is not None and total != app.budget_total and not _cut_off(total, app.budget_total):
-        yield Hit("七、经费支出预算表 / 合计", {"pdf_total": fmt_money(total), "word_total": fmt_money(app.budget_total)}, variant="budget")
+        yield Hit("七、经费支出预算表 / 合计", {"pdf_total": fmt_money(total), "word_total": fmt_money(app.budget_total)}, variant="budget", **note)
         return
     ticked = pdf_pilot_types(pdf.text)
     if len(ticked) == 1 and len(app.pilot_types) == 1 and ticked != app.pilot_types:
-        yield Hit("封面 / 试点类型", {"pdf_pilot": ticked[0], "word_pilot": app.pilot_types[0]}, variant="pilot")
+        yield Hit("封面 / 试点类型", {"pdf_pilot": ticked[0], "word_pilot": app.pilot_types[0]}, variant="pilot", **note)
         return
     similarity = containment(form_text(app), pdf.text)
     if similarity is None:
@@ -233,6 +236,6 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
         return
     if similarity < params["error_below"]:
-        yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="text")
+        yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="text", **note)
     elif similarity < params["warn_below"]:
         yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="weak", severity=WARNING, staff_only=True)

@@ -35,9 +35,23 @@ def form_text(app: Application) -> str:
     return "\n".join(s.text for s in (app.work_basis, app.plan, app.indicators))
 
 
-def pdf_units(pdf_text: str) -> list[str]:
-    """Unit names the PDF writes after 申报单位/单位名称."""
-    return [m.group(1) for m in _UNIT_LABEL.finditer(unicodedata.normalize("NFKC", pdf_text or ""))]
+# OCR puts spaces between Chinese characters (新乡市红旗区科 学技术协会).
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[ \t\u3000]+(?=[\u3400-\u9fff])")
+# Labels that can follow the unit on the same line once OCR's gaps are closed.
+_NEXT_LABEL = re.compile(r"(?:主要负责人|试点负责人|负责人|联系方式|联系人|申报时间|职称|电子邮箱)")
+
+
+def pdf_units(pdf_text: str, *, ocr: bool = False) -> list[str]:
+    """Unit names the PDF writes after 申报单位/单位名称 (`ocr`: text read from page images)."""
+    text = unicodedata.normalize("NFKC", pdf_text or "")
+    if ocr:
+        text = _CJK_GAP.sub("", text)
+    units = []
+    for m in _UNIT_LABEL.finditer(text):
+        unit = _NEXT_LABEL.split(m.group(1), maxsplit=1)[0]
+        if len(unit) >= 4:
+            units.append(unit)
+    return units
 
 
 _CHECKED = "☑☒■√✓✔▣"

@@ -170,6 +170,12 @@ class SealEvidence:
     detail: str = ""
 
 
+# Text read from page images misreads characters (OCR_SOURCES); whole-document
+# text (not only cover and last page) is in FULL_TEXT_SOURCES.
+OCR_SOURCES = frozenset({"ocr", "scan_layer"})
+FULL_TEXT_SOURCES = frozenset({"layer", "scan_layer"})
+
+
 @dataclass(frozen=True)
 class PdfFacts:
     """What the stamped PDF shows."""
@@ -182,7 +188,9 @@ class PdfFacts:
     seal: SealEvidence | None = None
     problems: tuple[Finding, ...] = ()
     repaired: bool = False  # qpdf had to repair the file
-    text_source: str = ""  # "layer" | "ocr" | "" (no text at all)
+    # "layer" (the file's own text), "scan_layer" (a scanner's invisible OCR text over
+    # the page images: every page), "ocr" (our OCR of cover and last page), "" (none)
+    text_source: str = ""
     opinion_page: int | None = None  # the page holding 八、申报单位意见 / (公章)
 
 

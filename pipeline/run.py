@@ -23,7 +23,7 @@ from .config import Config
 from . import failpoints
 from .files import FileStore
 from .jobs import RunStats
-from .models import WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
+from .models import FULL_TEXT_SOURCES, WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
 
@@ -520,7 +520,7 @@ def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:
     """How much of the Word form's own text the PDF carries (stored for staff)."""
     from .consistency import containment, form_text
 
-    if app is None or pdf is None or pdf.text_source != "layer":
+    if app is None or pdf is None or pdf.text_source not in FULL_TEXT_SOURCES:
         return None
     value = containment(form_text(app), pdf.text)
     return round(value, 3) if value is not None else None

@@ -42,3 +42,29 @@ def unit_in_text(name: str, text: str) -> bool:
     """Whether `text` (e.g. a PDF's text layer) names the unit."""
     needle = normalize_unit(name)
     return len(needle) >= 4 and needle in normalize_unit(text)
+
+
+def nearly_same_unit(a: str, b: str) -> bool:
+    """One character apart (a typo, or OCR reading 术 as 木) in names long enough to tell apart.
+
+    Not the same unit for sure, not clearly another: the comparison says so to staff
+    instead of telling the applicant the files do not belong together. Compared in
+    the normal form and spelled out (a misread 科学技木协会 no longer shortens to 科协).
+    """
+    if same_unit(a, b):
+        return False
+    return any(_one_edit(x, y) for x in _forms(a) for y in _forms(b))
+
+
+def _forms(name: str) -> set[str]:
+    plain = _SUFFIX.sub("", _DROP.sub("", unicodedata.normalize("NFKC", name or "").lower()))
+    return {normalize_unit(name), plain}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if min(len(a), len(b)) < 6 or abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))

@@ -116,3 +116,33 @@ def test_libreoffice_export_of_the_same_form_matches(tmp_path):
         pdf = read_pdf((tmp_path / f"f{i}.pdf").read_bytes())
         assert pdf.text_source == "layer"
         assert [c for c in codes(read_form(src.read_bytes()), pdf)] == []
+
+
+def test_ocr_gaps_between_chinese_characters_do_not_cut_the_unit_name():
+    ocr = "试点类型 : 国 县级科协试点\n申报单位 : 新乡市红旗区科 学技术协会\n\n主要负责人 : 王建国\n"
+    assert pdf_units(ocr, ocr=True) == ["新乡市红旗区科学技术协会"]
+    assert pdf_units("申报单位 : 新乡学院 科 协 主要负责人 : 王\n", ocr=True) == ["新乡学院科协"]
+    ocr_facts = PdfFacts(pages=5, text=ocr, has_text_layer=False, text_source="ocr", seal=SealEvidence("red", 5, 0.9))
+    assert codes(APP, ocr_facts) == []  # no staff note on an ordinary scan
+
+
+def test_a_scanners_ocr_layer_is_compared_but_only_for_staff():
+    """An invisible OCR layer over page images: one misread character is not the applicant's error."""
+    misread = f"申报单位：新乡市红旗区科学技木协会\n三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}"
+    layer = PdfFacts(pages=5, text=misread, has_text_layer=True, text_source="scan_layer", seal=SealEvidence("red", 5, 0.9))
+    assert codes(APP, layer) == [("unit_mismatch", "warning", True)]
+    other = PdfFacts(pages=5, text=f"申报单位：新乡市卫滨区科学技术协会\n{BASIS}{PLAN}", has_text_layer=True,
+                     text_source="scan_layer", seal=SealEvidence("red", 5, 0.9))
+    assert codes(APP, other) == [("unit_mismatch", "warning", True)]
+    assert codes(APP, facts(misread)) == [("unit_mismatch", "warning", True)]  # one character off: staff look
+    assert codes(APP, facts(misread.replace("红旗区", "卫滨区"))) == [("unit_mismatch", "error", False)]
+
+
+def test_nearly_same_unit():
+    from pipeline.units import nearly_same_unit
+
+    assert nearly_same_unit("新乡市红旗区科学技术协会", "新乡市红旗区科学技木协会")
+    assert nearly_same_unit("新乡市红旗区科协", "新乡市红旗区科协会")
+    assert not nearly_same_unit("新乡市红旗区科协", "新乡市卫滨区科协")
+    assert not nearly_same_unit("新乡学院", "新乡学校")  # too short to call it a typo
+    assert not nearly_same_unit("新乡市红旗区科协", "新乡市红旗区科学技术协会")  # the same unit, not "nearly"
