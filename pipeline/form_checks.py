@@ -191,7 +191,12 @@ _KIND_HINTS = {
     "phone": "电话应为固定电话（如 0373-3661812 或 3661812）或 11 位手机号码",
     "account": "银行账号应为 {account_min}–{account_max} 位数字",
 }
-_KIND_NAMES = {"email": "电子邮箱", "mobile": "手机号码", "phone": "联系电话", "account": "银行账号"}
+_KIND_HINTS["contact"] = "联系方式应为电话（如 0373-3661812 或 11 位手机号码）或电子邮箱"
+_KIND_NAMES = {"email": "电子邮箱", "mobile": "手机号码", "phone": "联系电话", "account": "银行账号", "contact": "联系方式"}
+# How people annotate a number: 13837301256（微信同号）, 0373-2025618（办）. A bracket
+# holding only digits is an area code, (0373)3661812, and stays.
+_NOTE = re.compile(r"[（(][^（()）]*[^\d\s\-—（()）][^（()）]*[）)]")
+_SAME_AS_ABOVE = re.compile(r"\s*(同上|同前|同左)\s*[。.]?\s*")
 
 
 @check(
@@ -209,7 +214,8 @@ _KIND_NAMES = {"email": "电子邮箱", "mobile": "手机号码", "phone": "联�
 def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """E-mails, phones and the bank account must be well formed.
 
-    fields: [{path, kind, section, label}], kind one of email/mobile/phone/account;
+    fields: [{path, kind, section, label}], kind one of email/mobile/phone/account/contact
+    (contact: a phone or an e-mail, as the participants table's 联系方式 column);
     empty values are left to required_fields.
     """
     app = _app(ctx)
@@ -224,15 +230,23 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         if kind == "account":
             digits = re.sub(r"[\s\-]", "", value)
             return not (digits.isdigit() and params["account_min"] <= len(digits) <= params["account_max"])
-        value = unicodedata.normalize("NFKC", value)  # full-width digits and brackets
-        for part in re.split(r"[/、,，;；]|或", value):
+        if kind == "contact" and "＠" in value:
+            return True  # as for e-mail fields: a full-width ＠ does not work in a mail client
+        value = _NOTE.sub("", unicodedata.normalize("NFKC", value))  # full-width digits and brackets
+        if _SAME_AS_ABOVE.fullmatch(value):
+            return False  # 同上: the row above's number; that one is checked there
+        for part in re.split(r"[/、,，;；\n]|或", value):
+            if kind == "contact" and "@" in part:
+                if re.fullmatch(params["email_pattern"], part.strip()) is None:
+                    return True
+                continue
             # As written, then without an extension (0373-3661812-8001, 3661812转8001).
             candidates = [part, re.sub(r"(转|ext\.?|x|-)\s*\d{1,5}\s*$", "", part.strip(), flags=re.I)]
             numbers = [re.sub(r"^(\+86|0086)", "", re.sub(r"[\s\-—()（）]", "", c)) for c in candidates]
             if not numbers[0]:
                 continue
             ok = any(re.fullmatch(params["mobile_pattern"], n) for n in numbers)
-            if kind == "phone" and not ok:
+            if kind in ("phone", "contact") and not ok:
                 ok = any(re.fullmatch(params["landline_pattern"], n) for n in numbers)
             if not ok:
                 return True
@@ -240,7 +254,8 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 
     def hit(where: str, kind: str, value: str) -> Hit:
         hint = _KIND_HINTS[kind].format(account_min=params["account_min"], account_max=params["account_max"])
-        return Hit(where, {"location": where, "value": value, "kind": _KIND_NAMES[kind], "hint": hint})
+        shown = " / ".join(line.strip() for line in value.splitlines() if line.strip())  # one line in the reply
+        return Hit(where, {"location": where, "value": shown, "kind": _KIND_NAMES[kind], "hint": hint})
 
     for spec in params["fields"]:
         value = _get(app, spec["path"])
@@ -251,9 +266,10 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
             yield hit(_where(spec), kind, value)
     if params["participants"]:
         for n, p in enumerate(app.participants, 1):
-            if p.phone.strip() and bad("phone", p.phone):
+            # The column is 联系方式: a phone or an e-mail address.
+            if p.phone.strip() and bad("contact", p.phone):
                 who = f"（{p.name}）" if p.name else ""
-                yield hit(f"{params['participants_section']} / 第 {n} 行{who}联系方式", "phone", p.phone)
+                yield hit(f"{params['participants_section']} / 第 {n} 行{who}联系方式", "contact", p.phone)
 
 
 # -- warnings --------------------------------------------------------------------

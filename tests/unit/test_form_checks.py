@@ -226,6 +226,11 @@ def test_every_form_finding_has_a_chinese_message_and_location():
         ("contact.email", "abc＠163.com", True),
         ("contact.email", "abc@163.com；def@qq.com", False),
         ("contact.email", "abc@163", True),
+        ("contact.phone", "13837301256（微信同号）", False),
+        ("leader.phone", "0373-2025618（办）", False),
+        ("leader.phone", "0373-2025618（办）/ 1383730", True),
+        ("leader.phone", "0373-2025618\n13837301256", False),
+        ("leader.phone", "同上", False),  # the number above it; not worth a resend
     ],
 )
 def test_contacts_as_people_write_them(field, value, invalid):
@@ -235,3 +240,22 @@ def test_contacts_as_people_write_them(field, value, invalid):
     person, attr = field.split(".")
     app = dataclasses.replace(base, **{person: dataclasses.replace(getattr(base, person), **{attr: value})})
     assert ("contact_invalid" in codes(app)) is invalid
+
+
+@pytest.mark.parametrize(
+    "contact, invalid",
+    [
+        ("zhao@163.com", False),  # the column asks for 联系方式, not a phone
+        ("13837301256\nzhao@163.com", False),
+        ("同上", False),
+        ("0373-3661812（办）", False),
+        ("zhao＠163.com", True),
+        ("12345", True),
+    ],
+)
+def test_participants_contact_column_takes_a_phone_or_an_email(contact, invalid):
+    people = BASE.participants + (Participant("5", "钱七", "男", "干事", "红旗区科协", "宣传", contact),)
+    found = [f for f in findings(replace(BASE, participants=people)) if f.code == "contact_invalid"]
+    assert bool(found) is invalid
+    if found:
+        assert "\n" not in found[0].message and "联系方式" in found[0].message
