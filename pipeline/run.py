@@ -125,7 +125,10 @@ class Runner:
             )
         category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail))
         staff_note = mail.no_reply_reason
-        if category == "application" and not too_big and self._follow_up(mail):
+        if category == "application" and not mail.sender:
+            # No address to answer or to file the files under: staff must look.
+            category, staff_note = "other", "无法识别发件地址（From），未能自动登记和回复，请工作人员查看原邮件"
+        elif category == "application" and not too_big and self._follow_up(mail):
             # A unit that already sent its files writes again without any: a
             # question for staff, not a new submission to answer automatically.
             category, staff_note = "other", "已报送材料的单位来信（无附件），请工作人员阅处"

@@ -123,22 +123,23 @@ def test_zip_with_gbk_names_is_an_application(pipe, forms):
 
 
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
-def test_legacy_doc_is_converted(pipe, forms, tmp_path):
+@pytest.mark.parametrize("fmt, magic", [("doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), ("odt", b"PK\x03\x04")])
+def test_legacy_and_opendocument_forms_are_converted(pipe, forms, tmp_path, fmt, magic):
     app, docx, pdf = forms[0]
     (tmp_path / "in.docx").write_bytes(docx)
     subprocess.run(
-        [soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless", "--convert-to", "doc", "--outdir", str(tmp_path), str(tmp_path / "in.docx")],
+        [soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless", "--convert-to", fmt, "--outdir", str(tmp_path), str(tmp_path / "in.docx")],
         check=True,
         capture_output=True,
         timeout=120,
     )
-    doc = (tmp_path / "in.doc").read_bytes()
-    assert doc[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    pipe.feed(form_mail("a@qq.com", [("申报书.doc", doc), ("盖章版.pdf", pdf)]))
+    doc = (tmp_path / f"in.{fmt}").read_bytes()
+    assert doc[: len(magic)] == magic
+    pipe.feed(form_mail("a@qq.com", [(f"申报书.{fmt}", doc), ("盖章版.pdf", pdf)]))
     pipe.judge()
     assert status_of(pipe) == {app.unit: "accepted"}
     kinds = {r["kind"] for r in pipe.rows("SELECT kind FROM files")}
-    assert "doc" in kinds  # the original is what is kept
+    assert fmt in kinds and "zip" not in kinds  # the original is what is kept, not unpacked
 
 
 def test_same_unit_from_two_addresses_is_one_applicant(pipe, forms):
@@ -295,4 +296,18 @@ def test_pdf_settings_reach_the_workers(tmp_path, forms, ocr):
     facts = p.runner._parsed[hashlib.sha256(scan).hexdigest()]
     assert facts.text_source == ("ocr" if ocr else "") and facts.seal.kind == "red"
     assert status_of(p) == {app.unit: "accepted"}
+    p.close()
+
+
+def test_an_application_without_a_usable_sender_address_is_for_staff(tmp_path, forms):
+    """No address to answer or to file under: listed for staff, not silently counted as an application."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    raw = form_mail("李晓燕", [("申报书.docx", docx), ("盖章版.pdf", pdf)])
+    assert p.feed(raw) == "other"
+    p.judge()
+    mail = p.rows("SELECT * FROM mails")[0]
+    assert mail["category"] == "other" and "发件地址" in mail["no_reply_reason"]
+    assert p.rows("SELECT * FROM applicants") == [] and p.rows("SELECT * FROM outbox") == []
+    assert len(p.rows("SELECT * FROM files WHERE role IN ('word', 'pdf')")) == 2  # kept for staff
     p.close()
