@@ -78,14 +78,33 @@ def _section_of(f: Finding) -> str:
     return f.location.split("/")[0].strip() if f.location else "其他"
 
 
+_NUMERALS = "一二三四五六七八九十"
+
+
+def _form_order(section: str) -> tuple[int, int]:
+    """Where a section comes when the applicant goes through the files: the mail and
+    its attachments, the Word form from the cover through 一…八, then the PDF."""
+    if section.startswith(("邮件", "附件")):
+        return (0, 0)
+    if section.startswith("封面"):
+        return (1, 0)
+    if section[:1] in _NUMERALS and section[1:2] in "、.．":
+        return (2, _NUMERALS.index(section[0]))
+    if section.startswith(("Word", "申报书")):
+        return (2, -1)
+    if section.startswith("PDF") or "盖章" in section:
+        return (3, 0)
+    return (4, 0)
+
+
 def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict[str, str]]]]:
-    """Errors grouped under their section; `where` only when the message doesn't say it."""
+    """Errors grouped under their section, in the form's order; `where` only when the message doesn't say it."""
     groups: dict[str, list[dict[str, str]]] = {}
     for f in findings:
         section = _section_of(f)
         where = f.location if f.location and f.location != section and f.location not in f.message else ""
         groups.setdefault(section, []).append({"message": f.message, "where": where})
-    return list(groups.items())
+    return sorted(groups.items(), key=lambda item: _form_order(item[0]))  # stable: rule order within a rank
 
 
 def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environment", now: datetime) -> Reply:

@@ -68,6 +68,25 @@ def test_correction_lists_every_error_by_section():
         assert e.message in text and e.location in text
 
 
+def test_correction_goes_through_the_problems_in_the_forms_order():
+    """Rules fire in rule-file order; the applicant reads mail, cover, 一…八, then the PDF."""
+    from pipeline.replies import group_by_section
+
+    errors = (
+        Finding("missing_stamp", "error", "未发现公章", "八、申报单位意见（公章）"),
+        Finding("pdf_not_a4", "error", "不是 A4", "PDF 盖章版"),
+        Finding("budget_over_limit", "error", "超过上限", "七、经费支出预算表"),
+        Finding("field_missing", "error", "单位名称未填写", "一、申报单位基本情况 / 单位名称"),
+        Finding("pilot_type_invalid", "error", "未勾选", "封面 / 试点类型"),
+        Finding("word_missing", "error", "未收到 Word 版", "邮件附件"),
+        Finding("field_missing", "error", "单位地址未填写", "一、申报单位基本情况 / 单位地址"),
+    )
+    order = [section for section, _ in group_by_section(errors)]
+    assert order == ["邮件附件", "封面", "一、申报单位基本情况", "七、经费支出预算表", "八、申报单位意见（公章）", "PDF 盖章版"]
+    text = body(make(errors)[1])
+    assert text.index("【封面】") < text.index("【一、申报单位基本情况】") < text.index("【八、申报单位意见（公章）】")
+
+
 @pytest.mark.parametrize("sender_name,greeting", [("李晓燕", "李晓燕：\n\n您好！"), ("", "您好！")])
 def test_a_mail_without_a_unit_greets_the_writer_not_a_placeholder(sender_name, greeting):
     """A question mail or an unreadable form: no "申报单位：" salutation, no "- 申报单位" in the subject."""
