@@ -186,6 +186,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
         "budget": "盖章 PDF 版的经费合计为 {pdf_total} 元，而 Word 版为 {word_total} 元，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
         "pilot": "盖章 PDF 版勾选的试点类型是“{pdf_pilot}”，而 Word 版是“{word_pilot}”，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
         "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（文字识别未安装、已关闭或未识别出单位名称），请工作人员人工核对。",
+        "garbled": "盖章 PDF 版的文字层无法读出（字体缺少编码映射，常见于“打印为 PDF”），无法自动核对与 Word 版是否一致，请工作人员人工核对。",
     },
     error_below=(float, 0.3),
     warn_below=(float, 0.8),
@@ -233,7 +234,7 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if not readable_form_text(pdf.text):
         # Text layers with broken font maps read as garbage: no verdict for the
         # applicant on that, only a note for staff.
-        yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
+        yield Hit("PDF 盖章版", variant="garbled", severity=WARNING, staff_only=True)
         return
     if similarity < params["error_below"]:
         yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="text", **note)

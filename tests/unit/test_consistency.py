@@ -21,11 +21,15 @@ def facts(text: str, *, layer: bool = True) -> PdfFacts:
     return PdfFacts(pages=5, text=text, has_text_layer=layer, seal=SealEvidence("red", 5, 0.9))
 
 
-def codes(app: Application, pdf: PdfFacts):
+def _findings(app: Application, pdf: PdfFacts):
     rs = load_rules(RULES)
     doc = Document("0" * 64, "f", "docx", 1, T, "m")
     sub = Submission("k", "a@qq.com", doc, doc, T, T, T)
-    return [(f.code, f.severity, f.staff_only) for f in rs.evaluate(Context(rs.call, sub, app, pdf)) if f.code == "unit_mismatch"]
+    return rs.evaluate(Context(rs.call, sub, app, pdf))
+
+
+def codes(app: Application, pdf: PdfFacts):
+    return [(f.code, f.severity, f.staff_only) for f in _findings(app, pdf) if f.code == "unit_mismatch"]
 
 
 def test_same_application_passes():
@@ -84,6 +88,8 @@ def test_pdf_total_skips_the_forms_own_note():
 def test_garbled_text_layer_is_only_a_staff_note():
     garbled = "\x01\x02 ÿþ #$%&' " * 40 + "abc def ghi " * 20
     assert codes(APP, facts(garbled)) == [("unit_mismatch", "warning", True)]
+    note = next(f for f in _findings(APP, facts(garbled)) if f.code == "unit_mismatch")
+    assert "文字层无法读出" in note.message and "扫描件" not in note.message  # it has a text layer, it is no scan
 
 
 def test_pdf_total_survives_numbers_wrapped_in_narrow_cells():
