@@ -128,14 +128,22 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     messages={
         "word": "未收到 Word 版申报书（.docx）。请将填写好的申报书 Word 文件作为附件发送。",
         "pdf": "未收到盖章 PDF 版申报书。请将打印并加盖单位公章的申报书扫描或导出为 PDF，作为附件发送。",
+        "pdf_images": "收到的是 {count} 张图片（{names}），不是 PDF 文件。请将盖章后的申报书扫描为一个 PDF 文件"
+        "（用手机拍照的，可用扫描类 App 把各页合并导出为一个 PDF），作为附件发送。",
     },
     kind=(str, REQUIRED),
 )
 def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     kind = params["kind"]
-    doc = ctx.submission.word if kind == "word" else ctx.submission.pdf
-    if doc is None:
-        yield Hit("Word 版申报书" if kind == "word" else "PDF 盖章版", variant=kind)
+    sub = ctx.submission
+    doc = sub.word if kind == "word" else sub.pdf
+    if doc is not None:
+        return
+    if kind == "pdf" and sub.images:
+        names = "、".join(d.filename for d in sub.images[:3]) + ("等" if len(sub.images) > 3 else "")
+        yield Hit("PDF 盖章版", {"count": len(sub.images), "names": names}, variant="pdf_images")
+        return
+    yield Hit("Word 版申报书" if kind == "word" else "PDF 盖章版", variant=kind)
 
 
 @check("reader_problems", messages="{message}", codes=(list, REQUIRED))

@@ -219,6 +219,7 @@ class Submission:
     complete_at: datetime | None  # when both files were first on record
     mail_problems: tuple[Finding, ...] = ()
     correction_notice_at: datetime | None = None  # our first correction notice
+    images: tuple[Document, ...] = ()  # pictures sent along (photos of the stamped pages?)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def build_submission(
     *,
     mail_problems: tuple[Finding, ...] = (),
     correction_notice_at: datetime | None = None,
+    images: tuple[Document, ...] = (),
 ) -> Submission:
     """`documents` are (role, Document); `mail_times` every mail's receive time."""
     words = [d for role, d in documents if role == "word"]
@@ -65,6 +66,7 @@ def build_submission(
         complete_at=complete_at,
         mail_problems=mail_problems,
         correction_notice_at=correction_notice_at,
+        images=images,
     )
 
 

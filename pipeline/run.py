@@ -335,6 +335,7 @@ class Runner:
             [parse_iso(m["received_at"]) for m in mails],
             mail_problems=tuple(mail_problems),
             correction_notice_at=store.first_correction_at(key),
+            images=tuple(store.images(key)),
         )
         app = self.read_word(sub.word.sha256, sub.word.kind) if sub.word else None
         pdf = self.read_pdf(sub.pdf.sha256) if sub.pdf else None
@@ -479,7 +480,8 @@ class Runner:
             unit=a.unit,
             pilot_type=a.pilot,
             receipt_no=row["receipt_no"],
-            files=tuple(d for d in (sub.word, sub.pdf) if d is not None),
+            # Pictures are listed while there is no PDF: the applicant sees we got them.
+            files=tuple(d for d in (sub.word, sub.pdf) if d is not None) + (sub.images if sub.pdf is None else ()),
             received_at=sub.complete_at or sub.last_received_at,
             in_reply_to=trigger["message_id"],
             references=refs,

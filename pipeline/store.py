@@ -320,6 +320,13 @@ class Store:
             out.append((r["id"], r["role"], doc))
         return out
 
+    def images(self, applicant: str) -> list["Document"]:
+        """Pictures the applicant sent (photos of stamped pages instead of a PDF, often), oldest first."""
+        from .models import Document
+
+        rows = self.rows("SELECT * FROM files WHERE applicant=? AND kind='image' ORDER BY received_at, id", (applicant,))
+        return [Document(r["sha256"], r["filename"], r["kind"], r["size"], parse_iso(r["received_at"]), r["mail_sha256"]) for r in rows]
+
     def latest_mail(self, applicant: str) -> str | None:
         """sha256 of the applicant's most recent mail (what a new reply answers)."""
         row = self.one("SELECT sha256 FROM mails WHERE applicant=? ORDER BY received_at DESC LIMIT 1", (applicant,))

@@ -7,12 +7,14 @@ reply. The mails come from the committed generator in mail_corpus.py.
 from __future__ import annotations
 
 import dataclasses
+import email
 import hashlib
 import io
 import subprocess
 import sysconfig
 import zipfile
 from datetime import datetime, timedelta, timezone
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -310,4 +312,27 @@ def test_an_application_without_a_usable_sender_address_is_for_staff(tmp_path, f
     assert mail["category"] == "other" and "发件地址" in mail["no_reply_reason"]
     assert p.rows("SELECT * FROM applicants") == [] and p.rows("SELECT * FROM outbox") == []
     assert len(p.rows("SELECT * FROM files WHERE role IN ('word', 'pdf')")) == 2  # kept for staff
+    p.close()
+
+
+def test_photos_instead_of_a_pdf_are_named_in_the_correction_notice(tmp_path, forms):
+    from PIL import Image
+
+    app, docx, pdf = forms[0]
+    photos = []
+    for i in range(2):
+        buf = io.BytesIO()
+        Image.new("RGB", (60, 80), (250, 250, 250)).save(buf, format="JPEG")
+        photos.append((f"盖章页{i + 1}.jpg", buf.getvalue()))
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), *photos]))
+    p.runner.now = lambda: ON_TIME + timedelta(days=2)  # past the pairing window: answer now
+    p.judge()
+    [reply] = p.rows("SELECT * FROM outbox")
+    assert reply["kind"] == "correction"
+    text = email.message_from_bytes(Path(reply["eml_path"]).read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "收到的是 2 张图片（盖章页1.jpg、盖章页2.jpg），不是 PDF 文件" in text
+    assert "未收到盖章 PDF 版" not in text
+    received = text[text.index("本次已收到的文件"):]
+    assert "申报书.docx" in received and "盖章页2.jpg" in received
     p.close()
