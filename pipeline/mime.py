@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from .filetypes import sniff
 from .models import ERROR, WARNING, Attachment, Finding, Mail, RawMail
+from .pairing import WORD_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -328,8 +329,12 @@ def part_filename(part: Message) -> str:
 
 
 def sanitize_filename(name: str) -> str:
-    """Display-safe name: no path, no control/bidi characters, at most 200 chars."""
-    name = _clean(str(name))
+    """Display-safe name: NFC, no path, no control/bidi characters, at most 200 chars.
+
+    NFC because macOS Mail sends decomposed names (e + U+0301) that would not
+    compare equal to what staff type or to the same name from Windows.
+    """
+    name = unicodedata.normalize("NFC", _clean(str(name)))
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(
         " " if c in "\t\r\n" else c
@@ -394,6 +399,29 @@ def _b64(data: bytes) -> bytes:
         return base64.b64decode(clean + b"=" * (-len(clean) % 4))
     except (binascii.Error, ValueError):
         return b""
+
+
+# First bytes of the documents applicants send (PDF, ZIP/.docx, OLE/.doc/.wps, RTF).
+DOCUMENT_SIGNATURES = (b"%PDF-", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"{\\rtf")
+BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+
+
+def unlabelled_base64(data: bytes) -> bytes | None:
+    """The file inside an attachment that is base64 but has no Content-Transfer-Encoding.
+
+    Some mailers leave the header out, and read literally the stamped PDF is
+    text, i.e. "not received". Only a payload that is wholly base64 and decodes
+    to a document signature qualifies, so real text attachments stay as sent.
+    """
+    compact = re.sub(rb"\s+", b"", data)
+    if not compact or len(compact) % 4 or not BASE64_TEXT.fullmatch(compact):
+        return None
+    try:
+        if not base64.b64decode(compact[:8]).startswith(DOCUMENT_SIGNATURES):
+            return None  # cheap check on the first 6 bytes before decoding it all
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 class _TextOfHtml(HTMLParser):
@@ -464,30 +492,67 @@ def has_cloud_marker(body_text: str) -> bool:
 
 
 def parse_address(value: str | None) -> tuple[str, str]:
-    """(display name, lower-cased address) of the first mailbox in a header."""
+    """(display name, lower-cased address) of the first mailbox in a header.
+
+    The raw text is parsed first, so a decoded name with commas or brackets
+    cannot split the mailbox; if that finds no address, the text is parsed
+    again with its encoded-words decoded, because office systems and Python's
+    compat32 encode the whole 'name <addr>' as one word. With no address at
+    all the decoded text comes back as the name, so staff still see who wrote.
+    """
     if not value:
         return "", ""
     text = header_text(value)
     try:
-        pairs = email.utils.getaddresses([text])
+        decoded = decode_words(text)
     except Exception:
-        pairs = []
-    for name, addr in pairs:
-        if "@" in addr or addr.strip("<> ").upper() in ("MAILER-DAEMON", "POSTMASTER"):
-            return decode_header(name), _clean(addr.strip().strip("<>").lower())
-    m = re.search(r"[\w.+-]+@[\w.-]+", text)
-    return "", (m.group(0).lower() if m else "")
+        decoded = text
+    for candidate in dict.fromkeys((text, decoded)):
+        try:
+            pairs = email.utils.getaddresses([candidate])
+        except Exception:
+            pairs = []
+        for name, addr in pairs:
+            if ENCODED_WORD.search(addr):
+                continue  # '=?utf-8?Q?..=3Ca@b=3E?=' holds an '@' but is no address
+            if "@" in addr or addr.strip("<> ").upper() in ("MAILER-DAEMON", "POSTMASTER"):
+                return decode_header(name), _clean(addr.strip().strip("<>").lower())
+    m = re.search(r"[\w.+-]+@[\w.-]+", decoded)
+    if m:
+        return "", _clean(m.group(0).lower())
+    return _clean(" ".join(decoded.split()).strip('<>"\' '))[:MAX_NAME], ""
 
 
 def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=TZ) if dt.tzinfo is None else dt
 
 
+# RFC 822 reads "CST" as US Central (-0600), but the Chinese mailers that write
+# it (Java and PHP servers, Coremail, OA systems) mean China Standard Time. A
+# numeric offset before it still wins: parsedate takes the first zone token.
+CST_ZONE = re.compile(r"(?<![\w(])CST(?![\w)])", re.I)
+TWELVE_HOUR = re.compile(r"(?<!\d)(\d{1,2})([:：]\d{2}(?:[:：]\d{2})?)\s*([AaPp])\.?[Mm]\.?(?![A-Za-z])")
+CHINESE_HALF_DAY = re.compile(r"(上午|下午)\s*(\d{1,2})([:：]\d{2})")
+
+
+def _date_text(value: str) -> str:
+    """A Date value with CST as +0800 and 12-hour times ('11:30 PM', '下午11:30') as 24-hour."""
+
+    def hour(h: str, pm: bool) -> str:
+        n = int(h)
+        return h if not 1 <= n <= 12 else f"{n % 12 + (12 if pm else 0):02d}"
+
+    text = header_text(value).strip()
+    text = TWELVE_HOUR.sub(lambda m: hour(m.group(1), m.group(3) in "Pp") + m.group(2), text)
+    text = CHINESE_HALF_DAY.sub(lambda m: hour(m.group(2), m.group(1) == "下午") + m.group(3), text)
+    return CST_ZONE.sub("+0800", text)
+
+
 def parse_date(value: str | None, fallback: datetime | None = None) -> datetime | None:
     """The Date header as an aware datetime; naive times are Beijing time."""
     if value:
         try:
-            dt = email.utils.parsedate_to_datetime(header_text(value).strip())
+            dt = email.utils.parsedate_to_datetime(_date_text(value))
             if dt is not None:
                 return _aware(dt)
         except Exception:
@@ -500,7 +565,7 @@ LOCAL_DATE = re.compile(r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})\
 
 def _local_date(value: str) -> datetime | None:
     """'2025-06-02 10:15' or '2025年6月2日 10:15' as some Chinese systems write Date."""
-    m = LOCAL_DATE.search(header_text(value))
+    m = LOCAL_DATE.search(_date_text(value))
     if not m:
         return None
     try:
@@ -508,6 +573,19 @@ def _local_date(value: str) -> datetime | None:
         return datetime(y, mo, d, h, mi, sec, tzinfo=TZ)
     except ValueError:
         return None
+
+
+def received_date(msg: Message) -> datetime | None:
+    """The time in the topmost Received: header (added by the last server, ours).
+
+    The stand-in for a missing or unreadable Date when there is no server time,
+    e.g. a saved .eml given to `intake import` without --received.
+    """
+    raw = _raw_header(msg, "received")
+    text = header_text(raw) if raw is not None else ""
+    if ";" not in text:
+        return None
+    return parse_date(text.rpartition(";")[2])
 
 
 def _mailparser_date(data: bytes) -> datetime | None:
@@ -568,7 +646,7 @@ def _content_type(part: Message) -> str:
 
 
 KIND_EXT = {"docx": "docx", "pdf": "pdf", "doc": "doc", "wps": "wps", "xls": "xls", "xlsx": "xlsx", "pptx": "pptx",
-            "ppt": "ppt", "rtf": "rtf", "html_doc": "doc", "word2003xml": "xml", "zip": "zip", "rar": "rar", "7z": "7z",
+            "ppt": "ppt", "rtf": "rtf", "html_doc": "doc", "word2003xml": "xml", "odt": "odt", "zip": "zip", "rar": "rar", "7z": "7z",
             "image": "jpg", "text": "txt", "other": "bin"}
 REPORT_TYPES = frozenset({"text/rfc822-headers", "message/delivery-status", "message/disposition-notification",
                           "message/feedback-report", "message/global-delivery-status", "message/global-headers"})
@@ -593,6 +671,8 @@ def _collect(msg: Message) -> tuple[list[Attachment], list[str], list[str], list
             if ctype in REPORT_TYPES and not name and disp != "attachment":
                 continue  # the machine-readable half of a DSN or read receipt
             data = part_bytes(part)
+            if (name or disp == "attachment") and _raw_header(part, "content-transfer-encoding") is None:
+                data = unlabelled_base64(data) or data
             if not data and not name:
                 continue
             kind = sniff(data)
@@ -689,7 +769,7 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
     sha = _sha(raw)
     received = getattr(raw, "received_at", None)
     name = sender = subject = ""
-    sent_at = None
+    sent_at = stamped = None
     message_id = f"<{sha}@intake.invalid>"
     try:
         # The header parser does not descend into MIME parts, so it cannot
@@ -698,6 +778,7 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
         name, sender = parse_address(_raw_header(head, "from"))
         subject = decode_header(_raw_header(head, "subject"))
         sent_at = parse_date(_raw_header(head, "date"))
+        stamped = received_date(head)
         message_id = (message_ids(_raw_headers(head, "message-id")) or (message_id,))[0]
     except Exception:
         pass
@@ -708,7 +789,7 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
         sender_name=name,
         subject=subject,
         sent_at=sent_at,
-        received_at=_aware(received) if isinstance(received, datetime) else (sent_at or datetime.now(timezone.utc)),
+        received_at=_aware(received) if isinstance(received, datetime) else (sent_at or stamped or datetime.now(timezone.utc)),
         body_text="",
         no_reply_reason="邮件无法解析",
         problems=(Finding("mail_unparseable", WARNING, f"邮件无法解析：{type(exc).__name__}", "邮件"),),
@@ -736,7 +817,7 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     if isinstance(raw.received_at, datetime):
         received_at = _aware(raw.received_at)
     else:
-        received_at = sent_at or datetime.now(timezone.utc)
+        received_at = sent_at or received_date(msg) or datetime.now(timezone.utc)
 
     mids = message_ids(_raw_headers(msg, "message-id"))
     message_id = mids[0] if mids else f"<{sha}@intake.invalid>"
@@ -755,7 +836,7 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
             body += "\n\n" + html_text
 
     kinds = {a.kind for a in attachments}
-    has_word = bool(kinds & {"docx", "doc", "wps", "rtf", "html_doc", "word2003xml"})
+    has_word = bool(kinds & WORD_KINDS)
     has_pdf = "pdf" in kinds
     # A reply that quotes an old link mail but attaches both files is fine.
     if has_cloud_marker(body) and not (has_word and has_pdf):

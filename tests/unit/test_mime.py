@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sysconfig
+import unicodedata
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -72,6 +73,7 @@ def test_corpus(case):
         ('"a\\\\b\\\\c.pdf"', "c.pdf"),
         ("申报书.docx".encode("gbk"), "申报书.docx"),
         ("申报书.docx".encode("utf-8"), "申报书.docx"),
+        (unicodedata.normalize("NFD", '"Résumé 한글 申报书.pdf"'), "Résumé 한글 申报书.pdf"),
     ],
 )
 def test_decode_filename_vectors(value, expected):
@@ -106,6 +108,59 @@ def test_unnamed_attachment_gets_a_display_name():
     assert mail.attachments[0].filename.endswith(".pdf")
 
 
+def test_nfd_name_from_apple_mail_is_nfc():
+    """macOS Mail sends decomposed names (e + U+0301): stored and shown as NFC."""
+    nfd = unicodedata.normalize("NFD", "Résumé 한글 申报书.pdf")
+    assert nfd != "Résumé 한글 申报书.pdf"
+    ctype = f'application/pdf; x-unix-mode=0644; name="{corpus.enc_word(nfd, "utf-8")}"'
+    mail = parse(corpus.with_files([corpus.part([("Content-Type", ctype), ("Content-Disposition", "inline")], corpus.PDF)]))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("Résumé 한글 申报书.pdf", "pdf")]
+
+
+@pytest.mark.parametrize(
+    "data, name, kind",
+    [
+        (corpus.PDF, "申报书盖章.pdf", "pdf"),
+        (corpus.DOCX, "申报书.docx", "docx"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + "WordDocument".encode("utf-16-le"), "申报书.doc", "doc"),
+        (b"{\\rtf1\\ansi \\f0 abc}", "申报书.rtf", "rtf"),
+    ],
+    ids=["pdf", "docx", "doc", "rtf"],
+)
+def test_base64_attachment_without_cte_is_decoded(data, name, kind):
+    """Some mailers drop Content-Transfer-Encoding on base64 files: the PDF must still arrive."""
+    headers = [("Content-Type", "application/octet-stream"), ("Content-Disposition", f'attachment; filename="{name}"')]
+    mail = parse(corpus.with_files([corpus.part(headers, corpus.b64(data), encode=False)]))
+    (a,) = mail.attachments
+    assert (a.filename, a.kind, a.data) == (name, kind, data)
+
+
+@pytest.mark.parametrize(
+    "headers, payload",
+    [
+        # Base64 text that is not a document: an attachment stays as sent.
+        ([("Content-Type", "text/plain"), ("Content-Disposition", 'attachment; filename="key.txt"')], b"SGVsbG8gd29ybGQh"),
+        # Not pure base64 (a space inside a line is fine, a '*' is not).
+        ([("Content-Type", "application/pdf"), ("Content-Disposition", 'attachment; filename="a.pdf"')], b"JVBERi0x*LjQK"),
+        # An explicit 7bit label is believed.
+        ([("Content-Type", "application/pdf"), ("Content-Disposition", 'attachment; filename="a.pdf"'),
+          ("Content-Transfer-Encoding", "7bit")], corpus.b64(corpus.PDF)),
+    ],
+    ids=["not_a_document", "not_base64", "explicit_7bit"],
+)
+def test_base64_sniffing_without_cte_stays_narrow(headers, payload):
+    mail = parse(corpus.with_files([corpus.part(headers, payload, encode=False)]))
+    (a,) = mail.attachments
+    assert a.data == payload
+
+
+def test_base64_document_in_the_text_body_stays_text():
+    """Only attachments are sniffed: a body that happens to be base64 is text."""
+    body = corpus.part([("Content-Type", "text/plain; charset=utf-8")], corpus.b64(corpus.PDF), encode=False)
+    mail = parse(corpus.with_files([body]))
+    assert mail.attachments == ()
+
+
 def test_inline_picture_is_not_an_attachment():
     mail = parse(corpus.inline_docx_cid())
     assert [a.kind for a in mail.attachments] == ["docx"]
@@ -137,9 +192,100 @@ def test_naive_times_are_beijing_time():
     assert mail.message_id == "<20250602101500.1@example.cn>"
 
 
+BEIJING = timezone(timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    "date_line",
+    [
+        "Date: Mon, 23 Jun 2025 23:30:00 CST",  # CST here is China Standard Time, not US Central
+        "Date: Mon Jun 23 23:30:00 CST 2025",  # Java Date.toString()
+        "Date: Mon, 23 Jun 2025 23:30:00 +0800 (CST)",
+        "Date: Monday, June 23, 2025 11:30 PM",
+        "Date: Mon, 23 Jun 2025 11:30:00 PM +0800",
+        "Date: Mon, 23 Jun 2025 11:30 p.m. CST",
+        "Date: 2025年6月23日 下午11:30",
+    ],
+)
+def test_chinese_mailer_dates_are_beijing_time(date_line):
+    mail = parse(corpus.plain(date=date_line.removeprefix("Date: ")))
+    assert mail.sent_at == datetime(2025, 6, 23, 23, 30, tzinfo=BEIJING)
+    assert mail.received_at == mail.sent_at
+
+
+@pytest.mark.parametrize(
+    "date, expected",
+    [
+        ("Mon, 23 Jun 2025 12:05 AM +0800", datetime(2025, 6, 23, 0, 5, tzinfo=BEIJING)),
+        ("Mon, 23 Jun 2025 12:05 PM +0800", datetime(2025, 6, 23, 12, 5, tzinfo=BEIJING)),
+        ("Mon, 23 Jun 2025 09:05:07 am +0800", datetime(2025, 6, 23, 9, 5, 7, tzinfo=BEIJING)),
+        ("Mon, 23 Jun 2025 23:30:00 -0600 (CST)", datetime(2025, 6, 23, 23, 30, tzinfo=timezone(timedelta(hours=-6)))),
+        ("Mon, 23 Jun 2025 23:30:00 CDT", datetime(2025, 6, 23, 23, 30, tzinfo=timezone(timedelta(hours=-5)))),
+    ],
+)
+def test_twelve_hour_and_explicit_offsets(date, expected):
+    assert parse(corpus.plain(date=date)).sent_at == expected
+
+
+RECEIVED = [
+    ("Received", "from mx.163.com (unknown [10.0.0.2]) by imap.163.com with LMTP;\r\n\tMon, 23 Jun 2025 23:31:05 +0800 (CST)"),
+    ("Received", "from smtp.qq.com (unknown [1.2.3.4]) by mx.163.com (Coremail) with SMTP id abc;\r\n Mon, 23 Jun 2025 23:30:05 +0800"),
+]
+
+
+@pytest.mark.parametrize("date", [None, "星期一, 23 六月 2025 23:30:00 +0800", "garbage"])
+def test_missing_or_unreadable_date_falls_back_to_top_received(date):
+    mail = parse(corpus.plain(RECEIVED, date=date))
+    assert mail.sent_at is None
+    assert mail.received_at == datetime(2025, 6, 23, 23, 31, 5, tzinfo=BEIJING)
+
+
+def test_received_header_does_not_override_date_or_server_time():
+    mail = parse(corpus.plain(RECEIVED, date="Mon, 23 Jun 2025 10:00:00 +0800"))
+    assert mail.received_at == mail.sent_at == datetime(2025, 6, 23, 10, 0, tzinfo=BEIJING)
+    server = datetime(2025, 6, 24, 8, 0, tzinfo=timezone.utc)
+    assert parse(corpus.plain(RECEIVED, date=None), received_at=server).received_at == server
+
+
+def test_unreadable_received_date_falls_back_to_now():
+    before = datetime.now(timezone.utc)
+    mail = parse(corpus.plain([("Received", "from a by b; yesterday-ish")], date=None))
+    assert mail.received_at >= before - timedelta(seconds=1)
+
+
 def test_date_header_used_when_no_server_time():
     mail = parse(corpus.outlook_gb2312())
     assert mail.received_at == mail.sent_at
+
+
+# -- senders -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        corpus.enc_word("李晓燕 <Li@Example.com>", "utf-8"),  # Python compat32 MIMEMultipart, office systems
+        corpus.enc_word('"李晓燕" <Li@Example.com>', "gb2312"),
+        "=?utf-8?Q?" + "".join(f"={b:02X}" for b in "李晓燕".encode()) + "_=3CLi@Example.com=3E?=",
+        "=?utf-8?b?5p2O5pmT?=\r\n =?utf-8?b?54eVIDxMaUBFeGFtcGxlLmNvbT4=?=",  # folded, split in two words
+    ],
+)
+def test_from_wholly_inside_one_encoded_word(sender):
+    mail = parse(corpus.plain(sender=sender))
+    assert (mail.sender_name, mail.sender) == ("李晓燕", "li@example.com")
+
+
+@pytest.mark.parametrize("sender", [corpus.enc_word("李晓燕", "utf-8"), "李晓燕".encode("gbk"), "红旗区科协 <>"])
+def test_from_without_address_stays_visible(sender):
+    """No address to answer: the name is kept so staff can see who wrote (run.py routes it to them)."""
+    mail = parse(corpus.plain(sender=sender))
+    assert mail.sender == ""
+    assert mail.sender_name.startswith(("李晓燕", "红旗区科协"))
+
+
+def test_from_without_address_uses_return_path_for_the_address():
+    mail = parse(corpus.plain([("Return-Path", "<li@example.com>")], sender=corpus.enc_word("李晓燕", "utf-8")))
+    assert (mail.sender_name, mail.sender) == ("李晓燕", "li@example.com")
 
 
 # -- findings ----------------------------------------------------------------------
