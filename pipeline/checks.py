@@ -139,6 +139,8 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     doc = sub.word if kind == "word" else sub.pdf
     if doc is not None:
         return
+    if any(f.code == "attachment_link_only" for f in sub.mail_problems):
+        return  # the link notice already asks for the file as an attachment
     if kind == "pdf" and sub.images:
         names = "、".join(d.filename for d in sub.images[:3]) + ("等" if len(sub.images) > 3 else "")
         yield Hit("PDF 盖章版", {"count": len(sub.images), "names": names}, variant="pdf_images")

@@ -38,8 +38,9 @@ MAX_DEPTH = 50  # MIME nesting we follow; deeper parts are left unread
 
 LINK_ONLY_MESSAGE = (
     "您的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期，我们无法据此受理。"
-    "请将 Word 版申报书和盖章 PDF 版作为普通附件直接添加到邮件中重新发送。"
+    "请将{files}作为普通附件直接添加到邮件中重新发送。"
 )
+LINK_ONLY_FILES = {(False, False): "Word 版申报书和盖章 PDF 版", (True, False): "盖章 PDF 版", (False, True): "Word 版申报书"}
 
 # Every label that means "some GB encoding": GB18030 is a superset of all of
 # them, and the narrower codecs fail on GBK-only characters (镕 喆 玥 珺 堃).
@@ -840,7 +841,8 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     has_pdf = "pdf" in kinds
     # A reply that quotes an old link mail but attaches both files is fine.
     if has_cloud_marker(body) and not (has_word and has_pdf):
-        problems.append(Finding("attachment_link_only", ERROR, LINK_ONLY_MESSAGE, "邮件附件"))
+        files = LINK_ONLY_FILES[(has_word, has_pdf)]  # name only what did not come as an attachment
+        problems.append(Finding("attachment_link_only", ERROR, LINK_ONLY_MESSAGE.format(files=files), "邮件附件"))
 
     return Mail(
         sha256=sha,

@@ -336,3 +336,23 @@ def test_photos_instead_of_a_pdf_are_named_in_the_correction_notice(tmp_path, fo
     received = text[text.index("本次已收到的文件"):]
     assert "申报书.docx" in received and "盖章页2.jpg" in received
     p.close()
+
+
+def test_a_pdf_sent_as_a_cloud_link_is_asked_for_once_and_by_name(tmp_path, forms):
+    """Word attached, PDF as a QQ 超大附件 link: one point asking for the PDF as an attachment."""
+    app, docx, pdf = forms[0]
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@qq.com", OWN, "试点申报材料"
+    msg["Date"] = format_datetime(ON_TIME)
+    msg.set_content("您好，申报材料请查收。\n\n从QQ邮箱发来的超大附件\n\n盖章版.pdf (32.5M, 2025年07月16日 10:00 到期)\n"
+                    "下载链接：https://mail.qq.com/cgi-bin/ftnExs_download?k=abc\n")
+    msg.add_attachment(docx, maintype="application", subtype="octet-stream", filename="申报书.docx")
+    p = Pipeline(tmp_path)
+    p.feed(msg.as_bytes())
+    p.runner.now = lambda: ON_TIME + timedelta(days=2)
+    p.judge()
+    [reply] = p.rows("SELECT * FROM outbox")
+    text = email.message_from_bytes(Path(reply["eml_path"]).read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "请将盖章 PDF 版作为普通附件" in text
+    assert "未收到盖章 PDF 版" not in text and "Word 版申报书和盖章 PDF 版作为普通附件" not in text
+    p.close()
