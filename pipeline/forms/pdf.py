@@ -32,6 +32,9 @@ MAX_IMAGE_PIXELS = 200_000_000
 MAX_TEXT = 2_000_000
 A4 = (595.28, 841.89)
 A4_TOLERANCE = 5.0
+SCAN_COVER = 0.85  # share of a page under images that makes it a page image (a scan)
+MAX_PAGE_OBJECTS = 100_000  # page objects looked at for images, per file (~0.5 s)
+OCR_MAX_PIXELS = 16_000_000  # a page rendered for OCR
 
 _MESSAGES = {
     "encrypted": "PDF 文件设置了打开密码，无法读取。请取消密码后重新导出 PDF 发送。",
@@ -41,8 +44,12 @@ _MESSAGES = {
 }
 _GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
 MISSING_STAMP = "PDF 盖章版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
-GREY_STAMP = "PDF 盖章版中的公章疑似黑白复印件（未见红色印章），请使用加盖原始红色公章的申报书扫描或导出 PDF 重新发送。"
-OPINION_MARK = re.compile(r"申报单位意见|[(（]\s*公\s*章\s*[)）]")
+GREY_STAMP = (
+    "PDF 盖章版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
+    "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。"
+)
+# OCR text (a scanner's layer too) may put spaces between the characters.
+OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
 STAMP_LOCATION = "八、申报单位意见"
 OCR_ENV = "INTAKE_PDF_OCR"  # "0" in the children's environment: [pdf] ocr = false
@@ -85,9 +92,14 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         return _unreadable(result.get("reason", "damaged"), encrypted=bool(result.get("encrypted")))
     if result.get("repaired"):
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
+    from .seal import a_series
+
     sizes = tuple((float(w), float(h)) for w, h in result["page_sizes"])
+    scan_pages = set(result.get("scan_pages") or ())
     problems: list[Finding] = []
-    off = [i for i, s in enumerate(sizes, start=1) if not is_a4(s)]
+    # A scanned page's size in points is its pixels over whatever DPI the PDF
+    # writer assumed: A-series proportions are all a scan can say about A4.
+    off = [i for i, s in enumerate(sizes, start=1) if not is_a4(s) and not (i in scan_pages and a_series(*s))]
     if off:
         pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
         problems.append(
@@ -102,6 +114,12 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         problems.append(Finding("pdf_repaired", WARNING, REPAIRED, LOCATION, staff_only=True))
     has_layer = bool(result["has_text_layer"])
     ocr_text = result.get("ocr_text") or ""
+    text_pages = set(result.get("text_pages") or ())
+    if has_layer:
+        # Text only on page images is a scanner's OCR, not what the applicant typed.
+        source = "scan_layer" if text_pages and text_pages <= scan_pages else "layer"
+    else:
+        source = "ocr" if ocr_text.strip() else ""
     return PdfFacts(
         pages=int(result["pages"]),
         text=result["text"] if has_layer else ocr_text,
@@ -112,7 +130,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         problems=tuple(problems),
         repaired=bool(result.get("repaired")),
         opinion_page=result.get("opinion_page"),
-        text_source="layer" if has_layer else ("ocr" if ocr_text.strip() else ""),
+        text_source=source,
     )
 
 
@@ -343,16 +361,27 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     try:
         texts, total = [], 0
         opinion_page = None
+        text_pages, scan_pages = [], []
+        budget = [MAX_PAGE_OBJECTS]
         for i in range(len(doc)):
             page = doc[i]
             try:
-                textpage = page.get_textpage()
-                t = textpage.get_text_range()
-                textpage.close()
-            except Exception:  # noqa: BLE001 - one bad page keeps the others' text
-                t = ""
+                try:
+                    textpage = page.get_textpage()
+                    t = textpage.get_text_range()
+                    textpage.close()
+                except Exception:  # noqa: BLE001 - one bad page keeps the others' text
+                    t = ""
+                try:
+                    cover = _image_cover(page, budget)
+                except Exception:  # noqa: BLE001 - unknown cover: not a page image
+                    cover = 0.0
             finally:
                 page.close()
+            if cover >= SCAN_COVER:
+                scan_pages.append(i + 1)
+            if any(not c.isspace() for c in t):
+                text_pages.append(i + 1)
             if OPINION_MARK.search(t):
                 opinion_page = i + 1  # the last page naming 申报单位意见/(公章)
             if total < MAX_TEXT:
@@ -380,11 +409,82 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         "page_sizes": sizes,
         "text": text,
         "has_text_layer": sum(not c.isspace() for c in text) >= 10,
+        "text_pages": text_pages,  # pages with any text (1-based)
+        "scan_pages": scan_pages,  # pages covered by images: scanned pages
         "encrypted": encrypted,
         "repaired": bool(warnings),
         "warnings": warnings[:5],
         "seal": seal_dict,
     }
+
+
+def _image_cover(page, budget: list[int] | None = None, grid: int = 64) -> float:
+    """Share of the page (its visible box) under images, on a grid x grid sample.
+
+    A scanned page is one picture of the whole sheet (or a few strips of
+    it), perhaps inside a Form XObject; an exported page has none or small
+    ones (a pasted seal, a logo). `budget` ([objects left], shared by the
+    pages of a file) bounds the time a page of countless objects takes.
+    """
+    import ctypes
+
+    import numpy as np
+    import pypdfium2.raw as pdfium_c
+
+    budget = budget if budget is not None else [MAX_PAGE_OBJECTS]
+    x0, y0, x1, y1 = page.get_bbox()
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    xs = x0 + (np.arange(grid) + 0.5) * (x1 - x0) / grid
+    ys = y0 + (np.arange(grid) + 0.5) * (y1 - y0) / grid
+    covered = np.zeros((grid, grid), bool)
+    box = [ctypes.c_float() for _ in range(4)]
+    fs = pdfium_c.FS_MATRIX()
+
+    def walk(form, level: int, m: tuple) -> bool:
+        """Mark the images under `form` (the page if None); True: stop looking."""
+        # Bounds inside a Form XObject are in the form's space: `m` takes them to the page.
+        n = pdfium_c.FPDFFormObj_CountObjects(form) if form else pdfium_c.FPDFPage_CountObjects(page.raw)
+        for i in range(max(n, 0)):
+            budget[0] -= 1
+            if budget[0] < 0:
+                return True
+            obj = pdfium_c.FPDFFormObj_GetObject(form, i) if form else pdfium_c.FPDFPage_GetObject(page.raw, i)
+            kind = pdfium_c.FPDFPageObj_GetType(obj) if obj else None
+            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFPageObj_GetBounds(obj, *box):
+                l, b, r, t = (v.value for v in box)
+                px, py = zip(*(_apply(m, x, y) for x in (l, r) for y in (b, t)))
+                inside_x = (xs >= min(px)) & (xs <= max(px))
+                inside_y = (ys >= min(py)) & (ys <= max(py))
+                covered[np.ix_(inside_y, inside_x)] = True
+                if covered.all():
+                    return True  # the rest (an OCR layer's words) cannot add to it
+            elif (
+                kind == pdfium_c.FPDF_PAGEOBJ_FORM
+                and level < 8
+                and pdfium_c.FPDFPageObj_GetMatrix(obj, fs)
+                and walk(obj, level + 1, _compose(m, (fs.a, fs.b, fs.c, fs.d, fs.e, fs.f)))
+            ):
+                return True
+        return False
+
+    walk(None, 0, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+    return float(covered.mean())
+
+
+def _apply(m: tuple, x: float, y: float) -> tuple[float, float]:
+    a, b, c, d, e, f = m
+    return a * x + c * y + e, b * x + d * y + f
+
+
+def _compose(outer: tuple, inner: tuple) -> tuple:
+    """The matrix applying `inner`, then `outer` (PDF's a b c d e f)."""
+    a, b, c, d, e, f = inner
+    x0, y0 = _apply(outer, e, f)
+    ax, ay = _apply(outer, a, b)
+    cx, cy = _apply(outer, c, d)
+    ox, oy = outer[4], outer[5]
+    return ax - ox, ay - oy, cx - ox, cy - oy, x0, y0
 
 
 def ocr_available() -> bool:
@@ -403,6 +503,7 @@ def _ocr(doc, dpi: int = 150, timeout: float = 30) -> dict[int, str]:
     be done), never the PDF unread.
     """
     from . import ocr
+    from .seal import render_scale
 
     if not ocr.available() or len(doc) == 0:
         return {}
@@ -411,10 +512,13 @@ def _ocr(doc, dpi: int = 150, timeout: float = 30) -> dict[int, str]:
     for index in indexes:
         page = doc[index]
         try:
-            image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+            # At `dpi` of the paper, not of the points: a scan written at 72 dpi
+            # would otherwise render at 4x its own resolution.
+            scale, px_per_mm = render_scale(*page.get_size(), dpi, max_pixels=OCR_MAX_PIXELS)
+            image = page.render(scale=scale, grayscale=True).to_pil().convert("L")
         finally:
             page.close()
-        pages.append(ocr.Page(image.tobytes(), image.width, image.height, dpi))
+        pages.append(ocr.Page(image.tobytes(), image.width, image.height, round(px_per_mm * 25.4)))
     texts = ocr.read_pages(pages, timeout=timeout)
     if texts is None:
         print("OCR failed or ran out of time", file=sys.stderr)

@@ -4,7 +4,9 @@ Two kinds of evidence count: a signed PDF signature field (an electronic
 seal), or a round or oval (椭圆形章) red ring on a rendered page. A ring of the same shape in
 grey means a photocopied seal and is reported as such, not accepted.
 
-The ring test: render at ~100 dpi, mask the seal ink, look for ring-shaped
+The ring test: render at ~100 dpi of the paper (a page with A-series
+proportions is A4 paper whatever its size in points: scans are often
+written at 72 dpi or none, see `paper_mm`), mask the seal ink, look for ring-shaped
 clusters on a ~1 mm grid (FFT correlation with ring kernels), then verify
 each candidate at pixel level: the ring is mostly covered, the band between
 star and text is hollow, there is ink inside and little ink just outside.
@@ -604,11 +606,46 @@ def _page_order(n: int) -> list[int]:
     return order[:MAX_PAGES]
 
 
+A4_MM = (210.0, 297.0)
+ISO_TOLERANCE = 0.03  # long / short side within 3% of sqrt(2)
+
+
+def a_series(w: float, h: float) -> bool:
+    """Whether a page has the ISO A proportions (long side = sqrt(2) x short side), either way up."""
+    short, long = sorted((abs(w), abs(h)))
+    return short > 0 and abs(long / short / math.sqrt(2) - 1) <= ISO_TOLERANCE
+
+
+def paper_mm(w: float, h: float) -> tuple[float, float]:
+    """The paper's size in mm for a page of w x h points.
+
+    A scan's size in points is only its pixels over the DPI its PDF writer
+    assumed (often 72, or none), so A-series proportions are taken as A4,
+    the paper the notice requires; other pages are measured in points.
+    """
+    if a_series(w, h):
+        return A4_MM if w <= h else A4_MM[::-1]
+    return w * 25.4 / 72, h * 25.4 / 72
+
+
+def render_scale(w: float, h: float, dpi: float, max_pixels: float = MAX_PIXELS) -> tuple[float, float]:
+    """(pixels per point, pixels per mm) to render a w x h pt page at `dpi` of its paper.
+
+    The paper comes from `paper_mm`, so a scan renders at `dpi` whatever
+    resolution its PDF writer assumed; huge pages render smaller.
+    """
+    if w <= 0 or h <= 0:
+        return dpi / 72, dpi / 25.4
+    w_mm = paper_mm(w, h)[0]
+    scale = dpi / 25.4 * w_mm / w
+    if w * h * scale * scale > max_pixels:
+        scale = math.sqrt(max_pixels / max(w * h, 1))
+    return scale, scale * w / w_mm
+
+
 def _render(page, dpi: int) -> tuple[np.ndarray, float]:
-    w, h = page.get_size()
-    scale = dpi / 72
-    if w * h * scale * scale > MAX_PIXELS:
-        scale = math.sqrt(MAX_PIXELS / max(w * h, 1))
+    w, h = page.get_size()  # as displayed: /Rotate applied
+    scale, px_per_mm = render_scale(w, h, dpi)
     bitmap = page.render(scale=scale, may_draw_forms=True)
     arr = bitmap.to_numpy()
     if arr.ndim == 3 and arr.shape[2] >= 3:
@@ -616,7 +653,7 @@ def _render(page, dpi: int) -> tuple[np.ndarray, float]:
         arr = arr[..., [2, 1, 0]] if bitmap.mode in ("BGR", "BGRA", "BGRX") else arr[..., :3]
     else:
         arr = np.repeat(arr.reshape(arr.shape[0], arr.shape[1], 1), 3, axis=2)
-    return arr, scale * 72 / 25.4
+    return arr, px_per_mm
 
 
 def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> SealEvidence:

@@ -438,8 +438,8 @@ def _vector_pdf(app: Application, seal: str, seed: int, unit_override: str | Non
     return buf.getvalue()
 
 
-def scan_pdf(data: bytes, *, seed: int = 0, dpi: int = 150) -> bytes:
-    """Rasterise every page as a cheap office scanner would: no text layer."""
+def _scan_images(data: bytes, seed: int, dpi: int) -> list:
+    """Every page as a cheap office scanner sees it: pale, noisy, turned, JPEG."""
     import numpy as np
     import pypdfium2 as pdfium
     from PIL import Image, ImageFilter
@@ -466,9 +466,76 @@ def scan_pdf(data: bytes, *, seed: int = 0, dpi: int = 150) -> bytes:
             pages.append(Image.open(io.BytesIO(jpeg.getvalue())))
     finally:
         doc.close()
+    return pages
+
+
+def scan_pdf(data: bytes, *, seed: int = 0, dpi: int = 150, page_dpi: float | None = None) -> bytes:
+    """Rasterise every page as a cheap office scanner would: no text layer.
+
+    `page_dpi` is the resolution the PDF writer assumes (default `dpi`):
+    72 is Pillow's default and what image-to-PDF apps without DPI use, so
+    a 200 dpi scan becomes a page of 1654 x 2339 pt, not A4 in points.
+    """
+    pages = _scan_images(data, seed, dpi)
     out = io.BytesIO()
-    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=dpi)
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=page_dpi or dpi)
     return out.getvalue()
+
+
+def _page_texts(data: bytes) -> list[str]:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    try:
+        texts = []
+        for page in doc:
+            textpage = page.get_textpage()
+            texts.append(textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n"))
+            textpage.close()
+        return texts
+    finally:
+        doc.close()
+
+
+def searchable_scan_pdf(
+    data: bytes, *, seed: int = 0, dpi: int = 150, misread: dict[str, str] | None = None, under: bool = False
+) -> bytes:
+    """A "searchable PDF" as office scanners and scan apps write it.
+
+    Each A4 page is one scanned image with the page's text as an OCR layer:
+    invisible text (render mode 3) over the image, or with `under=True`
+    ordinary text hidden beneath it. `misread` replaces strings in that text
+    as OCR misreads them (e.g. {"术": "木"}), which the image does not show.
+    """
+    from reportlab.lib.utils import ImageReader
+
+    images = _scan_images(data, seed, dpi)
+    texts = _page_texts(data)
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    font = _font()
+
+    def text_layer(text: str, mode: int) -> None:
+        obj = c.beginText(_LEFT, _TOP)
+        obj.setTextRenderMode(mode)
+        obj.setFont(font, 10)
+        for line in text.split("\n"):
+            obj.textLine(line)
+        c.drawText(obj)
+
+    for image, text in zip(images, texts):
+        for wrong, right in (misread or {}).items():
+            text = text.replace(wrong, right)
+        jpeg = io.BytesIO()
+        image.save(jpeg, "JPEG", quality=75)
+        if under:
+            text_layer(text, 0)
+        c.drawImage(ImageReader(io.BytesIO(jpeg.getvalue())), 0, 0, width=_W, height=_H)
+        if not under:
+            text_layer(text, 3)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
 
 
 def build_form_pdf(

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from pipeline.forms import pdf as pdfmod
 from pipeline.forms.pdf import read_pdf
-from pipeline.samples.pdfs import build_form_pdf, build_signed_pdf
+from pipeline.samples.pdfs import build_form_pdf, build_signed_pdf, scan_pdf, searchable_scan_pdf
 
-from test_seal import APP
+from test_seal import APP, last_page
 
 
 def codes(facts):
@@ -214,3 +214,133 @@ def test_ocr_off_leaves_a_scan_unread_in_a_fresh_child_and_in_the_pool():
 def test_text_source_of_an_export_is_the_layer():
     facts = read_pdf(build_form_pdf(Application(unit_name="新乡学院科学技术协会")))
     assert facts.has_text_layer and facts.text_source == "layer"
+
+
+# Scans whose PDF writer assumed the wrong resolution: A4 paper, pages of any size in points.
+
+
+def test_scan_without_page_resolution_is_a4_and_stamped():
+    data = scan_pdf(build_form_pdf(APP, seal="red", seed=8), seed=8, dpi=200, page_dpi=72)
+    facts = read_pdf(data, ocr=False)
+    assert facts.page_sizes[0] == (1654.0, 2339.0)  # 200 dpi pixels taken as points
+    assert facts.seal.kind == "red"
+    assert codes(facts) == []
+
+
+def test_scan_on_letter_paper_still_warns():
+    pdf = pikepdf.open(io.BytesIO(scan_pdf(build_form_pdf(APP, seal="red", seed=9), seed=9)))
+    for page in pdf.pages:
+        page.obj.MediaBox = [0, 0, 612, 792]  # US Letter: the A4 image still covers 97% of it
+    facts = read_pdf(saved(pdf), ocr=False)
+    assert codes(facts) == ["pdf_not_a4"]
+    assert facts.seal.kind == "red"
+
+
+def test_exported_a3_and_a5_pages_still_warn(red_pdf):
+    """A page with its own text keeps the exact A4 size check."""
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    pdf.pages[1].obj.MediaBox = [0, 0, 841.89, 1190.55]
+    pdf.pages[2].obj.MediaBox = [0, 0, 419.53, 595.28]
+    facts = read_pdf(saved(pdf))
+    assert codes(facts) == ["pdf_not_a4"]
+    assert "第 2、3 页" in facts.problems[0].message
+
+
+@pytest.mark.skipif(not ocr_available(), reason="tesseract with chi_sim not installed")
+def test_scan_without_page_resolution_is_read_by_ocr():
+    from pipeline.units import unit_in_text
+
+    unit = "新乡市红旗区科学技术协会"
+    app = Application(unit_name=unit, cover_unit=unit, pilot_types=("县级科协试点",))
+    facts = read_pdf(scan_pdf(build_form_pdf(app), seed=5, dpi=300, page_dpi=72))
+    assert facts.text_source == "ocr" and unit_in_text(unit, facts.text)
+    assert facts.opinion_page == facts.pages
+
+
+# Searchable scans: the scanner's invisible OCR text over each page image.
+
+MISREAD = {"科学技术协会": "科学技木协会", "申报单位意见": "申报 单位 意见"}  # OCR spaces words apart
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["invisible_over", "hidden_under"])
+def test_searchable_scan_text_is_a_scan_layer(under):
+    data = searchable_scan_pdf(build_form_pdf(APP, seal="red", seed=10), seed=10, misread=MISREAD, under=under)
+    facts = read_pdf(data, ocr=False)
+    assert facts.has_text_layer and facts.text_source == "scan_layer"
+    assert "新乡市红旗区科学技木协会" in facts.text  # the scanner's misread, not the applicant's
+    assert facts.seal.kind == "red" and facts.opinion_page == 5
+    assert codes(facts) == []
+
+
+def test_export_with_a_pasted_seal_picture_is_the_layer():
+    facts = read_pdf(build_form_pdf(APP, seal="image"))
+    assert facts.seal.kind == "red" and facts.text_source == "layer"
+
+
+def test_exported_pages_and_one_searchable_scan_page_are_the_layer(red_pdf):
+    """Only a PDF whose every text-bearing page is a page image is a scan."""
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    scan = pikepdf.open(io.BytesIO(searchable_scan_pdf(last_page(red_pdf), seed=12)))
+    del pdf.pages[-1]
+    pdf.pages.append(scan.pages[0])
+    facts = read_pdf(saved(pdf), ocr=False)
+    assert facts.text_source == "layer"
+    assert facts.seal.kind == "red"
+
+
+def image_page(content: bytes, form_matrix=(1, 0, 0, 1, 0, 0), size=(600, 800)) -> bytes:
+    """One page drawing a 2 x 2 image, also as /Fm0 (a Form XObject) with `form_matrix`
+    and as /Fo (a form drawing /Fm0 stretched)."""
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=size)
+    img = pikepdf.Stream(pdf, b"\x80" * 12, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=2, Height=2,
+                         ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8)
+    form = pikepdf.Stream(pdf, b"q 100 0 0 100 0 0 cm /Im0 Do Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
+                          BBox=[0, 0, 1000, 1000], Matrix=list(form_matrix), Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=img)))
+    outer = pikepdf.Stream(pdf, b"q 1 0 0 2 50 0 cm /Fm0 Do Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
+                           BBox=[0, 0, 1000, 1000], Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form)))
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form, Fo=outer, Im0=img))
+    page.obj.Contents = pdf.make_stream(content)
+    return saved(pdf)
+
+
+@pytest.mark.parametrize(
+    "content, form_matrix, cover",
+    [
+        (b"q 600 0 0 800 0 0 cm /Im0 Do Q", (1, 0, 0, 1, 0, 0), 1.0),
+        (b"q 600 0 0 400 0 0 cm /Im0 Do Q q 600 0 0 400 0 400 cm /Im0 Do Q", (1, 0, 0, 1, 0, 0), 1.0),  # strips
+        (b"q 300 0 0 400 0 0 cm /Im0 Do Q", (1, 0, 0, 1, 0, 0), 0.25),
+        (b"q 1200 0 0 1600 -300 -400 cm /Im0 Do Q", (1, 0, 0, 1, 0, 0), 1.0),  # overhangs the page
+        (b"q 1.5 0 0 1.5 10 20 cm /Fm0 Do Q", (2, 0, 0, 2, 0, 0), 0.1875),  # 300 x 300 pt in a form
+        (b"q 3 0 0 4 0 0 cm /Fm0 Do Q", (2, 0, 0, 2, 0, 0), 1.0),
+        (b"q 1.5 0 0 1.5 0 0 cm /Fo Do Q", (2, 0, 0, 2, 0, 0), 0.375),  # 300 x 600 pt, a form in a form
+        (b"BT ET", (1, 0, 0, 1, 0, 0), 0.0),
+    ],
+)
+def test_image_cover_in_page_space(content, form_matrix, cover):
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(image_page(content, form_matrix))
+    try:
+        assert pdfmod._image_cover(doc[0]) == pytest.approx(cover, abs=0.02)
+    finally:
+        doc.close()
+
+
+def test_opinion_mark_in_ocr_text_with_spaces():
+    assert pdfmod.OPINION_MARK.search("八 、 申报 单位 意见 ：同意")
+    assert pdfmod.OPINION_MARK.search("（ 公 章 ）")
+    assert not pdfmod.OPINION_MARK.search("申报单位基本情况")
+
+
+def test_image_cover_stops_at_its_budget():
+    """A page of countless objects costs bounded time; what lies past the budget is not seen."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(image_page(b"0 0 m 1 1 l S " * 50 + b"q 600 0 0 800 0 0 cm /Im0 Do Q"))
+    try:
+        assert pdfmod._image_cover(doc[0], [10]) == 0.0
+        budget = [1000]
+        assert pdfmod._image_cover(doc[0], budget) == 1.0 and budget[0] == 1000 - 51
+    finally:
+        doc.close()

@@ -9,7 +9,7 @@ import numpy as np
 import pikepdf
 import pytest
 
-from pipeline.forms.seal import _fit_ellipse, find_seal, grey_mask, red_mask
+from pipeline.forms.seal import _fit_ellipse, a_series, find_seal, grey_mask, paper_mm, red_mask
 from pipeline.models import Application, BudgetItem, Person, Section, Stage
 from pipeline.samples.apps import sample_applications
 from pipeline.samples.pdfs import build_form_pdf, build_signed_pdf, scan_pdf
@@ -46,8 +46,8 @@ def last_page(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def scanned(seal: str, seed: int, app: Application = APP) -> bytes:
-    return scan_pdf(last_page(build_form_pdf(app, seal=seal, seed=seed)), seed=seed)
+def scanned(seal: str, seed: int, app: Application = APP, **scan) -> bytes:
+    return scan_pdf(last_page(build_form_pdf(app, seal=seal, seed=seed)), seed=seed, **scan)
 
 
 @pytest.mark.parametrize(
@@ -217,3 +217,65 @@ def test_red_ring_round_text_and_red_logo_are_not_seals(seal):
         if find_seal(scanned(seal, s, app)).kind != "none":
             false.append(("scan", s))
     assert false == []
+
+
+# Scans whose PDF writer assumed the wrong resolution (Pillow's default 72 dpi,
+# img2pdf on JPEGs without dpi, phone "images to PDF"): a 200 dpi scan becomes
+# a 1654 x 2339 pt page. The paper is still A4; the seal is still 40 mm.
+
+
+def radius_mm(evidence) -> float:
+    return float(evidence.detail.split("半径 ")[1].split("mm")[0])
+
+
+def test_paper_size_of_a_series_pages_is_a4():
+    assert paper_mm(595.28, 841.89) == (210.0, 297.0)
+    assert paper_mm(841.89, 595.28) == (297.0, 210.0)  # landscape, or a sideways scan
+    assert paper_mm(1654.0, 2339.0) == (210.0, 297.0)  # 200 dpi scan written at 72 dpi
+    assert paper_mm(2977.0, 4210.0) == (210.0, 297.0)  # phone photo pages
+    assert paper_mm(930.75, 1315.5) == (210.0, 297.0)
+    assert a_series(595.28, 841.89 * 1.025) and not a_series(595.28, 841.89 * 1.05)
+    w, h = paper_mm(612, 792)  # US Letter: not A-series, so measured in points
+    assert (round(w, 1), round(h, 1)) == (215.9, 279.4)
+    w, h = paper_mm(600, 600)
+    assert round(w, 1) == round(h, 1) == 211.7
+
+
+@pytest.mark.parametrize("dpi, page_dpi", [(200, 72), (300, 72), (150, 96), (100, 300)])
+@pytest.mark.parametrize("seal", ["red", "image", "oval"])
+def test_seal_on_a_scan_with_the_wrong_page_resolution(dpi, page_dpi, seal):
+    evidence = find_seal(scanned(seal, 21, dpi=dpi, page_dpi=page_dpi))
+    assert evidence.kind == "red", evidence
+    if seal != "oval":
+        assert 18 <= radius_mm(evidence) <= 22, evidence  # drawn 19-21 mm
+
+
+def test_grey_seal_on_a_scan_with_the_wrong_page_resolution():
+    evidence = find_seal(scanned("grey", 22, dpi=200, page_dpi=72))
+    assert evidence.kind == "grey" and 18 <= radius_mm(evidence) <= 22, evidence
+
+
+def test_sideways_scan_with_the_wrong_page_resolution():
+    pdf = pikepdf.open(io.BytesIO(scanned("red", 23, dpi=200, page_dpi=72)))
+    pdf.pages[0].obj.Rotate = 90  # the scan app turned the page upright
+    out = io.BytesIO()
+    pdf.save(out)
+    evidence = find_seal(out.getvalue())
+    assert evidence.kind == "red" and 18 <= radius_mm(evidence) <= 22, evidence
+
+
+def test_decoys_stay_decoys_on_scans_with_the_wrong_page_resolution():
+    """At the corrected scale red ink that is not a seal is still not one."""
+    false = []
+    for i, seal in enumerate(("none", "decoy", "decoy_circle", "decoy_logo") * 2):
+        seed = 500 + i
+        app = APPS[seed % len(APPS)]
+        for dpi, page_dpi in ((200, 72), (300, 72)):
+            if find_seal(scanned(seal, seed, app, dpi=dpi, page_dpi=page_dpi)).kind != "none":
+                false.append((seal, seed, dpi))
+    assert false == []
+
+
+def test_full_scan_with_the_wrong_page_resolution_through_the_public_builder():
+    data = scan_pdf(build_form_pdf(APPS[1], seal="none", seed=24), seed=24, dpi=200, page_dpi=72)
+    assert find_seal(data).kind == "none"
