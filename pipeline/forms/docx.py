@@ -4,17 +4,21 @@ We have no official template, and applicants add rows, merge and split
 tables and keep or delete the guidance in parentheses, so fields are found by
 their printed labels and section headings, never by table position. The XML is
 read directly (not python-docx `.text`) so tracked insertions, content
-controls, text boxes and the four kinds of checkbox are seen and deleted text
-is not. Any failure to open the file becomes a `format_unreadable` finding.
+controls, text boxes and the four kinds of checkbox are seen, and deleted
+text, hidden text and a content control's unfilled prompt are not. Any
+failure to open the file becomes a `format_unreadable` finding.
 """
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import io
 import posixpath
 import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -48,14 +52,17 @@ MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 CHECKED = "☑"
 UNCHECKED = "☐"
-CHECKED_CHARS = set("☑☒■√✓✔▣")
+# Ticks, crosses and filled boxes people type or paste (emoji included: ✅ 🗹).
+# A cross marks the choice on these forms; ● ◆ × X are left out: they are also bullets or "no".
+CHECKED_CHARS = set("☑☒■√✓✔▣✅🗹🗷🗸⊠✗✘◼⬛")
 UNCHECKED_CHARS = set("□☐")
 
 # Symbol-font checkboxes (w:sym or a run in that font holding U+F0xx).
-_WINGDINGS = {0xF0FE: CHECKED, 0xF078: CHECKED, 0xF0FD: CHECKED, 0xF0FC: CHECKED,
+_WINGDINGS = {0xF0FE: CHECKED, 0xF078: CHECKED, 0xF0FD: CHECKED, 0xF0FC: CHECKED, 0xF0FB: CHECKED,
               0xF0A8: UNCHECKED, 0xF06F: UNCHECKED}
-_WINGDINGS2 = {0xF052: CHECKED, 0xF053: CHECKED, 0xF054: CHECKED, 0xF050: CHECKED,
-               0xF0A3: UNCHECKED, 0xF0A2: UNCHECKED}
+_WINGDINGS2 = {0xF052: CHECKED, 0xF053: CHECKED, 0xF054: CHECKED, 0xF050: CHECKED, 0xF051: CHECKED,
+               0xF04F: CHECKED, 0xF0A3: UNCHECKED, 0xF0A2: UNCHECKED}
+_SYMBOL = {0xF0D6: CHECKED}  # the radical sign: Word's Insert > Symbol "√"
 
 
 # -- XML → rows of cells of lines ---------------------------------------------
@@ -66,12 +73,16 @@ class Cell:
     col: int  # first grid column
     span: int
     lines: list[str] = field(default_factory=list)
+    # A vertically merged continuation cell (w:vMerge) is empty in the XML; Word
+    # shows the first cell's text across the rows, so a table record may use it.
+    above: list[str] | None = None
 
 
 @dataclass
 class Row:
     cells: list[Cell]
     is_table: bool
+    set_off: bool = False  # a centred or right-aligned paragraph: printed titles and names, not typed values
 
 
 class _Reader:
@@ -80,6 +91,7 @@ class _Reader:
     def __init__(self, ns: str):
         self.ns = ns
         self.rows: list[Row] = []
+        self.pictures = 0  # drawings and VML pictures: tells a pasted-in scan from a letter
 
     def w(self, name: str) -> str:
         return f"{{{self.ns}}}{name}"
@@ -94,12 +106,14 @@ class _Reader:
             tag = child.tag
             if tag == self.w("p"):
                 lines, boxes = self.paragraph(child)
-                self.rows.append(Row([Cell(0, 1, lines)], False))
+                self.rows.append(Row([Cell(0, 1, lines)], False, self._set_off(child)))
                 for box in boxes:
                     self.blocks(box)
             elif tag == self.w("tbl"):
                 self.table(child)
             elif tag == self.w("sdt"):
+                if self._placeholder(child):
+                    continue
                 content = child.find(self.w("sdtContent"))
                 if content is not None:
                     self.blocks(content)
@@ -109,6 +123,16 @@ class _Reader:
                 choice = child.find(f"{{{MC}}}Choice")
                 if choice is not None:
                     self.blocks(choice)
+
+    def _set_off(self, p) -> bool:
+        jc = p.find(f"{self.w('pPr')}/{self.w('jc')}")
+        return jc is not None and self.attr(jc, "val") in ("center", "centre", "right", "end", "distribute")
+
+    def _placeholder(self, sdt) -> bool:
+        """A content control still showing its prompt (单击或点击此处输入文字。): nothing typed."""
+        pr = sdt.find(self.w("sdtPr"))
+        flag = pr.find(self.w("showingPlcHdr")) if pr is not None else None
+        return flag is not None and _truthy(self.attr(flag, "val"), default=True)
 
     def _children(self, el, name: str):
         """Direct children named `name`, also through sdt/customXml wrappers."""
@@ -123,6 +147,7 @@ class _Reader:
                 yield from self._children(child, name)
 
     def table(self, tbl) -> None:
+        above: dict[int, list[str]] = {}  # grid column → text shown there in the previous row
         for tr in self._children(tbl, "tr"):
             trpr = tr.find(self.w("trPr"))
             if trpr is not None and trpr.find(self.w("del")) is not None:
@@ -134,8 +159,10 @@ class _Reader:
                     col = _int(self.attr(before, "val"), 0)
             cells: list[Cell] = []
             nested: list = []
+            shown: dict[int, list[str]] = {}
             for tc in self._children(tr, "tc"):
                 span = 1
+                continued = False
                 tcpr = tc.find(self.w("tcPr"))
                 if tcpr is not None:
                     gs = tcpr.find(self.w("gridSpan"))
@@ -143,6 +170,8 @@ class _Reader:
                         span = max(1, _int(self.attr(gs, "val"), 1))
                     if tcpr.find(self.w("cellDel")) is not None:
                         continue
+                    vm = tcpr.find(self.w("vMerge"))
+                    continued = vm is not None and (self.attr(vm, "val") or "continue") == "continue"
                 lines: list[str] = []
                 for child in tc:
                     if child.tag == self.w("tbl"):
@@ -152,13 +181,19 @@ class _Reader:
                         lines.extend(plines)
                         nested.extend(("box", b) for b in boxes)
                     elif child.tag in (self.w("sdt"), self.w("customXml")):
+                        if child.tag == self.w("sdt") and self._placeholder(child):
+                            continue
                         sub = _Reader(self.ns)
                         sub.blocks(child.find(self.w("sdtContent")) if child.tag == self.w("sdt") else child)
+                        self.pictures += sub.pictures
                         for r in sub.rows:
                             for c in r.cells:
                                 lines.extend(c.lines)
-                cells.append(Cell(col, span, lines))
+                inherited = above.get(col) if continued else None
+                cells.append(Cell(col, span, lines, inherited))
+                shown[col] = inherited if inherited is not None and not any(x.strip() for x in lines) else lines
                 col += span
+            above = shown
             self.rows.append(Row(cells, True))
             for item in nested:
                 if isinstance(item, tuple):
@@ -185,6 +220,8 @@ class _Reader:
                        w("delInstrText"), f"{{{MC}}}Fallback", w("fldData")):
                 continue
             if tag == w("r"):
+                if self._hidden(child):
+                    continue  # hidden text (w:vanish) is neither printed nor seen
                 self._inline(child, out, boxes, self._run_font(child))
             elif tag == w("t"):
                 out.append(self._text(child.text or "", font))
@@ -202,17 +239,26 @@ class _Reader:
                 mark = self._sdt_checkbox(child)
                 if mark is not None:
                     out.append(mark)
+                elif self._placeholder(child):
+                    continue
                 else:
                     content = child.find(w("sdtContent"))
                     if content is not None:
                         self._inline(content, out, boxes, font)
             elif tag == w("txbxContent"):
                 boxes.append(child)
+            elif tag in (w("drawing"), w("pict"), w("object")):
+                self.pictures += 1
+                self._inline(child, out, boxes, font)  # text boxes live inside drawings
             elif tag == w("p"):  # a paragraph reached through an odd wrapper
                 out.append("\n")
                 self._inline(child, out, boxes, font)
             else:
                 self._inline(child, out, boxes, font)
+
+    def _hidden(self, r) -> bool:
+        vanish = r.find(f"{self.w('rPr')}/{self.w('vanish')}")
+        return vanish is not None and _truthy(self.attr(vanish, "val"), default=True)
 
     def _run_font(self, r) -> str | None:
         rpr = r.find(self.w("rPr"))
@@ -223,20 +269,27 @@ class _Reader:
             return None
         for key in ("ascii", "hAnsi", "eastAsia", "cs"):
             value = self.attr(fonts, key)
-            if value and "wingdings" in value.lower():
+            if value and ("wingdings" in value.lower() or value.strip().lower() == "symbol"):
                 return value
         return None
 
     def _text(self, text: str, font: str | None) -> str:
-        """Map symbol-font checkbox glyphs to ☑/☐; other private-use chars vanish."""
+        """Map symbol-font checkbox glyphs to ☑/☐; other private-use chars vanish.
+
+        Wingdings letters are pictures, so they vanish too; Symbol-font letters
+        (Greek) are kept as typed unless they are the √ people insert.
+        """
         if not any(0xF000 <= ord(c) <= 0xF0FF for c in text) and not font:
             return text
+        symbol = bool(font) and "wingdings" not in font.lower()
         out = []
         for c in text:
             code = ord(c)
             if font and code < 0x100:
-                code |= 0xF000
-            elif not 0xF000 <= code <= 0xF0FF:
+                mark = _symbol_mark(font, code | 0xF000)
+                out.append(mark if mark or not symbol else c)
+                continue
+            if not 0xF000 <= code <= 0xF0FF:
                 out.append(c)
                 continue
             out.append(_symbol_mark(font or "Wingdings", code))
@@ -281,7 +334,10 @@ class _Reader:
 
 
 def _symbol_mark(font: str, code: int) -> str:
-    table = _WINGDINGS2 if "2" in font or "3" in font else _WINGDINGS
+    if "wingdings" not in font.lower() and "symbol" in font.lower():
+        table = _SYMBOL
+    else:
+        table = _WINGDINGS2 if "2" in font or "3" in font else _WINGDINGS
     return table.get(code, "")
 
 
@@ -331,7 +387,8 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def _rows(data: bytes) -> list[Row] | None:
+def _rows(data: bytes) -> tuple[list[Row], int] | None:
+    """The body as rows, and how many pictures it holds."""
     xml = _document_xml(data)
     if xml is None:
         return None
@@ -344,7 +401,7 @@ def _rows(data: bytes) -> list[Row] | None:
         return None
     reader = _Reader(ns)
     reader.blocks(body)
-    return reader.rows
+    return reader.rows, reader.pictures
 
 
 # -- labels and sections -------------------------------------------------------
@@ -376,10 +433,21 @@ def after_label(line: str, label: str) -> str | None:
         i += 1
         j += 1
     rest = line[i:].lstrip()
-    if rest[:1] in (":", "：", "∶"):
+    # "申报单位（盖章）：": a note on the label, not the value
+    note = _LABEL_NOTE.match(rest)
+    if note:
+        after = rest[note.end():].lstrip()
+        if after[:1] in _COLONS or _NOTE_WORDS.search(note.group(1)):
+            rest = after
+    if rest[:1] in _COLONS:
         rest = rest[1:]
     # "申报单位：____新乡市红旗区科协____": the blank line printed on the form
     return rest.strip().strip("_＿").strip()
+
+
+_COLONS = (":", "：", "∶")
+_LABEL_NOTE = re.compile(r"^[(（]\s*([^()（）]{1,12}?)\s*[)）]")
+_NOTE_WORDS = re.compile(r"盖\s*章|公\s*章|签\s*[字名章]|全\s*称|必\s*填")
 
 
 SECTIONS = (
@@ -392,14 +460,20 @@ SECTIONS = (
     (7, ("经费支出预算表", "经费支出预算")),
     (8, ("申报单位意见",)),
 )
-_NUMBERED = re.compile(r"^(?:[一二三四五六七八九十]+[、.,，]|第[一二三四五六七八]部分[:、]?|[1-8][、.])")
+_NUMBERED = re.compile(
+    r"^(?:[一二三四五六七八九十]+[、.,，]|[(（][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十]+(?:部分|章|节)[:：、.]?|[1-8][、.](?!\d))"
+)
+_BRACKETED = re.compile(r"^[(（][^()（）]*[)）][:：]?$")
 
 
 def heading_index(line: str) -> tuple[int, str] | None:
     """(section 1–8, text after the heading) if `line` starts a section, else None.
 
-    `五、考核指标：…` keeps what follows the colon as content; a printed
-    parenthesis such as `(单位:人民币元)` is part of the heading.
+    A numbered line (`五、考核指标：…`, `四、试点建设工作方案`) is a heading and
+    keeps what follows the colon as content; without a number only a line
+    that is the heading alone counts, since `考核指标：组建队伍1支` inside the
+    plan is the plan's text. A printed parenthesis such as `(单位:人民币元)`
+    is part of the heading.
     """
     n = norm(line)
     if not n:
@@ -409,19 +483,33 @@ def heading_index(line: str) -> tuple[int, str] | None:
     body = n[m.end():] if m else n
     for index, keys in SECTIONS:
         for key in keys:
-            if not body.startswith(key):
+            if body.startswith(key):
+                rest = body[len(key):]
+            elif numbered and _renamed(key, body):
+                rest = body[re.match(r"[^:：(（]*", body).end():]
+            else:
                 continue
-            rest = body[len(key):]
             if not rest:
                 return index, ""
             if rest[0] in ":：":
+                if not numbered and rest[1:]:
+                    return None
                 cut = re.search("[:：]", line)
                 return index, line[cut.end():].strip() if cut else ""
-            if rest[0] in "(（" and len(n) <= 60:
+            if rest[0] in "(（" and len(n) <= 60 and (numbered or _BRACKETED.match(rest)):
                 return index, ""
             if numbered and len(rest) < 12:
                 return index, ""
     return None
+
+
+def _renamed(key: str, body: str) -> bool:
+    """`试点建设工作方案` for `试点建设方案`: the key's characters in order, a few more added."""
+    title = re.match(r"[^:：(（。，,;；]*", body).group()
+    if not 0 <= len(title) - len(key) <= 4:
+        return False
+    chars = iter(title)
+    return all(c in chars for c in key)
 
 
 @dataclass
@@ -447,9 +535,9 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
                 found = heading_index(line)
                 if found is not None and found[0] > current:
                     if kept:
-                        out_cells.append(Cell(cell.col, cell.span, kept))
+                        out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
                     if out_cells:
-                        regions[current].rows.append(Row(out_cells, row.is_table))
+                        regions[current].rows.append(Row(out_cells, row.is_table, row.set_off))
                     out_cells, kept = [], []
                     current = found[0]
                     if found[1]:
@@ -457,9 +545,9 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
                     continue
                 kept.append(line)
             if kept or not cell.lines:
-                out_cells.append(Cell(cell.col, cell.span, kept))
+                out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
         if out_cells:
-            regions[current].rows.append(Row(out_cells, row.is_table))
+            regions[current].rows.append(Row(out_cells, row.is_table, row.set_off))
     return regions
 
 
@@ -470,39 +558,90 @@ def cell_text(cell: Cell) -> str:
 def label_values(region: Region, labels: dict[str, str]) -> list[tuple[str, str]]:
     """(key, value) for each label cell/line found, in reading order.
 
-    `labels` maps label text → key; a value is the rest of the label's line
-    or, when that is empty, the next non-label cell of the row.
+    `labels` maps label text → key. A value is the rest of the label's line;
+    when that is empty, the lines under the label in its cell, else the next
+    non-label cell of the row, else the row (or paragraph) below when that
+    row holds no label: people write where there is room.
     """
     ordered = sorted(labels, key=lambda s: -len(norm(s)))
+
+    def find(line: str) -> tuple[str, str] | None:
+        for label in ordered:
+            rest = after_label(line, label)
+            if rest is not None:
+                return labels[label], rest
+        return None
+
     out: list[tuple[str, str]] = []
+    held: list[_Entry] = []  # the previous row's labels; empty ones may take the row below
+    held_row: Row | None = None
     for row in region.rows:
-        pending: str | None = None  # key waiting for the next cell
-        for cell in row.cells:
-            text = cell_text(cell)
-            found = None
-            for line in (text.split("\n") if text else []):
-                for label in ordered:
-                    rest = after_label(line, label)
-                    if rest is not None:
-                        found = (labels[label], rest)
-                        break
-                if found:
-                    break
-            if found:
-                if pending is not None:
-                    out.append((pending, ""))
-                key, rest = found
-                if rest:
-                    out.append((key, rest))
-                    pending = None
-                else:
-                    pending = key
-            elif pending is not None and text:
-                out.append((pending, text))
-                pending = None
-        if pending is not None:
-            out.append((pending, ""))
+        if any(not e.value for e in held):
+            if _is_value_row(row, held_row, find):
+                for e in held:
+                    if not e.value:
+                        e.value = "\n".join(
+                            cell_text(c) for c in row.cells if c.col <= e.hi and c.col + c.span - 1 >= e.lo and cell_text(c)
+                        )
+                out.extend((e.key, e.value) for e in held)
+                held, held_row = [], None
+                continue
+            if not any(cell_text(c) for c in row.cells) and row.is_table == held_row.is_table:
+                continue  # a blank line between a label and what is written under it
+        out.extend((e.key, e.value) for e in held)
+        held, held_row = _row_labels(row, find), row
+    out.extend((e.key, e.value) for e in held)
     return out
+
+
+@dataclass
+class _Entry:
+    key: str
+    value: str
+    lo: int  # grid columns the label and its empty value cells cover
+    hi: int
+
+
+def _row_labels(row: Row, find) -> list[_Entry]:
+    """The labels of one row with the values found on the row itself."""
+    entries: list[_Entry] = []
+    pending: _Entry | None = None  # a label still waiting for its value
+    for cell in row.cells:
+        lines = [line.strip() for line in cell.lines if line.strip()]
+        taken: list[str] = []
+        for line in lines:
+            found = find(line)
+            if found is not None:
+                if pending is not None and taken:
+                    pending.value = "\n".join(taken)
+                key, rest = found
+                entry = _Entry(key, rest, cell.col, cell.col + cell.span - 1)
+                entries.append(entry)
+                pending = None if rest else entry
+                taken = []
+            elif pending is not None and not _is_note(line):
+                taken.append(line)
+        if pending is not None:
+            pending.hi = max(pending.hi, cell.col + cell.span - 1)
+            if taken:
+                pending.value = "\n".join(taken)
+                pending = None
+    return entries
+
+
+def _is_note(line: str) -> bool:
+    """A bracketed note under a label, such as （全称）, is not its value."""
+    return bool(_BRACKETED.match(norm(line)))
+
+
+def _is_value_row(row: Row, above: Row, find) -> bool:
+    """Whether `row` is what was written under the labels of the row `above`."""
+    if row.is_table != above.is_table or row.set_off:
+        return False
+    lines = [line.strip() for c in row.cells for line in c.lines if line.strip()]
+    if not lines:
+        return False
+    return not any(find(line) is not None or line.endswith(_COLONS) or _is_note(line) for line in lines)
 
 
 # Parenthesised guidance printed on the form, e.g. （…限 1500 字以内）.
@@ -539,28 +678,129 @@ def _cover(region: Region) -> dict:
     }
 
 
-def pilot_types(text: str) -> tuple[str, ...]:
-    """The pilot types whose checkbox (just before, else just after the name) is checked."""
+_OPTION = re.compile("|".join(map(re.escape, PILOT_TYPES)))
+_OPEN, _CLOSE = "(（[【〔［", ")）]】〕］"
+
+
+def _normalise_marks(text: str) -> str:
+    """Every way of ticking written as ☑, every empty box as ☐.
+
+    `（√）` `[√]` `【√】` are ticks and empty brackets are boxes; a tick typed
+    next to the printed box (`√□`, `□√`) is one checked box.
+    """
     t = text.replace("其他单位", "其它单位")
+    t = re.sub("[\ufe0e\ufe0f]", "", t)  # ☑️: the emoji variation selector
     t = "".join(CHECKED if c in CHECKED_CHARS else UNCHECKED if c in UNCHECKED_CHARS else c for c in t)
-    found = []
-    for name in PILOT_TYPES:
-        for m in re.finditer(re.escape(name), t):
-            before = t[: m.start()].rstrip(" \t\u3000")
-            mark = before[-1:] if before[-1:] in (CHECKED, UNCHECKED) else ""
-            after_mark = ""
-            after = t[m.end():].lstrip(" \t\u3000")
-            if after[:1] in (CHECKED, UNCHECKED):
-                following = after[1:].lstrip(" \t\u3000")
-                if not any(following.startswith(other) for other in PILOT_TYPES):
-                    after_mark = after[0]
-            # "□高校科协试点√": the box left empty and a tick typed after the name
-            if not mark or (mark == UNCHECKED and after_mark == CHECKED):
-                mark = after_mark or mark
-            if mark == CHECKED:
-                found.append(name)
-                break
-    return tuple(found)
+    t = re.sub(f"[{re.escape(_OPEN)}][ \t\u3000]*{CHECKED}[ \t\u3000]*[{re.escape(_CLOSE)}]", CHECKED, t)
+    t = re.sub(f"[{re.escape(_OPEN)}][ \t\u3000]*[{re.escape(_CLOSE)}]", UNCHECKED, t)
+    return re.sub(f"[{CHECKED}{UNCHECKED}]{{2,}}", lambda m: CHECKED if CHECKED in m.group() else UNCHECKED, t)
+
+
+class _Mark(NamedTuple):
+    checked: bool
+    glued_prev: bool  # written against the end of the option before it (县级科协试点☑)
+    glued_next: bool  # written against the start of the option after it (☑高校科协试点)
+
+
+def _line_tokens(line: str) -> list[tuple[str, object]]:
+    """("name", option) and ("mark", _Mark) in reading order; other text is skipped."""
+    tokens: list[tuple[str, object]] = []
+    i = 0
+    name_end = -1
+    while i < len(line):
+        m = _OPTION.match(line, i)
+        if m:
+            tokens.append(("name", m.group()))
+            i = name_end = m.end()
+            continue
+        if line[i] in (CHECKED, UNCHECKED):
+            mark = _Mark(line[i] == CHECKED, name_end == i, _OPTION.match(line, i + 1) is not None)
+            tokens.append(("mark", mark))
+        i += 1
+    return tokens
+
+
+def _owner(tokens: list[tuple[str, object]], names: list[int], i: int, marks_before: bool) -> str:
+    """The option mark `i` belongs to if boxes precede (`marks_before`) or follow
+    their names; a mark past the end goes to the nearest name. `names`: name token indexes."""
+    k = bisect.bisect(names, i)  # names[k] is the first name after the mark
+    if marks_before:
+        j = names[k] if k < len(names) else names[-1]
+    else:
+        j = names[k - 1] if k > 0 else names[0]
+    return tokens[j][1]
+
+
+def _line_choice(tokens: list[tuple[str, object]]) -> set[str]:
+    """The checked options of one line, by the line's own convention.
+
+    Marks before the first name mean every box precedes its name, marks after
+    the last name that every box follows it. When the line does not say
+    (marks only between names, or at both ends), a mark written against one
+    name and spaced from the other belongs to the first; otherwise both
+    candidates are returned and the pilot-type check asks the applicant to
+    tick one, instead of the reader guessing.
+    """
+    names = [i for i, (kind, _) in enumerate(tokens) if kind == "name"]
+    ticks = [i for i, (kind, mark) in enumerate(tokens) if kind == "mark" and mark.checked]
+    if len(names) == 1:
+        return {tokens[names[0]][1]} if ticks else set()
+    lead = any(k == "mark" for k, _ in tokens[: names[0]])
+    trail = any(k == "mark" for k, _ in tokens[names[-1] + 1:])
+    if lead != trail:
+        return {_owner(tokens, names, i, marks_before=lead) for i in ticks}
+    chosen = set()
+    for i in ticks:
+        before, after = _owner(tokens, names, i, True), _owner(tokens, names, i, False)
+        mark = tokens[i][1]
+        if before == after:
+            chosen.add(before)
+        elif mark.glued_next != mark.glued_prev:
+            chosen.add(before if mark.glued_next else after)
+        else:
+            chosen |= {before, after}
+    return chosen
+
+
+def pilot_types(text: str) -> tuple[str, ...]:
+    """The pilot types the applicant chose on the cover.
+
+    Boxes and names may share a line in either order, stand on lines of
+    their own (a table of cells), or the other options may simply have been
+    deleted: an option left alone is the chosen one.
+    """
+    items: list[tuple[str, object]] = []  # ("names", tokens) | ("marks", checked) | ("text", None)
+    for line in _normalise_marks(text).split("\n"):
+        tokens = _line_tokens(line)
+        if any(k == "name" for k, _ in tokens):
+            items.append(("names", tokens))
+        elif tokens and not re.sub(f"[{CHECKED}{UNCHECKED}\\s]", "", line):
+            items.append(("marks", any(mark.checked for _, mark in tokens)))
+        elif line.strip():
+            items.append(("text", None))
+    named = [i for i, (kind, _) in enumerate(items) if kind == "names"]
+    if not named:
+        return ()
+    chosen: set[str] = set()
+    for i in named:
+        chosen |= _line_choice(items[i][1])
+    # Boxes in cells of their own: each belongs to the option line it precedes
+    # (or follows), by the convention the first and last options show.
+    loose = [i for i, (kind, value) in enumerate(items) if kind == "marks" and value]
+    if loose:
+        lead = named[0] > 0 and items[named[0] - 1][0] == "marks"
+        trail = named[-1] + 1 < len(items) and items[named[-1] + 1][0] == "marks"
+        readings = [lead] if lead != trail else [True, False]
+        for i in loose:
+            for before in readings:
+                j = i + 1 if before else i - 1
+                if 0 <= j < len(items) and items[j][0] == "names":
+                    names = [v for k, v in items[j][1] if k == "name"]
+                    chosen.add(names[0] if before else names[-1])
+    found = {v for i in named for k, v in items[i][1] if k == "name"}
+    if len(found) == 1:
+        chosen = found  # the other options deleted: what is left is the choice
+    return tuple(name for name in PILOT_TYPES if name in chosen)
 
 
 def _basic(region: Region) -> dict:
@@ -612,9 +852,10 @@ def _field_of(cell: Cell, cols: dict[int, tuple[int, str]]) -> str | None:
     return None
 
 
-def _table_records(region: Region, rules, is_header, stop=None):
-    """Rows under the header as {field: text}; header repeats are skipped.
+def _table_records(region: Region, rules, is_header, stop=None, skip=None, merged=False):
+    """Rows under the header as {field: text}; header repeats and `skip` rows are skipped.
 
+    With `merged`, a vertically merged cell gives its text to every row it spans.
     Returns (records, stop_row_index or None).
     """
     cols: dict[int, tuple[int, str]] | None = None
@@ -628,12 +869,14 @@ def _table_records(region: Region, rules, is_header, stop=None):
             continue
         if stop is not None and stop(row):
             return records, i
-        if not row.is_table:
+        if not row.is_table or (skip is not None and skip(row)):
             continue
         rec: dict[str, str] = {}
         for cell in row.cells:
             name = _field_of(cell, cols)
             text = cell_text(cell)
+            if not text and merged and cell.above:
+                text = cell_text(Cell(cell.col, cell.span, cell.above))
             if name and text:
                 rec[name] = (rec[name] + "\n" + text) if name in rec else text
         records.append(rec)
@@ -653,7 +896,9 @@ _PARTICIPANT_COLS = [
 
 
 def _participants(region: Region) -> tuple[Participant, ...]:
-    records, _ = _table_records(region, _PARTICIPANT_COLS, lambda r: _row_has(r, "姓名") and (_row_has(r, "序号") or _row_has(r, "性别")))
+    records, _ = _table_records(
+        region, _PARTICIPANT_COLS, lambda r: _row_has(r, "姓名") and (_row_has(r, "序号") or _row_has(r, "性别")), merged=True
+    )
     out = []
     for rec in records:
         if any(rec.get(k) for k in ("name", "title", "employer", "role", "phone")):
@@ -685,13 +930,19 @@ _BUDGET_COLS = [("seq", ("序号",)), ("item", ("支出事项", "事项", "项�
 
 
 def _is_total_row(row: Row) -> bool:
+    """A 小计/合计/总计/共计 row: a sum, never an item (norm drops the spaces in 合  计)."""
+    return any(re.match(r"^(小计|合计|总计|共计)", norm(cell_text(c))) for c in row.cells)
+
+
+def _is_grand_total_row(row: Row) -> bool:
+    """The row holding the budget total; 小计 rows only sum part of the items."""
     return any(re.match(r"^(合计|总计|共计)", norm(cell_text(c))) for c in row.cells)
 
 
 def _budget(region: Region) -> dict:
     is_header = lambda r: _row_has(r, "金额") and (_row_has(r, "支出事项") or _row_has(r, "序号"))  # noqa: E731
-    is_stop = lambda r: _is_total_row(r) or _row_has(r, "开户")  # noqa: E731
-    records, stop = _table_records(region, _BUDGET_COLS, is_header, stop=is_stop)
+    is_stop = lambda r: _is_grand_total_row(r) or _row_has(r, "开户")  # noqa: E731
+    records, stop = _table_records(region, _BUDGET_COLS, is_header, stop=is_stop, skip=_is_total_row)
     items = []
     for rec in records:
         rec = {k: clean_lines(v) for k, v in rec.items()}
@@ -700,7 +951,7 @@ def _budget(region: Region) -> dict:
             items.append(BudgetItem(seq=rec.get("seq", ""), item=rec.get("item", ""), amount_text=text,
                                     amount=parse_amount(text), basis=rec.get("basis", "")))
     total_text = ""
-    if stop is not None and _is_total_row(region.rows[stop]):
+    if stop is not None and _is_grand_total_row(region.rows[stop]):
         total_text = _total_text(region.rows[stop], region)
     account = _account(region.text())
     return {
@@ -736,16 +987,33 @@ _ACCOUNT_KEYS = {"开户名称": "account_name", "开户名": "account_name", "�
 
 
 def _account(text: str) -> dict:
+    """开户名/开户银行/账号, each from its own line or, when that is empty, the next line
+    (a long number wrapped under `账号:`, or label and value in two cells)."""
     out = {"account_name": "", "account_bank": "", "account_number": ""}
-    for line in strip_guidance(text).split("\n"):
+    lines = strip_guidance(text).split("\n")
+    for n, line in enumerate(lines):
         matches = list(_ACCOUNT.finditer(line))
         for i, m in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
             value = line[m.end():end].strip().strip(";；,，。").strip()
+            if not value and i == len(matches) - 1:
+                value = _next_line_value(lines, n)
             key = _ACCOUNT_KEYS[m.group(1)]
             if value and not out[key]:
                 out[key] = value
     return out
+
+
+def _next_line_value(lines: list[str], n: int) -> str:
+    """The next non-empty line, unless it is a label or a total of its own."""
+    for line in lines[n + 1:]:
+        line = line.strip()
+        if not line:
+            continue
+        if _ACCOUNT.match(line) or line.endswith(_COLONS) or re.match(r"^(小|合|总|共)\s*计", line):
+            return ""
+        return line.strip(";；,，。").strip()
+    return ""
 
 
 _DATE = re.compile(r"([0-9０-９〇零一二三四五六七八九]{2,4})\s*年\s*([0-9０-９一二三四五六七八九十]{1,3})\s*月\s*([0-9０-９一二三四五六七八九十]{1,3})\s*日")
@@ -784,20 +1052,38 @@ NOT_THE_FORM = Finding(
     "收到的 Word 文件不是本次的申报书（没有找到“试点类型”“一、申报单位基本情况”等栏目）。请使用本邮件附件中的申报书模板填写后，连同盖章 PDF 版重新发送。",
     "Word 版申报书",
 )
+# Same code as NOT_THE_FORM on purpose: one finding instead of every empty field,
+# and the correction mail carries the blank template, which is what these applicants need.
+PICTURES_ONLY = Finding(
+    "wrong_form",
+    "error",
+    "收到的 Word 文件中只有图片（申报书是以图片或扫描件的形式放进 Word 的），无法读取填写的内容。"
+    "请使用本邮件附件中的 Word 版申报书模板，直接在 Word 或 WPS 中填写文字（不要粘贴成图片），连同盖章 PDF 版重新发送。",
+    "Word 版申报书",
+)
+BLANK_FORM = Finding(
+    "wrong_form",
+    "error",
+    "收到的 Word 文件是空白的申报书模板，各栏目都没有填写（可能是发送时选错了文件）。"
+    "请发送填写完整的 Word 版申报书，连同盖章 PDF 版重新发送。",
+    "Word 版申报书",
+)
+MAX_TEXT_OF_A_SCAN = 20  # characters a pasted-in scan may carry (a title typed above it)
 
 
 def read_form(data: bytes) -> Application:
     """Read a .docx 申报书; never raises (unreadable → a format_unreadable finding)."""
     try:
-        rows = _rows(data)
-        if rows is None:
+        parsed = _rows(data)
+        if parsed is None:
             return Application(problems=(UNREADABLE,))
-        return parse_rows(rows)
+        rows, pictures = parsed
+        return parse_rows(rows, pictures)
     except Exception:  # any bytes at all: corrupt zip, bad XML, bombs, recursion
         return Application(problems=(UNREADABLE,))
 
 
-def parse_rows(rows: list[Row]) -> Application:
+def parse_rows(rows: list[Row], pictures: int = 0) -> Application:
     """Build the Application from the flattened rows of a readable document."""
     regions = split_sections(rows)
     fields: dict = {}
@@ -812,7 +1098,12 @@ def parse_rows(rows: list[Row]) -> Application:
     fields.update(_opinion(regions[8]))
     headings = sum(1 for i in range(1, 9) if regions[i].rows)
     cover = norm(regions[0].text())
+    app = Application(**fields)
     if headings < 2 and "试点类型" not in cover:
-        # Not this call's 申报书 at all (a letter, another call's form).
-        fields["problems"] = (NOT_THE_FORM,)
-    return Application(**fields)
+        # Not this call's 申报书 at all (a letter, another call's form), or a scan of it pasted in.
+        text = sum(len(norm(line)) for row in rows for cell in row.cells for line in cell.lines)
+        problem = PICTURES_ONLY if pictures and text <= MAX_TEXT_OF_A_SCAN else NOT_THE_FORM
+        return dataclasses.replace(app, problems=(problem,))
+    if app == Application():
+        return dataclasses.replace(app, problems=(BLANK_FORM,))
+    return app

@@ -86,14 +86,21 @@ def test_round_trip_with_applicant_edits(index, options):
     assert diff(read_form(build_form_docx(app, **options)), app) == {}
 
 
+def blank_form_finding_only(app: Application) -> bool:
+    """Every field empty, and the one finding says the file is the blank template."""
+    return [p.code for p in app.problems] == ["wrong_form"] and "空白" in app.problems[0].message and (
+        dataclasses.replace(app, problems=()) == Application()
+    )
+
+
 @pytest.mark.parametrize("style", CHECKBOX_STYLES)
 def test_blank_form_parses_empty(style):
-    assert read_form(build_form_docx(Application(), checkbox_style=style)) == Application()
+    assert blank_form_finding_only(read_form(build_form_docx(Application(), checkbox_style=style)))
 
 
 def test_blank_form_with_guidance_removed_and_rows_added_is_still_empty():
     blank = build_form_docx(Application(), keep_guidance=False, extra_rows=3, split_tables=True)
-    assert read_form(blank) == Application()
+    assert blank_form_finding_only(read_form(blank))
 
 
 @pytest.mark.parametrize("index", range(len(APPS)))
@@ -281,3 +288,403 @@ def test_pilot_type_as_people_tick_it(lines, expected):
     app = read_form(buf.getvalue())
     assert app.pilot_types == expected
     assert app.cover_unit == "新乡市红旗区科协"
+
+
+# -- QA findings: forms as applicants really fill them ------------------------------------
+
+
+def docx_of(lines: list[str]) -> bytes:
+    """A document of plain paragraphs (what an applicant's retyped cover looks like)."""
+    import docx as python_docx
+
+    doc = python_docx.Document()
+    for line in lines:
+        doc.add_paragraph(line)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def edit_docx(data: bytes, edit) -> bytes:
+    """Edit the form with python-docx as an applicant edits it in Word."""
+    import docx as python_docx
+
+    doc = python_docx.Document(io.BytesIO(data))
+    edit(doc)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def set_cell(cell, text: str) -> None:
+    lines = text.split("\n")
+    for extra in cell.paragraphs[1:]:
+        extra._p.getparent().remove(extra._p)
+    cell.paragraphs[0].text = lines[0]
+    for line in lines[1:]:
+        cell.add_paragraph(line)
+
+
+def table_with(doc, text: str):
+    for t in doc.tables:
+        if any(text in c.text for r in t.rows for c in r.cells):
+            return t
+    raise AssertionError(text)
+
+
+def row_with(table, text: str):
+    for r in table.rows:
+        if any(c.text.strip() == text for c in r.cells):
+            return r
+    raise AssertionError(text)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("县级科协试点☑  高校科协试点□  市级学会试点□  其它单位□", ("县级科协试点",)),
+        ("县级科协试点□  高校科协试点☑  市级学会试点□  其它单位□", ("高校科协试点",)),
+        ("县级科协试点□  高校科协试点□  市级学会试点□  其它单位☑", ("其它单位",)),
+        ("□县级科协试点 ☑高校科协试点 □市级学会试点 □其它单位", ("高校科协试点",)),
+        ("□县级科协试点 □高校科协试点 □市级学会试点 ☑其它单位", ("其它单位",)),
+        ("试点类型：县级科协试点（√） 高校科协试点（ ） 市级学会试点（ ） 其它单位（ ）", ("县级科协试点",)),
+        # boxes before the names and an empty （ ） after the last: the tick is written against 其它单位
+        ("□县级科协试点 □高校科协试点 □市级学会试点 ☑其它单位（ ）", ("其它单位",)),
+        ("县级科协试点 □  高校科协试点☑  市级学会试点□  其它单位□", ("高校科协试点",)),
+    ],
+)
+def test_pilot_type_marks_on_one_line_belong_to_their_own_option(line, expected):
+    app = read_form(docx_of(["试点类型：", line, "申报单位：新乡市红旗区科协"]))
+    assert app.pilot_types == expected
+
+
+def test_pilot_type_mark_that_could_belong_to_two_options_is_not_guessed():
+    """Marks only between the names: 县级 (mark after) or 高校 (mark before)? Report, don't pick."""
+    app = read_form(docx_of(["试点类型：县级科协试点 ☑ 高校科协试点 □ 市级学会试点 □ 其它单位"]))
+    assert len(app.pilot_types) != 1
+    assert set(app.pilot_types) <= {"县级科协试点", "高校科协试点"}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "（√）县级科协试点", "(√)县级科协试点", "[√]县级科协试点", "【√】县级科协试点", "（✓）县级科协试点",
+        "□ 县级科协试点（√）", "√□ 县级科协试点", "□√ 县级科协试点",
+        "☑\ufe0f 县级科协试点", "✅县级科协试点", "🗹 县级科协试点", "⊠ 县级科协试点",
+    ],
+)
+def test_pilot_type_ticks_as_people_type_them(first):
+    lines = ["试点类型：", first, "□ 高校科协试点", "□ 市级学会试点", "□ 其它单位"]
+    assert read_form(docx_of(lines)).pilot_types == ("县级科协试点",)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["试点类型：县级科协试点"],
+        ["试点类型：", "县级科协试点"],
+        ["试点类型：", "□ 县级科协试点"],
+    ],
+)
+def test_the_only_option_left_is_the_chosen_one(lines):
+    assert read_form(docx_of(lines + ["申报单位：新乡市红旗区科协"])).pilot_types == ("县级科协试点",)
+
+
+def test_pilot_type_boxes_in_their_own_table_cells():
+    import docx as python_docx
+
+    doc = python_docx.Document()
+    doc.add_paragraph("试点类型：")
+    row = doc.add_table(rows=1, cols=8).rows[0]
+    for i, text in enumerate(["□", "县级科协试点", "☑", "高校科协试点", "□", "市级学会试点", "□", "其它单位"]):
+        row.cells[i].text = text
+    buf = io.BytesIO()
+    doc.save(buf)
+    assert read_form(buf.getvalue()).pilot_types == ("高校科协试点",)
+
+
+@pytest.mark.parametrize(
+    "run_xml",
+    [
+        '<w:r><w:sym w:font="Symbol" w:char="F0D6"/></w:r>',  # √ in the Symbol font (Insert > Symbol)
+        '<w:r><w:rPr><w:rFonts w:ascii="Symbol" w:hAnsi="Symbol"/></w:rPr><w:t>\uf0d6</w:t></w:r>',
+        '<w:r><w:sym w:font="Wingdings 2" w:char="F051"/></w:r>',  # a box with a cross
+        '<w:r><w:sym w:font="Wingdings" w:char="F0FB"/></w:r>',  # ✗
+    ],
+)
+def test_more_symbol_font_ticks(run_xml):
+    app = APPS[1]  # 高校科协试点 checked
+
+    def edit(root):
+        p = paragraph_containing(root, "县级科协试点")
+        p.replace(p.find(f"{{{W}}}r"), w(run_xml))
+
+    assert read_form(edit_document(build_form_docx(app), edit)).pilot_types == ("县级科协试点", "高校科协试点")
+
+
+def test_symbol_font_text_that_is_not_a_tick_is_kept():
+    app = APPS[0]
+
+    def edit(root):
+        p = paragraph_containing(root, app.plan.text.split("\n")[0])
+        p.append(w('<w:r><w:rPr><w:rFonts w:ascii="Symbol" w:hAnsi="Symbol"/></w:rPr><w:t>abc</w:t></w:r>'))
+
+    assert read_form(edit_document(build_form_docx(app), edit)).plan.text.split("\n")[0].endswith("abc")
+
+
+def test_value_on_the_line_below_its_label_in_the_same_cell():
+    app = APPS[0]
+
+    def edit(doc):
+        row = row_with(table_with(doc, "单位地址"), "单位地址")
+        set_cell(row.cells[0], "单位地址\n" + app.address)
+        set_cell(row.cells[-1], "")
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+def test_value_in_a_row_added_below_the_label_row():
+    import copy
+
+    app = APPS[0]
+
+    def edit(doc):
+        table = table_with(doc, "单位地址")
+        row = row_with(table, "单位地址")
+        new = copy.deepcopy(row._tr)
+        row._tr.addnext(new)
+        set_cell(row.cells[-1], "")
+        added = table.rows[-1]
+        set_cell(added.cells[0], app.address)
+        set_cell(added.cells[-1], "")
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+def test_cover_value_on_the_paragraph_below_its_label():
+    app = APPS[0]
+
+    def edit(doc):
+        label = next(p for p in doc.paragraphs if p.text.startswith("申报单位："))
+        for run in label.runs[1:]:
+            run._r.getparent().remove(run._r)
+        label.insert_paragraph_before("申报单位：")
+        label.text = app.cover_unit
+        label.paragraph_format.left_indent = None
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+def test_a_printed_line_under_an_empty_cover_label_is_not_its_value():
+    """The organiser's name, centred under 申报时间：, is not the date."""
+    app = dataclasses.replace(APPS[0], cover_date="")
+    assert read_form(build_form_docx(app)).cover_date == ""
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "开户名: {name}\n开户银行: {bank}\n账号:\n{number}",
+        "开户名：\n{name}\n开户银行：\n{bank}\n账号：\n{number}",
+    ],
+)
+def test_account_value_on_the_line_after_its_label(cell):
+    app = APPS[0]
+
+    def edit(doc):
+        account = table_with(doc, "开户银行").rows[-1]
+        set_cell(account.cells[-1], cell.format(name=app.account_name, bank=app.account_bank, number=app.account_number))
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+def test_account_as_label_and_value_cells():
+    import copy
+
+    app = APPS[0]
+
+    def edit(doc):
+        table = table_with(doc, "开户银行")
+        account = table.rows[-1]
+        for label, value in (("开户名", app.account_name), ("开户银行", app.account_bank), ("账号", app.account_number)):
+            new = copy.deepcopy(table.rows[1]._tr)
+            table._tbl.append(new)
+            cells = table.rows[-1].cells
+            for c, text in zip(cells, ("", label, value, "")):
+                set_cell(c, text)
+        account._tr.getparent().remove(account._tr)
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+@pytest.mark.parametrize("label", ["小计", "小  计", "小计："])
+def test_subtotal_rows_are_not_budget_items(label):
+    import copy
+
+    app = APPS[0]
+    assert len(app.budget_items) >= 3
+
+    def edit(doc):
+        table = table_with(doc, "支出事项")
+        after = row_with(table, app.budget_items[1].item)
+        new = copy.deepcopy(after._tr)
+        after._tr.addnext(new)
+        subtotal = str(app.budget_items[0].amount + app.budget_items[1].amount)
+        for c, text in zip(table.rows[[r._tr for r in table.rows].index(new)].cells, ("", label, subtotal, "")):
+            set_cell(c, text)
+
+    got = read_form(edit_docx(build_form_docx(app), edit))
+    assert got.budget_items == app.budget_items
+    assert got.budget_total == app.budget_total
+
+
+def test_a_plain_line_naming_a_later_section_is_content():
+    from pipeline.samples.apps import section
+
+    app = dataclasses.replace(APPS[0], plan=section(APPS[0].plan.text + "\n考核指标：组建队伍1支，全年开展活动不少于8次。"))
+    assert diff(read_form(build_form_docx(app)), app) == {}
+
+
+def test_numbered_headings_with_small_additions_are_recognised():
+    app = APPS[0]
+
+    def edit(doc):
+        for old, new in (("三、工作基础", "三、工作基础情况"), ("四、试点建设方案", "四、试点建设工作方案"),
+                         ("五、考核指标", "五、主要考核指标")):
+            set_cell(row_with(table_with(doc, old), old).cells[0], new)
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+@pytest.mark.parametrize("label", ["申报单位（盖章）：", "申报单位(盖章)：", "申报单位（公章）", "申报单位（全称）："])
+def test_cover_label_with_a_bracketed_note(label):
+    app = APPS[0]
+
+    def edit(doc):
+        p = next(p for p in doc.paragraphs if p.text.startswith("申报单位："))
+        p.runs[0].text = label
+
+    assert read_form(edit_docx(build_form_docx(app), edit)).cover_unit == app.cover_unit
+
+
+def test_content_control_placeholder_is_not_a_value():
+    app = dataclasses.replace(APPS[0], address="")
+
+    def edit(root):
+        p = paragraph_containing(root, "单位地址")
+        cell = p.getparent().getnext()
+        value_p = cell.find(f"{{{W}}}p")
+        value_p.append(w(
+            '<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent>'
+            '<w:r><w:rPr><w:rStyle w:val="PlaceholderText"/></w:rPr><w:t>单击或点击此处输入文字。</w:t></w:r>'
+            '</w:sdtContent></w:sdt>'
+        ))
+        block = paragraph_containing(root, app.plan.text.split("\n")[0])
+        block.addnext(w(
+            '<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:p>'
+            '<w:r><w:t>单击或点击此处输入文字。</w:t></w:r></w:p></w:sdtContent></w:sdt>'
+        ))
+
+    got = read_form(edit_document(build_form_docx(app), edit))
+    assert diff(got, app) == {}
+
+
+def test_a_filled_content_control_is_read():
+    app = APPS[0]
+
+    def edit(root):
+        p = paragraph_containing(root, app.address)
+        for r in p.findall(f"{{{W}}}r"):
+            p.remove(r)
+        p.append(w(f'<w:sdt><w:sdtPr/><w:sdtContent><w:r><w:t>{app.address}</w:t></w:r></w:sdtContent></w:sdt>'))
+
+    assert diff(read_form(edit_document(build_form_docx(app), edit)), app) == {}
+
+
+def test_hidden_text_is_not_read():
+    app = APPS[0]
+
+    def edit(root):
+        p = paragraph_containing(root, app.unit_name)
+        p.append(w('<w:r><w:rPr><w:vanish/></w:rPr><w:t>隐藏的字</w:t></w:r>'))
+        p.append(w('<w:r><w:rPr><w:vanish w:val="0"/></w:rPr><w:t></w:t></w:r>'))
+        q = paragraph_containing(root, app.plan.text.split("\n")[0])
+        q.append(w('<w:r><w:rPr><w:vanish/></w:rPr><w:t>（隐藏的说明文字）</w:t></w:r>'))
+
+    assert diff(read_form(edit_document(build_form_docx(app), edit)), app) == {}
+
+
+def test_vertically_merged_participant_cell_takes_the_value_above():
+    """Two people sharing one office phone: Word stores the merged cell once, on the first row."""
+    app = APPS[0]
+    first, second = app.participants[0], app.participants[1]
+    want = (first, dataclasses.replace(second, phone=first.phone)) + app.participants[2:]
+
+    def edit(doc):
+        table = table_with(doc, "在试点建设中承担的主要工作")
+        top, below = row_with(table, first.name), row_with(table, second.name)
+        set_cell(below.cells[-1], "")
+        set_cell(top.cells[-1].merge(below.cells[-1]), first.phone)
+
+    assert read_form(edit_docx(build_form_docx(app), edit)).participants == want
+
+
+def test_vertically_merged_section_text_is_counted_once():
+    """Only table records take a merged cell's text on every row: a section's text must not double."""
+    app = APPS[0]
+
+    def edit(doc):
+        table = table_with(doc, "三、工作基础")
+        table.rows[0].cells[0].merge(table.rows[1].cells[0])
+
+    assert read_form(edit_docx(build_form_docx(app), edit)).work_basis == app.work_basis
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + b"\xff\x00\x00" * 8 for _ in range(8)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_image_only_word_file_says_it_holds_only_pictures():
+    import docx as python_docx
+    from docx.shared import Cm
+
+    png = tiny_png()
+    doc = python_docx.Document()
+    doc.add_picture(io.BytesIO(png), width=Cm(15))
+    doc.add_picture(io.BytesIO(png), width=Cm(15))
+    buf = io.BytesIO()
+    doc.save(buf)
+    app = read_form(buf.getvalue())
+    (problem,) = app.problems
+    assert problem.code == "wrong_form" and problem.severity == "error"
+    assert "图片" in problem.message and "模板" in problem.message
+    assert "不是本次的申报书" not in problem.message
+
+
+def test_a_letter_is_still_not_the_form():
+    app = read_form(docx_of(["关于报送科技志愿服务试点申报材料的函", "市科协：我单位已按要求完成申报，请审阅。"]))
+    assert [p.code for p in app.problems] == ["wrong_form"]
+    assert "不是本次的申报书" in app.problems[0].message
+
+
+def test_the_blank_template_is_one_finding():
+    from pathlib import Path
+
+    template = Path(__file__).resolve().parents[2] / "templates" / "forms" / "申报书.docx"
+    for data in (template.read_bytes(), build_form_docx(Application())):
+        app = read_form(data)
+        assert blank_form_finding_only(app)
+        assert app.problems[0].severity == "error"
+
+
+def test_a_form_with_one_field_filled_is_not_blank():
+    app = Application(unit_name="新乡市红旗区科学技术协会")
+    assert read_form(build_form_docx(app)) == app

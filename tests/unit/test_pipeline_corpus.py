@@ -261,8 +261,9 @@ def test_wrong_document_gets_the_blank_form(tmp_path, forms):
     assert b'name="=?utf-8?b?' in raw_headers and b"filename*=utf-8''" in raw_headers
     from pipeline.forms.docx import read_form
 
-    blank = read_form(attachment.get_content())
-    assert blank.problems == () and blank.unit == ""
+    blank = read_form(attachment.get_content())  # our own blank form: recognised as the form, and as blank
+    assert [f.code for f in blank.problems] == ["wrong_form"] and "空白的申报书模板" in blank.problems[0].message
+    assert blank.unit == "" and blank.pilot_types == ()
     p.close()
 
 
