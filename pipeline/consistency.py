@@ -54,7 +54,6 @@ def pdf_units(pdf_text: str, *, ocr: bool = False) -> list[str]:
     return units
 
 
-_CHECKED = "☑☒■√✓✔▣"
 _TOTAL = re.compile(r"合\s*计\s*[:：]?\s*((?:(?!合\s*计)[^(（]){1,30})")
 
 
@@ -74,17 +73,17 @@ def pdf_total(pdf_text: str):
     return found
 
 
-def pdf_pilot_types(pdf_text: str) -> tuple[str, ...]:
-    """Pilot types whose box is ticked in the PDF's text layer."""
-    from .models import PILOT_TYPES
+_COVER_END = re.compile(r"填\s*报\s*说\s*明|一\s*、\s*申\s*报\s*单\s*位\s*基\s*本\s*情\s*况")
 
-    text = pdf_text or ""
-    out = []
-    for name in PILOT_TYPES:
-        i = text.find(name)
-        if i > 0 and any(c in _CHECKED for c in text[max(0, i - 3) : i]):
-            out.append(name)
-    return tuple(out)
+
+def pdf_pilot_types(pdf_text: str) -> tuple[str, ...]:
+    """Pilot types ticked on the PDF's cover, read as the Word reader reads the cover
+    (boxes before or after their names, （√）, ✅ …: `forms.docx.pilot_types`)."""
+    from .forms.docx import pilot_types
+
+    text = unicodedata.normalize("NFC", pdf_text or "")
+    end = _COVER_END.search(text)
+    return pilot_types(text[: end.start() if end else 1500])
 
 
 def readable_form_text(pdf_text: str) -> bool:

@@ -1,6 +1,7 @@
 """The stamped PDF must be the same application as the Word form."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -152,3 +153,20 @@ def test_nearly_same_unit():
     assert not nearly_same_unit("新乡市红旗区科协", "新乡市卫滨区科协")
     assert not nearly_same_unit("新乡学院", "新乡学校")  # too short to call it a typo
     assert not nearly_same_unit("新乡市红旗区科协", "新乡市红旗区科学技术协会")  # the same unit, not "nearly"
+
+
+def test_pilot_type_on_the_pdf_cover_is_read_like_the_word_cover():
+    """Boxes after the names on one line: the tick belongs to the option before it, not the next."""
+    from pipeline.consistency import pdf_pilot_types
+
+    after = "新乡市科技志愿服务试点建设\n申报书\n试点类型：县级科协试点☑  高校科协试点□  市级学会试点□  其它单位□\n申报单位：X\n"
+    assert pdf_pilot_types(after) == ("县级科协试点",)
+    assert pdf_pilot_types("试点类型：\n（√）县级科协试点\n（ ）高校科协试点\n") == ("县级科协试点",)
+    assert pdf_pilot_types("试点类型：□县级科协试点 ✅高校科协试点\n") == ("高校科协试点",)
+    # Text after the cover (与其它单位合作 in a section) is not an option left alone.
+    body = "试点类型：☑县级科协试点 □高校科协试点\n填 报 说 明\n三、工作基础\n与其它单位合作开展活动。\n"
+    assert pdf_pilot_types(body) == ("县级科协试点",)
+    app = dataclasses.replace(APP, pilot_types=("县级科协试点",))
+    pdf = facts(after + f"三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}")
+    assert codes(app, pdf) == []
+    assert codes(dataclasses.replace(app, pilot_types=("高校科协试点",)), pdf) == [("unit_mismatch", "error", False)]
