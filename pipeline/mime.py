@@ -21,7 +21,7 @@ import logging
 import quopri
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -561,7 +561,10 @@ def parse_date(value: str | None, fallback: datetime | None = None) -> datetime 
     return _aware(fallback) if fallback else None
 
 
-LOCAL_DATE = re.compile(r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})\s*日?\s*(?:T|\s)?\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?")
+LOCAL_DATE = re.compile(
+    r"(\d{4})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})\s*日?\s*(?:T|\s)?\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?"
+    r"(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?"
+)
 
 
 def _local_date(value: str) -> datetime | None:
@@ -570,8 +573,14 @@ def _local_date(value: str) -> datetime | None:
     if not m:
         return None
     try:
-        y, mo, d, h, mi, sec = (int(g or 0) for g in m.groups())
-        return datetime(y, mo, d, h, mi, sec, tzinfo=TZ)
+        y, mo, d, h, mi, sec = (int(g or 0) for g in m.groups()[:6])
+        zone = m.group(7)  # ISO 8601 with an offset says where it was; without, Beijing time
+        if zone:
+            minutes = 0 if zone == "Z" else int(zone[0] + "1") * (int(zone[1:3]) * 60 + int(zone[-2:]))
+            tz = timezone(timedelta(minutes=minutes))
+        else:
+            tz = TZ
+        return datetime(y, mo, d, h, mi, sec, tzinfo=tz)
     except ValueError:
         return None
 

@@ -476,3 +476,15 @@ def test_cpython_email_test_data():
     assert files
     for path in files:
         check_mail(parse(path.read_bytes()))
+
+
+def test_iso_dates_keep_their_offset_and_local_ones_are_beijing_time():
+    from datetime import timedelta, timezone
+
+    from pipeline.mime import _local_date
+
+    assert _local_date("2025-06-23T23:30:00-05:00").utcoffset() == timedelta(hours=-5)
+    assert _local_date("2025-06-23T15:30:00Z") == _local_date("2025-06-23 23:30")
+    assert _local_date("2025-06-23T23:30:00.5+08:00").utcoffset() == timedelta(hours=8)
+    assert _local_date("2025年6月23日 23:30").tzinfo.utcoffset(None) == timedelta(hours=8)
+    assert _local_date("2025-06-23 23:30 +0800").astimezone(timezone.utc).hour == 15
