@@ -486,5 +486,5 @@ def test_iso_dates_keep_their_offset_and_local_ones_are_beijing_time():
     assert _local_date("2025-06-23T23:30:00-05:00").utcoffset() == timedelta(hours=-5)
     assert _local_date("2025-06-23T15:30:00Z") == _local_date("2025-06-23 23:30")
     assert _local_date("2025-06-23T23:30:00.5+08:00").utcoffset() == timedelta(hours=8)
-    assert _local_date("2025年6月23日 23:30").tzinfo.utcoffset(None) == timedelta(hours=8)
+    assert _local_date("2025年6月23日 23:30").utcoffset() == timedelta(hours=8)
     assert _local_date("2025-06-23 23:30 +0800").astimezone(timezone.utc).hour == 15
