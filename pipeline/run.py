@@ -117,6 +117,8 @@ class Runner:
         except Exception as exc:  # parse_mail promises not to raise; belt and braces
             log.exception("parse_mail failed on %s", raw.sha256)
             mail = _unparsed(raw, exc)
+        if self._same_mail_seen(mail):
+            return self._record_copy(raw, mail, raw_path)
         if too_big:
             mail = dataclasses.replace(
                 mail,
@@ -233,6 +235,32 @@ class Runner:
         """A mail without forms belongs to the unit its sender wrote for last."""
         units = self.store.sender_units(sender)
         return units[-1][0] if units else sender
+
+    def _same_mail_seen(self, mail: Mail) -> bool:
+        """Another copy of a mail already on record: same Message-ID from the same sender,
+        other bytes (a webmail export of a polled mail, a relay that rewrote line ends)."""
+        if not mail.message_id or mail.message_id.endswith("@intake.invalid>"):
+            return False
+        row = self.store.one("SELECT 1 AS x FROM mails WHERE message_id=? AND sender=? LIMIT 1", (mail.message_id, mail.sender))
+        return row is not None
+
+    def _record_copy(self, raw: RawMail, mail: Mail, raw_path: Path) -> str:
+        """Keep the copy on record (its raw file is stored) without processing it again."""
+        self.stats.duplicates += 1
+        with self.store.transaction():
+            self.store.db["mails"].insert(
+                {
+                    "sha256": raw.sha256, "message_id": mail.message_id, "sender": mail.sender,
+                    "sender_name": mail.sender_name, "subject": mail.subject, "sent_at": iso(mail.sent_at),
+                    "received_at": iso(mail.received_at), "source": raw.source, "raw_path": str(raw_path),
+                    "size": len(raw.data), "category": "duplicate",
+                    "no_reply_reason": "同一封邮件的另一份副本（Message-ID 与已收到的邮件相同），未重复处理",
+                    "problems": "[]", "links": "[]", "processed_at": iso(now_utc()),
+                }
+            )
+            if raw.uid is not None:
+                self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
+        return "duplicate"
 
     def _mark_duplicate(self, raw: RawMail) -> None:
         self.stats.duplicates += 1
@@ -383,11 +411,18 @@ class Runner:
             and waiting_for_partner(verdict)
             and self.now() < present.received_at + self.ruleset.call.pairing_window
         )
-        outbox_row = None
+        outbox_row = repeat = None
         if pending and not hold:
-            outbox_row = self.render_row(a, verdict, pending, trigger_key)
+            if reprocess_run is None and self.store.last_reply_basis(key) == reply_basis(verdict, sub):
+                # The same files again (a resend, a copy from another address): the
+                # answer would be word for word the last one. Never send it twice.
+                repeat = "与上次回复的内容相同（文件和审核结果均未变化），未再次自动回复"
+            else:
+                outbox_row = self.render_row(a, verdict, pending, trigger_key)
         with self.store.transaction():
             self._record(a, status, hold=hold, pending=pending)
+            if repeat:
+                self.store.conn.execute("UPDATE mails SET no_reply_reason=? WHERE sha256=?", (repeat, pending))
             if outbox_row is not None:
                 self.store.db["outbox"].insert(outbox_row, ignore=True)
                 self.stats.replies_queued += 1
@@ -464,6 +499,7 @@ class Runner:
         trigger = self.store.one("SELECT * FROM mails WHERE sha256=?", (mail_sha,))
         base = {
             "applicant": key,
+            "basis": reply_basis(verdict, sub),
             "to_addr": row["sender"],
             "trigger_mail": trigger_key,
             "in_reply_to": trigger["message_id"],
@@ -529,6 +565,16 @@ def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:
         return None
     value = containment(form_text(app), pdf.text)
     return round(value, 3) if value is not None else None
+
+
+def reply_basis(verdict: Verdict, sub: Submission) -> str:
+    """What a reply says: its kind, the files it answers and every point it makes to the applicant."""
+    from .judge import REPLY_KIND
+
+    files = [d.sha256 if d else "" for d in (sub.word, sub.pdf)] + [d.sha256 for d in sub.images]
+    points = sorted(f"{f.code}|{f.location}|{f.message}" for f in verdict.errors + verdict.applicant_warnings)
+    text = "\n".join([REPLY_KIND.get(verdict.status, verdict.status), *files, *points])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def _error_codes(verdict: Verdict) -> set[str]:

@@ -107,6 +107,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated_at TEXT,
     sent_at TEXT,
     filed INTEGER,          -- 1: a copy is in the mailbox's Sent folder
+    basis TEXT,             -- what the reply said about which files (run.reply_basis)
     UNIQUE (applicant, trigger_mail)
 );
 CREATE TABLE IF NOT EXISTS alerts (
@@ -390,6 +391,15 @@ class Store:
 
     def sent_since(self, since: datetime) -> int:
         return self.one("SELECT COUNT(*) AS n FROM outbox WHERE state='sent' AND sent_at>=?", (iso(since),))["n"]
+
+    def last_reply_basis(self, applicant: str) -> str | None:
+        """`basis` of the newest reply to the applicant that was not a failure."""
+        row = self.one(
+            "SELECT basis FROM outbox WHERE applicant=? AND kind IN ('receipt','correction','late') AND state != 'failed' "
+            "ORDER BY id DESC LIMIT 1",
+            (applicant,),
+        )
+        return row["basis"] if row else None
 
     def replies_since(self, to_addr: str, since: datetime) -> int:
         row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE to_addr=? AND created_at>=?", (to_addr, iso(since)))

@@ -38,7 +38,11 @@ def test_decide_overrules_and_survives_polls_until_new_mail(tmp_path, dovecot, s
     # a new submission re-opens the question; the decision stays on record
     from servers import append
 
-    append(dovecot, b"X-Resent: 1\n" + corpus["02-needs-correction.eml"], ON_TIME + timedelta(hours=2))
+    import re
+
+    resent = re.sub(rb"(?im)^Message-ID:[ \t]*(\r?\n[ \t]+)?<[^>]*>", b"Message-ID: <resent-1@qq.com>", corpus["02-needs-correction.eml"], count=1)
+    assert resent != corpus["02-needs-correction.eml"]  # a new mail, not another copy of the old one
+    append(dovecot, resent, ON_TIME + timedelta(hours=2))
     assert poll(cfg, dovecot).returncode == 0
     assert summary(cfg, dovecot)[sender]["status"] == "needs_correction"
     assert db(tmp_path)["decisions"].count == 1

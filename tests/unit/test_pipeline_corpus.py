@@ -357,3 +357,51 @@ def test_a_pdf_sent_as_a_cloud_link_is_asked_for_once_and_by_name(tmp_path, form
     assert "请将盖章 PDF 版作为普通附件" in text
     assert "未收到盖章 PDF 版" not in text and "Word 版申报书和盖章 PDF 版作为普通附件" not in text
     p.close()
+
+
+def test_the_same_files_again_get_no_second_identical_reply(tmp_path, forms):
+    """A resend (new mail, same Word and PDF) would get the receipt word for word again: it gets none."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    p.judge()
+    later = ON_TIME + timedelta(hours=3)
+    p.feed(form_mail("a@qq.com", [("申报书(1).docx", docx), ("盖章版(1).pdf", pdf)], later, subject="再次发送"), later)
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    resend = p.rows("SELECT * FROM mails ORDER BY received_at DESC")[0]
+    assert "未再次自动回复" in resend["no_reply_reason"]
+    # A changed PDF is a new version: it is answered.
+    other_pdf = build_form_pdf(app, seal="none")
+    even_later = later + timedelta(hours=1)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", other_pdf)], even_later), even_later)
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["receipt", "correction"]
+    # ... and the same wrong files once more get no second identical notice.
+    last = even_later + timedelta(hours=1)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", other_pdf)], last, subject="重发"), last)
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["receipt", "correction"]
+    p.close()
+
+
+def test_another_copy_of_a_mail_already_on_record_is_not_processed_again(tmp_path, forms):
+    """Same Message-ID and sender, other bytes (a webmail export of a polled mail): kept, not answered twice."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    msg = email.message_from_bytes(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), policy=policy.default)
+    msg["Message-ID"] = "<abc123@qq.com>"
+    first = msg.as_bytes()
+    copy = first.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    copy = b"X-Saved-By: webmail\r\n" + copy
+    assert hashlib.sha256(copy).digest() != hashlib.sha256(first).digest()
+    assert p.feed(first) == "application"
+    p.judge()
+    assert p.feed(copy) == "duplicate"
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    rows = p.rows("SELECT category, no_reply_reason FROM mails ORDER BY processed_at")
+    assert [r["category"] for r in rows] == ["application", "duplicate"] and "副本" in rows[1]["no_reply_reason"]
+    other = form_mail("b@qq.com", [("申报书.docx", docx)]).replace(b"From: b@qq.com", b"Message-ID: <abc123@qq.com>\r\nFrom: b@qq.com")
+    assert p.feed(other) == "application"  # the same id from someone else is not a copy
+    p.close()
