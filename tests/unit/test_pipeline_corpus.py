@@ -99,6 +99,12 @@ def forms():
     return [(a, build_form_docx(a), build_form_pdf(a)) for a in apps[:2]]
 
 
+def reply_text(outbox_row) -> str:
+    """The plain-text body of a queued reply."""
+    msg = email.message_from_bytes(Path(outbox_row["eml_path"]).read_bytes(), policy=policy.default)
+    return msg.get_body(("plain",)).get_content()
+
+
 def status_of(pipe) -> dict[str, str]:
     return {r["unit"]: r["status"] for r in pipe.rows("SELECT unit, status FROM applicants")}
 
@@ -331,7 +337,7 @@ def test_photos_instead_of_a_pdf_are_named_in_the_correction_notice(tmp_path, fo
     p.judge()
     [reply] = p.rows("SELECT * FROM outbox")
     assert reply["kind"] == "correction"
-    text = email.message_from_bytes(Path(reply["eml_path"]).read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    text = reply_text(reply)
     assert "收到的是 2 张图片（盖章页1.jpg、盖章页2.jpg），不是 PDF 文件" in text
     assert "未收到盖章 PDF 版" not in text
     received = text[text.index("本次已收到的文件"):]
@@ -353,7 +359,7 @@ def test_a_pdf_sent_as_a_cloud_link_is_asked_for_once_and_by_name(tmp_path, form
     p.runner.now = lambda: ON_TIME + timedelta(days=2)
     p.judge()
     [reply] = p.rows("SELECT * FROM outbox")
-    text = email.message_from_bytes(Path(reply["eml_path"]).read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    text = reply_text(reply)
     assert "请将盖章 PDF 版作为普通附件" in text
     assert "未收到盖章 PDF 版" not in text and "Word 版申报书和盖章 PDF 版作为普通附件" not in text
     p.close()
