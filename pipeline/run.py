@@ -130,10 +130,11 @@ class Runner:
         if category == "application" and not mail.sender:
             # No address to answer or to file the files under: staff must look.
             category, staff_note = "other", "无法识别发件地址（From），未能自动登记和回复，请工作人员查看原邮件"
-        elif category == "application" and not too_big and self._follow_up(mail):
-            # A unit that already sent its files writes again without any: a
-            # question for staff, not a new submission to answer automatically.
-            category, staff_note = "other", "已报送材料的单位来信（无附件），请工作人员阅处"
+        elif category == "application" and not too_big and (note := self._follow_up(mail)):
+            # Written without files by a unit that already sent some, or in answer
+            # to our own reply (an auto-reply, "好的，马上补发"): a matter for
+            # staff, not a new submission to answer automatically (a loop, else).
+            category, staff_note = "other", note
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
@@ -219,17 +220,20 @@ class Runner:
             known_units=self.store.known_units(),
         )
 
-    def _follow_up(self, mail: Mail) -> bool:
-        """No files and no link, from a sender whose unit already has files on record."""
+    def _follow_up(self, mail: Mail) -> str | None:
+        """The staff note for a mail with no files and no link that follows up on earlier
+        mail: from a sender whose unit has files on record, or answering one of our replies."""
         from .archives import ARCHIVE_KINDS
 
         if any(role_of(a.kind) in ("word", "pdf") or a.kind in ARCHIVE_KINDS for a in mail.attachments):
-            return False
+            return None
         if any(f.code == "attachment_link_only" for f in mail.problems):
-            return False
-        return any(self.store.documents(key) for key, _ in self.store.sender_units(mail.sender)) or bool(
-            self.store.documents(mail.sender)
-        )
+            return None
+        if any(self.store.documents(key) for key, _ in self.store.sender_units(mail.sender)) or self.store.documents(mail.sender):
+            return "已报送材料的单位来信（无附件），请工作人员阅处"
+        if mail.references and self.store.answers_our_reply(mail.references):
+            return "对本系统回复邮件的回信（无附件，可能是自动回复或咨询），未自动回复，请工作人员阅处"
+        return None
 
     def _sender_default(self, sender: str) -> str:
         """A mail without forms belongs to the unit its sender wrote for last."""

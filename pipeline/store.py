@@ -392,6 +392,11 @@ class Store:
     def sent_since(self, since: datetime) -> int:
         return self.one("SELECT COUNT(*) AS n FROM outbox WHERE state='sent' AND sent_at>=?", (iso(since),))["n"]
 
+    def answers_our_reply(self, references: tuple[str, ...]) -> bool:
+        """Whether a mail's In-Reply-To/References name one of our replies."""
+        marks = ",".join("?" * len(references[:50]))
+        return self.one(f"SELECT 1 AS x FROM outbox WHERE message_id IN ({marks}) LIMIT 1", tuple(references[:50])) is not None
+
     def last_reply_basis(self, applicant: str) -> str | None:
         """`basis` of the newest reply to the applicant that was not a failure."""
         row = self.one(

@@ -411,3 +411,32 @@ def test_another_copy_of_a_mail_already_on_record_is_not_processed_again(tmp_pat
     other = form_mail("b@qq.com", [("申报书.docx", docx)]).replace(b"From: b@qq.com", b"Message-ID: <abc123@qq.com>\r\nFrom: b@qq.com")
     assert p.feed(other) == "application"  # the same id from someone else is not a copy
     p.close()
+
+
+def test_an_answer_to_our_reply_without_files_is_for_staff_not_answered_again(tmp_path, forms):
+    """'Re: 【补正通知】…' with no files (an auto-reply, "好的，马上补发") from a sender with no files
+    on record: answering it would start a loop with auto-replies."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [], subject="试点申报咨询"))
+    p.runner.now = lambda: ON_TIME + timedelta(days=1)
+    p.judge()
+    [notice] = p.rows("SELECT * FROM outbox")
+    later = ON_TIME + timedelta(days=1, hours=1)
+    for i, body in enumerate(["【自动回复】您好，我已收到您的邮件，会尽快处理。", "好的，马上补发。"]):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "a@qq.com", OWN, f"Re: {notice['subject']}"
+        msg["Date"] = format_datetime(later + timedelta(minutes=i))
+        msg["In-Reply-To"] = notice["message_id"]
+        msg.set_content(body)
+        # the auto-reply may already be known by its body (no_reply); the answer by its reference (other)
+        assert p.feed(msg.as_bytes(), later + timedelta(minutes=i)) in (("no_reply", "other") if i == 0 else ("other",))
+        p.judge()
+    assert len(p.rows("SELECT * FROM outbox")) == 1
+    [note] = [r["no_reply_reason"] for r in p.rows("SELECT no_reply_reason FROM mails WHERE subject LIKE 'Re:%' ORDER BY received_at DESC LIMIT 1")]
+    assert "回信" in note
+    # The files sent in answer to the notice are an application again.
+    msg = email.message_from_bytes(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], later), policy=policy.default)
+    msg["In-Reply-To"] = notice["message_id"]
+    assert p.feed(msg.as_bytes(), later + timedelta(hours=1)) == "application"
+    p.close()
