@@ -255,6 +255,10 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     def hit(where: str, kind: str, value: str) -> Hit:
         hint = _KIND_HINTS[kind].format(account_min=params["account_min"], account_max=params["account_max"])
         shown = " / ".join(line.strip() for line in value.splitlines() if line.strip())  # one line in the reply
+        if kind == "account":
+            from .privacy import mask_account
+
+            shown = mask_account(shown)  # the finding is also shown in staff summaries
         return Hit(where, {"location": where, "value": shown, "kind": _KIND_NAMES[kind], "hint": hint})
 
     for spec in params["fields"]:

@@ -259,3 +259,10 @@ def test_participants_contact_column_takes_a_phone_or_an_email(contact, invalid)
     assert bool(found) is invalid
     if found:
         assert "\n" not in found[0].message and "联系方式" in found[0].message
+
+
+def test_an_invalid_bank_account_is_quoted_masked():
+    """Problem texts go into replies and every staff summary: never the whole account number."""
+    found = [f for f in findings(replace(BASE, account_number="6222-0217-0000-1234-567X")) if f.code == "contact_invalid"]
+    assert len(found) == 1 and "****567X" in found[0].message
+    assert "0217" not in found[0].message and "6222" not in found[0].message
