@@ -217,7 +217,9 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     ocr = pdf.text_source in OCR_SOURCES
     note = {"severity": WARNING, "staff_only": True} if ocr else {}
     named = [u for u in pdf_units(pdf.text, ocr=ocr) if normalize_unit(u)]
-    if app.unit and named and not any(same_unit(u, app.unit) for u in named):
+    # A long name wraps in a narrow cell ("新乡市…科学技术协\n会"): the Word's unit written
+    # anywhere in the PDF, line breaks aside, is the same unit whatever the label caught.
+    if app.unit and named and not any(same_unit(u, app.unit) for u in named) and not unit_in_text(app.unit, pdf.text):
         near = any(nearly_same_unit(u, app.unit) for u in named)
         yield Hit(
             "一、申报单位基本情况 / 单位名称",

@@ -12,7 +12,7 @@ import unicodedata
 from .models import Application
 
 _WS = re.compile(r"\s+")
-_UNIT_LABEL = re.compile(r"(?:申报单位|单位名称)\s*[:：]?\s*(?!基本情况|意见)([^\s:：]{4,40})")
+_UNIT_LABEL = re.compile(r"(?:申报单位|单位名称)\s*[:：]?\s*(?!基本情况|意见)([^\s:：]{4,80})")
 
 
 def _norm(text: str) -> str:

@@ -170,3 +170,12 @@ def test_pilot_type_on_the_pdf_cover_is_read_like_the_word_cover():
     pdf = facts(after + f"三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}")
     assert codes(app, pdf) == []
     assert codes(dataclasses.replace(app, pilot_types=("高校科协试点",)), pdf) == [("unit_mismatch", "error", False)]
+
+
+def test_a_long_unit_name_wrapped_in_the_pdf_is_the_same_unit():
+    long_unit = "新乡市红旗区" + "科学技术普及与志愿服务促进中心" * 3 + "科学技术协会"
+    app = dataclasses.replace(APP, unit_name=long_unit)
+    wrapped = f"申报单位：{long_unit[:25]}\n{long_unit[25:]}\n三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}"
+    assert codes(app, facts(wrapped)) == []
+    other = wrapped.replace("红旗区", "卫滨区")
+    assert codes(app, facts(other)) == [("unit_mismatch", "error", False)]
