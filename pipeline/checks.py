@@ -98,16 +98,27 @@ def fmt_money(value: Decimal) -> str:
 
 @check(
     "deadline",
-    messages="申报材料于 {received} 收到，已超过截止时间 {deadline}，本次不予受理。",
+    messages={
+        "late": "申报材料于 {received} 收到，已超过截止时间 {deadline}，本次不予受理。",
+        "after_cutoff": "截止（或补正期限）后于 {received} 又收到新版本文件（{names}），未采用，仍按此前收到的材料审核。",
+    },
 )
 def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """Late when the first complete submission came after the deadline.
 
     A correction to an on-time submission is still accepted within the
-    correction window after our correction notice.
+    correction window after our correction notice. Versions sent after the
+    cut-off are not judged (a note for staff; with errors in the on-time
+    version they make the verdict late: `judge`).
     """
     sub, call = ctx.submission, ctx.call
     deadline = call.deadline
+    if sub.late_files:
+        first = min(d.received_at for d in sub.late_files)
+        names = "、".join(d.filename for d in sub.late_files[:3]) + ("等" if len(sub.late_files) > 3 else "")
+        yield Hit("申报时间", {"received": fmt_time(first, call.timezone), "names": names},
+                  variant="after_cutoff", severity=WARNING, staff_only=True)
+        return
     if sub.first_received_at > deadline:
         arrived = sub.complete_at or sub.first_received_at
     elif sub.complete_at is not None and sub.complete_at > deadline:
@@ -120,6 +131,7 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     yield Hit(
         "申报时间",
         {"received": fmt_time(arrived, call.timezone), "deadline": fmt_time(deadline, call.timezone)},
+        variant="late",
     )
 
 

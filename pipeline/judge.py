@@ -8,10 +8,15 @@ PARTNER_CODES = frozenset({"missing_word", "missing_pdf"})
 
 
 def judge(applicant: str, findings: tuple[Finding, ...]) -> Verdict:
-    """`late` beats everything; any other error means a correction is needed."""
-    if any(f.code == "late" and f.severity == ERROR for f in findings):
+    """`late` beats everything; any other error means a correction is needed.
+
+    A `late` note (versions sent after the cut-off, not judged) with errors in
+    the on-time version is late too: the correction came too late.
+    """
+    errors = any(f.severity == ERROR for f in findings)
+    if any(f.code == "late" and (f.severity == ERROR or errors) for f in findings):
         status = LATE
-    elif any(f.severity == ERROR for f in findings):
+    elif errors:
         status = NEEDS_CORRECTION
     else:
         status = ACCEPTED

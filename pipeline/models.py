@@ -220,6 +220,9 @@ class Submission:
     mail_problems: tuple[Finding, ...] = ()
     correction_notice_at: datetime | None = None  # our first correction notice
     images: tuple[Document, ...] = ()  # pictures sent along (photos of the stamped pages?)
+    # Word/PDF versions that came after the cut-off (deadline, or the end of the
+    # correction window) while an on-time pair was on record: not judged.
+    late_files: tuple[Document, ...] = ()
 
 
 @dataclass(frozen=True)

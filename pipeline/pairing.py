@@ -46,12 +46,23 @@ def build_submission(
     mail_problems: tuple[Finding, ...] = (),
     correction_notice_at: datetime | None = None,
     images: tuple[Document, ...] = (),
+    cutoff: datetime | None = None,
 ) -> Submission:
-    """`documents` are (role, Document); `mail_times` every mail's receive time."""
+    """`documents` are (role, Document); `mail_times` every mail's receive time.
+
+    With a `cutoff`, versions received after it do not replace an on-time pair:
+    a unit cannot improve (or spoil) its application after the deadline. They
+    are kept in `late_files` for the verdict and for staff.
+    """
     words = [d for role, d in documents if role == "word"]
     pdfs = [d for role, d in documents if role == "pdf"]
-    word = current(documents, "word")
-    pdf = current(documents, "pdf")
+    judged, late_files = documents, ()
+    if cutoff is not None:
+        on_time = [(role, d) for role, d in documents if d.received_at <= cutoff]
+        if {role for role, _ in on_time} >= {"word", "pdf"} and len(on_time) < len(documents):
+            judged, late_files = on_time, tuple(d for _, d in documents if d.received_at > cutoff)
+    word = current(judged, "word")
+    pdf = current(judged, "pdf")
     times = sorted(mail_times + [d.received_at for _, d in documents])
     complete_at = None
     if words and pdfs:
@@ -67,6 +78,7 @@ def build_submission(
         mail_problems=mail_problems,
         correction_notice_at=correction_notice_at,
         images=images,
+        late_files=late_files,
     )
 
 

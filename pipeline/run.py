@@ -366,8 +366,9 @@ class Runner:
             [(role, doc) for _, role, doc in docs],
             [parse_iso(m["received_at"]) for m in mails],
             mail_problems=tuple(mail_problems),
-            correction_notice_at=store.first_correction_at(key),
+            correction_notice_at=(notice := store.first_correction_at(key)),
             images=tuple(store.images(key)),
+            cutoff=max(call.deadline, notice + call.correction_window) if notice else call.deadline,
         )
         app = self.read_word(sub.word.sha256, sub.word.kind) if sub.word else None
         pdf = self.read_pdf(sub.pdf.sha256) if sub.pdf else None
@@ -507,7 +508,7 @@ class Runner:
             "to_addr": row["sender"],
             "trigger_mail": trigger_key,
             "in_reply_to": trigger["message_id"],
-            "created_at": iso(now_utc()),
+            "created_at": iso(self.now()),  # the run's clock: the correction window counts from it
             "updated_at": iso(now_utc()),
         }
         if self.store.replies_since(row["sender"], day_ago()) >= self.cfg.replies.max_per_address_per_day:
@@ -522,7 +523,9 @@ class Runner:
             receipt_no=row["receipt_no"],
             # Pictures are listed while there is no PDF: the applicant sees we got them.
             files=tuple(d for d in (sub.word, sub.pdf) if d is not None) + (sub.images if sub.pdf is None else ()),
-            received_at=sub.complete_at or sub.last_received_at,
+            # A late correction is late when it came, not when the first pair did.
+            received_at=(min(d.received_at for d in sub.late_files) if verdict.status == "late" and sub.late_files
+                         else sub.complete_at or sub.last_received_at),
             in_reply_to=trigger["message_id"],
             references=refs,
         )

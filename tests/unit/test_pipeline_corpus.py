@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import hashlib
+import json
 import io
 import subprocess
 import sysconfig
@@ -440,3 +441,48 @@ def test_an_answer_to_our_reply_without_files_is_for_staff_not_answered_again(tm
     msg["In-Reply-To"] = notice["message_id"]
     assert p.feed(msg.as_bytes(), later + timedelta(hours=1)) == "application"
     p.close()
+
+
+def _at(day: int, hour: int = 10) -> datetime:
+    return datetime(2025, 6, day, hour, tzinfo=timezone(timedelta(hours=8)))
+
+
+def _step(p, sender, files, when, subject="试点申报材料"):
+    p.runner.now = lambda: when + timedelta(hours=1)  # past the pairing window
+    p.feed(form_mail(sender, files, when, subject=subject), when)
+    p.judge()
+
+
+def test_versions_sent_after_the_deadline_do_not_change_an_accepted_application(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    _step(p, "a@qq.com", [("盖章版-改.pdf", build_form_pdf(app, seal="none"))], _at(25))  # after 6月23日
+    [row] = p.rows("SELECT * FROM applicants")
+    assert row["status"] == "accepted"
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    pdf_row = p.rows("SELECT filename FROM files WHERE id=?", (row["pdf_file_id"],))[0]
+    assert pdf_row["filename"] == "盖章版.pdf"  # the on-time version is the one on record
+    note = [f for f in json.loads(row["findings"]) if f["code"] == "late"]
+    assert note and note[0]["staff_only"] and "盖章版-改.pdf" in note[0]["message"]
+    p.close()
+
+
+def test_a_correction_after_the_cut_off_is_late_not_accepted(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", build_form_pdf(app, seal="none"))], _at(20))
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["correction"]
+    _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(27))  # deadline 6-23, window 6-20 + 3 days: both passed
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "late"
+    late = p.rows("SELECT * FROM outbox ORDER BY id")[-1]
+    assert late["kind"] == "late" and "6月27日" in reply_text(late)
+
+
+def test_a_correction_within_the_window_after_the_deadline_is_accepted(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", build_form_pdf(app, seal="none"))], _at(23, 9))
+    _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(25))  # notice 6-23 + 3 days
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["correction", "receipt"]
