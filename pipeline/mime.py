@@ -26,9 +26,13 @@ from email.message import Message
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
+from .archives import ARCHIVE_KINDS
 from .filetypes import sniff
 from .models import ERROR, WARNING, Attachment, Finding, Mail, RawMail
 from .pairing import WORD_KINDS
+
+# Files an applicant sends: these make a mail an application whatever its subject or text says.
+APPLICATION_KINDS = WORD_KINDS | {"pdf", "image"} | ARCHIVE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +71,43 @@ ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 FOLD = re.compile(r"\r?\n(?=[ \t])")
 MSGID = re.compile(r"<[^<>\s]+>")
 
+# Subjects of auto-replies, bounces and read receipts. Matched at the start of
+# the subject (after Re:/回复:/Fwd:/转发: prefixes), never anywhere: applicants
+# write "（上次被系统退信，现重新发送）申报材料" or "（联系人下周休假）" too.
+SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|aw|sv|antw|回复|答复|回覆|转发|轉發)\s*(?:\[\d+\])?\s*[:：]\s*)+", re.I)
+WORD_END = r"(?=$|[\s:：\-–—_,，.。;；!！(（\[【<《|/])"  # a bounce word must end there: "退信重发" is a person
 OOO_SUBJECT = re.compile(
-    r"自动回复|自动答复|自动回覆|休假|不在办公室|out of (?:the )?office|automatic reply|auto[- ]?reply|autoreply"
-    r"|undeliver|delivery status notification|mail delivery failed|returned mail|系统退信|退信",
+    r"(?P<auto>自动(?:回复|答复|回覆)|休假|不在办公室|out of (?:the )?office|automatic reply|auto[- ]?reply|autoreply"
+    r"|auto[- ]?response)"
+    r"|(?P<bounce>(?:(?:邮件|系统)?(?:退信|投递失败|发送失败|递送失败|传递失败|无法投递|无法送达|无法传递|未送达|未能送达|未能投递)"
+    r"(?:通知|报告|提醒)?|undeliver(?:able|ed)|delivery status notification|(?:mail )?delivery (?:has )?fail(?:ed|ure)"
+    r"|returned mail|failure notice|non-?deliver(?:y|able)(?: report| notification)?)" + WORD_END + ")"
+    r"|(?P<receipt>(?:已读|阅读)回执|return receipt|read receipt|(?:回执|未读|已阅读)\s*[:：]|已读\s*(?:[:：\-–—]|$)"
+    r"|(?:not )?read\s*[:：])",
     re.I,
 )
+# The same words in brackets are a marker wherever they stand: "您好【自动回复】".
+OOO_PHRASE = re.compile(
+    r"[【\[［(（<《]\s*(?:(?P<auto>自动(?:回复|答复|回覆)|auto[- ]?reply|automatic reply|out of (?:the )?office)"
+    r"|(?P<bounce>(?:系统)?退信)|(?P<receipt>已读回执))\s*[】\]］)）>》]",
+    re.I,
+)
+# Auto-replies that say so only in the text (Coremail on government mailboxes
+# answers with "Re: <subject>" and 【自动回复】 on top). Only the top of the body
+# counts: further down is a quote. Never the bare words: applicants write
+# "收到了贵中心的自动回复：…" when they ask about our notice.
+AUTO_BODY = re.compile(
+    r"[【\[［]\s*自动(?:回复|答复|回覆)\s*[】\]］]"
+    r"|(?:此|本|这)封?(?:邮件|信件|来信|信)?(?:为|是)(?:一封)?[^，。！？!?,.\n]{0,10}自动(?:回复|答复|回覆)"
+    r"|^\s*自动(?:回复|答复|回覆)\s*[:：]"
+    r"|请勿(?:直接)?回复"
+    r"|this is an? (?:automatic|automated|auto-generated) (?:reply|response|message|notification)",
+    re.I | re.M,
+)
+AUTO_BODY_CHARS = 300
+# From addresses nobody reads: noreply, no-reply, no_reply, donotreply, do-not-reply, noreply123, system.noreply ...
+NO_REPLY_LOCAL = re.compile(r"(?:^|[^a-z])(?:no|do[-_.]?not)[-_.]?reply", re.I)
+SUBJECT_KIND = {"auto": "自动回复", "bounce": "退信", "receipt": "已读回执"}
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk", "auto_reply"})
 
 
@@ -628,11 +664,13 @@ def message_ids(values: list[str]) -> tuple[str, ...]:
 # -- the mail ----------------------------------------------------------------------
 
 
-def _walk(msg: Message):
-    """Leaf parts with depth, iteratively (deep nesting must not recurse)."""
+def _walk(msg: Message, prune=None):
+    """Leaf parts, iteratively (deep nesting must not recurse); `prune(part)` drops a subtree."""
     stack = [(msg, 0)]
     while stack:
         part, depth = stack.pop()
+        if prune is not None and depth and prune(part):
+            continue
         payload = part._payload
         if isinstance(payload, list):
             if depth >= MAX_DEPTH or _content_type(part) in REPORT_TYPES:
@@ -663,12 +701,38 @@ REPORT_TYPES = frozenset({"text/rfc822-headers", "message/delivery-status", "mes
 INLINE_DOCUMENTS = frozenset(KIND_EXT) - {"image", "text", "other"}
 
 
-def _collect(msg: Message) -> tuple[list[Attachment], list[str], list[str], list[Finding]]:
+def returns_own_mail(part: Message, own_addresses: frozenset[str]) -> bool:
+    """Is `part` an attached message we sent? Gateways bounce our reply back whole,
+    and its files (our blank form) are not the sender's."""
+    try:
+        if not own_addresses or _content_type(part) not in ("message/rfc822", "message/global"):
+            return False
+        inner = part._payload
+        if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
+            return False
+        _, addr = parse_address(_raw_header(inner[0], "from"))
+        return bool(addr) and addr in own_addresses
+    except Exception:
+        return False
+
+
+def _collect(
+    msg: Message, own_addresses: frozenset[str] = frozenset()
+) -> tuple[list[Attachment], list[str], list[str], list[Finding], bool]:
+    """Files, plain and HTML texts, problems, and whether a mail of ours came back inside."""
     attachments: list[Attachment] = []
     plains: list[str] = []
     htmls: list[str] = []
     problems: list[Finding] = []
-    for part in _walk(msg):
+    returned: list[Message] = []
+
+    def prune(part: Message) -> bool:
+        if returns_own_mail(part, own_addresses):
+            returned.append(part)
+            return True
+        return False
+
+    for part in _walk(msg, prune):
         try:
             ctype = _content_type(part)
             disp = _disposition(part)
@@ -703,7 +767,7 @@ def _collect(msg: Message) -> tuple[list[Attachment], list[str], list[str], list
         except Exception as exc:  # one bad part must not lose the others
             log.warning("unreadable MIME part: %r", exc)
             problems.append(Finding("mail_unparseable", WARNING, f"邮件中有一部分内容无法解析（{type(exc).__name__}）", "邮件附件"))
-    return attachments, plains, htmls, problems
+    return attachments, plains, htmls, problems, bool(returned)
 
 
 def _charset(part: Message) -> str | None:
@@ -717,8 +781,35 @@ def _charset(part: Message) -> str | None:
     return None
 
 
-def no_reply_reason(msg: Message, sender: str, subject: str, own_addresses: frozenset[str]) -> str | None:
-    """Why this mail must not get an automatic answer (RFC 3834 and common sense)."""
+def no_reply_reason(
+    msg: Message,
+    sender: str,
+    subject: str,
+    own_addresses: frozenset[str],
+    *,
+    body: str = "",
+    has_files: bool = False,
+    returns_own: bool = False,
+) -> str | None:
+    """Why this mail must not get an automatic answer (RFC 3834 and common sense).
+
+    Headers and senders decide alone. Subject, text and a returned mail of ours
+    only count when the mail brings no application files of its own: a person
+    may write anything in a subject, and their files must reach an applicant.
+    """
+    reason = _header_reason(msg, sender)
+    if reason is None and not has_files:
+        reason = _content_reason(subject, body, returns_own)
+    own = {a.strip().lower() for a in own_addresses}
+    if reason is None and sender and sender in own:
+        reason = "本邮箱自己发出的邮件"
+    if reason and has_files:
+        reason += "；邮件带有申报附件，未自动登记和回复，请工作人员查看"
+    return reason
+
+
+def _header_reason(msg: Message, sender: str) -> str | None:
+    """Headers and sender addresses that mark machines, lists and bounces."""
 
     def first(name: str) -> str:
         raw = _raw_header(msg, name)
@@ -748,13 +839,32 @@ def no_reply_reason(msg: Message, sender: str, subject: str, own_addresses: froz
         local = (addr or value).strip("<> ").split("@")[0].lower()
         if local in ("mailer-daemon", "postmaster"):
             return "退信或系统通知（发件人为 MAILER-DAEMON/postmaster）"
+    local = (sender or "").split("@")[0]
+    if sender and NO_REPLY_LOCAL.search(local):
+        return f"发件人为不接收回复的地址（{local[:64]}）"
     if _content_type(msg) == "multipart/report":
         return "投递状态通知（退信）"
-    if OOO_SUBJECT.search(subject or ""):
-        return "自动回复或退信（见邮件主题）"
-    own = {a.strip().lower() for a in own_addresses}
-    if sender and sender in own:
-        return "本邮箱自己发出的邮件"
+    return None
+
+
+def subject_kind(subject: str) -> str | None:
+    """'自动回复', '退信' or '已读回执' when the subject says it is one, else None."""
+    text = SUBJECT_PREFIX.sub("", subject or "").strip()
+    m = OOO_SUBJECT.match(text) or OOO_PHRASE.search(text)
+    if not m:
+        return None
+    return next(SUBJECT_KIND[k] for k, v in m.groupdict().items() if v)
+
+
+def _content_reason(subject: str, body: str, returns_own: bool) -> str | None:
+    """Subject, top of the text and a returned mail of ours: signs of a machine."""
+    kind = subject_kind(subject)
+    if kind:
+        return f"{kind}（见邮件主题）"
+    if AUTO_BODY.search((body or "").lstrip()[:AUTO_BODY_CHARS]):
+        return "自动回复（见邮件正文开头）"
+    if returns_own:
+        return "邮件中附有本邮箱发出的原邮件（多为退信）"
     return None
 
 
@@ -833,7 +943,8 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     message_id = mids[0] if mids else f"<{sha}@intake.invalid>"
     references = message_ids(_raw_headers(msg, "references") + _raw_headers(msg, "in-reply-to"))
 
-    attachments, plains, htmls, problems = _collect(msg)
+    own = frozenset(a.strip().lower() for a in own_addresses)
+    attachments, plains, htmls, problems, returns_own = _collect(msg, own)
     html_text = "\n\n".join(html_to_text(h) for h in htmls)
     plain_text = "\n\n".join(p.strip() for p in plains if p.strip())
     body = plain_text or html_text
@@ -864,7 +975,9 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
         body_text=_clean(body),
         attachments=tuple(attachments),
         references=references,
-        no_reply_reason=no_reply_reason(msg, sender, subject, own_addresses),
+        no_reply_reason=no_reply_reason(
+            msg, sender, subject, own_addresses, body=body, has_files=bool(kinds & APPLICATION_KINDS), returns_own=returns_own
+        ),
         problems=tuple(_dedupe(problems)),
     )
 

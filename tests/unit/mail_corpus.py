@@ -334,6 +334,42 @@ def own_address() -> bytes:
     return plain(sender="科普中心 <KPZX350@163.com>", subject="受理回执")
 
 
+OUR_NOTICE = "【补正通知】新乡市科技志愿服务试点建设申报 - 卫辉市科学技术协会（2025-KJZY-004）"
+
+
+def noreply_sender() -> bytes:
+    return plain(sender="大美志愿 <noreply@cast.org.cn>", subject="您的志愿服务试点申报信息已提交")
+
+
+def plain_read_receipt() -> bytes:
+    """Foxmail/163 webmail text receipt: no multipart/report, no header to tell."""
+    return mail([("Content-Type", "text/plain; charset=utf-8")], f"您发送的邮件“{OUR_NOTICE}”已被阅读。".encode("utf-8"),
+                sender="杨帆 <yf_personal@163.com>", subject="已读回执：" + OUR_NOTICE)
+
+
+def coremail_body_auto_reply() -> bytes:
+    """Government Coremail: 'Re: <our subject>', no header, 【自动回复】 on top of the text."""
+    text = "【自动回复】您好！来信已收到，我们将尽快处理。此邮件为系统自动发送，请勿回复。"
+    return mail([("Content-Type", "text/plain; charset=utf-8")], text.encode("utf-8"), sender="科技局办公室 <kjj@xinxiang.gov.cn>",
+                subject="Re: " + OUR_NOTICE)
+
+
+def gateway_bounce_with_our_reply() -> bytes:
+    """A gateway bounce as multipart/mixed returning our notice (with our blank form) as message/rfc822."""
+    ours = with_files([att(f'attachment; filename="{enc_word("申报书（空白模板）.docx", "utf-8")}"', tiny_docx("空白模板"))],
+                      text="您好！贵单位报送的申报材料已收到……", sender=f"科普中心 <{OWN}>", subject=enc_word(OUR_NOTICE, "utf-8"))
+    body = multipart([text_part("您发送的邮件未能成功投递到以下收件人：zhangsan@xxgov.cn\r\n原因：收件人邮箱已满。", "gbk"),
+                      headers([("Content-Type", "message/rfc822")]) + b"\r\n" + ours], boundary="bounce-1")
+    return mail([("Content-Type", 'multipart/mixed; boundary="bounce-1"')], body, sender="系统管理员 <sysadmin@xxgov.cn>",
+                subject=enc_word("邮件投递失败通知：" + OUR_NOTICE, "gbk"))
+
+
+def resent_after_bounce() -> bytes:
+    """A real application whose subject mentions a bounce: it must be answered."""
+    return with_files([att('attachment; filename="申报书.docx"'.encode("utf-8"), DOCX), att('attachment; filename="盖章版.pdf"'.encode("utf-8"), PDF)],
+                      subject="（上次被系统退信，现重新发送）卫辉市科协申报材料（联系人下周休假）")
+
+
 # -- large/cloud attachments --------------------------------------------------------
 
 
@@ -433,6 +469,11 @@ CASES: tuple[Case, ...] = (
                                "Auto Reply: hi", "休假中，稍后回复"))
     ),
     Case("own_address", own_address, no_reply=True),
+    Case("noreply_sender", noreply_sender, no_reply=True),
+    Case("plain_read_receipt", plain_read_receipt, no_reply=True),
+    Case("coremail_body_auto_reply", coremail_body_auto_reply, no_reply=True),
+    Case("gateway_bounce_with_our_reply", gateway_bounce_with_our_reply, no_reply=True),
+    Case("resent_after_bounce", resent_after_bounce, (D("申报书.docx"), P("盖章版.pdf"))),
     Case("qq_large_attachment", qq_large_attachment, codes=("attachment_link_only",),
          expect={"links": ["https://mail.qq.com/cgi-bin/ftnExs_download?t=exs_ftn_download&k=abc123&code=0f1e"]}),
     Case("exmail_large_attachment", exmail_large_attachment, codes=("attachment_link_only",),

@@ -339,6 +339,180 @@ def test_own_address_only_when_configured():
     assert parse(data).no_reply_reason
 
 
+# -- who must not be answered, and who must -----------------------------------------
+
+NOTICE = "【补正通知】新乡市科技志愿服务试点建设申报 - 卫辉市科学技术协会（2025-KJZY-004）"
+FILES = [corpus.att('attachment; filename="申报书.docx"'.encode(), corpus.DOCX), corpus.att('attachment; filename="盖章版.pdf"'.encode(), corpus.PDF)]
+
+
+def text_mail(body: str, **kw) -> bytes:
+    return corpus.mail([("Content-Type", "text/plain; charset=utf-8")], body.encode("utf-8"), **kw)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["noreply@cast.org.cn", "no-reply@mail.qq.com", "no_reply@x.cn", "donotreply@xxgov.cn", "do-not-reply@x.cn",
+     "do_not_reply@x.cn", "noreply-abc@x.cn", "noreply123@x.cn", "NoReply@X.cn", "system.noreply@x.cn", "no.reply@x.cn"],
+)
+def test_no_reply_senders_are_not_answered(address):
+    mail = parse(corpus.plain(sender=f"平台通知 <{address}>", subject="您的志愿服务试点申报信息已提交"))
+    assert mail.no_reply_reason and "不接收回复" in mail.no_reply_reason
+
+
+@pytest.mark.parametrize("address", ["noreen@x.cn", "norepeat@x.cn", "reply@x.cn", "casino-reply@x.cn", "donot@x.cn", "nuoreply@x.cn"])
+def test_look_alike_senders_are_answered(address):
+    assert parse(corpus.plain(sender=f"张三 <{address}>", subject="试点申报咨询")).no_reply_reason is None
+
+
+def test_no_reply_sender_with_files_is_not_answered_but_flagged_for_staff():
+    mail = parse(corpus.with_files(FILES, sender="申报平台 <noreply@platform.cn>"))
+    assert len(mail.attachments) == 2
+    assert mail.no_reply_reason and "请工作人员查看" in mail.no_reply_reason
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "邮件投递失败通知：" + NOTICE, "投递失败：" + NOTICE, "无法投递: " + NOTICE, "未送达：" + NOTICE, "发送失败：" + NOTICE,
+        "退信：" + NOTICE, "系统退信", "退信通知", "邮件退信 - " + NOTICE, "无法传递: " + NOTICE, "Undeliverable: " + NOTICE,
+        "Delivery Status Notification (Failure)", "Mail delivery failed: returning message to sender", "Returned mail: see transcript",
+        "已读回执：" + NOTICE, "回执：" + NOTICE, "已读: " + NOTICE, "已读 - " + NOTICE, "已读回执", "Read: " + NOTICE,
+        "Not read: " + NOTICE, "阅读回执：" + NOTICE, "Re: 自动回复：" + NOTICE, "回复：自动答复: 申报", "答复: Automatic reply: x",
+        "转发：Out of Office: x", "Fwd: 系统退信", "RE：【自动回复】" + NOTICE, "您好【自动回复】", "申报 [Auto-Reply]",
+        corpus.enc_word("邮件投递失败通知：" + NOTICE, "gbk"),
+    ],
+)
+def test_bounce_receipt_and_auto_reply_subjects_without_files(subject):
+    assert parse(corpus.plain(subject=subject)).no_reply_reason
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "卫辉市科协申报材料（联系人下周休假，请联系杨帆）", "（上次被系统退信，现重新发送）卫辉市科协申报材料", "退信重发：申报材料",
+        "Re: " + NOTICE, "Re: 【受理回执】新乡市科技志愿服务试点建设申报", "关于申报回执的问题", "为什么没有收到自动回复", "Reading club 申报",
+        "已读书目申报", "Readme",
+    ],
+)
+def test_subject_words_inside_a_real_subject_do_not_silence_it(subject):
+    assert parse(corpus.plain(subject=subject)).no_reply_reason is None
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["（上次被系统退信，现重新发送）卫辉市科协申报材料", "卫辉市科协申报材料（联系人下周休假，请联系杨帆）", "自动回复：申报材料", "退信：申报材料", "已读回执：申报"],
+)
+def test_mail_with_application_files_is_never_silenced_by_its_subject(subject):
+    mail = parse(corpus.with_files(FILES, subject=subject))
+    assert [a.kind for a in mail.attachments] == ["docx", "pdf"]
+    assert mail.no_reply_reason is None
+
+
+@pytest.mark.parametrize("data", [corpus.PNG, b"PK\x05\x06" + b"\x00" * 18], ids=["image", "archive"])
+def test_archive_or_image_counts_as_application_files(data):
+    """Scans as pictures and zipped forms are applications too: the subject cannot silence them."""
+    mail = parse(corpus.with_files([corpus.att('attachment; filename="材料"', data)], subject="自动回复：申报材料"))
+    assert mail.no_reply_reason is None
+
+
+def test_header_signals_still_win_over_files():
+    mail = parse(corpus.with_files(FILES, subject="申报材料"))
+    assert mail.no_reply_reason is None
+    data = corpus.with_files(FILES).replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\nAuto-Submitted: auto-replied\r\n", 1)
+    got = parse(data).no_reply_reason
+    assert got and "Auto-Submitted" in got and "请工作人员查看" in got
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "【自动回复】您好！来信已收到，我们将尽快处理。此邮件为系统自动发送，请勿回复。",
+        "您好，您的邮件我已收到，我会尽快处理！【这是一封QQ邮箱自动回复邮件】",
+        "这是来自QQ邮箱的假期自动回复邮件。您好，我最近正在休假中，无法亲自回复您的邮件。",
+        "此邮件为自动回复，您的来信已收到。",
+        "这是一封自动回复邮件：本人出差中。",
+        "自动回复：您的邮件已收到，我会尽快处理。",
+        "您好：\n自动回复: 已收到。",
+        "This is an automatic reply. I am out of the office until Monday.",
+        "系统通知\n此邮件为系统自动发送，请勿直接回复。",
+    ],
+)
+def test_auto_reply_marked_only_in_the_body(body):
+    assert parse(text_mail(body, subject="Re: " + NOTICE)).no_reply_reason
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "您好，我们收到了贵中心的自动回复：说材料缺少 PDF，请问怎么办？",
+        "这次我们没收到自动回复，请确认是否收到申报材料。",
+        "您好，附件为申报材料，请查收。" + "正文" * 200 + "【自动回复】",  # far below the top: a quote, not the mail
+        "请问申报书模板在哪里下载？",
+    ],
+)
+def test_body_words_of_a_person_do_not_silence_the_mail(body):
+    assert parse(text_mail(body, subject="试点申报咨询")).no_reply_reason is None
+
+
+def test_body_marker_with_application_files_is_answered():
+    mail = parse(corpus.with_files(FILES, text="【自动回复】附件为申报材料"))
+    assert mail.no_reply_reason is None
+
+
+def our_notice_with_blank_form(sender: str = "新乡市科协科普中心 <kpzx350@163.com>", extra: tuple = ()) -> bytes:
+    """Our correction notice as a gateway returns it: our blank form template attached."""
+    blank = corpus.tiny_docx("空白模板")
+    return corpus.with_files(
+        [corpus.att(f'attachment; filename="{corpus.enc_word("申报书（空白模板）.docx", "utf-8")}"', blank)],
+        text="您好！贵单位报送的申报材料已收到……请修改后将 Word 版申报书和加盖单位公章的 PDF 版一并重新发送。",
+        sender=sender, subject=corpus.enc_word(NOTICE, "utf-8"), msgid="<intake.1@163.com>",
+    ).replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in extra), 1)
+
+
+def carrying(inner: bytes, *, subject: str, sender: str = "系统管理员 <sysadmin@xxgov.cn>", files: list[bytes] = ()) -> bytes:
+    """A multipart/mixed mail with `inner` attached as message/rfc822 (Coremail and government gateways)."""
+    body = corpus.multipart(
+        [corpus.text_part("您发送的邮件未能成功投递到以下收件人：zhangsan@xxgov.cn\n原因：收件人邮箱已满。\n原邮件见附件。", "gbk"),
+         corpus.headers([("Content-Type", "message/rfc822")]) + b"\r\n" + inner, *files],
+        boundary="outer-2",
+    )
+    return corpus.mail([("Content-Type", 'multipart/mixed; boundary="outer-2"')], body, sender=sender, subject=subject)
+
+
+def test_bounce_carrying_our_reply_back_has_no_applicant_files():
+    mail = parse(carrying(our_notice_with_blank_form(), subject=corpus.enc_word("邮件投递失败通知：" + NOTICE, "gbk")))
+    assert mail.attachments == ()
+    assert mail.no_reply_reason
+    assert "贵单位报送的申报材料已收到" not in mail.body_text  # our own words are not the sender's
+
+
+def test_mail_carrying_our_own_mail_back_without_files_is_not_answered():
+    """Whatever the subject says: a gateway's bounce that returns our mail is no applicant."""
+    mail = parse(carrying(our_notice_with_blank_form(), subject="Mail failure"))
+    assert mail.attachments == ()
+    assert mail.no_reply_reason and "本邮箱发出" in mail.no_reply_reason
+
+
+def test_own_mail_inside_is_ours_only_when_the_address_is_configured():
+    data = carrying(our_notice_with_blank_form(), subject="Mail failure")
+    assert [a.kind for a in parse_mail(raw(data)).attachments] == ["docx"]
+
+
+def test_applicant_files_next_to_our_quoted_mail_still_count():
+    """An applicant who attaches our notice and their files: their files, not our template."""
+    mail = parse(carrying(our_notice_with_blank_form(), subject="回复：" + NOTICE, sender="杨帆 <yf@163.com>", files=FILES))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+    assert mail.no_reply_reason is None
+
+
+def test_forwarded_bounce_of_an_applicants_own_mail_keeps_their_files():
+    """An applicant forwards the bounce of their mail to a wrong address: their files are an application."""
+    theirs = corpus.with_files(FILES, sender="杨帆 <yf@163.com>")
+    mail = parse(carrying(theirs, subject="转发：系统退信", sender="杨帆 <yf@163.com>"))
+    assert [a.kind for a in mail.attachments] == ["docx", "pdf"]
+    assert mail.no_reply_reason is None
+
+
 def test_cloud_links_in_free_text():
     text = "链接：mail.163.com/large-attachment-download/index.html?p=1，请下载。另见 https://example.cn/x"
     assert find_cloud_links(text) == ["mail.163.com/large-attachment-download/index.html?p=1"]
