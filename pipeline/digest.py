@@ -42,7 +42,9 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         filename=f"受理登记表-{stamp}.xlsx",
     )
-    msg.add_attachment(render(store, "html"), maintype="text", subtype="html", filename=f"汇总-{stamp}.html")
+    # No file links in a mailed copy: on a staff PC they are dead and name a server path.
+    html = render(store, "html", links=False)
+    msg.add_attachment(html, maintype="text", subtype="html", filename=f"汇总-{stamp}.html", params={"charset": "utf-8"})
     return msg
 
 

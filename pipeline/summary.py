@@ -4,8 +4,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import shutil
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,14 @@ from .store import Store, findings_from_json, parse_iso
 
 STATUS_ZH = {"accepted": "已受理", "needs_correction": "需补正", "late": "逾期"}
 SEVERITY_ZH = {"error": "需补正", "warning": "提醒"}
+# An error reads as what it means for this applicant: a late applicant's problems
+# are not asked to be corrected, and an error staff overruled no longer counts.
+# So the label always agrees with the status, and so do counts and filters.
+ERROR_ZH = {"late": "逾期", "needs_correction": "需补正", "accepted": "已改判"}
+DECISION_ZH = {"accepted": "改判为已受理", "needs_correction": "改判为需补正"}
+LATE_STATUS = "late"
+LATE_CODE = "late"  # the deadline rule's code (rules/*.toml); judge.py keys the late status on it
+OTHER_MAIL_ZH = {"no_reply": "自动回复或群发", "other": "需人工查看"}
 REPLY_STATE_ZH = {
     "rendered": "待发送",
     "sending": "发送中",
@@ -27,15 +37,35 @@ REPLY_STATE_ZH = {
 }
 FORMATS = ("json", "csv", "html", "xlsx")
 TZ = ZoneInfo("Asia/Shanghai")
+# What `--format json` has always held; anything else in a row is for the other formats.
+JSON_KEYS = (
+    "receipt_no", "unit", "sender", "status", "pilot_type", "received_at", "first_received_at",
+    "word_file", "pdf_file", "word_path", "pdf_path", "account", "seal", "pdf_similarity",
+    "problems", "reply", "decision",
+)
+UNREAD_FORM_CODES = frozenset({"format_unreadable", "wrong_form"})
 
 
 def _local(value: str | None) -> str | None:
+    """ISO 8601 in Beijing time, to the second (microseconds only confuse readers)."""
     dt = parse_iso(value)
-    return dt.astimezone(TZ).isoformat() if dt else None
+    return dt.astimezone(TZ).replace(microsecond=0).isoformat() if dt else None
+
+
+def _naive(value: str | None) -> datetime | None:
+    """Beijing wall-clock time without offset: what a spreadsheet cell can hold."""
+    dt = parse_iso(value)
+    return dt.astimezone(TZ).replace(tzinfo=None, microsecond=0) if dt else None
+
+
+def minute_text(value: str | None) -> str:
+    """`YYYY-MM-DD HH:MM` Beijing time: what staff read, and what Excel takes for a date."""
+    dt = _naive(value)
+    return f"{dt:%Y-%m-%d %H:%M}" if dt else ""
 
 
 def applicant_rows(store: Store) -> list[dict[str, Any]]:
-    """The summary records (the JSON contract plus a few extra keys)."""
+    """The summary records: the JSON contract (JSON_KEYS) plus keys the other formats show."""
     files = {r["id"]: r for r in store.rows("SELECT id, filename, path, size, parsed FROM files")}
     last_reply = {}
     for r in store.rows("SELECT applicant, kind, state, sent_at, updated_at FROM outbox ORDER BY id"):
@@ -73,6 +103,8 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                     if decision
                     else None
                 ),
+                "seal_short": seal_short(_parsed(pdf)),
+                "form_read": form_was_read(_parsed(word)),
             }
         )
     return out
@@ -97,6 +129,23 @@ def seal_text(pdf_facts: dict[str, Any]) -> str:
     return text
 
 
+def seal_short(pdf_facts: dict[str, Any]) -> str:
+    """The seal in one short line for a table cell; `seal_text` has the evidence."""
+    seal = pdf_facts.get("seal") or {}
+    if not seal:
+        return ""
+    text = SEAL_ZH.get(seal.get("kind"), seal.get("kind") or "")
+    return f"{text}（第{seal['page']}页）" if seal.get("page") else text
+
+
+def form_was_read(word_facts: dict[str, Any]) -> bool:
+    """True when a Word file was read as the call's form, so an empty 试点类型 means unticked."""
+    if not word_facts:
+        return False
+    codes = {p.get("code") for p in word_facts.get("problems") or () if isinstance(p, dict)}
+    return not codes & UNREAD_FORM_CODES
+
+
 def mask_account(number: str) -> str:
     """Staff see only the last 4 digits of a bank account (summaries travel by mail)."""
     digits = "".join(c for c in number or "" if c.isdigit())
@@ -109,6 +158,43 @@ def _parsed(file_row: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def problem_label(problem: dict[str, Any], status: str | None) -> str:
+    """The bracketed word before a problem: errors follow the applicant's status (ERROR_ZH);
+    a late applicant's deadline note reads 逾期 even when the rule made it a warning."""
+    if problem["severity"] == "error" or (status == LATE_STATUS and problem.get("code") == LATE_CODE):
+        return ERROR_ZH.get(status or "", SEVERITY_ZH["error"])
+    return SEVERITY_ZH.get(problem["severity"], problem["severity"])
+
+
+def problem_lines(row: dict[str, Any]) -> list[str]:
+    """`[label] message` per problem, as the HTML shows them, for the flat formats."""
+    return [f"[{problem_label(p, row['status'])}] {p['message']}" for p in row["problems"]]
+
+
+def decision_text(decision: dict[str, Any] | None) -> str:
+    """Why a row's status can differ from its problems: the staff decision, its note, who and when."""
+    if not decision:
+        return ""
+    text = DECISION_ZH.get(decision["status"], decision["status"] or "改判")
+    if decision.get("note"):
+        text += f"：{decision['note']}"
+    who = "，".join(x for x in (decision.get("by") or "", minute_text(decision.get("at"))) if x)
+    return text + (f"（{who}）" if who else "")
+
+
+def pilot_type_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Applicants per pilot type; a unit whose Word form was not read has no type to count."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        if not r.get("form_read"):
+            continue
+        key = r["pilot_type"] or "未勾选"
+        if "、" in key:
+            key = "勾选多项"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def other_mail_rows(store: Store) -> list[dict[str, Any]]:
@@ -125,46 +211,67 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def render(store: Store, fmt: str, *, out: Path | None = None) -> bytes:
+def render(store: Store, fmt: str, *, out: Path | None = None, links: bool = True) -> bytes:
     """The summary in `fmt`. For HTML written to `out`, the stored Word and PDF
     files are copied beside it and linked relatively, so the folder works from a
-    USB stick; otherwise links point into the storage directory."""
+    USB stick; without `out` links point into the storage directory, and with
+    `links=False` (a mailed copy) file names are plain text."""
     rows = applicant_rows(store)
-    for row in rows:
-        row["word_href"] = _href(row, "word", out)
-        row["pdf_href"] = _href(row, "pdf", out)
     if fmt == "json":
-        for row in rows:
-            del row["word_href"], row["pdf_href"]
-        return json.dumps(rows, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+        data = [{k: row[k] for k in JSON_KEYS} for row in rows]
+        return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     if fmt == "csv":
         return _csv(rows)
     if fmt == "html":
+        for row in rows:
+            row["word_href"] = _href(row, "word", out) if links else ""
+            row["pdf_href"] = _href(row, "pdf", out) if links else ""
         return _html(store, rows)
     if fmt == "xlsx":
-        return _xlsx(rows)
+        return _xlsx(rows, other_mail_rows(store))
     raise ValueError(fmt)
 
 
-CSV_COLUMNS = ("受理编号", "申报单位", "发件人", "状态", "试点类型", "收到时间", "Word 文件", "PDF 文件", "问题")
+# One applicant per row, in the HTML's order; the two times are real dates in XLSX.
+REGISTER_COLUMNS = (
+    "受理编号", "申报单位", "试点类型", "发件人", "首次收到", "最近收到", "状态", "改判", "问题",
+    "Word 文件", "PDF 文件", "公章", "账号", "回复",
+)
+CSV_COLUMNS = REGISTER_COLUMNS  # the CSV is the 受理登记 sheet
+TIME_COLUMNS = (5, 6)  # 1-based: 首次收到, 最近收到
+PROBLEM_COLUMN = 9
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _problem_text(row: dict[str, Any]) -> str:
-    return "；".join(f"[{SEVERITY_ZH[p['severity']]}] {p['message']}" for p in row["problems"])
-
-
-def _flat(row: dict[str, Any]) -> list[Any]:
+def _register_values(row: dict[str, Any], problem_sep: str) -> list[Any]:
+    """One 受理登记 row; times as naive Beijing datetimes, everything else text."""
     return [
-        row["receipt_no"],
+        row["receipt_no"] or "",
         row["unit"],
-        row["sender"],
-        STATUS_ZH.get(row["status"], row["status"] or ""),
         row["pilot_type"],
-        row["received_at"] or "",
+        row["sender"] or "",
+        _naive(row["first_received_at"]),
+        _naive(row["received_at"]),
+        STATUS_ZH.get(row["status"], row["status"] or ""),
+        decision_text(row["decision"]),
+        problem_sep.join(problem_lines(row)),
         row["word_file"] or "",
         row["pdf_file"] or "",
-        _problem_text(row),
+        row["seal_short"],
+        row["account"],
+        REPLY_STATE_ZH.get(row["reply"]["state"], row["reply"]["state"]) if row["reply"] else "",
     ]
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell Excel will not run: text that starts like a formula gets a leading quote
+    (OWASP CSV injection); times are written the way Excel reads a date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _csv(rows: list[dict[str, Any]]) -> bytes:
@@ -172,7 +279,7 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow(_flat(row))
+        writer.writerow([csv_cell(v) for v in _register_values(row, "；")])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel reads UTF-8
 
 
@@ -195,53 +302,129 @@ def _href(row: dict[str, Any], role: str, out: Path | None) -> str:
 
 def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
     totals = {k: sum(1 for r in rows if r["status"] == k) for k in STATUS_ZH}
-    by_type: dict[str, int] = {}
     for r in rows:
-        by_type[r["pilot_type"] or "未勾选"] = by_type.get(r["pilot_type"] or "未勾选", 0) + 1
+        r["problem_view"] = [
+            {"severity": p["severity"], "label": problem_label(p, r["status"]), "message": p["message"]}
+            for p in r["problems"]
+        ]
+        r["decision_text"] = decision_text(r["decision"])
+        r["first_text"] = minute_text(r["first_received_at"])
+        r["last_text"] = minute_text(r["received_at"])
+        similarity = f"PDF 与 Word 正文相似度 {r['pdf_similarity']:.0%}" if r["pdf_similarity"] is not None else ""
+        r["seal_title"] = "\n".join(x for x in (r["seal"], similarity) if x)
+    others = other_mail_rows(store)
+    for o in others:
+        o["time_text"] = minute_text(o["received_at"])
     html = environment().get_template("summary/summary.html.j2").render(
         rows=rows,
-        others=other_mail_rows(store),
+        others=others,
         totals=totals,
-        by_type=by_type,
+        by_type=pilot_type_counts(rows),
         status_zh=STATUS_ZH,
-        severity_zh=SEVERITY_ZH,
         reply_zh=REPLY_STATE_ZH,
         generated=datetime.now(TZ).strftime("%Y-%m-%d %H:%M"),
     )
     return html.encode("utf-8")
 
 
-def _xlsx(rows: list[dict[str, Any]]) -> bytes:
-    from openpyxl import Workbook
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _append_text_safe(ws, values: list[Any] | tuple[Any, ...]) -> None:
+    """Append a row whose text cells stay text: openpyxl would make `=…` a live formula
+    (and `#N/A` an error), and refuses control characters a file name may carry."""
+    cleaned = [(_XLSX_ILLEGAL.sub("", v)[:32767] or None) if isinstance(v, str) else v for v in values]
+    ws.append(cleaned)
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
+LINE_HEIGHT_PT = 15
+
+
+def _wrapped_lines(value: Any, width: int) -> int:
+    """How many lines `value` takes in a wrapping column `width` characters wide
+    (a Chinese character is two)."""
+    if not isinstance(value, str):
+        return 1
+    room = max(width - 1, 1)
+    total = 0
+    for line in value.split("\n"):
+        used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1.1 for ch in line)
+        total += max(1, math.ceil(used / room))
+    return total
+
+
+def _finish_sheet(ws, widths: tuple[int, ...], *, wrap: tuple[int, ...] = (), dates: tuple[int, ...] = ()) -> None:
+    """Bold frozen header with filter, column widths, and a landscape A4 print that fits the
+    width and repeats the header on every page."""
     from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    for r in range(2, ws.max_row + 1):
+        for c in dates:
+            ws.cell(r, c).number_format = "yyyy-mm-dd hh:mm"
+        for c in range(1, len(widths) + 1):
+            ws.cell(r, c).alignment = Alignment(wrap_text=c in wrap, vertical="top")
+        # Not every spreadsheet program grows a row for wrapped text by itself.
+        lines = max((_wrapped_lines(ws.cell(r, c).value, widths[c - 1]) for c in wrap), default=1)
+        if lines > 1:
+            ws.row_dimensions[r].height = LINE_HEIGHT_PT * lines
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+
+
+def _xlsx(rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> bytes:
+    """The register staff print and filter: applicants, one row per problem, and the mail
+    that was not an application (the HTML's lower table)."""
+    from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
     ws.title = "受理登记"
-    ws.append(CSV_COLUMNS)
+    ws.append(REGISTER_COLUMNS)
     for row in rows:
-        values = _flat(row)
-        received = parse_iso(row["received_at"])
-        values[5] = received.replace(tzinfo=None) if received else None
-        ws.append(values)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    for col, width in zip("ABCDEFGHI", (14, 30, 26, 10, 16, 18, 30, 30, 80)):
-        ws.column_dimensions[col].width = width
-    for r in range(2, ws.max_row + 1):
-        ws.cell(r, 6).number_format = "yyyy-mm-dd hh:mm"
-        ws.cell(r, 9).alignment = Alignment(wrap_text=True, vertical="top")
+        _append_text_safe(ws, _register_values(row, "\n"))
+    _finish_sheet(
+        ws,
+        (13, 20, 12, 20, 15, 15, 7, 18, 44, 20, 20, 17, 9, 9),
+        wrap=(2, 3, 4, 8, PROBLEM_COLUMN, 10, 11, 12),
+        dates=TIME_COLUMNS,
+    )
+
     ws2 = wb.create_sheet("问题明细")
     ws2.append(("受理编号", "申报单位", "代码", "类别", "位置", "说明"))
     for row in rows:
         for p in row["problems"]:
-            ws2.append((row["receipt_no"], row["unit"], p["code"], SEVERITY_ZH[p["severity"]], p["location"], p["message"]))
-    for cell in ws2[1]:
-        cell.font = Font(bold=True)
-    ws2.freeze_panes = "A2"
-    for col, width in zip("ABCDEF", (14, 30, 24, 10, 30, 90)):
-        ws2.column_dimensions[col].width = width
+            label = problem_label(p, row["status"])
+            _append_text_safe(ws2, (row["receipt_no"] or "", row["unit"], p["code"], label, p["location"] or "", p["message"]))
+    _finish_sheet(ws2, (14, 24, 20, 8, 24, 70), wrap=(2, 5, 6))
+
+    ws3 = wb.create_sheet("其他邮件")
+    ws3.append(("发件人", "主题", "收到时间", "类别", "原因"))
+    for o in others:
+        _append_text_safe(
+            ws3,
+            (
+                o["sender"] or "",
+                o["subject"] or "",
+                _naive(o["received_at"]),
+                OTHER_MAIL_ZH.get(o["category"], o["category"] or ""),
+                o["reason"] or "非申报邮件",
+            ),
+        )
+    _finish_sheet(ws3, (28, 40, 16, 14, 50), wrap=(2, 5), dates=(3,))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -1,6 +1,7 @@
 """What staff do besides polling: overrule, resend, reprocess, digest, status."""
 from __future__ import annotations
 
+import csv
 import email
 import json
 import shutil
@@ -32,6 +33,12 @@ def test_decide_overrules_and_survives_polls_until_new_mail(tmp_path, dovecot, s
     row = summary(cfg, dovecot)[sender]
     assert row["status"] == "accepted"
     assert row["decision"]["by"] == "郭明梅" and row["decision"]["note"] == "公章经电话核实"
+    # staff reading the table see why 已受理 stands next to an error
+    table = run_intake(cfg, dovecot, "summary", "--format", "csv")
+    assert table.returncode == 0, table.stderr
+    line = next(r for r in csv.DictReader(io.StringIO(table.stdout.lstrip("\ufeff"))) if r["发件人"] == sender)
+    assert line["状态"] == "已受理" and line["改判"].startswith("改判为已受理：公章经电话核实（郭明梅，")
+    assert line["问题"].startswith("[已改判]")
     assert poll(cfg, dovecot).returncode == 0
     assert summary(cfg, dovecot)[sender]["status"] == "accepted"
     assert len(smtp_sink.messages) == 2
@@ -115,6 +122,11 @@ def test_digest_and_status(tmp_path, dovecot, smtp_sink, corpus):
     xlsx = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".xlsx"))
     wb = openpyxl.load_workbook(io.BytesIO(xlsx.get_content()))
     assert wb["受理登记"].max_row == 3
+    assert wb.sheetnames == ["受理登记", "问题明细", "其他邮件"]
+    page = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".html")).get_content()
+    # a staff PC has no server path to open: file names only, no links
+    assert "file:" not in page and "<a " not in page and "/files/" not in page
+    assert "卫辉市科学技术协会-科技志愿服务试点申报书.docx" in page
     status = run_intake(cfg, dovecot, "status")
     assert status.returncode == 0 and "上次成功运行" in status.stdout and "从未成功" not in status.stdout
 

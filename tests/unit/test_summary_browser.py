@@ -50,6 +50,18 @@ def test_one_row_per_applicant_and_the_filter_works(page, tmp_path):
     assert len(visible_rows(filtered)) == 1
 
 
+def test_each_status_filter_finds_its_header_count(page, tmp_path):
+    """Staff bookmark summary.html#q=需补正: it must show as many rows as the header says."""
+    from pipeline.summary import STATUS_ZH
+
+    html = page.read_text(encoding="utf-8")
+    counts = {label: int(re.search(rf"<span>{label} (\d+) 个</span>", html).group(1)) for label in STATUS_ZH.values()}
+    assert sum(counts.values()) == 6 and counts["逾期"] == 1
+    for label, n in counts.items():
+        dom = browser("--dump-dom", page.as_uri() + "#q=" + urllib.parse.quote(label), tmp=tmp_path).stdout
+        assert len(visible_rows(dom)) == n, label
+
+
 def test_screenshot(page, tmp_path):
     shot = tmp_path / "summary.png"
     browser(f"--screenshot={shot}", "--window-size=1400,1000", page.as_uri(), tmp=tmp_path)
