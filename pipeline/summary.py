@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
 from .store import Store, findings_from_json, parse_iso
 
@@ -144,12 +145,6 @@ def form_was_read(word_facts: dict[str, Any]) -> bool:
         return False
     codes = {p.get("code") for p in word_facts.get("problems") or () if isinstance(p, dict)}
     return not codes & UNREAD_FORM_CODES
-
-
-def mask_account(number: str) -> str:
-    """Staff see only the last 4 digits of a bank account (summaries travel by mail)."""
-    digits = "".join(c for c in number or "" if c.isdigit())
-    return f"****{digits[-4:]}" if digits else ""
 
 
 def _parsed(file_row: dict[str, Any]) -> dict[str, Any]:
