@@ -127,7 +127,11 @@ class Runner:
             )
         category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail))
         staff_note = mail.no_reply_reason
-        if category == "application" and not mail.sender:
+        if category == "no_reply" and any(role_of(a.kind) in ("word", "pdf") for a in mail.attachments):
+            # A machine's mark (Precedence: bulk from an OA system, a no-reply platform)
+            # on a mail carrying forms: not answered, but listed for staff to look at.
+            category = "other"
+        elif category == "application" and not mail.sender:
             # No address to answer or to file the files under: staff must look.
             category, staff_note = "other", "无法识别发件地址（From），未能自动登记和回复，请工作人员查看原邮件"
         elif category == "application" and not too_big and (note := self._follow_up(mail)):

@@ -486,3 +486,15 @@ def test_a_correction_within_the_window_after_the_deadline_is_accepted(tmp_path,
     _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(25))  # notice 6-23 + 3 days
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["correction", "receipt"]
+
+
+def test_forms_in_a_mail_marked_as_bulk_are_not_answered_but_listed_for_staff(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    raw = form_mail("oa@xxgov.cn", [("申报书.docx", docx), ("盖章版.pdf", pdf)])
+    assert p.feed(b"Precedence: bulk\r\n" + raw) == "other"
+    p.judge()
+    assert p.rows("SELECT * FROM outbox") == []
+    [mail] = p.rows("SELECT * FROM mails")
+    assert mail["category"] == "other" and "申报附件" in mail["no_reply_reason"]
+    p.close()
