@@ -189,19 +189,31 @@ class Runner:
                     "processed_at": iso(now_utc()),
                 }
             )
+            keys = list(dict.fromkeys([applicant, *owners.values()])) if applicant else []
             for row in file_rows:
                 row["applicant"] = owners.get(row["sha256"], applicant)
+            # Only a Word or PDF version not on record re-opens a staff decision: the
+            # same files sent again must not undo it (nor draw an automatic reply).
+            new_versions = {
+                key: any(
+                    row["applicant"] == key and row["role"] in ("word", "pdf") and not self.store.has_file(key, row["sha256"])
+                    for row in file_rows
+                )
+                for key in keys
+            }
+            for row in file_rows:
                 self.store.db["files"].insert(row, ignore=True)
-            for key in dict.fromkeys([applicant, *owners.values()]) if applicant else ():
+            for key in keys:
                 if key != mail.sender:
                     self.store.merge_applicant(mail.sender, key)
                 self.store.ensure_applicant(key, mail.sender, self.ruleset.call.receipt_prefix)
-                # New mail re-opens the question: a staff decision no longer applies.
                 # Replies go to whoever wrote last for the unit.
                 self.store.conn.execute(
-                    "UPDATE applicants SET dirty=1, pending_reply_mail=?, decision_id=NULL, sender=? WHERE key=?",
+                    "UPDATE applicants SET dirty=1, pending_reply_mail=?, sender=? WHERE key=?",
                     (raw.sha256, mail.sender, key),
                 )
+                if new_versions[key]:
+                    self.store.conn.execute("UPDATE applicants SET decision_id=NULL WHERE key=?", (key,))
             if raw.uid is not None:
                 self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
         failpoints.hit("mail.committed")
@@ -229,8 +241,8 @@ class Runner:
         mail: from a sender whose unit has files on record, or answering one of our replies."""
         from .archives import ARCHIVE_KINDS
 
-        if any(role_of(a.kind) in ("word", "pdf") or a.kind in ARCHIVE_KINDS for a in mail.attachments):
-            return None
+        if any(role_of(a.kind) in ("word", "pdf") or a.kind in ARCHIVE_KINDS or a.kind == "image" for a in mail.attachments):
+            return None  # files (photos of stamped pages too) are answered
         if any(f.code == "attachment_link_only" for f in mail.problems):
             return None
         if any(self.store.documents(key) for key, _ in self.store.sender_units(mail.sender)) or self.store.documents(mail.sender):
@@ -246,11 +258,20 @@ class Runner:
 
     def _same_mail_seen(self, mail: Mail) -> bool:
         """Another copy of a mail already on record: same Message-ID from the same sender,
-        other bytes (a webmail export of a polled mail, a relay that rewrote line ends)."""
+        other bytes (a webmail export of a polled mail, a relay that rewrote line ends),
+        and nothing in it that the earlier copy did not bring. A copy whose first one was
+        set aside as machine mail (a forward marked auto-forwarded) is processed."""
         if not mail.message_id or mail.message_id.endswith("@intake.invalid>"):
             return False
-        row = self.store.one("SELECT 1 AS x FROM mails WHERE message_id=? AND sender=? LIMIT 1", (mail.message_id, mail.sender))
-        return row is not None
+        mine = {a.sha256 for a in mail.attachments}
+        for row in self.store.rows(
+            "SELECT sha256 FROM mails WHERE message_id=? AND sender=? AND category IN ('application', 'other')",
+            (mail.message_id, mail.sender),
+        ):
+            theirs = {r["sha256"] for r in self.store.rows("SELECT sha256 FROM files WHERE mail_sha256=?", (row["sha256"],))}
+            if mine <= theirs:
+                return True
+        return False
 
     def _record_copy(self, raw: RawMail, mail: Mail, raw_path: Path) -> str:
         """Keep the copy on record (its raw file is stored) without processing it again."""
@@ -422,10 +443,17 @@ class Runner:
         )
         outbox_row = repeat = None
         if pending and not hold:
-            if reprocess_run is None and self.store.last_reply_basis(key) == reply_basis(verdict, sub):
+            if decision and reprocess_run is None:
+                # Staff decided and no new version came since: their word stands, no automatic reply.
+                repeat = "工作人员已改判，且未收到新版本文件，未自动回复"
+            elif reprocess_run is None and self.store.last_reply_basis(key) == reply_basis(verdict, sub):
                 # The same files again (a resend, a copy from another address): the
                 # answer would be word for word the last one. Never send it twice.
-                repeat = "与上次回复的内容相同（文件和审核结果均未变化），未再次自动回复"
+                repeat = (
+                    "截止（或补正期限）后收到的新版本未采用，审核结果不变，未再次自动回复"
+                    if any(d.mail_sha256 == pending for d in sub.late_files)
+                    else "与上次回复的内容相同（文件和审核结果均未变化），未再次自动回复"
+                )
             else:
                 outbox_row = self.render_row(a, verdict, pending, trigger_key)
         with self.store.transaction():
@@ -582,7 +610,7 @@ def reply_basis(verdict: Verdict, sub: Submission) -> str:
     """What a reply says: its kind, the files it answers and every point it makes to the applicant."""
     from .judge import REPLY_KIND
 
-    files = [d.sha256 if d else "" for d in (sub.word, sub.pdf)] + [d.sha256 for d in sub.images]
+    files = [d.sha256 if d else "" for d in (sub.word, sub.pdf)] + [d.sha256 for d in (sub.images if sub.pdf is None else ())]
     points = sorted(f"{f.code}|{f.location}|{f.message}" for f in verdict.errors + verdict.applicant_warnings)
     text = "\n".join([REPLY_KIND.get(verdict.status, verdict.status), *files, *points])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

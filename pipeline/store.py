@@ -392,6 +392,9 @@ class Store:
     def sent_since(self, since: datetime) -> int:
         return self.one("SELECT COUNT(*) AS n FROM outbox WHERE state='sent' AND sent_at>=?", (iso(since),))["n"]
 
+    def has_file(self, applicant: str, sha256: str) -> bool:
+        return self.one("SELECT 1 AS x FROM files WHERE applicant=? AND sha256=? LIMIT 1", (applicant, sha256)) is not None
+
     def answers_our_reply(self, references: tuple[str, ...]) -> bool:
         """Whether a mail's In-Reply-To/References name one of our replies."""
         marks = ",".join("?" * len(references[:50]))

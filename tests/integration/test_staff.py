@@ -7,6 +7,8 @@ import json
 import shutil
 from datetime import timedelta
 from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
 
 import openpyxl
 import io
@@ -42,14 +44,29 @@ def test_decide_overrules_and_survives_polls_until_new_mail(tmp_path, dovecot, s
     assert poll(cfg, dovecot).returncode == 0
     assert summary(cfg, dovecot)[sender]["status"] == "accepted"
     assert len(smtp_sink.messages) == 2
-    # a new submission re-opens the question; the decision stays on record
     from servers import append
 
-    import re
-
-    resent = re.sub(rb"(?im)^Message-ID:[ \t]*(\r?\n[ \t]+)?<[^>]*>", b"Message-ID: <resent-1@qq.com>", corpus["02-needs-correction.eml"], count=1)
-    assert resent != corpus["02-needs-correction.eml"]  # a new mail, not another copy of the old one
-    append(dovecot, resent, ON_TIME + timedelta(hours=2))
+    # the same files sent again (a new mail) do not undo the decision, nor draw a reply
+    original = email.message_from_bytes(corpus["02-needs-correction.eml"], policy=policy.default)
+    again = EmailMessage()
+    again["From"], again["To"], again["Subject"] = original["From"], original["To"], "再次发送申报材料"
+    again["Date"] = format_datetime(ON_TIME + timedelta(hours=1))
+    again.set_content("附件为申报材料。")
+    files = [(a.get_filename(), a.get_content()) for a in original.iter_attachments()]
+    for name, data in files:
+        again.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    append(dovecot, again.as_bytes(), ON_TIME + timedelta(hours=1))
+    assert poll(cfg, dovecot).returncode == 0
+    assert summary(cfg, dovecot)[sender]["status"] == "accepted"
+    assert len(smtp_sink.messages) == 2
+    # a new version re-opens the question; the decision stays on record
+    del again["Date"]
+    again["Date"] = format_datetime(ON_TIME + timedelta(hours=2))
+    for part in again.iter_attachments():
+        if part.get_filename().lower().endswith(".pdf"):
+            part.set_content(part.get_content() + b"\n% resent\n", maintype="application", subtype="pdf",
+                             filename=part.get_filename())
+    append(dovecot, again.as_bytes(), ON_TIME + timedelta(hours=2))
     assert poll(cfg, dovecot).returncode == 0
     assert summary(cfg, dovecot)[sender]["status"] == "needs_correction"
     assert db(tmp_path)["decisions"].count == 1

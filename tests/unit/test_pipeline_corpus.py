@@ -498,3 +498,56 @@ def test_forms_in_a_mail_marked_as_bulk_are_not_answered_but_listed_for_staff(tm
     [mail] = p.rows("SELECT * FROM mails")
     assert mail["category"] == "other" and "申报附件" in mail["no_reply_reason"]
     p.close()
+
+
+def test_a_copy_with_other_files_under_the_same_message_id_is_processed(tmp_path, forms):
+    """Same Message-ID and sender but files the first copy did not bring: not a copy, judged."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    first = email.message_from_bytes(form_mail("a@qq.com", [("申报书.docx", docx)]), policy=policy.default)
+    first["Message-ID"] = "<same@qq.com>"
+    assert p.feed(first.as_bytes()) == "application"
+    second = email.message_from_bytes(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), policy=policy.default)
+    second["Message-ID"] = "<same@qq.com>"
+    assert p.feed(second.as_bytes()) == "application"
+    p.judge()
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
+    p.close()
+
+
+def test_photos_in_answer_to_a_notice_are_answered_and_pictures_do_not_make_receipts_differ(tmp_path, forms):
+    from PIL import Image
+
+    app, docx, pdf = forms[0]
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (250, 250, 250)).save(buf, format="JPEG")
+    photo = ("盖章页.jpg", buf.getvalue())
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx)], _at(20))
+    _step(p, "a@qq.com", [photo], _at(20, 12))  # a unit with files on record, answering with photos
+    kinds = [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")]
+    assert kinds == ["correction", "correction"]
+    assert "收到的是 1 张图片" in reply_text(p.rows("SELECT * FROM outbox ORDER BY id")[-1])
+    _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(20, 14))
+    _step(p, "a@qq.com", [photo[0:1] + (photo[1] + b"\0",)], _at(20, 16))  # more photos once the PDF is here
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["correction", "correction", "receipt"]
+    p.close()
+
+
+def test_a_staff_decision_stands_when_the_same_files_come_again(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    nostamp = build_form_pdf(app, seal="none")
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", nostamp)], _at(20))
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    p.runner.decide(key, "accepted", note="公章经电话核实", by="郭明梅", reply=False)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", nostamp)], _at(21))
+    row = p.rows("SELECT * FROM applicants")[0]
+    assert row["status"] == "accepted" and row["decision_id"] is not None
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["correction"]
+    assert "改判" in p.rows("SELECT no_reply_reason FROM mails ORDER BY received_at DESC")[0]["no_reply_reason"]
+    _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(22))  # a new version re-opens it
+    row = p.rows("SELECT * FROM applicants")[0]
+    assert row["decision_id"] is None and row["status"] == "accepted"
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["correction", "receipt"]
+    p.close()
