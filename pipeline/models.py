@@ -218,7 +218,7 @@ class Submission:
     last_received_at: datetime
     complete_at: datetime | None  # when both files were first on record
     mail_problems: tuple[Finding, ...] = ()
-    correction_notice_at: datetime | None = None  # our first correction notice
+    correction_notice_at: datetime | None = None  # our latest correction notice (its window counts)
     images: tuple[Document, ...] = ()  # pictures sent along (photos of the stamped pages?)
     # Word/PDF versions that came after the cut-off (deadline, or the end of the
     # correction window) while an on-time pair was on record: not judged.

@@ -46,6 +46,9 @@ class ReplyInput:
     received_at: datetime
     in_reply_to: str
     references: tuple[str, ...]
+    # A late verdict for a correction that missed its window: the window's end
+    # (the notice then says 补正期限, not only the call's deadline).
+    correction_until: datetime | None = None
 
 
 def one_line(value: str, limit: int = 120) -> str:
@@ -132,6 +135,9 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "errors": group_by_section(inp.verdict.errors),
         "warnings": list(inp.verdict.applicant_warnings),
         "correction_days": int(call.correction_window.total_seconds() // 86400),
+        # The exact end of the correction window this notice opens (never before the deadline).
+        "correction_until": fmt_time(max(call.deadline, now + call.correction_window), tz),
+        "late_correction_until": fmt_time(inp.correction_until, tz) if inp.correction_until else "",
         "today": fmt_time(now, tz),
     }
     text = env.get_template(f"mail/{kind}.txt.j2").render(ctx)

@@ -391,7 +391,7 @@ class Runner:
             [(role, doc) for _, role, doc in docs],
             [parse_iso(m["received_at"]) for m in mails],
             mail_problems=tuple(mail_problems),
-            correction_notice_at=(notice := store.first_correction_at(key)),
+            correction_notice_at=(notice := store.last_correction_at(key)),
             images=tuple(store.images(key)),
             cutoff=max(call.deadline, notice + call.correction_window) if notice else call.deadline,
         )
@@ -560,6 +560,9 @@ class Runner:
                          else sub.complete_at or sub.last_received_at),
             in_reply_to=trigger["message_id"],
             references=refs,
+            # Late after one of our correction notices: the window was missed, not only the deadline.
+            correction_until=(max(self.ruleset.call.deadline, sub.correction_notice_at + self.ruleset.call.correction_window)
+                              if verdict.status == "late" and sub.correction_notice_at else None),
         )
         now = self.now()
         try:

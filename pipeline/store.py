@@ -382,9 +382,10 @@ class Store:
         )
         return row["key"] if row else None
 
-    def first_correction_at(self, applicant: str) -> datetime | None:
+    def last_correction_at(self, applicant: str) -> datetime | None:
+        """When our latest correction notice was written: each notice names the end of its own window."""
         row = self.one(
-            "SELECT MIN(created_at) AS t FROM outbox WHERE applicant=? AND kind='correction' AND state != 'failed'",
+            "SELECT MAX(created_at) AS t FROM outbox WHERE applicant=? AND kind='correction' AND state != 'failed'",
             (applicant,),
         )
         return parse_iso(row["t"]) if row and row["t"] else None

@@ -475,8 +475,11 @@ def test_a_correction_after_the_cut_off_is_late_not_accepted(tmp_path, forms):
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["correction"]
     _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(27))  # deadline 6-23, window 6-20 + 3 days: both passed
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "late"
+    notice = reply_text(p.rows("SELECT * FROM outbox ORDER BY id")[0])
+    assert "请于 2025年6月23日 23:59 前完成补正" in notice  # 6-20 + 3 days ends before the deadline
     late = p.rows("SELECT * FROM outbox ORDER BY id")[-1]
-    assert late["kind"] == "late" and "6月27日" in reply_text(late)
+    text = reply_text(late)
+    assert late["kind"] == "late" and "补正材料于 2025年6月27日" in text and "补正期限（2025年6月23日 23:59" in text
 
 
 def test_a_correction_within_the_window_after_the_deadline_is_accepted(tmp_path, forms):
@@ -550,4 +553,18 @@ def test_a_staff_decision_stands_when_the_same_files_come_again(tmp_path, forms)
     row = p.rows("SELECT * FROM applicants")[0]
     assert row["decision_id"] is None and row["status"] == "accepted"
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["correction", "receipt"]
+    p.close()
+
+
+def test_the_window_runs_from_the_latest_notice_and_each_notice_names_its_end(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    nostamp = build_form_pdf(app, seal="none")
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", nostamp)], _at(20))
+    bad_word = build_form_docx(dataclasses.replace(app, unit_name=""))
+    _step(p, "a@qq.com", [("申报书.docx", bad_word)], _at(23, 20))  # a new problem: a second notice
+    notices = [reply_text(r) for r in p.rows("SELECT * FROM outbox WHERE kind='correction' ORDER BY id")]
+    assert len(notices) == 2 and "请于 2025年6月26日 21:00 前完成补正" in notices[1]  # 6-23 21:00 (clock) + 3 days
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(25))  # within the second window
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
     p.close()
