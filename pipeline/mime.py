@@ -98,9 +98,8 @@ OOO_PHRASE = re.compile(
 # "收到了贵中心的自动回复：…" when they ask about our notice.
 AUTO_BODY = re.compile(
     r"[【\[［]\s*自动(?:回复|答复|回覆)\s*[】\]］]"
-    r"|(?:此|本|这)封?(?:邮件|信件|来信|信)?(?:为|是)(?:一封)?[^，。！？!?,.\n]{0,10}自动(?:回复|答复|回覆)"
+    r"|(?:此|本|这)封?(?:邮件|信件|来信|信)?(?:为|是)(?:一封)?[^，。！？!?,.\n]{0,10}自动(?:回复|答复|回覆|发送|生成)"
     r"|^\s*自动(?:回复|答复|回覆)\s*[:：]"
-    r"|请勿(?:直接)?回复"
     r"|this is an? (?:automatic|automated|auto-generated) (?:reply|response|message|notification)",
     re.I | re.M,
 )

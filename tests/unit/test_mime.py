@@ -662,3 +662,11 @@ def test_iso_dates_keep_their_offset_and_local_ones_are_beijing_time():
     assert _local_date("2025-06-23T23:30:00.5+08:00").utcoffset() == timedelta(hours=8)
     assert _local_date("2025年6月23日 23:30").utcoffset() == timedelta(hours=8)
     assert _local_date("2025-06-23 23:30 +0800").astimezone(timezone.utc).hour == 15
+
+
+def test_a_persons_signature_saying_do_not_reply_is_not_an_auto_reply():
+    """'请勿直接回复' in an office signature is no machine's mark; '此邮件为系统自动发送' is."""
+    from pipeline.mime import AUTO_BODY
+
+    assert not AUTO_BODY.search("盖章版能否下周一发送？\n--\n王明 新乡市某局（本邮箱请勿直接回复，请致电）")
+    assert AUTO_BODY.search("系统通知\n此邮件为系统自动发送，请勿直接回复。")
