@@ -620,6 +620,20 @@ def _local_date(value: str) -> datetime | None:
         return None
 
 
+CLOCK_SLACK = timedelta(days=1)
+
+
+def arrival_time(sent_at: datetime | None, stamped: datetime | None, now: datetime) -> datetime:
+    """When a saved mail (no server time) arrived: its Date, unless the sender's clock is
+    plainly wrong — a day or more away from the topmost Received stamp (the receiving
+    server's clock), or in the future."""
+    if sent_at is not None and stamped is not None and abs(sent_at - stamped) > CLOCK_SLACK:
+        return stamped
+    if sent_at is not None and sent_at > now + CLOCK_SLACK:
+        return stamped or now
+    return sent_at or stamped or now
+
+
 def received_date(msg: Message) -> datetime | None:
     """The time in the topmost Received: header (added by the last server, ours).
 
@@ -936,7 +950,7 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     if isinstance(raw.received_at, datetime):
         received_at = _aware(raw.received_at)
     else:
-        received_at = sent_at or received_date(msg) or datetime.now(timezone.utc)
+        received_at = arrival_time(sent_at, received_date(msg), datetime.now(timezone.utc))
 
     mids = message_ids(_raw_headers(msg, "message-id"))
     message_id = mids[0] if mids else f"<{sha}@intake.invalid>"

@@ -670,3 +670,19 @@ def test_a_persons_signature_saying_do_not_reply_is_not_an_auto_reply():
 
     assert not AUTO_BODY.search("盖章版能否下周一发送？\n--\n王明 新乡市某局（本邮箱请勿直接回复，请致电）")
     assert AUTO_BODY.search("系统通知\n此邮件为系统自动发送，请勿直接回复。")
+
+
+def test_a_wrong_sender_clock_gives_way_to_the_receiving_servers_stamp():
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.mime import arrival_time
+
+    cst = timezone(timedelta(hours=8))
+    stamp = datetime(2025, 6, 21, 9, tzinfo=cst)
+    now = datetime(2025, 7, 1, tzinfo=cst)
+    assert arrival_time(datetime(2030, 6, 21, 9, tzinfo=cst), stamp, now) == stamp  # a sender's clock in 2030
+    assert arrival_time(datetime(2005, 6, 21, 9, tzinfo=cst), stamp, now) == stamp
+    close = stamp - timedelta(minutes=3)
+    assert arrival_time(close, stamp, now) == close  # minutes apart: the Date stands
+    assert arrival_time(datetime(2030, 1, 1, tzinfo=cst), None, now) == now  # future, nothing better: import time
+    assert arrival_time(None, stamp, now) == stamp and arrival_time(None, None, now) == now
