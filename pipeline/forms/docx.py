@@ -466,40 +466,67 @@ _NUMBERED = re.compile(
 _BRACKETED = re.compile(r"^[(（][^()（）]*[)）][:：]?$")
 
 
-def heading_index(line: str) -> tuple[int, str] | None:
-    """(section 1–8, text after the heading) if `line` starts a section, else None.
+class _Heading(NamedTuple):
+    index: int  # section 1–8
+    rest: str  # content after the heading's colon
+    exact: bool  # the printed title itself, not a renamed or extended one
+    numeral: int | None  # the number written before it (五、 → 5)
+
+
+def heading_index(line: str) -> _Heading | None:
+    """The section `line` starts, if any.
 
     A numbered line (`五、考核指标：…`, `四、试点建设工作方案`) is a heading and
     keeps what follows the colon as content; without a number only a line
     that is the heading alone counts, since `考核指标：组建队伍1支` inside the
     plan is the plan's text. A printed parenthesis such as `(单位:人民币元)`
-    is part of the heading.
+    is part of the heading. A renamed or extended title is only `exact=False`:
+    `split_sections` decides whether it is a heading or a sub-heading of the text.
     """
     n = norm(line)
     if not n:
         return None
     m = _NUMBERED.match(n)
     numbered = m is not None
+    numeral = _numeral(m.group()) if m else None
     body = n[m.end():] if m else n
+    tolerant: _Heading | None = None
     for index, keys in SECTIONS:
         for key in keys:
             if body.startswith(key):
                 rest = body[len(key):]
+                exact = not rest or rest[0] in ":：(（"
             elif numbered and _renamed(key, body):
                 rest = body[re.match(r"[^:：(（]*", body).end():]
+                exact = False
             else:
                 continue
+            found = None
             if not rest:
-                return index, ""
-            if rest[0] in ":：":
+                found = _Heading(index, "", exact, numeral)
+            elif rest[0] in ":：":
                 if not numbered and rest[1:]:
-                    return None
+                    continue
                 cut = re.search("[:：]", line)
-                return index, line[cut.end():].strip() if cut else ""
-            if rest[0] in "(（" and len(n) <= 60 and (numbered or _BRACKETED.match(rest)):
-                return index, ""
-            if numbered and len(rest) < 12:
-                return index, ""
+                found = _Heading(index, line[cut.end():].strip() if cut else "", exact, numeral)
+            elif rest[0] in "(（" and len(n) <= 60 and (numbered or _BRACKETED.match(rest)):
+                found = _Heading(index, "", exact, numeral)
+            elif numbered and len(rest) < 12:
+                found = _Heading(index, "", False, numeral)
+            if found is not None and found.exact:
+                return found
+            tolerant = tolerant or found
+    return tolerant
+
+
+def _numeral(prefix: str) -> int | None:
+    """5 for `五、`, `（五）`, `第五部分`, `5.`; None for 十一 and beyond."""
+    digit = re.search(r"[1-8]", prefix)
+    if digit:
+        return int(digit.group())
+    chinese = re.search("[一二三四五六七八九十]+", prefix)
+    if chinese and len(chinese.group()) == 1:
+        return "一二三四五六七八九十".index(chinese.group()) + 1
     return None
 
 
@@ -525,23 +552,24 @@ class Region:
 
 def split_sections(rows: list[Row]) -> dict[int, Region]:
     """Cut the row stream at headings; 0 is the cover (and 填报说明)."""
+    chosen = _choose_headings(rows)
     regions: dict[int, Region] = {i: Region([]) for i in range(9)}
     current = 0
-    for row in rows:
+    for r, row in enumerate(rows):
         out_cells: list[Cell] = []
-        for cell in row.cells:
+        for c, cell in enumerate(row.cells):
             kept: list[str] = []
-            for line in cell.lines:
-                found = heading_index(line)
-                if found is not None and found[0] > current:
+            for k, line in enumerate(cell.lines):
+                found = chosen.get((r, c, k))
+                if found is not None:
                     if kept:
                         out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
                     if out_cells:
                         regions[current].rows.append(Row(out_cells, row.is_table, row.set_off))
                     out_cells, kept = [], []
-                    current = found[0]
-                    if found[1]:
-                        kept.append(found[1])
+                    current = found.index
+                    if found.rest:
+                        kept.append(found.rest)
                     continue
                 kept.append(line)
             if kept or not cell.lines:
@@ -549,6 +577,41 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
         if out_cells:
             regions[current].rows.append(Row(out_cells, row.is_table, row.set_off))
     return regions
+
+
+def _choose_headings(rows: list[Row]) -> dict[tuple[int, int, int], _Heading]:
+    """The lines that start sections, by (row, cell, line).
+
+    Printed titles win: the plan's own sub-heading `五、工作计划进度` or
+    `五、预期考核指标` must not cut the sections when the real headings follow.
+    A renamed title is a heading only for a section with no printed title
+    anywhere, when its number is the section's and it falls between the
+    neighbouring headings.
+    """
+    found = [
+        ((r, c, k), h)
+        for r, row in enumerate(rows)
+        for c, cell in enumerate(row.cells)
+        for k, line in enumerate(cell.lines)
+        if (h := heading_index(line)) is not None
+    ]
+    chosen: dict[int, tuple[int, int, int]] = {}  # section → position
+    current = 0
+    for pos, h in found:
+        if h.exact and h.index > current:
+            chosen[h.index] = pos
+            current = h.index
+    for index in range(1, 9):
+        if index in chosen:
+            continue
+        lo = max((p for i, p in chosen.items() if i < index), default=(-1, -1, -1))
+        hi = min((p for i, p in chosen.items() if i > index), default=(len(rows), 0, 0))
+        for pos, h in found:
+            if not h.exact and h.index == index and h.numeral == index and lo < pos < hi:
+                chosen[index] = pos
+                break
+    by_pos = dict(found)
+    return {pos: by_pos[pos] for pos in chosen.values()}
 
 
 def cell_text(cell: Cell) -> str:
@@ -638,10 +701,23 @@ def _is_value_row(row: Row, above: Row, find) -> bool:
     """Whether `row` is what was written under the labels of the row `above`."""
     if row.is_table != above.is_table or row.set_off:
         return False
-    lines = [line.strip() for c in row.cells for line in c.lines if line.strip()]
-    if not lines:
+    raw = [line for c in row.cells for line in c.lines if line.strip()]
+    lines = [line.strip() for line in raw]
+    if not lines or any(_printed(line) for line in raw):
         return False
     return not any(find(line) is not None or line.endswith(_COLONS) or _is_note(line) for line in lines)
+
+
+# The form's own printed lines (the organiser under 申报时间, the titles), also when retyped.
+_PRINTED_LINES = {
+    norm(t) for t in ("新乡市科学技术协会", "新乡市科协", "新乡市科技志愿服务试点建设", "申报书", "新乡市科技志愿服务试点建设申报书", "填报说明")
+}
+
+
+def _printed(line: str) -> bool:
+    """A printed line, or one pushed to the middle with spaces (WPS centres the organiser so): not a typed value."""
+    text = line.strip()
+    return norm(text) in _PRINTED_LINES or len(line) - len(line.lstrip()) > len(text)
 
 
 # Parenthesised guidance printed on the form, e.g. （…限 1500 字以内）.
@@ -662,10 +738,12 @@ def clean_lines(text: str) -> str:
 # -- the sections ----------------------------------------------------------------
 
 
+_COVER_LABELS = {"申报单位": "unit", "主要负责人": "leader", "联系方式": "contact", "申报时间": "date"}
+
+
 def _cover(region: Region) -> dict:
-    labels = {"申报单位": "unit", "主要负责人": "leader", "联系方式": "contact", "申报时间": "date"}
     values: dict[str, str] = {}
-    for key, value in label_values(region, labels):
+    for key, value in label_values(region, _COVER_LABELS):
         if value and not values.get(key):
             values[key] = value
     text = region.text()
@@ -731,6 +809,54 @@ def _owner(tokens: list[tuple[str, object]], names: list[int], i: int, marks_bef
     return tokens[j][1]
 
 
+def _owners(tokens: list[tuple[str, object]], names: list[int], i: int, marks_before: bool) -> set[str]:
+    """The option(s) a tick belongs to on a line whose boxes all precede (or all follow) their names.
+
+    A tick that is not the box next to its name is an extra mark typed beside
+    an option (`□县级科协试点 √  □高校科协试点`): when every option kept its
+    own box, it is the option it was written after (before, for boxes that
+    follow names); otherwise both neighbours, and the check asks.
+    """
+    step = 1 if marks_before else -1
+    j = i + step
+    while 0 <= j < len(tokens) and tokens[j][0] != "name":
+        if tokens[j][0] == "mark":
+            break  # another mark stands between the tick and the name: it is that name's box
+        j += step
+    else:
+        return {_owner(tokens, names, i, marks_before)}
+    boxed = all(0 <= n - step < len(tokens) and tokens[n - step][0] == "mark" for n in names)
+    beside = _owner(tokens, names, i, not marks_before)
+    if boxed:
+        return {beside}
+    return {beside, _owner(tokens, names, i, marks_before)}
+
+
+def _boxes_past_names(tokens: list[tuple[str, object]], names: list[int]) -> set[str] | None:
+    """A line whose names stand together with the boxes around them, as LibreOffice's
+    PDF text gives `☑ 县级科协试点 高校科协试点 □`: the boxes in order are the names' in order.
+
+    With one empty box per name, an extra tick is the option whose box
+    precedes it (follows it, when no box leads the line). None when the
+    marks cannot be paired so.
+    """
+    marks = [mark.checked for kind, mark in tokens if kind == "mark"]
+    options = [tokens[i][1] for i in names]
+    if len(marks) == len(options):
+        return {name for name, checked in zip(options, marks) if checked}
+    if len(marks) < len(options) or marks.count(False) != len(options):
+        return None
+    before = tokens[0][0] == "mark"
+    chosen = set()
+    for p, checked in enumerate(marks):
+        if checked:
+            k = marks[:p].count(False) - (1 if before else 0)
+            if not 0 <= k < len(options):
+                return None
+            chosen.add(options[k])
+    return chosen
+
+
 def _line_choice(tokens: list[tuple[str, object]]) -> set[str]:
     """The checked options of one line, by the line's own convention.
 
@@ -745,10 +871,14 @@ def _line_choice(tokens: list[tuple[str, object]]) -> set[str]:
     ticks = [i for i, (kind, mark) in enumerate(tokens) if kind == "mark" and mark.checked]
     if len(names) == 1:
         return {tokens[names[0]][1]} if ticks else set()
+    if names[-1] - names[0] == len(names) - 1:
+        paired = _boxes_past_names(tokens, names)
+        if paired is not None:
+            return paired
     lead = any(k == "mark" for k, _ in tokens[: names[0]])
     trail = any(k == "mark" for k, _ in tokens[names[-1] + 1:])
     if lead != trail:
-        return {_owner(tokens, names, i, marks_before=lead) for i in ticks}
+        return {name for i in ticks for name in _owners(tokens, names, i, marks_before=lead)}
     chosen = set()
     for i in ticks:
         before, after = _owner(tokens, names, i, True), _owner(tokens, names, i, False)
@@ -762,6 +892,19 @@ def _line_choice(tokens: list[tuple[str, object]]) -> set[str]:
     return chosen
 
 
+def _names_then_marks(text: str) -> tuple[str, ...] | None:
+    """LibreOffice's PDF text of the cover: every name, then every box
+    (`县级科协试点 高校科协试点 市级学会试点 其它单位 ☑ □ □ □`); the Nth box is the Nth name's.
+    None when the text is not laid out that way."""
+    tokens = [t for line in text.split("\n") for t in _line_tokens(line)]
+    names = [v for k, v in tokens if k == "name"]
+    marks = [v.checked for k, v in tokens if k == "mark"]
+    if len(names) < 2 or len(marks) != len(names) or any(k == "mark" for k, _ in tokens[: len(names)]):
+        return None
+    chosen = {name for name, checked in zip(names, marks) if checked}
+    return tuple(name for name in PILOT_TYPES if name in chosen)
+
+
 def pilot_types(text: str) -> tuple[str, ...]:
     """The pilot types the applicant chose on the cover.
 
@@ -769,6 +912,9 @@ def pilot_types(text: str) -> tuple[str, ...]:
     their own (a table of cells), or the other options may simply have been
     deleted: an option left alone is the chosen one.
     """
+    paired = _names_then_marks(_normalise_marks(text))
+    if paired is not None:
+        return paired
     items: list[tuple[str, object]] = []  # ("names", tokens) | ("marks", checked) | ("text", None)
     for line in _normalise_marks(text).split("\n"):
         tokens = _line_tokens(line)
@@ -856,7 +1002,8 @@ def _table_records(region: Region, rules, is_header, stop=None, skip=None, merge
     """Rows under the header as {field: text}; header repeats and `skip` rows are skipped.
 
     With `merged`, a vertically merged cell gives its text to every row it spans.
-    Returns (records, stop_row_index or None).
+    `stop` and `skip` see the row and the header's columns.
+    Returns (records, stop_row_index or None, columns).
     """
     cols: dict[int, tuple[int, str]] | None = None
     records: list[dict[str, str]] = []
@@ -867,9 +1014,9 @@ def _table_records(region: Region, rules, is_header, stop=None, skip=None, merge
             continue
         if cols is None:
             continue
-        if stop is not None and stop(row):
-            return records, i
-        if not row.is_table or (skip is not None and skip(row)):
+        if stop is not None and stop(row, cols):
+            return records, i, cols
+        if not row.is_table or (skip is not None and skip(row, cols)):
             continue
         rec: dict[str, str] = {}
         for cell in row.cells:
@@ -880,7 +1027,7 @@ def _table_records(region: Region, rules, is_header, stop=None, skip=None, merge
             if name and text:
                 rec[name] = (rec[name] + "\n" + text) if name in rec else text
         records.append(rec)
-    return records, None
+    return records, None, cols or {}
 
 
 def _row_has(row: Row, *keys: str) -> bool:
@@ -896,7 +1043,7 @@ _PARTICIPANT_COLS = [
 
 
 def _participants(region: Region) -> tuple[Participant, ...]:
-    records, _ = _table_records(
+    records, _, _ = _table_records(
         region, _PARTICIPANT_COLS, lambda r: _row_has(r, "姓名") and (_row_has(r, "序号") or _row_has(r, "性别")), merged=True
     )
     out = []
@@ -911,7 +1058,7 @@ _PLACEHOLDER_PERIOD = re.compile(r"^[\s*＊]*年[\s*＊]*月至[\s*＊]*月$")
 
 def _schedule(region: Region) -> tuple[Stage, ...]:
     rules = [("name", ("实施阶段", "阶段")), ("goal", ("目标",)), ("period", ("时间",))]
-    records, _ = _table_records(region, rules, lambda r: _row_has(r, "目标") and (_row_has(r, "阶段") or _row_has(r, "时间")))
+    records, _, _ = _table_records(region, rules, lambda r: _row_has(r, "目标") and (_row_has(r, "阶段") or _row_has(r, "时间")))
     out = []
     for rec in records:
         name = clean_lines(rec.get("name", ""))
@@ -929,20 +1076,31 @@ def _schedule(region: Region) -> tuple[Stage, ...]:
 _BUDGET_COLS = [("seq", ("序号",)), ("item", ("支出事项", "事项", "项目", "内容")), ("amount", ("金额",)), ("basis", ("测算", "依据", "标准"))]
 
 
-def _is_total_row(row: Row) -> bool:
-    """A 小计/合计/总计/共计 row: a sum, never an item (norm drops the spaces in 合  计)."""
-    return any(re.match(r"^(小计|合计|总计|共计)", norm(cell_text(c))) for c in row.cells)
+_TOTAL = re.compile(r"^(小计|合计|总计|共计)(?:[:：].*|[0-9０-９¥￥].*)?$")
 
 
-def _is_grand_total_row(row: Row) -> bool:
+def _label_cells(row: Row, cols: dict[int, tuple[int, str]]) -> list[str]:
+    """The normalised 序号/支出事项 cells: where a sum row writes 合计 (its 测算依据 may say 共计2000份)."""
+    cells = [norm(cell_text(c)) for c in row.cells if _field_of(c, cols) in ("seq", "item")]
+    if not any(f in ("seq", "item") for _, f in cols.values()):
+        cells = [t for t in (norm(cell_text(c)) for c in row.cells) if t][:1]
+    return cells
+
+
+def _is_total_row(row: Row, cols: dict[int, tuple[int, str]]) -> bool:
+    """A 小计/合计/总计/共计 row: a sum, never an item; `小计类耗材` is an item (norm drops the spaces in 合  计)."""
+    return any(_TOTAL.match(t) for t in _label_cells(row, cols))
+
+
+def _is_grand_total_row(row: Row, cols: dict[int, tuple[int, str]]) -> bool:
     """The row holding the budget total; 小计 rows only sum part of the items."""
-    return any(re.match(r"^(合计|总计|共计)", norm(cell_text(c))) for c in row.cells)
+    return any(_TOTAL.match(t) and not t.startswith("小计") for t in _label_cells(row, cols))
 
 
 def _budget(region: Region) -> dict:
     is_header = lambda r: _row_has(r, "金额") and (_row_has(r, "支出事项") or _row_has(r, "序号"))  # noqa: E731
-    is_stop = lambda r: _is_grand_total_row(r) or _row_has(r, "开户")  # noqa: E731
-    records, stop = _table_records(region, _BUDGET_COLS, is_header, stop=is_stop, skip=_is_total_row)
+    is_stop = lambda r, cols: _is_grand_total_row(r, cols) or _row_has(r, "开户")  # noqa: E731
+    records, stop, cols = _table_records(region, _BUDGET_COLS, is_header, stop=is_stop, skip=_is_total_row)
     items = []
     for rec in records:
         rec = {k: clean_lines(v) for k, v in rec.items()}
@@ -951,7 +1109,7 @@ def _budget(region: Region) -> dict:
             items.append(BudgetItem(seq=rec.get("seq", ""), item=rec.get("item", ""), amount_text=text,
                                     amount=parse_amount(text), basis=rec.get("basis", "")))
     total_text = ""
-    if stop is not None and _is_grand_total_row(region.rows[stop]):
+    if stop is not None and _is_grand_total_row(region.rows[stop], cols):
         total_text = _total_text(region.rows[stop], region)
     account = _account(region.text())
     return {
@@ -1068,7 +1226,13 @@ BLANK_FORM = Finding(
     "请发送填写完整的 Word 版申报书，连同盖章 PDF 版重新发送。",
     "Word 版申报书",
 )
-MAX_TEXT_OF_A_SCAN = 20  # characters a pasted-in scan may carry (a title typed above it)
+MAX_TEXT_OF_A_SCAN = 20  # characters a pasted-in scan may carry besides the title and cover lines
+
+
+def _scan_caption(line: str) -> bool:
+    """The title or a cover line (`申报单位：…`) typed above a pasted-in scan: not a letter's text."""
+    n = norm(line)
+    return n in _PRINTED_LINES or any(after_label(line, label) is not None for label in _COVER_LABELS)
 
 
 def read_form(data: bytes) -> Application:
@@ -1101,7 +1265,7 @@ def parse_rows(rows: list[Row], pictures: int = 0) -> Application:
     app = Application(**fields)
     if headings < 2 and "试点类型" not in cover:
         # Not this call's 申报书 at all (a letter, another call's form), or a scan of it pasted in.
-        text = sum(len(norm(line)) for row in rows for cell in row.cells for line in cell.lines)
+        text = sum(len(norm(line)) for row in rows for cell in row.cells for line in cell.lines if not _scan_caption(line))
         problem = PICTURES_ONLY if pictures and text <= MAX_TEXT_OF_A_SCAN else NOT_THE_FORM
         return dataclasses.replace(app, problems=(problem,))
     if app == Application():

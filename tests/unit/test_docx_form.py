@@ -688,3 +688,137 @@ def test_the_blank_template_is_one_finding():
 def test_a_form_with_one_field_filled_is_not_blank():
     app = Application(unit_name="新乡市红旗区科学技术协会")
     assert read_form(build_form_docx(app)) == app
+
+
+# -- QA round 2 --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line", ["五、工作计划进度", "六、工作计划进度", "5.计划与进度安排", "五、预期考核指标", "五、考核评价指标", "（五）考核指标体系"]
+)
+def test_a_sub_heading_in_the_plan_like_a_later_heading_is_plan_text(line):
+    """Only the real 五、考核指标 and 六、计划进度 cut the plan; a renamed look-alike above them is text."""
+    from pipeline.samples.apps import section
+
+    app = dataclasses.replace(APPS[0], plan=section(APPS[0].plan.text + f"\n{line}\n建立季度评估制度，逐项对照任务清单。"))
+    assert diff(read_form(build_form_docx(app)), app) == {}
+
+
+def test_a_renamed_heading_counts_only_with_its_own_number():
+    """With 五、考核指标 renamed, `六、工作计划进度` in the plan is still not heading 六."""
+    from pipeline.samples.apps import section
+
+    app = dataclasses.replace(APPS[0], plan=section(APPS[0].plan.text + "\n六、工作计划进度\n分三个阶段推进。"))
+
+    def edit(doc):
+        set_cell(row_with(table_with(doc, "五、考核指标"), "五、考核指标").cells[0], "五、主要考核指标")
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+@pytest.mark.parametrize(
+    "which, column, text",
+    [(0, "basis", "共计2000份，每份0.6元"), (-1, "basis", "合计8次活动×75元"), (1, "item", "小计类耗材"), (1, "item", "小计算器等培训教具")],
+)
+def test_only_a_total_in_the_item_column_makes_a_total_row(which, column, text):
+    """共计… in the 测算依据 cell and an item named 小计… are items, not sums."""
+    app = APPS[0]
+    items = list(app.budget_items)
+    items[which] = dataclasses.replace(items[which], **{column: text})
+    want = dataclasses.replace(app, budget_items=tuple(items))
+
+    def edit(doc):
+        row = row_with(table_with(doc, "支出事项"), app.budget_items[which].item)
+        set_cell(row.cells[3 if column == "basis" else 1], text)
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), want) == {}
+
+
+@pytest.mark.parametrize("label", ["合计", "合  计", "合计：", "总计:", "共计"])
+def test_total_row_labels(label):
+    app = APPS[0]
+
+    def edit(doc):
+        row = next(r for r in table_with(doc, "支出事项").rows if r.cells[1].text.strip().startswith("合计"))
+        set_cell(row.cells[1], label)
+
+    assert diff(read_form(edit_docx(build_form_docx(app), edit)), app) == {}
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (["□县级科协试点 √    □高校科协试点", "□市级学会试点      □其它单位"], ("县级科协试点",)),
+        (["□县级科协试点  □高校科协试点 √  □市级学会试点  □其它单位"], ("高校科协试点",)),
+        (["县级科协试点□  √ 高校科协试点□  市级学会试点□  其它单位□"], ("高校科协试点",)),
+    ],
+)
+def test_a_tick_typed_beside_an_option_that_has_its_own_box(lines, expected):
+    """Every option keeps its box, so a √ typed after 县级科协试点 is 县级's, not the next option's."""
+    assert read_form(docx_of(["试点类型："] + lines + ["申报单位：新乡市红旗区科协"])).pilot_types == expected
+
+
+def test_a_tick_beside_an_option_on_a_line_missing_a_box_is_not_guessed():
+    """市级学会试点 lost its box, so the line's convention is unsure: report both, the check asks."""
+    app = read_form(docx_of(["试点类型：", "□县级科协试点 √ □高校科协试点 市级学会试点 □其它单位"]))
+    assert set(app.pilot_types) == {"县级科协试点", "高校科协试点"}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("试点类型：\n县级科协试点 高校科协试点 市级学会试点 其它单位 ☑ □ □ □\n申报单位：", ("县级科协试点",)),
+        ("试点类型：\n县级科协试点 高校科协试点 市级学会试点 其它单位 □ □ ☑ □", ("市级学会试点",)),
+        ("试点类型：\n县级科协试点\n高校科协试点\n市级学会试点\n其它单位\n□\n☑\n□\n□", ("高校科协试点",)),
+    ],
+)
+def test_pdf_cover_text_with_all_names_then_all_boxes(text, expected):
+    """LibreOffice's PDF text layer lists the cover's names first and the boxes after: pair them in order."""
+    from pipeline.forms.docx import pilot_types
+
+    assert pilot_types(text) == expected
+
+
+@pytest.mark.parametrize("organiser", ["                    新乡市科学技术协会", "新乡市科学技术协会", "\u3000\u3000\u3000\u3000\u3000\u3000新乡市科协"])
+def test_an_organiser_line_centred_by_spaces_is_not_the_empty_date(organiser):
+    """WPS templates centre 新乡市科学技术协会 with spaces, not alignment: still printed text, not a value."""
+    app = dataclasses.replace(APPS[0], cover_date="")
+
+    def edit(doc):
+        p = next(p for p in doc.paragraphs if p.text.strip() == "新乡市科学技术协会")
+        p.alignment = None
+        p.text = organiser
+
+    assert read_form(edit_docx(build_form_docx(app), edit)).cover_date == ""
+
+
+def test_pictures_with_the_title_and_unit_typed_above_are_still_pictures_only():
+    """People type the title and 申报单位 above the pasted scan: the scan is still unreadable."""
+    import docx as python_docx
+    from docx.shared import Cm
+
+    doc = python_docx.Document()
+    doc.add_paragraph("新乡市科技志愿服务试点建设申报书")
+    doc.add_paragraph("申报单位：新乡市红旗区科学技术协会")
+    for _ in range(2):
+        doc.add_picture(io.BytesIO(tiny_png()), width=Cm(15))
+    buf = io.BytesIO()
+    doc.save(buf)
+    (problem,) = read_form(buf.getvalue()).problems
+    assert problem.code == "wrong_form" and "只有图片" in problem.message
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("试点类型：\n☑ 县级科协试点 高校科协试点 □\n□ 市级学会试点 其它单位 □", ("县级科协试点",)),
+        ("试点类型：\n□县级科协试点 高校科协试点 √ □\n□市级学会试点 其它单位 □", ("县级科协试点",)),
+        ("试点类型：\n县级科协试点 高校科协试点 □ ☑\n市级学会试点 其它单位 □ □", ("高校科协试点",)),
+    ],
+)
+def test_pdf_cover_lines_with_the_boxes_moved_past_the_names(text, expected):
+    """LibreOffice's PDF text moves a line's boxes after its names, in their order; one box per name
+    (a typed √ beside them belongs to the option whose box comes before it)."""
+    from pipeline.forms.docx import pilot_types
+
+    assert pilot_types(text) == expected
