@@ -33,7 +33,9 @@ MAX_TEXT = 2_000_000
 A4 = (595.28, 841.89)
 A4_TOLERANCE = 5.0
 SCAN_COVER = 0.85  # share of a page under images that makes it a page image (a scan)
-MAX_PAGE_OBJECTS = 100_000  # page objects looked at for images, per file (~0.5 s)
+MAX_PAGE_OBJECTS = 100_000  # page objects looked at for images and text, per file (~0.5 s)
+TEXT_SAMPLE = 500  # text objects looked at on a page all under pictures
+SCAN_VISIBLE_TEXT = 3  # visible text objects a scanned page's hidden OCR text may have with it (a typed date)
 OCR_MAX_PIXELS = 16_000_000  # a page rendered for OCR
 
 _MESSAGES = {
@@ -116,8 +118,10 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     ocr_text = result.get("ocr_text") or ""
     text_pages = set(result.get("text_pages") or ())
     if has_layer:
-        # Text only on page images is a scanner's OCR, not what the applicant typed.
-        source = "scan_layer" if text_pages and text_pages <= scan_pages else "layer"
+        # Text only hidden on page images is a scanner's OCR, not what the applicant typed;
+        # visible text over a picture (a letterhead background) is the file's own.
+        scan_text = set(result.get("scan_text_pages") or ())
+        source = "scan_layer" if text_pages and text_pages <= scan_text else "layer"
     else:
         source = "ocr" if ocr_text.strip() else ""
     return PdfFacts(
@@ -361,7 +365,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     try:
         texts, total = [], 0
         opinion_page = None
-        text_pages, scan_pages = [], []
+        text_pages, scan_pages, scan_text_pages = [], [], []
         budget = [MAX_PAGE_OBJECTS]
         for i in range(len(doc)):
             page = doc[i]
@@ -373,13 +377,19 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
                 except Exception:  # noqa: BLE001 - one bad page keeps the others' text
                     t = ""
                 try:
-                    cover = _image_cover(page, budget)
+                    masked = _masked_sizes(pdf.pages[i]) if pdf is not None and i < len(pdf.pages) else frozenset()
+                except Exception:  # noqa: BLE001 - unknown masks: pictures taken as opaque
+                    masked = frozenset()
+                try:
+                    cover, text_hidden = _page_picture(page, budget, masked=masked)
                 except Exception:  # noqa: BLE001 - unknown cover: not a page image
-                    cover = 0.0
+                    cover, text_hidden = 0.0, False
             finally:
                 page.close()
             if cover >= SCAN_COVER:
                 scan_pages.append(i + 1)
+                if text_hidden:
+                    scan_text_pages.append(i + 1)
             if any(not c.isspace() for c in t):
                 text_pages.append(i + 1)
             if OPINION_MARK.search(t):
@@ -411,6 +421,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         "has_text_layer": sum(not c.isspace() for c in text) >= 10,
         "text_pages": text_pages,  # pages with any text (1-based)
         "scan_pages": scan_pages,  # pages covered by images: scanned pages
+        "scan_text_pages": scan_text_pages,  # scanned pages whose text is hidden: a scanner's OCR layer
         "encrypted": encrypted,
         "repaired": bool(warnings),
         "warnings": warnings[:5],
@@ -419,12 +430,59 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
 
 
 def _image_cover(page, budget: list[int] | None = None, grid: int = 64) -> float:
-    """Share of the page (its visible box) under images, on a grid x grid sample.
+    """Share of the page (its visible box) under images, on a grid x grid sample."""
+    return _page_picture(page, budget, grid)[0]
+
+
+def _masked_sizes(page, limit: int = 1000) -> frozenset[tuple[int, int]]:
+    """Pixel sizes of the images a page (its XObjects, forms within forms) draws see-through:
+    with a soft mask, a colour-key or stencil mask, or a stencil itself. PDFium does not say."""
+    import pikepdf
+
+    sizes: set[tuple[int, int]] = set()
+    seen: set[tuple[int, int]] = set()
+    left = [limit]
+
+    def visit_resources(resources, depth: int) -> None:
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        if not isinstance(xobjects, pikepdf.Dictionary) or depth > 8:
+            return
+        for _, x in xobjects.items():
+            left[0] -= 1
+            if left[0] < 0 or not isinstance(x, pikepdf.Stream):
+                return
+            if x.is_indirect:
+                if x.objgen in seen:
+                    continue
+                seen.add(x.objgen)
+            if x.get("/Subtype") == pikepdf.Name.Image:
+                if "/SMask" in x or "/Mask" in x or bool(x.get("/ImageMask", False)) or int(x.get("/SMaskInData", 0) or 0):
+                    sizes.add((int(x.get("/Width", 0)), int(x.get("/Height", 0))))
+            elif x.get("/Subtype") == pikepdf.Name.Form:
+                visit_resources(x.get("/Resources"), depth + 1)
+
+    visit_resources(_inherited(page.obj, "/Resources"), 0)
+    return frozenset(sizes)
+
+
+def _page_picture(page, budget: list[int] | None = None, grid: int = 64, masked=frozenset()) -> tuple[float, bool]:
+    """(share of the page under images, whether its text is hidden) in one walk.
 
     A scanned page is one picture of the whole sheet (or a few strips of
     it), perhaps inside a Form XObject; an exported page has none or small
-    ones (a pasted seal, a logo). `budget` ([objects left], shared by the
-    pages of a file) bounds the time a page of countless objects takes.
+    ones (a pasted seal, a logo). A scanner's OCR layer is text nobody sees:
+    invisible (render mode 3, or 7: clip only), or drawn before an opaque
+    picture covering the page; visible text painted over a picture (a
+    letterhead or background under a typed form) is the file's own. "Hidden"
+    tolerates a few visible text objects (a date typed onto the scan) among
+    many hidden ones, and is False for a page without hidden text. Pictures
+    with transparency, or of a pixel size in `masked` (see `_masked_sizes`),
+    hide nothing.
+
+    `budget` ([objects left], shared by the pages of a file) bounds the time
+    a page of countless objects takes; past it nothing more is seen. Once
+    the page is all picture and TEXT_SAMPLE text objects are seen, the rest
+    of the page is taken to be like them.
     """
     import ctypes
 
@@ -434,15 +492,20 @@ def _image_cover(page, budget: list[int] | None = None, grid: int = 64) -> float
     budget = budget if budget is not None else [MAX_PAGE_OBJECTS]
     x0, y0, x1, y1 = page.get_bbox()
     if x1 <= x0 or y1 <= y0:
-        return 0.0
+        return 0.0, False
     xs = x0 + (np.arange(grid) + 0.5) * (x1 - x0) / grid
     ys = y0 + (np.arange(grid) + 0.5) * (y1 - y0) / grid
     covered = np.zeros((grid, grid), bool)
     box = [ctypes.c_float() for _ in range(4)]
+    size = [ctypes.c_uint() for _ in range(2)]
     fs = pdfium_c.FS_MATRIX()
+    images: list[tuple[np.ndarray, np.ndarray] | None] = []  # cells of each image in paint order; None: not opaque
+    shown: list[int] = []  # per visible text object, how many images were painted before it
+    hidden = [0]
+    invisible = (pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium_c.FPDF_TEXTRENDERMODE_CLIP)
 
     def walk(form, level: int, m: tuple) -> bool:
-        """Mark the images under `form` (the page if None); True: stop looking."""
+        """Note the images and text under `form` (the page if None); True: stop looking."""
         # Bounds inside a Form XObject are in the form's space: `m` takes them to the page.
         n = pdfium_c.FPDFFormObj_CountObjects(form) if form else pdfium_c.FPDFPage_CountObjects(page.raw)
         for i in range(max(n, 0)):
@@ -451,14 +514,23 @@ def _image_cover(page, budget: list[int] | None = None, grid: int = 64) -> float
                 return True
             obj = pdfium_c.FPDFFormObj_GetObject(form, i) if form else pdfium_c.FPDFPage_GetObject(page.raw, i)
             kind = pdfium_c.FPDFPageObj_GetType(obj) if obj else None
-            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFPageObj_GetBounds(obj, *box):
+            if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+                if pdfium_c.FPDFTextObj_GetTextRenderMode(obj) in invisible:
+                    hidden[0] += 1
+                else:
+                    shown.append(len(images))
+                if hidden[0] + len(shown) >= TEXT_SAMPLE and covered.all():
+                    return True
+            elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFPageObj_GetBounds(obj, *box):
                 l, b, r, t = (v.value for v in box)
                 px, py = zip(*(_apply(m, x, y) for x in (l, r) for y in (b, t)))
                 inside_x = (xs >= min(px)) & (xs <= max(px))
                 inside_y = (ys >= min(py)) & (ys <= max(py))
                 covered[np.ix_(inside_y, inside_x)] = True
-                if covered.all():
-                    return True  # the rest (an OCR layer's words) cannot add to it
+                see_through = bool(pdfium_c.FPDFPageObj_HasTransparency(obj))
+                if masked and not see_through:
+                    see_through = not pdfium_c.FPDFImageObj_GetImagePixelSize(obj, *size) or (size[0].value, size[1].value) in masked
+                images.append(None if see_through else (inside_y, inside_x))
             elif (
                 kind == pdfium_c.FPDF_PAGEOBJ_FORM
                 and level < 8
@@ -469,7 +541,23 @@ def _image_cover(page, budget: list[int] | None = None, grid: int = 64) -> float
         return False
 
     walk(None, 0, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
-    return float(covered.mean())
+    cover = float(covered.mean())
+    if shown and cover >= SCAN_COVER:
+        # Visible text painted before opaque images covering the page is under them: hidden too.
+        last, after = -1, np.zeros((grid, grid), bool)
+        for j in range(len(images) - 1, -1, -1):
+            if images[j] is not None:
+                after[np.ix_(*images[j])] = True
+                if after.mean() >= SCAN_COVER:
+                    last = j
+                    break
+        under = sum(1 for p in shown if p <= last)
+        hidden[0] += under
+        visible = len(shown) - under
+    else:
+        visible = len(shown)
+    text_hidden = hidden[0] > 0 and visible <= SCAN_VISIBLE_TEXT and visible * 10 <= hidden[0]
+    return cover, text_hidden
 
 
 def _apply(m: tuple, x: float, y: float) -> tuple[float, float]:

@@ -290,16 +290,25 @@ def test_exported_pages_and_one_searchable_scan_page_are_the_layer(red_pdf):
 
 def image_page(content: bytes, form_matrix=(1, 0, 0, 1, 0, 0), size=(600, 800)) -> bytes:
     """One page drawing a 2 x 2 image, also as /Fm0 (a Form XObject) with `form_matrix`
-    and as /Fo (a form drawing /Fm0 stretched)."""
+    and as /Fo (a form drawing /Fm0 stretched); /Im1 is a 1 x 1 image with a soft mask,
+    /F1 a font and /Ft a form of invisible text."""
     pdf = pikepdf.new()
     page = pdf.add_blank_page(page_size=size)
     img = pikepdf.Stream(pdf, b"\x80" * 12, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=2, Height=2,
                          ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8)
+    mask = pikepdf.Stream(pdf, b"\x40", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=1, Height=1,
+                          ColorSpace=pikepdf.Name.DeviceGray, BitsPerComponent=8)
+    masked = pikepdf.Stream(pdf, b"\x80" * 3, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=1, Height=1,
+                            ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, SMask=mask)
+    font = pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica)
     form = pikepdf.Stream(pdf, b"q 100 0 0 100 0 0 cm /Im0 Do Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
                           BBox=[0, 0, 1000, 1000], Matrix=list(form_matrix), Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=img)))
     outer = pikepdf.Stream(pdf, b"q 1 0 0 2 50 0 cm /Fm0 Do Q", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form,
                            BBox=[0, 0, 1000, 1000], Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form)))
-    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form, Fo=outer, Im0=img))
+    words = pikepdf.Stream(pdf, b"BT /F1 12 Tf 3 Tr 72 700 Td (Scanned words) Tj ET", Type=pikepdf.Name.XObject,
+                           Subtype=pikepdf.Name.Form, BBox=[0, 0, 1000, 1000], Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)))
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form, Fo=outer, Im0=img, Im1=masked, Ft=words),
+                                            Font=pikepdf.Dictionary(F1=font))
     page.obj.Contents = pdf.make_stream(content)
     return saved(pdf)
 
@@ -344,3 +353,89 @@ def test_image_cover_stops_at_its_budget():
         assert pdfmod._image_cover(doc[0], budget) == 1.0 and budget[0] == 1000 - 51
     finally:
         doc.close()
+
+
+# Text layers over pictures: a scanner's hidden OCR text, or a typed form on a letterhead background.
+
+PICTURE = b"q 600 0 0 800 0 0 cm /Im0 Do Q "
+VISIBLE = b"BT /F1 12 Tf 0 Tr 72 700 Td (Typed words) Tj ET "
+INVISIBLE = b"BT /F1 12 Tf 3 Tr 72 700 Td (Scanned words) Tj ET "
+
+
+@pytest.mark.parametrize(
+    "content, hidden",
+    [
+        (PICTURE + INVISIBLE, True),  # a scanner's OCR layer: render mode 3 over the page image
+        (PICTURE + INVISIBLE.replace(b"3 Tr", b"7 Tr"), True),  # clip only: not painted either
+        (VISIBLE + PICTURE, True),  # ordinary text hidden under the page image
+        (PICTURE + b"/Ft Do ", True),  # invisible text inside a Form XObject
+        (PICTURE + VISIBLE, False),  # a typed page on a background picture
+        (VISIBLE + PICTURE.replace(b"/Im0", b"/Im1"), False),  # a see-through picture hides nothing
+        (VISIBLE + b"q 600 0 0 400 0 0 cm /Im0 Do Q " + PICTURE + VISIBLE, False),  # typed over the last picture
+        (PICTURE + INVISIBLE * 30 + VISIBLE, True),  # a date typed onto a searchable scan
+        (PICTURE + INVISIBLE * 3 + VISIBLE * 3, False),  # as much typed as hidden
+        (PICTURE, False),  # no text at all
+    ],
+    ids=["invisible", "clip", "under", "in_form", "over", "under_transparent", "over_last", "one_typed", "half_typed", "none"],
+)
+def test_page_text_hidden_by_render_mode_and_paint_order(content, hidden):
+    import pypdfium2 as pdfium
+
+    data = image_page(content)
+    with pikepdf.open(io.BytesIO(data)) as pike:
+        masked = pdfmod._masked_sizes(pike.pages[0])
+    assert masked == {(1, 1)}  # /Im1
+    doc = pdfium.PdfDocument(data)
+    try:
+        cover, text_hidden = pdfmod._page_picture(doc[0], masked=masked)
+        assert cover == pytest.approx(1.0) and text_hidden is hidden
+    finally:
+        doc.close()
+
+
+def underlay(data: bytes, cover: float = 1.0, *, over: bool = False) -> bytes:
+    """Every page drawn over a picture (a letterhead or background) `cover` of its width and height;
+    `over`: under a see-through one (soft mask) instead, a watermark."""
+    from PIL import Image
+
+    pdf = pikepdf.open(io.BytesIO(data))
+    jpeg = io.BytesIO()
+    Image.new("RGB", (120, 170), (250, 244, 230)).save(jpeg, "JPEG")
+    for page in pdf.pages:
+        x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+        w, h = (x1 - x0) * cover, (y1 - y0) * cover
+        img = pikepdf.Stream(pdf, jpeg.getvalue(), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=120, Height=170,
+                             ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode)
+        if over:
+            img.SMask = pikepdf.Stream(pdf, zlib.compress(b"\x30" * 120 * 170), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                                       Width=120, Height=170, ColorSpace=pikepdf.Name.DeviceGray, BitsPerComponent=8,
+                                       Filter=pikepdf.Name.FlateDecode)
+        name = page.add_resource(img, pikepdf.Name.XObject)
+        x, y = x0 + (x1 - x0 - w) / 2, y0 + (y1 - y0 - h) / 2
+        page.contents_add(pikepdf.Stream(pdf, f"\nq {w:.2f} 0 0 {h:.2f} {x:.2f} {y:.2f} cm {name} Do Q\n".encode()), prepend=not over)
+    return saved(pdf)
+
+
+@pytest.mark.parametrize("cover, over", [(1.0, False), (0.93, False), (1.0, True)], ids=["background", "background_93", "watermark"])
+def test_typed_form_on_a_background_picture_is_the_layer(cover, over):
+    """Visible text over a letterhead picture (or under a see-through watermark) is the file's own:
+    another unit's PDF is the applicant's error, not a staff note."""
+    from test_consistency import codes as unit_codes
+    from test_seal import APPS
+
+    facts = read_pdf(underlay(build_form_pdf(APPS[1], seal="red"), cover, over=over), ocr=False)
+    assert facts.text_source == "layer" and facts.seal.kind == "red" and codes(facts) == []
+    assert APPS[1].unit_name in facts.text
+    assert unit_codes(APP, facts) == [("unit_mismatch", "error", False)]
+
+
+def test_searchable_scan_with_a_typed_date_is_still_a_scan_layer():
+    """A line typed onto a searchable scan (PDF editors' "fill & sign") leaves it the scanner's text."""
+    data = searchable_scan_pdf(build_form_pdf(APP, seal="red", seed=10), seed=10, misread=MISREAD)
+    pdf = pikepdf.open(io.BytesIO(data))
+    page = pdf.pages[-1]
+    font = page.add_resource(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica),
+                             pikepdf.Name.Font)
+    page.contents_add(pikepdf.Stream(pdf, f"BT {font} 12 Tf 400 100 Td (2025-06-20) Tj ET".encode()))
+    facts = read_pdf(saved(pdf), ocr=False)
+    assert facts.text_source == "scan_layer" and "2025-06-20" in facts.text
