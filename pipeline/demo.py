@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .config import default_config
@@ -18,6 +19,9 @@ from .store import Store
 from .summary import FORMATS, STATUS_ZH, applicant_rows, render
 
 MARKER = ".intake-demo"
+# The demo replays the samples on the morning after the deadline, so its replies
+# read as they would have then (dates, correction windows), not as of today.
+DEMO_NOW = datetime(2025, 6, 24, 10, 0, tzinfo=timezone(timedelta(hours=8)))
 
 
 def _sample_files(tmp: Path) -> list[Path]:
@@ -46,7 +50,7 @@ def run_demo(out: Path) -> dict:
     cfg = default_config(out / "storage")
     with tempfile.TemporaryDirectory() as tmp:
         samples = _sample_files(Path(tmp))
-        stats = import_files(cfg, samples, send=False)
+        stats = import_files(cfg, samples, send=False, now=lambda: DEMO_NOW)
     replies_dir = out / "replies"
     store = Store.open(cfg.db_path)
     try:

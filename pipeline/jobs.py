@@ -202,14 +202,23 @@ def _deliver(cfg: Config, store: Store, stats: RunStats, dry_run: bool) -> str |
 
 
 def import_files(
-    cfg: Config, paths: list[Path], *, received_at: datetime | None = None, dry_run: bool = False, send: bool = True
+    cfg: Config,
+    paths: list[Path],
+    *,
+    received_at: datetime | None = None,
+    dry_run: bool = False,
+    send: bool = True,
+    now: Callable[[], datetime] | None = None,
 ) -> RunStats:
-    """Process saved .eml files like polled mail (deadline from Date unless --received)."""
+    """Process saved .eml files like polled mail (deadline from Date unless --received).
+
+    `now`: the run's clock (the demo replays its samples on a day of the call).
+    """
     from .run import Runner, raw_from_file
 
     with open_run(cfg, "import", dry_run=dry_run) as (store, files):
         run_id = store.start_run("import")
-        with Runner(cfg, store, files) as runner:
+        with Runner(cfg, store, files, **({"now": now} if now else {})) as runner:
             for path in paths:
                 runner.ingest(raw_from_file(path, received_at))
             runner.judge_all()

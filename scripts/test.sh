@@ -20,5 +20,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-exec python3 -m pytest -q -p no:cacheprovider "$@"
+PY=python3
+if python3 - <<'PYEOF'
+import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)
+PYEOF
+then
+    # Debian's and Ubuntu's own Python refuse pip installs (PEP 668): use a virtualenv beside the code.
+    python3 -m venv .venv 2>/dev/null || { $SUDO apt-get install -y -qq python3-venv >/dev/null && python3 -m venv .venv; }
+    PY=.venv/bin/python
+fi
+$PY -m pip install -q --disable-pip-version-check -e '.[test]'
+exec $PY -m pytest -q -p no:cacheprovider "$@"
