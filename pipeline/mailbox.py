@@ -51,6 +51,7 @@ class Mailbox:
 
     def connect(self) -> None:
         cfg = self.cfg
+        password = cfg.password()  # a missing authorization code is said as such, before any network
         try:
             # Loading the CA bundle costs ~20 ms: only for TLS connections.
             context = ssl_mod.create_default_context() if cfg.ssl or cfg.starttls else None
@@ -58,7 +59,7 @@ class Mailbox:
             if cfg.starttls and not cfg.ssl:
                 client.starttls(context)
             client.normalise_times = False  # keep INTERNALDATE's own offset
-            client.login(cfg.user, cfg.password())
+            client.login(cfg.user, password)
             # 163.com refuses SELECT ("Unsafe Login") until the client says who it is.
             if client.has_capability("ID"):
                 client.id_(ID_FIELDS)

@@ -86,3 +86,15 @@ def test_bad_config(tmp_path, text, needle):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="不存在"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_missing_authorization_code_is_named_before_any_connection(monkeypatch):
+    """Not 'cannot connect to imap.163.com' (or a DNS error) when the real problem is an unset variable."""
+    from pipeline.config import ConfigError, MailboxConfig
+    from pipeline.mailbox import Mailbox
+
+    monkeypatch.delenv("INTAKE_TEST_UNSET_CODE", raising=False)
+    monkeypatch.delenv("INTAKE_TEST_UNSET_CODE_FILE", raising=False)
+    cfg = MailboxConfig("imap.invalid", 993, "kpzx350@163.com", "INTAKE_TEST_UNSET_CODE")
+    with pytest.raises(ConfigError, match="INTAKE_TEST_UNSET_CODE 未设置"):
+        Mailbox(cfg).connect()
