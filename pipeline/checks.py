@@ -203,6 +203,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
     "pdf_matches_word",
     messages={
         "unit": "盖章 PDF 版写的申报单位是“{pdf_unit}”，而 Word 版是“{word_unit}”，两份文件不是同一份申报书。请发送同一份申报书的 Word 版和盖章 PDF 版。",
+        "unit_note": "盖章 PDF 版读出的申报单位是“{pdf_unit}”，Word 版是“{word_unit}”，可能是笔误或文字识别误差，请工作人员核对。",
         "text": "盖章 PDF 版与 Word 版内容差别较大（第三至五部分相似度 {similarity:.0%}），可能不是同一份（或同一版本的）申报书。请确认后重新发送一致的 Word 版和盖章 PDF 版。",
         "weak": "盖章 PDF 版与 Word 版第三至五部分有出入（相似度 {similarity:.0%}），请工作人员核对是否为同一版本。",
         "budget": "盖章 PDF 版的经费合计为 {pdf_total} 元，而 Word 版为 {word_total} 元，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
@@ -216,7 +217,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
     from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units, readable_form_text
-    from .units import nearly_same_unit, normalize_unit, same_unit, unit_in_text
+    from .units import nearly_same_unit, normalize_unit, same_unit, similar_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
     if app is None or pdf is None or any(p.code == "format_unreadable" for p in app.problems + pdf.problems):
@@ -233,11 +234,15 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     # anywhere in the PDF, line breaks aside, is the same unit whatever the label caught.
     if app.unit and named and not any(same_unit(u, app.unit) for u in named) and not unit_in_text(app.unit, pdf.text):
         near = any(nearly_same_unit(u, app.unit) for u in named)
+        # A scanner's layer reads the whole file well: a clearly other unit there is the
+        # applicant's error; our own OCR of two pages stays a note (issue #4).
+        other = pdf.text_source == "scan_layer" and not any(similar_unit(u, app.unit) for u in named)
+        staff = near or (ocr and not other)
         yield Hit(
             "一、申报单位基本情况 / 单位名称",
             {"pdf_unit": named[0], "word_unit": app.unit},
-            variant="unit",
-            **({"severity": WARNING, "staff_only": True} if near else note),
+            variant="unit_note" if staff else "unit",
+            **({"severity": WARNING, "staff_only": True} if staff else {}),
         )
         return
     if pdf.text_source == "ocr":

@@ -260,12 +260,12 @@ class Runner:
         """Another copy of a mail already on record: same Message-ID from the same sender,
         other bytes (a webmail export of a polled mail, a relay that rewrote line ends),
         and nothing in it that the earlier copy did not bring. A copy whose first one was
-        set aside as machine mail (a forward marked auto-forwarded) is processed."""
+        set aside (machine mail, a forward marked auto-forwarded: left for staff) is processed."""
         if not mail.message_id or mail.message_id.endswith("@intake.invalid>"):
             return False
         mine = {a.sha256 for a in mail.attachments}
         for row in self.store.rows(
-            "SELECT sha256 FROM mails WHERE message_id=? AND sender=? AND category IN ('application', 'other')",
+            "SELECT sha256 FROM mails WHERE message_id=? AND sender=? AND category='application'",
             (mail.message_id, mail.sender),
         ):
             theirs = {r["sha256"] for r in self.store.rows("SELECT sha256 FROM files WHERE mail_sha256=?", (row["sha256"],))}
@@ -454,6 +454,10 @@ class Runner:
                     if any(d.mail_sha256 == pending for d in sub.late_files)
                     else "与上次回复的内容相同（文件和审核结果均未变化），未再次自动回复"
                 )
+                if self.store.one(
+                    "SELECT 1 AS x FROM files WHERE mail_sha256=? AND role NOT IN ('word','pdf') LIMIT 1", (pending,)
+                ):
+                    repeat += "；邮件另附有其他文件（图片、压缩包等），请工作人员查看"
             else:
                 outbox_row = self.render_row(a, verdict, pending, trigger_key)
         with self.store.transaction():

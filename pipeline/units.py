@@ -68,3 +68,12 @@ def _one_edit(a: str, b: str) -> bool:
         return sum(x != y for x, y in zip(a, b)) == 1
     short, long_ = sorted((a, b), key=len)
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def similar_unit(a: str, b: str, threshold: float = 0.6) -> bool:
+    """Alike enough that OCR misreads could explain the difference (a few characters);
+    below it, the names belong to two units."""
+    from difflib import SequenceMatcher
+
+    na, nb = normalize_unit(a), normalize_unit(b)
+    return bool(na and nb) and SequenceMatcher(None, na, nb).ratio() >= threshold

@@ -140,8 +140,12 @@ def test_a_scanners_ocr_layer_is_compared_but_only_for_staff():
     assert codes(APP, layer) == [("unit_mismatch", "warning", True)]
     other = PdfFacts(pages=5, text=f"申报单位：新乡市卫滨区科学技术协会\n{BASIS}{PLAN}", has_text_layer=True,
                      text_source="scan_layer", seal=SealEvidence("red", 5, 0.9))
-    assert codes(APP, other) == [("unit_mismatch", "warning", True)]
+    assert codes(APP, other) == [("unit_mismatch", "warning", True)]  # two characters apart: OCR could do that
+    clearly_other = dataclasses.replace(other, text=other.text.replace("新乡市卫滨区科学技术协会", "河南师范大学科学技术协会"))
+    assert codes(APP, clearly_other) == [("unit_mismatch", "error", False)]  # no misread turns one unit into another
     assert codes(APP, facts(misread)) == [("unit_mismatch", "warning", True)]  # one character off: staff look
+    note = next(f for f in _findings(APP, layer) if f.code == "unit_mismatch")
+    assert "请工作人员核对" in note.message and "请发送" not in note.message  # a note for staff, not an order
     assert codes(APP, facts(misread.replace("红旗区", "卫滨区"))) == [("unit_mismatch", "error", False)]
 
 

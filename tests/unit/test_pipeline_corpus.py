@@ -568,3 +568,31 @@ def test_the_window_runs_from_the_latest_notice_and_each_notice_names_its_end(tm
     _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(25))  # within the second window
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
     p.close()
+
+
+def test_a_direct_copy_after_a_forward_set_aside_for_staff_is_processed(tmp_path, forms):
+    """The first copy came marked as machine mail (left for staff): the clean copy is the application."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    msg = email.message_from_bytes(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), policy=policy.default)
+    msg["Message-ID"] = "<fwd@qq.com>"
+    assert p.feed(b"Auto-Submitted: auto-forwarded\r\n" + msg.as_bytes()) == "other"
+    assert p.feed(msg.as_bytes()) == "application"
+    p.judge()
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    p.close()
+
+
+def test_supplementary_files_with_an_unchanged_pair_are_noted_for_staff(tmp_path, forms):
+    from PIL import Image
+
+    app, docx, pdf = forms[0]
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (250, 250, 250)).save(buf, format="JPEG")
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    _step(p, "a@qq.com", [("活动照片.jpg", buf.getvalue())], _at(21))
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    note = p.rows("SELECT no_reply_reason FROM mails ORDER BY received_at DESC")[0]["no_reply_reason"]
+    assert "其他文件" in note and "工作人员查看" in note
+    p.close()
