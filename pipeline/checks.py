@@ -34,6 +34,11 @@ class Call:
     pairing_window: timedelta
     blank_form: str = ""  # file in templates/forms/ attached when the wrong form was used
 
+    def cutoff(self, notice_at: datetime | None) -> datetime:
+        """The last moment files count: the deadline, or the end of the window a
+        correction notice written at `notice_at` opens (never before the deadline)."""
+        return max(self.deadline, notice_at + self.correction_window) if notice_at else self.deadline
+
 
 @dataclass(frozen=True)
 class Context:
@@ -122,8 +127,7 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if sub.first_received_at > deadline:
         arrived = sub.complete_at or sub.first_received_at
     elif sub.complete_at is not None and sub.complete_at > deadline:
-        notice = sub.correction_notice_at
-        if notice is not None and sub.complete_at <= notice + call.correction_window:
+        if sub.correction_notice_at is not None and sub.complete_at <= call.cutoff(sub.correction_notice_at):
             return
         arrived = sub.complete_at
     else:

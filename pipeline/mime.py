@@ -26,13 +26,9 @@ from email.message import Message
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
-from .archives import ARCHIVE_KINDS
 from .filetypes import sniff
 from .models import ERROR, WARNING, Attachment, Finding, Mail, RawMail
-from .pairing import WORD_KINDS
-
-# Files an applicant sends: these make a mail an application whatever its subject or text says.
-APPLICATION_KINDS = WORD_KINDS | {"pdf", "image"} | ARCHIVE_KINDS
+from .pairing import APPLICATION_KINDS, WORD_KINDS
 
 log = logging.getLogger(__name__)
 

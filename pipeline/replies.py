@@ -136,7 +136,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "warnings": list(inp.verdict.applicant_warnings),
         "correction_days": int(call.correction_window.total_seconds() // 86400),
         # The exact end of the correction window this notice opens (never before the deadline).
-        "correction_until": fmt_time(max(call.deadline, now + call.correction_window), tz),
+        "correction_until": fmt_time(call.cutoff(now), tz),
         "late_correction_until": fmt_time(inp.correction_until, tz) if inp.correction_until else "",
         "today": fmt_time(now, tz),
     }

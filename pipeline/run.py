@@ -23,8 +23,8 @@ from .config import Config
 from . import failpoints
 from .files import FileStore
 from .jobs import RunStats
-from .models import FULL_TEXT_SOURCES, WARNING, Application, Attachment, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
-from .pairing import assign_files, build_submission, current, role_of
+from .models import FULL_TEXT_SOURCES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
+from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
 
 if TYPE_CHECKING:  # checks and templates load only when an applicant is judged or answered
@@ -143,7 +143,7 @@ class Runner:
         file_rows = []
         problems = list(mail.problems)
         attachments = list(mail.attachments)
-        from .archives import ARCHIVE_KINDS, expand
+        from .archives import expand
 
         for att in mail.attachments:
             if att.kind in ARCHIVE_KINDS and category == "application":
@@ -239,9 +239,7 @@ class Runner:
     def _follow_up(self, mail: Mail) -> str | None:
         """The staff note for a mail with no files and no link that follows up on earlier
         mail: from a sender whose unit has files on record, or answering one of our replies."""
-        from .archives import ARCHIVE_KINDS
-
-        if any(role_of(a.kind) in ("word", "pdf") or a.kind in ARCHIVE_KINDS or a.kind == "image" for a in mail.attachments):
+        if any(a.kind in APPLICATION_KINDS for a in mail.attachments):
             return None  # files (photos of stamped pages too) are answered
         if any(f.code == "attachment_link_only" for f in mail.problems):
             return None
@@ -393,7 +391,7 @@ class Runner:
             mail_problems=tuple(mail_problems),
             correction_notice_at=(notice := store.last_correction_at(key)),
             images=tuple(store.images(key)),
-            cutoff=max(call.deadline, notice + call.correction_window) if notice else call.deadline,
+            cutoff=call.cutoff(notice),
         )
         app = self.read_word(sub.word.sha256, sub.word.kind) if sub.word else None
         pdf = self.read_pdf(sub.pdf.sha256) if sub.pdf else None
@@ -557,15 +555,14 @@ class Runner:
             unit=a.unit,
             pilot_type=a.pilot,
             receipt_no=row["receipt_no"],
-            # Pictures are listed while there is no PDF: the applicant sees we got them.
-            files=tuple(d for d in (sub.word, sub.pdf) if d is not None) + (sub.images if sub.pdf is None else ()),
+            files=reply_files(sub),
             # A late correction is late when it came, not when the first pair did.
             received_at=(min(d.received_at for d in sub.late_files) if verdict.status == "late" and sub.late_files
                          else sub.complete_at or sub.last_received_at),
             in_reply_to=trigger["message_id"],
             references=refs,
             # Late after one of our correction notices: the window was missed, not only the deadline.
-            correction_until=(max(self.ruleset.call.deadline, sub.correction_notice_at + self.ruleset.call.correction_window)
+            correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
         )
         now = self.now()
@@ -613,11 +610,16 @@ def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
+def reply_files(sub: Submission) -> tuple[Document, ...]:
+    """The files a reply lists: the pair, and the pictures while there is no PDF (the applicant sees we got them)."""
+    return tuple(d for d in (sub.word, sub.pdf) if d is not None) + (sub.images if sub.pdf is None else ())
+
+
 def reply_basis(verdict: Verdict, sub: Submission) -> str:
     """What a reply says: its kind, the files it answers and every point it makes to the applicant."""
     from .judge import REPLY_KIND
 
-    files = [d.sha256 if d else "" for d in (sub.word, sub.pdf)] + [d.sha256 for d in (sub.images if sub.pdf is None else ())]
+    files = [d.sha256 for d in reply_files(sub)]
     points = sorted(f"{f.code}|{f.location}|{f.message}" for f in verdict.errors + verdict.applicant_warnings)
     text = "\n".join([REPLY_KIND.get(verdict.status, verdict.status), *files, *points])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
