@@ -429,11 +429,6 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     }
 
 
-def _image_cover(page, budget: list[int] | None = None, grid: int = 64) -> float:
-    """Share of the page (its visible box) under images, on a grid x grid sample."""
-    return _page_picture(page, budget, grid)[0]
-
-
 def _masked_sizes(page, limit: int = 1000) -> frozenset[tuple[int, int]]:
     """Pixel sizes of the images a page (its XObjects, forms within forms) draws see-through:
     with a soft mask, a colour-key or stencil mask, or a stencil itself. PDFium does not say."""

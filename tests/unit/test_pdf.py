@@ -331,7 +331,7 @@ def test_image_cover_in_page_space(content, form_matrix, cover):
 
     doc = pdfium.PdfDocument(image_page(content, form_matrix))
     try:
-        assert pdfmod._image_cover(doc[0]) == pytest.approx(cover, abs=0.02)
+        assert pdfmod._page_picture(doc[0])[0] == pytest.approx(cover, abs=0.02)
     finally:
         doc.close()
 
@@ -348,9 +348,9 @@ def test_image_cover_stops_at_its_budget():
 
     doc = pdfium.PdfDocument(image_page(b"0 0 m 1 1 l S " * 50 + b"q 600 0 0 800 0 0 cm /Im0 Do Q"))
     try:
-        assert pdfmod._image_cover(doc[0], [10]) == 0.0
+        assert pdfmod._page_picture(doc[0], [10])[0] == 0.0
         budget = [1000]
-        assert pdfmod._image_cover(doc[0], budget) == 1.0 and budget[0] == 1000 - 51
+        assert pdfmod._page_picture(doc[0], budget)[0] == 1.0 and budget[0] == 1000 - 51
     finally:
         doc.close()
 
