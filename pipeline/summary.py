@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from .models import LATE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
 from .store import Store, findings_from_json, parse_iso
@@ -25,7 +26,6 @@ SEVERITY_ZH = {"error": "需补正", "warning": "提醒"}
 # So the label always agrees with the status, and so do counts and filters.
 ERROR_ZH = {"late": "逾期", "needs_correction": "需补正", "accepted": "已改判"}
 DECISION_ZH = {"accepted": "改判为已受理", "needs_correction": "改判为需补正"}
-LATE_STATUS = "late"
 LATE_CODE = "late"  # the deadline rule's code (rules/*.toml); judge.py keys the late status on it
 OTHER_MAIL_ZH = {"no_reply": "自动回复或群发", "other": "需人工查看"}
 REPLY_STATE_ZH = {
@@ -158,7 +158,7 @@ def _parsed(file_row: dict[str, Any]) -> dict[str, Any]:
 def problem_label(problem: dict[str, Any], status: str | None) -> str:
     """The bracketed word before a problem: errors follow the applicant's status (ERROR_ZH);
     a late applicant's deadline note reads 逾期 even when the rule made it a warning."""
-    if problem["severity"] == "error" or (status == LATE_STATUS and problem.get("code") == LATE_CODE):
+    if problem["severity"] == "error" or (status == LATE and problem.get("code") == LATE_CODE):
         return ERROR_ZH.get(status or "", SEVERITY_ZH["error"])
     return SEVERITY_ZH.get(problem["severity"], problem["severity"])
 
