@@ -170,24 +170,7 @@ class Runner:
         failpoints.hit("mail.stored")
         with self.store.transaction():
             self.store.db["mails"].insert(
-                {
-                    "sha256": raw.sha256,
-                    "message_id": mail.message_id,
-                    "sender": mail.sender,
-                    "sender_name": mail.sender_name,
-                    "subject": mail.subject,
-                    "sent_at": iso(mail.sent_at),
-                    "received_at": iso(mail.received_at),
-                    "source": raw.source,
-                    "raw_path": str(raw_path),
-                    "size": len(raw.data),
-                    "category": category,
-                    "no_reply_reason": staff_note,
-                    "applicant": applicant,
-                    "problems": findings_json(problems),
-                    "links": to_json(links),
-                    "processed_at": iso(now_utc()),
-                }
+                _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)
             )
             keys = list(dict.fromkeys([applicant, *owners.values()])) if applicant else []
             for row in file_rows:
@@ -276,14 +259,7 @@ class Runner:
         self.stats.duplicates += 1
         with self.store.transaction():
             self.store.db["mails"].insert(
-                {
-                    "sha256": raw.sha256, "message_id": mail.message_id, "sender": mail.sender,
-                    "sender_name": mail.sender_name, "subject": mail.subject, "sent_at": iso(mail.sent_at),
-                    "received_at": iso(mail.received_at), "source": raw.source, "raw_path": str(raw_path),
-                    "size": len(raw.data), "category": "duplicate",
-                    "no_reply_reason": "同一封邮件的另一份副本（Message-ID 与已收到的邮件相同），未重复处理",
-                    "problems": "[]", "links": "[]", "processed_at": iso(now_utc()),
-                }
+                _mail_row(raw, mail, raw_path, "duplicate", "同一封邮件的另一份副本（Message-ID 与已收到的邮件相同），未重复处理")
             )
             if raw.uid is not None:
                 self.store.mark_seen(raw.folder, raw.uidvalidity, raw.uid, raw.sha256)
@@ -631,6 +607,31 @@ def _error_codes(verdict: Verdict) -> set[str]:
 
 def _error_codes_json(text: str | None) -> set[str]:
     return {f.code for f in findings_from_json(text) if f.severity == "error"}
+
+
+def _mail_row(
+    raw: RawMail, mail: Mail, raw_path: Path, category: str, note: str | None, *,
+    applicant: str | None = None, problems: list[Finding] | tuple[Finding, ...] = (), links: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The `mails` row of one mail as recorded."""
+    return {
+        "sha256": raw.sha256,
+        "message_id": mail.message_id,
+        "sender": mail.sender,
+        "sender_name": mail.sender_name,
+        "subject": mail.subject,
+        "sent_at": iso(mail.sent_at),
+        "received_at": iso(mail.received_at),
+        "source": raw.source,
+        "raw_path": str(raw_path),
+        "size": len(raw.data),
+        "category": category,
+        "no_reply_reason": note,
+        "applicant": applicant,
+        "problems": findings_json(problems),
+        "links": to_json(list(links)),
+        "processed_at": iso(now_utc()),
+    }
 
 
 def _file_row(mail: Mail, att: Attachment, role: str, path: Path) -> dict[str, Any]:
