@@ -170,7 +170,7 @@ def worker_pool(workers: int | None = None, *, ocr: bool = True):
     """A pool of warm PDF workers (close it, or use it in a `with`)."""
     from .sandbox import Pool
 
-    return Pool(__name__, workers=workers or default_workers(), env=child_env(ocr=ocr))
+    return Pool(__name__, workers=workers or default_workers(), env=child_env(ocr=ocr), siblings=True)
 
 
 def _run_child(data: bytes, timeout: float, ocr: bool = True) -> dict:
@@ -670,14 +670,15 @@ def _warm_up() -> None:
 
 
 def _child_main(argv: list[str]) -> int:
-    if argv[1:] == ["--serve"]:
-        from .sandbox import protect_channel, serve
+    if argv[1:2] == ["--serve"]:
+        from .sandbox import fork_siblings, protect_channel, serve, sibling_channels
 
         channel = protect_channel()
         _warm_up()
         import gc
 
         gc.freeze()  # the collector must not write to (and so copy) every inherited object in each fork
+        fork_siblings(sibling_channels(argv[2:]), _handle, _limit_resources, own=(0, channel))
         return serve(_handle, _limit_resources, channel=channel)
     _limit_resources()
     result = _handle(sys.stdin.buffer.read())

@@ -7,7 +7,10 @@ forks a child in a process group of its own, the child sets its rlimits
 (CPU seconds count from the fork) and writes a JSON answer to a pipe. A
 crash, a broken limit or a timeout kills only that child and its group
 (tesseract included), and the server answers for it. The parent talks to
-`workers` servers at once, one request each, so every core is busy.
+`workers` servers at once, one request each, so every core is busy. A pool
+started with `siblings=True` starts one server, which forks the others once
+it is warm: all of them are then one image shared copy-on-write (the OCR
+model, PDFium, numpy: ~150 MB), not one copy per core.
 
 Wire format on the server's stdin/stdout: a request is an 8-byte length,
 a 4-byte timeout in milliseconds and the file's bytes; an answer is an
@@ -97,24 +100,86 @@ def protect_channel() -> int:
     return channel
 
 
-def serve(handle: Callable[[bytes], dict], limit: Callable[[], None], *, channel: int = 1) -> int:
-    """Answer requests from stdin on `channel` until EOF; each in a forked child."""
+def serve(handle: Callable[[bytes], dict], limit: Callable[[], None], *, channel: int = 1, inp: int = 0) -> int:
+    """Answer requests from `inp` (stdin) on `channel` until EOF; each in a forked child."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     _prctl()
+    own = tuple(fd for fd in (channel, inp) if fd > 1)
     while True:
-        header = _read_exact(0, REQUEST.size)
+        _reap_siblings()
+        header = _read_exact(inp, REQUEST.size)
         if header is None:
             return 0
         size, timeout_ms = REQUEST.unpack(header)
-        data = _read_exact(0, size)
+        data = _read_exact(inp, size)
         if data is None:
             return 0
-        result = run_forked(handle, limit, data, timeout_ms / 1000, close=(channel,) if channel != 1 else ())
+        result = run_forked(handle, limit, data, timeout_ms / 1000, close=own)
         answer = json.dumps(result, ensure_ascii=False).encode("utf-8")
         try:
             _write_all(channel, ANSWER.pack(len(answer)) + answer)
         except BrokenPipeError:  # the parent is gone (killed, or closed the pool mid-request)
             return 0
+
+
+SIBLINGS = "--siblings"  # argv of a server: the channels it forks siblings for ("5:6,7:8")
+
+
+def sibling_channels(args: list[str]) -> list[tuple[int, int]]:
+    """The (request, answer) pipe ends a pool passed for sibling servers, from argv."""
+    if SIBLINGS not in args or args.index(SIBLINGS) + 1 >= len(args):
+        return []
+    spec = args[args.index(SIBLINGS) + 1]
+    return [(int(a), int(b)) for a, b in (pair.split(":") for pair in spec.split(",") if pair)]
+
+
+def fork_siblings(
+    channels: list[tuple[int, int]], handle: Callable[[bytes], dict], limit: Callable[[], None], *, own: tuple[int, ...]
+) -> None:
+    """Serve each (request, answer) channel from a fork of this warm server.
+
+    Called after the warm-up: every sibling shares the loaded libraries and
+    models with this server instead of loading its own. A sibling first
+    writes its pid (the parent kills it by pid: it is not the parent's child),
+    keeps only its own channel open (so the parent still sees EOF when any one
+    server dies) and leaves this server's process group (killing this server
+    must not take the siblings along).
+    """
+    every = {fd for pair in channels for fd in pair} | set(own)
+    for inp, out in channels:
+        try:
+            pid = os.fork()
+        except OSError:  # its channel is closed below: the parent sees it gone and starts a server instead
+            continue
+        if pid == 0:  # the sibling: never returns
+            code = 0
+            try:
+                os.setpgid(0, 0)
+                for fd in every - {inp, out}:
+                    os.close(fd)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.close(null)
+                hello = json.dumps({"pid": os.getpid()}).encode()
+                _write_all(out, ANSWER.pack(len(hello)) + hello)
+                code = serve(handle, limit, channel=out, inp=inp)
+            except BaseException:  # noqa: BLE001
+                code = 70
+            finally:
+                os._exit(code)
+    for fd in every - set(own):
+        os.close(fd)
+
+
+def _reap_siblings() -> None:
+    """Collect siblings that have exited (between requests no other child is running)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 @functools.lru_cache(maxsize=1)
@@ -233,24 +298,47 @@ class WorkerGone(Exception):
 
 
 class _Worker:
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str):
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True
+    """One server as the parent sees it: the pipe it sends requests on, the pipe
+    it reads answers from, and its process (a `Popen`, or only a pid for a
+    sibling forked by another server, learnt from its first message)."""
+
+    def __init__(self, send_fd: int, recv_fd: int, proc: subprocess.Popen | None = None):
+        self.proc = proc
+        self.pid = proc.pid if proc is not None else None
+        self._send_fd, self._recv_fd = send_fd, recv_fd
+
+    @classmethod
+    def start(cls, argv: list[str], env: dict[str, str], cwd: str, pass_fds: tuple[int, ...] = ()) -> "_Worker":
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True,
+            pass_fds=pass_fds,
         )
+        return cls(proc.stdin.fileno(), proc.stdout.fileno(), proc)
 
     def request(self, data: bytes, timeout: float, grace: float = GRACE) -> dict:
         deadline = time.monotonic() + timeout + grace
+        self.identify(deadline)
         self._send(REQUEST.pack(len(data), int(timeout * 1000)) + data, deadline)
-        fd = self.proc.stdout.fileno()
-        header = self._read(fd, ANSWER.size, deadline)
-        (size,) = ANSWER.unpack(header)
+        return self._answer(deadline)
+
+    def identify(self, deadline: float | None = None) -> int:
+        """The server's pid; a sibling says it in its first message, before it serves."""
+        if self.pid is None:
+            hello = self._answer(deadline or time.monotonic() + GRACE)
+            if not isinstance(hello.get("pid"), int):
+                raise WorkerGone("no hello from the sibling server")
+            self.pid = hello["pid"]
+        return self.pid
+
+    def _answer(self, deadline: float) -> dict:
+        (size,) = ANSWER.unpack(self._read(self._recv_fd, ANSWER.size, deadline))
         if size > MAX_ANSWER * 2:
             raise WorkerGone(f"answer of {size} bytes")
-        return json.loads(self._read(fd, size, deadline).decode("utf-8"))
+        return json.loads(self._read(self._recv_fd, size, deadline).decode("utf-8"))
 
     def _send(self, data: bytes, deadline: float) -> None:
         """Write the request, giving up at the deadline (a server stuck before reading)."""
-        fd = self.proc.stdin.fileno()
+        fd = self._send_fd
         os.set_blocking(fd, False)
         view = memoryview(data)
         try:
@@ -278,7 +366,45 @@ class _Worker:
             buf += chunk
         return bytes(buf)
 
+    def alive(self) -> bool:
+        """False once the server is known to be gone (a sibling not yet heard from counts as alive)."""
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return self.pid is None or _running(self.pid)
+
     def stop(self, *, kill: bool = False) -> None:
+        if self.proc is not None:
+            self._stop_process(kill)
+            return
+        try:  # its pid, to kill it if it does not go (a sibling that never got a request)
+            self.identify(time.monotonic() + (0.5 if kill else 5))
+        except (WorkerGone, ValueError, OSError):
+            pass
+        try:  # EOF on its requests ends a sibling; its answer pipe closes when it has gone
+            os.close(self._send_fd)
+        except OSError:
+            pass
+        if not kill and not (_eof(self._recv_fd, time.monotonic() + 5) and self._gone(time.monotonic() + 1)):
+            kill = True
+        if kill and self.pid is not None and _running(self.pid):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            os.close(self._recv_fd)
+        except OSError:
+            pass
+
+    def _gone(self, deadline: float) -> bool:
+        """Wait for a sibling that closed its channel to finish exiting."""
+        while self.pid is not None and _running(self.pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _stop_process(self, kill: bool) -> None:
         proc = self.proc
         if not kill:
             try:
@@ -299,14 +425,45 @@ class _Worker:
                 pass
 
 
+def _eof(fd: int, deadline: float) -> bool:
+    """Read `fd` until EOF (True) or the deadline (False)."""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return False
+            if not os.read(fd, 1 << 16):
+                return True
+    except OSError:
+        return True
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (not a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b") ", 1)[1][:1] != b"Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+
 class Pool:
     """Up to `workers` fork servers, started on first use, one request each at a time."""
 
-    def __init__(self, module: str, *, workers: int, env: dict[str, str] | None = None, grace: float = GRACE):
+    def __init__(
+        self, module: str, *, workers: int, env: dict[str, str] | None = None, grace: float = GRACE, siblings: bool = False
+    ):
+        """`siblings`: the module's server takes `--siblings` and forks the
+        other servers itself (`fork_siblings`), so they share its memory."""
         self._argv, self._env = python_m(module, dict(os.environ) if env is None else env, "--serve")
         self._cwd = PACKAGE_ROOT
         self._size = max(1, workers)
         self._grace = grace
+        self._siblings = siblings
         self._idle: list[_Worker] = []
         self._started = 0
         self._closed = False
@@ -337,23 +494,62 @@ class Pool:
         raise AssertionError("unreachable")
 
     def _take(self) -> _Worker:
+        dead: list[_Worker] = []
+        try:
+            return self._take_or_start(dead)
+        finally:
+            for worker in dead:  # killed while idle (OOM killer, an operator): not worth a failed request
+                worker.stop(kill=True)
+
+    def _take_or_start(self, dead: list[_Worker]) -> _Worker:
         with self._cond:
             while True:
                 if self._closed:
                     raise RuntimeError("pool closed")
                 if self._idle:
-                    return self._idle.pop()
+                    worker = self._idle.pop()
+                    if worker.alive():
+                        return worker
+                    dead.append(worker)
+                    self._started -= 1
+                    continue
                 if self._started < self._size:
-                    self._started += 1
+                    # The first start fills every slot with one server and its siblings;
+                    # a server replaced later is started on its own.
+                    count = self._size if self._siblings and self._started == 0 else 1
+                    self._started += count
                     break
                 self._cond.wait()
         try:
-            return _Worker(self._argv, self._env, self._cwd)
-        except BaseException:  # the slot must not be lost, or later callers wait for ever
+            first, *others = self._start(count)
+        except BaseException:  # the slots must not be lost, or later callers wait for ever
             with self._cond:
-                self._started -= 1
-                self._cond.notify()
+                self._started -= count
+                self._cond.notify_all()
             raise
+        if others:
+            with self._cond:
+                self._idle.extend(others)
+                self._cond.notify_all()
+        return first
+
+    def _start(self, count: int) -> list[_Worker]:
+        """A server, and `count - 1` siblings it forks once warm (their pipes made here)."""
+        if count == 1:
+            return [_Worker.start(self._argv, self._env, self._cwd)]
+        pipes = [(os.pipe(), os.pipe()) for _ in range(count - 1)]  # (request r, w), (answer r, w)
+        theirs = [(req[0], ans[1]) for req, ans in pipes]
+        spec = ",".join(f"{a}:{b}" for a, b in theirs)
+        try:
+            first = _Worker.start([*self._argv, SIBLINGS, spec], self._env, self._cwd, pass_fds=tuple(sum(theirs, ())))
+        except BaseException:
+            for req, ans in pipes:
+                for fd in (*req, *ans):
+                    os.close(fd)
+            raise
+        for fd in sum(theirs, ()):
+            os.close(fd)
+        return [first, *(_Worker(req[1], ans[0]) for req, ans in pipes)]
 
     def _give(self, worker: _Worker) -> None:
         with self._cond:

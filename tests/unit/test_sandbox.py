@@ -84,6 +84,23 @@ def test_crash_exit_or_memory_limit_is_an_answer(handler):
     assert answer["ok"] is False and answer["reason"] == "crashed"
 
 
+def _call_at_once(pool, data: bytes, n: int) -> list[dict]:
+    """`n` requests from `n` threads at once (more than the pool has servers)."""
+    results: list[dict] = []
+    threads = [threading.Thread(target=lambda: results.append(pool.call(data, 60))) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def _wait_gone(pids: list[int], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_pool_reads_like_a_fresh_child():
     app = sample_applications()[0]
     files = [build_form_pdf(app), build_form_pdf(app, seal="none"), b"%PDF-1.4\n" + b"\x00" * 2000]
@@ -100,19 +117,72 @@ def test_pool_replaces_a_dead_worker_and_serves_threads_at_once():
     with pdfmod.worker_pool(2) as pool:
         first = pool.call(data, 60)
         assert first["ok"]
+        servers = [worker.identify() for worker in pool._idle]
+        assert len(servers) == 2 and len(set(servers)) == 2
+        for pid in servers:
+            os.kill(pid, signal.SIGKILL)
         for worker in list(pool._idle):
-            os.killpg(worker.proc.pid, signal.SIGKILL)
-            worker.proc.wait()
-        results: list[dict] = []
-        threads = [threading.Thread(target=lambda: results.append(pool.call(data, 60))) for _ in range(5)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+            if worker.proc is not None:
+                worker.proc.wait()
+        _wait_gone(servers)
+        results = _call_at_once(pool, data, 5)
         assert len(results) == 5 and all(r["ok"] and r["text"] == first["text"] for r in results)
         assert pool._started <= 2
         workers = list(pool._idle)
-    assert workers and all(w.proc.poll() is not None for w in workers), "closing the pool stops its servers"
+    assert workers and not any(w.alive() for w in workers), "closing the pool stops its servers"
+
+
+def _anon_mb(pid: int) -> tuple[float, float]:
+    """(Pss_Anon, Anonymous) of a process in MB: equal when none of its anonymous memory is shared."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0]) / 1024
+    if "Pss_Anon" not in fields:
+        pytest.skip("kernel without Pss_Anon in smaps_rollup")
+    return fields["Pss_Anon"], fields["Anonymous"]
+
+
+def test_the_servers_of_a_pool_share_one_warm_image():
+    """The second server is a fork of the first once warm: the OCR model, PDFium and
+    numpy are in memory once, not once per core (issue #7's memory target)."""
+    data = build_form_pdf(sample_applications()[0], scan=True, seed=3)
+    with pdfmod.worker_pool(2) as pool:
+        results = _call_at_once(pool, data, 4)
+        assert len(results) == 4 and all(r["ok"] for r in results)
+        servers = [worker.identify() for worker in pool._idle]
+        assert len(set(servers)) == 2
+        for pid in servers:
+            pss_anon, anon = _anon_mb(pid)
+            assert anon > 20 and pss_anon < 0.75 * anon, (pid, pss_anon, anon)
+
+
+def test_each_server_of_a_pool_lives_and_dies_on_its_own():
+    """Killing the first server leaves its sibling serving; a dead sibling is noticed at
+    once (its channel closes: the first server holds none of its pipes) and replaced."""
+    from pipeline.forms.sandbox import WorkerGone
+
+    data = build_form_pdf(sample_applications()[2])
+    with pdfmod.worker_pool(2) as pool:
+        first = pool._take()
+        sibling = pool._take()
+        assert first.proc is not None and sibling.proc is None
+        assert sibling.identify() != first.pid
+        os.killpg(first.pid, signal.SIGKILL)
+        first.proc.wait()
+        assert sibling.request(data, 60)["ok"], "the sibling serves on without the server it was forked from"
+        os.kill(sibling.pid, signal.SIGKILL)
+        started = time.monotonic()
+        with pytest.raises(WorkerGone):
+            sibling.request(data, 60)
+        assert time.monotonic() - started < 10
+        pool._drop(first)
+        pool._drop(sibling)
+        assert pool._started == 0
+        assert pool.call(data, 60)["ok"]
+        assert pool._started == 2 and len(pool._idle) == 2  # every server lost: a warm group again
 
 
 def test_a_broken_pool_is_not_the_applicants_fault():
