@@ -616,15 +616,26 @@ def a_series(w: float, h: float) -> bool:
     return short > 0 and abs(long / short / math.sqrt(2) - 1) <= ISO_TOLERANCE
 
 
+LETTER_MM = (215.9, 279.4)  # US Letter: the default paper of many scanners and drivers
+
+
+def _letter(w: float, h: float) -> bool:
+    short, long = sorted((abs(w), abs(h)))
+    return short > 0 and abs(long / short / (LETTER_MM[1] / LETTER_MM[0]) - 1) <= ISO_TOLERANCE
+
+
 def paper_mm(w: float, h: float) -> tuple[float, float]:
     """The paper's size in mm for a page of w x h points.
 
     A scan's size in points is only its pixels over the DPI its PDF writer
     assumed (often 72, or none), so A-series proportions are taken as A4,
-    the paper the notice requires; other pages are measured in points.
+    the paper the notice requires, and Letter proportions as Letter (a
+    scanner left at its default: the seal must still measure ~40 mm); other
+    pages are measured in points.
     """
-    if a_series(w, h):
-        return A4_MM if w <= h else A4_MM[::-1]
+    for matches, paper in ((a_series, A4_MM), (_letter, LETTER_MM)):
+        if matches(w, h):
+            return paper if w <= h else paper[::-1]
     return w * 25.4 / 72, h * 25.4 / 72
 
 

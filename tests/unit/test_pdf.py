@@ -236,6 +236,18 @@ def test_scan_on_letter_paper_still_warns():
     assert facts.seal.kind == "red"
 
 
+@pytest.mark.parametrize("dpi", [150, 300])
+def test_scan_on_letter_paper_without_page_resolution_keeps_its_seal(dpi):
+    """A scanner left at Letter writing its pixels as points: the seal is still ~40 mm, the paper still not A4."""
+    pdf = pikepdf.open(io.BytesIO(scan_pdf(build_form_pdf(APP, seal="red", seed=8), seed=8, dpi=dpi, page_dpi=72)))
+    for page in pdf.pages:
+        width = float(page.MediaBox[2])
+        page.obj.MediaBox = [0, 0, width, width * 11 / 8.5]
+    facts = read_pdf(saved(pdf), ocr=False)
+    assert facts.seal.kind == "red"
+    assert codes(facts) == ["pdf_not_a4"]
+
+
 def test_exported_a3_and_a5_pages_still_warn(red_pdf):
     """A page with its own text keeps the exact A4 size check."""
     pdf = pikepdf.open(io.BytesIO(red_pdf))
