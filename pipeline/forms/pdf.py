@@ -139,8 +139,10 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
 
 
 def is_a4(size: tuple[float, float]) -> bool:
-    """Portrait A4 within 5 pt (landscape pages are turned by /Rotate)."""
-    return abs(size[0] - A4[0]) <= A4_TOLERANCE and abs(size[1] - A4[1]) <= A4_TOLERANCE
+    """A4 within 5 pt, either way up: a landscape page (a wide budget table in its
+    own Word section, or a sheet turned by /Rotate) is still A4 paper."""
+    short, long = sorted(size)
+    return abs(short - A4[0]) <= A4_TOLERANCE and abs(long - A4[1]) <= A4_TOLERANCE
 
 
 def child_env(*, ocr: bool = True) -> dict[str, str]:

@@ -157,6 +157,17 @@ def test_letter_page_warns_and_rotated_a4_does_not(red_pdf):
     assert facts.page_sizes[2] == (595.28, 841.89)
 
 
+@pytest.mark.parametrize("rotate", [0, 90])
+def test_a_landscape_a4_page_is_a4_paper(red_pdf, rotate):
+    """A wide budget table in a landscape Word section, or a portrait sheet shown sideways."""
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    pdf.pages[3].obj.MediaBox = [0, 0, 841.89, 595.28] if rotate == 0 else [0, 0, 595.28, 841.89]
+    pdf.pages[3].obj.Rotate = rotate
+    facts = read_pdf(saved(pdf))
+    assert facts.page_sizes[3] == (841.89, 595.28)
+    assert codes(facts) == []
+
+
 def test_user_unit_and_cropbox_count(red_pdf):
     pdf = pikepdf.open(io.BytesIO(red_pdf))
     pdf.pages[0].obj.MediaBox = [0, 0, 1190.56, 1683.78]
