@@ -405,11 +405,10 @@ def part_bytes(part: Message) -> bytes:
     if not isinstance(payload, str):
         return b""
     data = raw_bytes(payload)
+    decoded = _transfer_decoded(part, data)
+    if decoded is not None:
+        return decoded
     cte = split_params(header_text(_raw_header(part, "content-transfer-encoding") or ""))[0].lower().strip()
-    if cte == "base64":
-        return _b64(data)
-    if cte == "quoted-printable":
-        return quopri.decodestring(data)
     if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
         try:
             return part.get_payload(decode=True) or b""
@@ -565,16 +564,31 @@ def _aware(dt: datetime) -> datetime:
 CST_ZONE = re.compile(r"(?<![\w(])CST(?![\w)])", re.I)
 TWELVE_HOUR = re.compile(r"(?<!\d)(\d{1,2})([:：]\d{2}(?:[:：]\d{2})?)\s*([AaPp])\.?[Mm]\.?(?![A-Za-z])")
 CHINESE_HALF_DAY = re.compile(r"(上午|下午)\s*(\d{1,2})([:：]\d{2})")
+# A Chinese-locale strftime writes `星期一, 23 六月 2025 ...`: the weekday says
+# nothing the date does not, and the month is spelled in numerals or as `6月`.
+CHINESE_WEEKDAY = re.compile(r"(?:星期|礼拜|禮拜|周|週)[一二三四五六日天]\s*,?\s*")
+CHINESE_MONTH = re.compile(r"(?<=\d)(\s+)(十[一二]?|[一二三四五六七八九]|1[0-2]|0?[1-9])\s*月(?=\s+\d{2,4}\b)")
+MONTH_NUMERALS = ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _month_name(m: re.Match) -> str:
+    """`六月` or `6月` after the day of the month as the RFC 5322 name (Jun)."""
+    month = m.group(2)
+    index = int(month) - 1 if month.isdigit() else MONTH_NUMERALS.index(month)
+    return m.group(1) + MONTH_NAMES[index]
 
 
 def _date_text(value: str) -> str:
-    """A Date value with CST as +0800 and 12-hour times ('11:30 PM', '下午11:30') as 24-hour."""
+    """A Date value with CST as +0800, 12-hour times ('11:30 PM', '下午11:30') as 24-hour,
+    and Chinese weekday and month names dropped or put in English."""
 
     def hour(h: str, pm: bool) -> str:
         n = int(h)
         return h if not 1 <= n <= 12 else f"{n % 12 + (12 if pm else 0):02d}"
 
     text = header_text(value).strip()
+    text = CHINESE_MONTH.sub(_month_name, CHINESE_WEEKDAY.sub("", text))
     text = TWELVE_HOUR.sub(lambda m: hour(m.group(1), m.group(3) in "Pp") + m.group(2), text)
     text = CHINESE_HALF_DAY.sub(lambda m: hour(m.group(2), m.group(1) == "下午") + m.group(3), text)
     return CST_ZONE.sub("+0800", text)
@@ -674,10 +688,17 @@ def message_ids(values: list[str]) -> tuple[str, ...]:
 
 
 def _walk(msg: Message, prune=None):
-    """Leaf parts, iteratively (deep nesting must not recurse); `prune(part)` drops a subtree."""
+    """Leaf parts, iteratively (deep nesting must not recurse); `prune(part)` drops a subtree.
+
+    A mail carried in a form the parser left closed is opened on the way
+    (see `_embedded_mail`), so its files are found like a forwarded mail's.
+    """
     stack = [(msg, 0)]
     while stack:
         part, depth = stack.pop()
+        embedded = _embedded_mail(part) if depth < MAX_DEPTH else None
+        if embedded is not None:
+            part._payload = [embedded]
         if prune is not None and depth and prune(part):
             continue
         payload = part._payload
@@ -688,6 +709,44 @@ def _walk(msg: Message, prune=None):
             stack.extend((c, depth + 1) for c in reversed(children))
         else:
             yield part
+
+
+MESSAGE_TYPES = ("message/rfc822", "message/global")
+MAIL_HEADERS = frozenset({"from", "subject", "date", "message-id", "mime-version"})
+
+
+def _embedded_mail(part: Message) -> Message | None:
+    """The mail inside `part` when the parser could not open it, else None.
+
+    Exchange and some webmails send a forwarded mail (message/rfc822) in base64,
+    which RFC 2046 forbids, so the parser sees one headerless text; QQ Mail's
+    作为附件转发 and saved .eml files come as application/octet-stream. Either
+    way the applicant's Word and PDF are inside.
+    """
+    payload = part._payload
+    if _content_type(part) in MESSAGE_TYPES and isinstance(payload, list):
+        inner = payload[0] if len(payload) == 1 and isinstance(payload[0], Message) else None
+        if inner is None or inner.keys() or not isinstance(inner._payload, str):
+            return None
+        data = _transfer_decoded(part, raw_bytes(inner._payload))
+        if data is None:
+            return None
+    elif isinstance(payload, str) and part_filename(part).lower().endswith(".eml"):
+        data = part_bytes(part)
+    else:
+        return None
+    mail = email.message_from_bytes(data, policy=email.policy.compat32)
+    return mail if MAIL_HEADERS & {k.lower() for k in mail.keys()} else None
+
+
+def _transfer_decoded(part: Message, data: bytes) -> bytes | None:
+    """`data` decoded by the part's base64 or quoted-printable label; None for any other."""
+    cte = split_params(header_text(_raw_header(part, "content-transfer-encoding") or ""))[0].lower().strip()
+    if cte == "base64":
+        return _b64(data)
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    return None
 
 
 def _disposition(part: Message) -> str:

@@ -233,7 +233,7 @@ RECEIVED = [
 ]
 
 
-@pytest.mark.parametrize("date", [None, "星期一, 23 六月 2025 23:30:00 +0800", "garbage"])
+@pytest.mark.parametrize("date", [None, "星期八, 32 十三月 2025 23:30:00 +0800", "garbage"])
 def test_missing_or_unreadable_date_falls_back_to_top_received(date):
     mail = parse(corpus.plain(RECEIVED, date=date))
     assert mail.sent_at is None
@@ -686,3 +686,51 @@ def test_a_wrong_sender_clock_gives_way_to_the_receiving_servers_stamp():
     assert arrival_time(close, stamp, now) == close  # minutes apart: the Date stands
     assert arrival_time(datetime(2030, 1, 1, tzinfo=cst), None, now) == now  # future, nothing better: import time
     assert arrival_time(None, stamp, now) == stamp and arrival_time(None, None, now) == now
+
+
+# -- QA round 3: other producers -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "星期一, 23 六月 2025 23:30:00 +0800",  # a Chinese-locale strftime('%a, %d %b %Y ...')
+        "周一, 23 6月 2025 23:30:00 +0800",
+        "週一, 23 六月 2025 23:30:00 +0800",
+        "23 六月 2025 23:30:00 +0800",
+        "2025年6月23日 星期一 下午11:30",
+    ],
+)
+def test_chinese_month_and_weekday_names_in_date(date):
+    assert parse(corpus.plain(date=date)).sent_at == datetime(2025, 6, 23, 23, 30, tzinfo=BEIJING)
+
+
+def test_chinese_month_names_up_to_twelve():
+    assert parse(corpus.plain(date="星期日, 1 十二月 2025 08:00:00 +0800")).sent_at == datetime(2025, 12, 1, 8, tzinfo=BEIJING)
+    assert parse(corpus.plain(date="星期二, 11 十一月 2025 08:00:00 +0800")).sent_at == datetime(2025, 11, 11, 8, tzinfo=BEIJING)
+
+
+def forwarded(inner_part: bytes) -> bytes:
+    body = corpus.multipart([corpus.text_part("转发申报材料，请查收"), inner_part], boundary="outer-3")
+    return corpus.mail([("Content-Type", 'multipart/mixed; boundary="outer-3"')], body, sender="转发人 <fwd@example.cn>")
+
+
+def test_forwarded_mail_in_base64_keeps_its_files():
+    """Exchange and some webmails base64-encode a message/rfc822 part (RFC 2046 forbids it, they do it)."""
+    inner = corpus.with_files(FILES, sender="原发件人 <orig@example.cn>")
+    mail = parse(forwarded(corpus.part([("Content-Type", "message/rfc822"), ("Content-Disposition", 'attachment; filename="fw.eml"')], inner)))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+    assert "RnJvbT" not in mail.body_text  # the encoded mail is not text of the sender's
+
+
+def test_saved_mail_attached_as_a_file_keeps_its_files():
+    """QQ Mail's 作为附件转发 and Outlook's saved .eml arrive as application/octet-stream."""
+    inner = corpus.with_files(FILES, sender="原发件人 <orig@example.cn>")
+    name = corpus.enc_word("红旗区科协申报材料.eml", "gb18030")
+    mail = parse(forwarded(corpus.att(f'attachment; filename="{name}"', inner)))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_a_text_file_named_eml_that_is_no_mail_stays_a_file():
+    mail = parse(forwarded(corpus.att('attachment; filename="notes.eml"', "只是一些文字，没有邮件头。".encode("utf-8"))))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("notes.eml", "text")]
