@@ -88,8 +88,9 @@ class Row:
 class _Reader:
     """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
 
-    def __init__(self, ns: str):
+    def __init__(self, ns: str, chunks=None):
         self.ns = ns
+        self.chunks = chunks  # r:id -> (rows, pictures) of an altChunk's document, or None
         self.rows: list[Row] = []
         self.pictures = 0  # drawings and VML pictures: tells a pasted-in scan from a letter
 
@@ -111,6 +112,8 @@ class _Reader:
                     self.blocks(box)
             elif tag == self.w("tbl"):
                 self.table(child)
+            elif tag == self.w("altChunk"):
+                self.rows.extend(self._chunk(child))
             elif tag == self.w("sdt"):
                 if self._placeholder(child):
                     continue
@@ -160,7 +163,8 @@ class _Reader:
             cells: list[Cell] = []
             nested: list = []
             shown: dict[int, list[str]] = {}
-            for tc in self._children(tr, "tc"):
+            tcs = list(self._children(tr, "tc"))
+            for tc in tcs:
                 span = 1
                 continued = False
                 tcpr = tc.find(self.w("tcPr"))
@@ -174,8 +178,12 @@ class _Reader:
                     continued = vm is not None and (self.attr(vm, "val") or "continue") == "continue"
                 lines: list[str] = []
                 for child in tc:
-                    if child.tag == self.w("tbl"):
+                    if child.tag == self.w("tbl") and len(tcs) > 1 and self._narrow(child):
+                        lines.extend(self._table_lines(child))
+                    elif child.tag == self.w("tbl"):
                         nested.append(child)
+                    elif child.tag == self.w("altChunk"):
+                        lines.extend(line for r in self._chunk(child) for c in r.cells for line in c.lines)
                     elif child.tag == self.w("p"):
                         plines, boxes = self.paragraph(child)
                         lines.extend(plines)
@@ -183,7 +191,7 @@ class _Reader:
                     elif child.tag in (self.w("sdt"), self.w("customXml")):
                         if child.tag == self.w("sdt") and self._placeholder(child):
                             continue
-                        sub = _Reader(self.ns)
+                        sub = _Reader(self.ns, self.chunks)
                         sub.blocks(child.find(self.w("sdtContent")) if child.tag == self.w("sdt") else child)
                         self.pictures += sub.pictures
                         for r in sub.rows:
@@ -201,6 +209,27 @@ class _Reader:
                 else:
                     self.table(item)
 
+    def _narrow(self, tbl) -> bool:
+        """At most two cells a row: a value split in a little table (phone / e-mail), not a section's table."""
+        return all(len(list(self._children(tr, "tc"))) <= 2 for tr in self._children(tbl, "tr"))
+
+    def _table_lines(self, tbl) -> list[str]:
+        """A table's lines in reading order, for a table that is part of one cell's value."""
+        sub = _Reader(self.ns, self.chunks)
+        sub.table(tbl)
+        self.pictures += sub.pictures
+        return [line for row in sub.rows for cell in row.cells for line in cell.lines]
+
+    def _chunk(self, el) -> list[Row]:
+        """The rows of the document an altChunk imports (Word shows it in place)."""
+        r_id = next((v for k, v in el.attrib.items() if etree.QName(k).localname == "id"), None)
+        got = self.chunks(r_id) if self.chunks is not None and r_id else None
+        if got is None:
+            return []
+        rows, pictures = got
+        self.pictures += pictures
+        return rows
+
     # run level -----------------------------------------------------------------
 
     def paragraph(self, p) -> tuple[list[str], list]:
@@ -216,8 +245,9 @@ class _Reader:
             tag = child.tag
             if not isinstance(tag, str):
                 continue  # comments, processing instructions
+            # w:rt is a phonetic guide (拼音指南) printed over its w:rubyBase, not text of the value.
             if tag in (w("del"), w("moveFrom"), w("delText"), w("instrText"), w("pPr"), w("rPr"),
-                       w("delInstrText"), f"{{{MC}}}Fallback", w("fldData")):
+                       w("delInstrText"), f"{{{MC}}}Fallback", w("fldData"), w("rt")):
                 continue
             if tag == w("r"):
                 if self._hidden(child):
@@ -354,22 +384,35 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-def _document_xml(data: bytes) -> bytes | None:
-    """The main document part, found through the package relationships."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        names = set(zf.namelist())
-        target = None
-        if "_rels/.rels" in names:
-            rels = etree.fromstring(_read(zf, "_rels/.rels"), _parser())
-            for rel in rels:
-                if (rel.get("Type") or "").endswith("/officeDocument"):
-                    target = posixpath.normpath((rel.get("Target") or "").lstrip("/"))
-                    break
-        if target not in names:
-            target = "word/document.xml" if "word/document.xml" in names else None
-        if target is None:
-            return None
-        return _read(zf, target)
+def _main_part(zf: zipfile.ZipFile) -> str | None:
+    """The name of the main document part, found through the package relationships."""
+    names = set(zf.namelist())
+    target = None
+    if "_rels/.rels" in names:
+        rels = etree.fromstring(_read(zf, "_rels/.rels"), _parser())
+        for rel in rels:
+            if (rel.get("Type") or "").endswith("/officeDocument"):
+                target = posixpath.normpath((rel.get("Target") or "").lstrip("/"))
+                break
+    if target not in names:
+        target = "word/document.xml" if "word/document.xml" in names else None
+    return target
+
+
+def _part_targets(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
+    """{relationship id: part name} of one part's relationships."""
+    folder, base = posixpath.split(part)
+    rels_name = posixpath.join(folder, "_rels", base + ".rels")
+    if rels_name not in zf.namelist():
+        return {}
+    out = {}
+    for rel in etree.fromstring(_read(zf, rels_name), _parser()):
+        target = rel.get("Target") or ""
+        if rel.get("TargetMode") == "External" or not rel.get("Id"):
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
+        out[rel.get("Id")] = posixpath.normpath(path)
+    return out
 
 
 def _read(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -387,21 +430,152 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def _rows(data: bytes) -> tuple[list[Row], int] | None:
+def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
     """The body as rows, and how many pictures it holds."""
-    xml = _document_xml(data)
-    if xml is None:
-        return None
-    root = etree.fromstring(xml, _parser())
-    ns = etree.QName(root).namespace
-    if ns not in (W_MAIN, W_STRICT):
-        return None
-    body = root.find(f"{{{ns}}}body")
-    if body is None:
-        return None
-    reader = _Reader(ns)
-    reader.blocks(body)
-    return reader.rows, reader.pictures
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        target = _main_part(zf)
+        if target is None:
+            return None
+        root = etree.fromstring(_read(zf, target), _parser())
+        ns = etree.QName(root).namespace
+        if ns not in (W_MAIN, W_STRICT):
+            return None
+        body = root.find(f"{{{ns}}}body")
+        if body is None:
+            return None
+        targets = _part_targets(zf, target)
+
+        def chunks(r_id: str) -> tuple[list[Row], int] | None:
+            name = targets.get(r_id)
+            if name is None or name not in zf.namelist():
+                return None
+            return _chunk_rows(_read(zf, name), depth)
+
+        reader = _Reader(ns, chunks)
+        reader.blocks(body)
+        return reader.rows, reader.pictures
+
+
+# -- altChunk: a document Word imports into the form when it opens it ----------
+
+
+def _chunk_rows(data: bytes, depth: int) -> tuple[list[Row], int] | None:
+    """Rows of an imported chunk: a .docx, an MHT or HTML page (web 导出Word tools), or plain text."""
+    if data.startswith(b"PK\x03\x04"):
+        return _rows(data, depth + 1) if depth < 1 else None
+    head = data[:300].lstrip().lower()
+    if head.startswith((b"mime-version", b"content-type")):
+        data = _mht_html(data)
+        if data is None:
+            return None
+    text = _text_of(data)
+    if "<" in text and re.search(r"<(?:html|body|p|div|table|br|span|h\d)\b", text, re.I):
+        return _html_rows(text)
+    return [Row([Cell(0, 1, [line])], False) for line in text.splitlines()], 0
+
+
+def _mht_html(data: bytes) -> bytes | None:
+    """The HTML page inside an MHT (MIME) chunk."""
+    import email
+    import email.policy
+
+    for part in email.message_from_bytes(data, policy=email.policy.compat32).walk():
+        if part.get_content_type() == "text/html":
+            html = part.get_payload(decode=True) or b""
+            charset = part.get_content_charset()
+            if charset and charset.startswith(("gb", "cp936")):
+                charset = "gb18030"  # gb2312-labelled pages hold GBK-only characters (镕 喆 玥)
+            return html.decode(charset, "replace").encode("utf-8") if charset and _known(charset) else html
+    return None
+
+
+def _known(charset: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(charset)
+        return True
+    except LookupError:
+        return False
+
+
+def _text_of(data: bytes) -> str:
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+_HTML_BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "blockquote", "pre",
+                          "table", "tr", "section", "article", "center", "body", "html", "form"})
+_HTML_SKIP = frozenset({"script", "style", "head", "title"})
+
+
+def _html_rows(text: str) -> tuple[list[Row], int]:
+    """HTML as the reader's rows: tables give table rows, other blocks one-cell rows."""
+    import lxml.html
+
+    doc = lxml.html.document_fromstring(text)
+    rows: list[Row] = []
+    _html_blocks(doc, rows)
+    return rows, len(doc.findall(".//img"))
+
+
+def _html_blocks(el, rows: list[Row]) -> None:
+    loose = _html_space(el.text)
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "table":
+            rows.extend(_html_table(child))
+        elif tag in _HTML_BLOCKS and tag not in ("tr",):
+            if loose.strip():
+                rows.append(Row([Cell(0, 1, loose.strip().split("\n"))], False))
+            loose = ""
+            if any(isinstance(c.tag, str) and (c.tag in _HTML_BLOCKS) for c in child):
+                _html_blocks(child, rows)
+            else:
+                rows.append(Row([Cell(0, 1, _html_text(child).split("\n"))], False))
+        elif tag not in _HTML_SKIP and tag:
+            loose += _html_text(child)
+        loose += _html_space(child.tail)
+    if loose.strip():
+        rows.append(Row([Cell(0, 1, loose.strip().split("\n"))], False))
+
+
+def _html_table(table) -> list[Row]:
+    rows = []
+    for tr in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
+        cells, col = [], 0
+        for td in tr.xpath("./td|./th"):
+            span = max(1, _int(td.get("colspan"), 1))
+            cells.append(Cell(col, span, _html_text(td).split("\n")))
+            col += span
+        rows.append(Row(cells, True))
+    return rows
+
+
+def _html_text(el) -> str:
+    """Visible text of an element, a line break for <br> and between blocks."""
+    if not isinstance(el.tag, str) or el.tag in _HTML_SKIP:
+        return ""
+    parts = [_html_space(el.text)]
+    for child in el:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "br":
+            parts.append("\n")
+        elif tag in _HTML_BLOCKS or tag in ("td", "th"):
+            parts.append("\n" + _html_text(child) + "\n")
+        else:
+            parts.append(_html_text(child))
+        parts.append(_html_space(child.tail))
+    return re.sub(r"\n\s*\n", "\n", "".join(parts)).strip("\n")
+
+
+def _html_space(text: str | None) -> str:
+    """HTML white space: source line breaks and runs of spaces show as one space."""
+    return re.sub(r"[ \t\r\n]+", " ", (text or "").replace("\xa0", " "))
 
 
 # -- labels and sections -------------------------------------------------------

@@ -26,19 +26,31 @@ def diff(got: Application, want: Application) -> dict:
     }
 
 
-def edit_document(data: bytes, edit) -> bytes:
-    """Rewrite word/document.xml with `edit(root)`; the rest of the package is kept."""
+def rewrite_package(data: bytes, edits: dict, added: dict | None = None) -> bytes:
+    """The package with each part named in `edits` rewritten by its function (bytes -> bytes)
+    and the `added` parts written in; everything else kept."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             body = src.read(info)
-            if info.filename == "word/document.xml":
-                root = etree.fromstring(body)
-                edit(root)
-                body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+            if info.filename in edits:
+                body = edits[info.filename](body)
             dst.writestr(info, body)
+        for name, body in (added or {}).items():
+            dst.writestr(name, body)
     return out.getvalue()
+
+
+def edit_document(data: bytes, edit) -> bytes:
+    """Rewrite word/document.xml with `edit(root)`; the rest of the package is kept."""
+
+    def rewrite(body: bytes) -> bytes:
+        root = etree.fromstring(body)
+        edit(root)
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+    return rewrite_package(data, {"word/document.xml": rewrite})
 
 
 def paragraph_containing(root, needle: str):
@@ -822,3 +834,119 @@ def test_pdf_cover_lines_with_the_boxes_moved_past_the_names(text, expected):
     from pipeline.forms.docx import pilot_types
 
     assert pilot_types(text) == expected
+
+
+# -- QA round 3: other producers ---------------------------------------------------------
+
+
+def test_a_small_table_inside_a_participant_cell_is_that_cell_text():
+    """Phone and e-mail typed into a little table of their own inside the 联系方式 cell."""
+    app = APPS[0]
+    person = app.participants[2]
+
+    def edit(doc):
+        cell = row_with(table_with(doc, "序号"), person.name).cells[-1]
+        set_cell(cell, "")
+        inner = cell.add_table(rows=2, cols=1)
+        inner.cell(0, 0).text = person.phone
+        inner.cell(1, 0).text = "zm@163.com"
+
+    got = read_form(edit_docx(build_form_docx(app), edit))
+    assert got.participants[2].phone == person.phone + "\nzm@163.com"
+    assert got.participants[:2] == app.participants[:2] and got.participants[3:] == app.participants[3:]
+
+
+def test_a_table_laid_out_inside_a_one_cell_table_keeps_its_rows():
+    """The budget table nested in a one-cell frame table, as some templates wrap sections."""
+    app = APPS[0]
+
+    def edit(root):
+        body = root.find(f"{{{W}}}body")
+        budget = next(t for t in body.findall(f"{{{W}}}tbl") if "支出事项" in "".join(x.text or "" for x in t.iter(f"{{{W}}}t")))
+        frame = w('<w:tbl><w:tblPr/><w:tblGrid><w:gridCol w:w="9000"/></w:tblGrid><w:tr><w:tc><w:p/></w:tc></w:tr></w:tbl>')
+        budget.addprevious(frame)
+        frame.find(f".//{{{W}}}tc").insert(0, budget)
+
+    assert diff(read_form(edit_document(build_form_docx(app), edit)), app) == {}
+
+
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+AF_CHUNK = REL + "/aFChunk"
+
+
+def with_chunk(data: bytes, name: str, body: bytes) -> bytes:
+    """Add word/`name` to the package, related to the document as rIdChunk1 (an altChunk)."""
+    rel = f'<Relationship Id="rIdChunk1" Type="{AF_CHUNK}" Target="{name}"/></Relationships>'.encode()
+    rels = {"word/_rels/document.xml.rels": lambda part: part.replace(b"</Relationships>", rel)}
+    return rewrite_package(data, rels, {"word/" + name: body})
+
+
+def alt_chunk():
+    return etree.fromstring(f'<w:altChunk xmlns:w="{W}" xmlns:r="{REL}" r:id="rIdChunk1"/>')
+
+
+def test_section_text_imported_as_an_html_chunk_is_read():
+    """OA systems fill a section by embedding HTML (w:altChunk); Word shows it as the text."""
+    app = APPS[0]
+    lines = app.plan.text.split("\n")
+
+    def edit(root):
+        first = paragraph_containing(root, lines[0])
+        cell = first.getparent()
+        for p in list(cell)[cell.index(first):]:
+            cell.remove(p)
+        cell.append(alt_chunk())
+        cell.append(w("<w:p/>"))
+
+    html = "<html><body>" + "".join(f"<p>{line}</p>" for line in lines) + "</body></html>"
+    got = read_form(with_chunk(edit_document(build_form_docx(app), edit), "chunk.htm", html.encode("utf-8")))
+    assert got.plan == app.plan
+
+
+def test_a_word_file_exported_from_a_web_page_is_read():
+    """html-docx-js and similar 导出Word tools: the whole form is one MHT chunk, quoted-printable."""
+    import quopri
+
+    app = APPS[1]
+    html = (
+        "<html><head><style>td{border:1px}</style></head><body>"
+        "<h1>新乡市科技志愿服务试点建设</h1><h1>申报书</h1><p>试点类型：</p>"
+        "<p>□县级科协试点</p><p>☑高校科协试点</p><p>□市级学会试点</p><p>□其它单位</p>"
+        f"<p>申报单位：{app.cover_unit}</p><p>主要负责人：{app.cover_leader}</p>"
+        "<table><tr><td colspan='4'>一、申报单位基本情况</td></tr>"
+        f"<tr><td>单位名称</td><td colspan='3'>{app.unit_name}</td></tr>"
+        f"<tr><td>试点负责人</td><td>{app.leader.name}</td><td>职称/职务</td><td>{app.leader.title}</td></tr>"
+        "</table><p>二、主要参加人员</p></body></html>"
+    )
+    mht = (
+        'MIME-Version: 1.0\r\nContent-Type: multipart/related; type="text/html"; boundary="----=mhtDocumentPart"\r\n\r\n'
+        "------=mhtDocumentPart\r\nContent-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+        "Content-Location: file:///C:/fake/document.html\r\n\r\n"
+    ).encode() + quopri.encodestring(html.encode("utf-8")) + b"\r\n------=mhtDocumentPart--\r\n"
+
+    def edit(root):
+        body = root.find(f"{{{W}}}body")
+        for child in list(body):
+            if child.tag != f"{{{W}}}sectPr":
+                body.remove(child)
+        body.insert(0, alt_chunk())
+
+    got = read_form(with_chunk(edit_document(build_form_docx(app), edit), "afchunk.mht", mht))
+    assert got.problems == ()
+    assert (got.pilot_types, got.cover_unit, got.cover_leader) == (("高校科协试点",), app.cover_unit, app.cover_leader)
+    assert (got.unit_name, got.leader.name, got.leader.title) == (app.unit_name, app.leader.name, app.leader.title)
+
+
+def test_phonetic_guide_over_a_value_is_not_part_of_it():
+    """拼音指南 (w:ruby) prints pinyin above the characters; the value is the characters."""
+    app = APPS[0]
+
+    def edit(root):
+        t = next(t for t in root.iter(f"{{{W}}}t") if t.text == app.address)
+        t.getparent().addprevious(w(
+            '<w:r><w:ruby><w:rubyPr/><w:rt><w:r><w:t>hé nán</w:t></w:r></w:rt>'
+            '<w:rubyBase><w:r><w:t>河南</w:t></w:r></w:rubyBase></w:ruby></w:r>'
+        ))
+        t.text = app.address[2:]
+
+    assert read_form(edit_document(build_form_docx(app), edit)).address == app.address
