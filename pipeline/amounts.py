@@ -47,6 +47,9 @@ def parse_amount(text: str) -> Decimal | None:
             norm = tail
     # Thousands separators written with spaces ("1 200") are joined first.
     norm = re.sub(r"(?<=\d)[ \u00a0'](?=\d{3}\b)", "", norm)
+    mixed = _MIXED.search(norm)
+    if mixed and len(re.findall(r"\d+", mixed.group())) > 1 and not re.search(r"\d", norm[: mixed.start()]):
+        return _mixed_amount(mixed.group())
     match = _ARABIC.search(norm)
     if match:
         whole, frac, mult = match.groups()
@@ -56,6 +59,30 @@ def parse_amount(text: str) -> Decimal | None:
             return None
         return value * _MULTIPLIER[mult]
     return _parse_chinese_money(norm)
+
+
+# Digits between Chinese units, as typed in a hurry: 1万2千元, 3千6百, 3千5.
+_MIXED = re.compile(r"\d+\s*[万千百十](?:\s*零?\s*\d+\s*[万千百十])*(?:\s*零?\s*\d+)?")
+_MIXED_UNITS = {"万": 10000, "千": 1000, "百": 100, "十": 10}
+
+
+def _mixed_amount(text: str) -> Decimal:
+    """`1万2千` → 12000; a last single digit counts in the next lower unit, as said
+    aloud (`3千5` → 3500, `1万2` → 12000); more digits, or 零 before it, count
+    as they stand (`3千500`, `1千零5`)."""
+    total = section = 0
+    unit = 1
+    for zero, number, unit_char in re.findall(r"(零?)\s*(\d+)\s*([万千百十]?)", text):
+        n = int(number)
+        if unit_char == "万":
+            total += (section + n) * 10000
+            section, unit = 0, 10000
+        elif unit_char:
+            unit = _MIXED_UNITS[unit_char]
+            section += n * unit
+        else:  # the trailing number
+            section += n * unit // 10 if len(number) == 1 and unit >= 100 and not zero else n
+    return Decimal(total + section)
 
 
 def _parse_chinese_money(text: str) -> Decimal | None:

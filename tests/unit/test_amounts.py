@@ -30,6 +30,15 @@ from pipeline.amounts import parse_amount, parse_chinese_int
         ("5人×200元=1000元", "1000"),
         ("3 800.50", "3800.50"),
         ("约 800 元", "800"),
+        # digits between Chinese units, as typed in a hurry
+        ("3千6百元", "3600"),
+        ("1万2千元", "12000"),
+        ("3千5", "3500"),
+        ("1万2", "12000"),
+        ("2万5千3百元", "25300"),
+        ("3千500元", "3500"),
+        ("1千零50元", "1050"),
+        ("1千零5元", "1005"),
     ],
 )
 def test_amounts(text, expected):
