@@ -118,13 +118,21 @@ def _write(data: bytes, out: Path | None, fmt: str) -> None:
 
 @cli.command()
 @config_option
-def digest(config_path: Path) -> None:
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="不发送，把汇总邮件写成 .eml 文件（可用邮件客户端打开预览）")
+def digest(config_path: Path, out: Path | None) -> None:
     """把受理汇总（附 XLSX）发送给配置中的工作人员邮箱（供 cron 每天运行）。"""
     from datetime import timezone
 
-    from .digest import send_digest
+    from .digest import preview_digest, send_digest
 
-    sent = send_digest(load_config(config_path), datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(preview_digest(load_config(config_path), now))
+        click.echo(f"汇总邮件已写入 {out}（未发送）")
+        return
+    sent = send_digest(load_config(config_path), now)
     click.echo(f"汇总已发送给 {sent} 位工作人员")
 
 

@@ -48,6 +48,17 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
     return msg
 
 
+def preview_digest(cfg: Config, now: datetime) -> bytes:
+    """The digest as the first staff address would get it, sent to nobody (`intake digest --out`)."""
+    sender = cfg.smtp.sender if cfg.smtp is not None else "intake <intake@localhost>"
+    to = ", ".join(cfg.staff) or "工作人员 <staff@localhost>"
+    store = Store.open(cfg.db_path, dry_run=not cfg.db_path.exists())
+    try:
+        return build_digest(store, sender, to, now).as_bytes()
+    finally:
+        store.close()
+
+
 def send_digest(cfg: Config, now: datetime) -> int:
     """Send one digest to each staff address; return how many went out."""
     if not cfg.staff:
