@@ -12,10 +12,13 @@ each candidate at pixel level: the ring is mostly covered, the band between
 star and text is hollow, there is ink inside and little ink just outside.
 Red ink with no round ring gets a second pass that fits ellipses to ink
 clusters and applies the same tests along the ellipse (`find_ovals`).
-Grey ink is what ordinary text is made of, and a circle laid through a
-block of dense CJK text covers it as well as a ring does, so a grey ring
-must also be seal-sized and a thin stroke of one radius and steady width,
-clear paper on both sides, round a star (`_thin_ring`).
+The page is first white-balanced on its paper (a warm lamp tints paper
+into the red hues), and a page with only faint red ink gets a pale pass (a
+lightly pressed seal scans pink). Grey ink is what ordinary text is made
+of, and a circle laid through a block of dense CJK text covers it as well
+as a ring does, so a grey ring must also be seal-sized and a thin stroke
+of one radius and steady width, clear paper on both sides, round a star
+(`_thin_ring`).
 Untrusted input: call this only inside the sandboxed child (forms/pdf.py).
 """
 from __future__ import annotations
@@ -82,25 +85,92 @@ class Ring:
 # --- masks -----------------------------------------------------------------
 
 
-def red_mask(rgb: np.ndarray) -> np.ndarray:
-    """Seal-red pixels: R largest, chroma >= 28, S >= 0.15, V >= 70, hue -25..30 deg."""
+PALE_CHROMA, PALE_SATURATION = 16, 6  # a faint, under-inked stamp: pink rather than red
+
+
+def red_mask(rgb: np.ndarray, *, pale: bool = False) -> np.ndarray:
+    """Seal-red pixels: R largest, chroma >= 28, S >= 0.15, V >= 70, hue -25..30 deg.
+
+    `pale=True` lowers chroma and saturation to 16 and 0.06 for a faded
+    seal: used only when the page has no ring in ordinary red.
+    """
+    min_chroma, min_saturation = (PALE_CHROMA, PALE_SATURATION) if pale else (28, 15)
     a = rgb.astype(np.int16)
     r, g, b = a[..., 0], a[..., 1], a[..., 2]
     mn = np.minimum(g, b)
     chroma = r - mn
-    ok = (r >= g) & (r >= b) & (chroma >= 28) & (r >= 70)
-    ok &= chroma * 100 >= 15 * r  # saturation
+    ok = (r >= g) & (r >= b) & (chroma >= min_chroma) & (r >= 70)
+    ok &= chroma * 100 >= min_saturation * r  # saturation
     # Hue (degrees) for R-max pixels is 60 * (G - B) / chroma.
     hue60 = (g - b) * 60
     ok &= (hue60 >= -25 * chroma) & (hue60 <= 30 * chroma)
     return ok
 
 
-def grey_mask(rgb: np.ndarray) -> np.ndarray:
-    """Colourless ink: what a photocopied seal (and ordinary text) is made of."""
+def grey_mask(rgb: np.ndarray, paper: float | np.ndarray = 255.0) -> np.ndarray:
+    """Colourless ink: what a photocopied seal (and ordinary text) is made of.
+
+    Ink is darker than its paper: on a dim scan, or the dark side of a
+    photo, the paper is grey (`paper`: its brightness, one number or one per
+    pixel, see `paper_levels`) and the bound drops with it.
+    """
     a = rgb.astype(np.int16)
     mx = a.max(axis=2)
-    return (mx - a.min(axis=2) < 28) & (mx <= 190)
+    return (mx - a.min(axis=2) < 28) & (mx <= np.minimum(190.0, 0.75 * np.asarray(paper, np.float32)))
+
+
+PAPER_BLOCK = 64  # pixels (~16 mm at 100 dpi): wider than a seal's star, so every block has paper
+
+
+def paper_levels(rgb: np.ndarray) -> np.ndarray:
+    """The paper's brightness about each pixel: light falls unevenly on a photographed page.
+
+    The brightest 4 x 4 mean in each block, then the brightest of the 3 x 3
+    blocks around it, so a block all ink (dense text) borrows its neighbours' paper.
+    """
+    v = rgb.max(axis=2)
+    h, w = v.shape[0] // 4, v.shape[1] // 4
+    if h < 1 or w < 1:
+        return np.full(v.shape, 255.0, np.float32)
+    cells = v[: h * 4, : w * 4].reshape(h, 4, w, 4).mean(axis=(1, 3), dtype=np.float32)
+    k = PAPER_BLOCK // 4
+    bh, bw = -(-h // k), -(-w // k)
+    padded = np.zeros((bh * k, bw * k), np.float32)
+    padded[:h, :w] = cells
+    blocks = padded.reshape(bh, k, bw, k).max(axis=(1, 3))
+    wide = np.pad(blocks, 1, mode="edge")
+    near = np.max([wide[dy : dy + bh, dx : dx + bw] for dy in range(3) for dx in range(3)], axis=0)
+    level = np.repeat(np.repeat(near, PAPER_BLOCK, axis=0), PAPER_BLOCK, axis=1)
+    return level[: v.shape[0], : v.shape[1]]
+
+
+PAPER_SAMPLE = 31  # every 31st pixel (~30,000 at 100 dpi) estimates the paper
+PAPER_MIN = 100  # darker "paper" is a dark picture: leave its colours alone
+MAX_GAIN = 1.6  # the strongest colour cast corrected (a warm lamp)
+
+
+def paper_colour(rgb: np.ndarray) -> np.ndarray:
+    """The paper's colour: the median of the brighter pixels, as a page is mostly paper."""
+    sample = rgb.reshape(-1, 3)[::PAPER_SAMPLE]
+    light = sample.astype(np.int16).sum(axis=1)
+    return np.median(sample[light >= np.percentile(light, 60)], axis=0)
+
+
+def white_balance(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Scale the channels so the paper is neutral.
+
+    Under a warm lamp, or on yellowed paper, the paper itself takes a red or
+    orange hue: left alone it fills the red mask and hides the seal's ring.
+    The cast multiplies every pixel alike, so dividing it out restores the ink too.
+    """
+    top = float(paper.max())
+    if top < PAPER_MIN:
+        return rgb
+    gains = np.clip(top / np.maximum(paper.astype(np.float32), 1.0), 1.0, MAX_GAIN)
+    if (gains < 1.02).all():
+        return rgb  # white paper: nothing to correct
+    scaled = (rgb.astype(np.uint32) * np.rint(gains * 256).astype(np.uint32)) >> 8  # 255 x 409 needs 17 bits
+    return np.minimum(scaled, 255).astype(np.uint8)
 
 
 # --- ring search -----------------------------------------------------------
@@ -667,6 +737,16 @@ def _render(page, dpi: int) -> tuple[np.ndarray, float]:
     return arr, px_per_mm
 
 
+def _mostly_pale(red: np.ndarray, pale: np.ndarray, px_per_mm: float) -> bool:
+    """Whether a page's red ink is mostly faint, enough for a ring: a faded seal.
+
+    The faint fringe of bold red ink (a red annotation, a square stamp) is
+    not worth a second search, which would double the cost of such a page.
+    """
+    added = int(pale.sum()) - int(red.sum())
+    return added >= 2 * math.pi * R_MIN_MM * 0.6 * px_per_mm**2 and added >= int(red.sum())
+
+
 def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> SealEvidence:
     if isinstance(ring, Oval):
         x, y, a, b = (v / px_per_mm for v in (ring.cx, ring.cy, ring.a, ring.b))
@@ -717,6 +797,7 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> 
                 rgb, px_per_mm = _render(page, dpi)
             finally:
                 page.close()
+            rgb = white_balance(rgb, paper_colour(rgb))
             red = red_mask(rgb)
             rings = find_rings(red, px_per_mm, first=True)
             if rings:
@@ -724,8 +805,13 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> 
             ovals = find_ovals(red, px_per_mm)
             if ovals:
                 return _evidence("red", index + 1, ovals[0], px_per_mm)
+            pale = red_mask(rgb, pale=True)
+            if _mostly_pale(red, pale, px_per_mm):
+                found = find_rings(pale, px_per_mm, first=True) or find_ovals(pale, px_per_mm)
+                if found:
+                    return _evidence("red", index + 1, found[0], px_per_mm)
             if best_grey is None:
-                grey = find_rings(grey_mask(rgb), px_per_mm, grey=True, first=True)
+                grey = find_rings(grey_mask(rgb, paper_levels(rgb)), px_per_mm, grey=True, first=True)
                 if grey:
                     best_grey = _evidence("grey", index + 1, grey[0], px_per_mm)
         return best_grey or SealEvidence("none", detail=f"检查了 {min(len(doc), MAX_PAGES)} 页，未发现圆形红色印章")

@@ -279,3 +279,83 @@ def test_decoys_stay_decoys_on_scans_with_the_wrong_page_resolution():
 def test_full_scan_with_the_wrong_page_resolution_through_the_public_builder():
     data = scan_pdf(build_form_pdf(APPS[1], seal="none", seed=24), seed=24, dpi=200, page_dpi=72)
     assert find_seal(data).kind == "none"
+
+
+# Phone photos and scans under poor light: a warm lamp tints the paper
+# orange (into the red hues), uneven light darkens one side, a dim scan
+# leaves the paper grey. The seal must still be judged as what it is.
+
+
+def photographed(seal: str, seed: int, *, cast=(1.0, 0.9, 0.82), dark: float = 0.6, app: Application = APP) -> bytes:
+    """The last page as a phone photo: colour cast `cast`, light falling from 1 to `dark` across the page, JPEG."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    doc = pdfium.PdfDocument(last_page(build_form_pdf(app, seal=seal, seed=seed)))
+    try:
+        rgb = np.asarray(doc[0].render(scale=150 / 72).to_pil().convert("RGB")).astype(np.float32)
+    finally:
+        doc.close()
+    light = np.linspace(dark, 1.0, rgb.shape[1], dtype=np.float32)[None, :, None]
+    photo = Image.fromarray(np.clip(rgb * light * np.array(cast, np.float32), 0, 255).astype(np.uint8))
+    jpeg, out = io.BytesIO(), io.BytesIO()
+    photo.save(jpeg, "JPEG", quality=60)
+    Image.open(jpeg).save(out, "PDF", resolution=150)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "seal, kind", [("red", "red"), ("image", "red"), ("oval", "red"), ("grey", "grey"), ("none", "none"), ("decoy", "none")]
+)
+@pytest.mark.parametrize("cast", [(1.0, 0.9, 0.82), (1.0, 0.88, 0.76)], ids=["warm", "lamp"])
+def test_photo_under_warm_light(seal, kind, cast):
+    """Paper lit by a warm lamp has a red-orange hue: it is paper, not seal ink."""
+    assert find_seal(photographed(seal, 3, cast=cast)).kind == kind
+
+
+@pytest.mark.parametrize("seal, kind", [("grey", "grey"), ("red", "red"), ("none", "none"), ("decoy", "none")])
+def test_dim_scan_on_grey_paper(seal, kind):
+    """A dark scan or photo leaves the paper grey (~185): the photocopied seal
+    is still darker than its paper, and still a photocopy."""
+    assert find_seal(photographed(seal, 4, cast=(0.72, 0.72, 0.72), dark=1.0)).kind == kind
+
+
+def faded(seal: str, seed: int, fade: float, app: Application = APP) -> bytes:
+    """The last page scanned with its coloured ink at `fade` of its strength: an under-inked stamp."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    doc = pdfium.PdfDocument(last_page(build_form_pdf(app, seal=seal, seed=seed)))
+    try:
+        rgb = np.asarray(doc[0].render(scale=150 / 72).to_pil().convert("RGB")).astype(np.float32)
+    finally:
+        doc.close()
+    coloured = (rgb.max(axis=2) - rgb.min(axis=2) > 40)[..., None]
+    rgb = 255 - (255 - rgb) * np.where(coloured, fade, 1.0)
+    rgb += np.random.default_rng(seed).normal(0, 4, rgb.shape[:2])[..., None]
+    jpeg, out = io.BytesIO(), io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(jpeg, "JPEG", quality=60)
+    Image.open(jpeg).save(out, "PDF", resolution=150)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fade", [0.25, 0.18])
+@pytest.mark.parametrize(
+    "seal, kind", [("red", "red"), ("image", "red"), ("oval", "red"), ("decoy", "none"), ("decoy_circle", "none"), ("decoy_logo", "none")]
+)
+def test_faded_seal_is_still_red(seal, kind, fade):
+    """A lightly pressed seal scans pale pink (chroma ~25, saturation ~0.1): still the unit's red seal."""
+    assert find_seal(faded(seal, 701, fade, APPS[1])).kind == kind
+
+
+def test_white_balance_keeps_bright_pixels_bright():
+    """Gains above 1 on near-white pixels must saturate, not wrap round (a wrapped
+    green channel turns white paper into seal red and sends every page to the oval search)."""
+    from pipeline.forms.seal import paper_colour, red_mask, white_balance
+
+    page = np.full((200, 200, 3), (254, 249, 220), np.uint8)  # slightly yellowed paper
+    page[::7, ::5] = 255  # specks of white (JPEG noise, highlights)
+    page[100:110, 20:180] = (40, 40, 45)  # a line of black text
+    balanced = white_balance(page, paper_colour(page))
+    assert balanced.min(axis=2)[page.min(axis=2) >= 200].min() >= 240
+    assert not red_mask(balanced).any()
