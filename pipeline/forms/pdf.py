@@ -673,15 +673,17 @@ def _warm_up() -> None:
 
 def _child_main(argv: list[str]) -> int:
     if argv[1:2] == ["--serve"]:
-        from .sandbox import fork_siblings, protect_channel, serve, sibling_channels
+        from .sandbox import fork_siblings, protect_channel, serve, sibling_channels, wait_siblings
 
         channel = protect_channel()
         _warm_up()
         import gc
 
         gc.freeze()  # the collector must not write to (and so copy) every inherited object in each fork
-        fork_siblings(sibling_channels(argv[2:]), _handle, _limit_resources, own=(0, channel))
-        return serve(_handle, _limit_resources, channel=channel)
+        siblings = fork_siblings(sibling_channels(argv[2:]), _handle, _limit_resources, own=(0, channel))
+        code = serve(_handle, _limit_resources, channel=channel)
+        wait_siblings(siblings)
+        return code
     _limit_resources()
     result = _handle(sys.stdin.buffer.read())
     sys.stdout.buffer.write(json.dumps(result, ensure_ascii=False).encode("utf-8"))

@@ -135,8 +135,8 @@ def sibling_channels(args: list[str]) -> list[tuple[int, int]]:
 
 def fork_siblings(
     channels: list[tuple[int, int]], handle: Callable[[bytes], dict], limit: Callable[[], None], *, own: tuple[int, ...]
-) -> None:
-    """Serve each (request, answer) channel from a fork of this warm server.
+) -> list[int]:
+    """Serve each (request, answer) channel from a fork of this warm server; their pids.
 
     Called after the warm-up: every sibling shares the loaded libraries and
     models with this server instead of loading its own. A sibling first
@@ -146,6 +146,7 @@ def fork_siblings(
     must not take the siblings along).
     """
     every = {fd for pair in channels for fd in pair} | set(own)
+    pids = []
     for inp, out in channels:
         try:
             pid = os.fork()
@@ -167,8 +168,27 @@ def fork_siblings(
                 code = 70
             finally:
                 os._exit(code)
+        pids.append(pid)
     for fd in every - set(own):
         os.close(fd)
+    return pids
+
+
+def wait_siblings(pids: list[int], seconds: float = 5.0) -> None:
+    """Before this server exits, collect its siblings (told to stop at the same time by
+    the pool): they stay this server's children, so their CPU time is accounted to the
+    run that used them and none is left to init."""
+    deadline = time.monotonic() + seconds
+    left = set(pids)
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    left.discard(pid)
+            except ChildProcessError:
+                left.discard(pid)
+        if left:
+            time.sleep(0.01)
 
 
 def _reap_siblings() -> None:
@@ -372,6 +392,20 @@ class _Worker:
             return self.proc.poll() is None
         return self.pid is None or _running(self.pid)
 
+    def hangup(self) -> None:
+        """Close the request pipe: the server stops after the request it is on."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        elif self._send_fd >= 0:
+            try:
+                os.close(self._send_fd)
+            except OSError:
+                pass
+            self._send_fd = -1
+
     def stop(self, *, kill: bool = False) -> None:
         if self.proc is not None:
             self._stop_process(kill)
@@ -380,10 +414,7 @@ class _Worker:
             self.identify(time.monotonic() + (0.5 if kill else 5))
         except (WorkerGone, ValueError, OSError):
             pass
-        try:  # EOF on its requests ends a sibling; its answer pipe closes when it has gone
-            os.close(self._send_fd)
-        except OSError:
-            pass
+        self.hangup()  # EOF on its requests ends a sibling; its answer pipe closes when it has gone
         if not kill and not (_eof(self._recv_fd, time.monotonic() + 5) and self._gone(time.monotonic() + 1)):
             kill = True
         if kill and self.pid is not None and _running(self.pid):
@@ -408,7 +439,7 @@ class _Worker:
         proc = self.proc
         if not kill:
             try:
-                proc.stdin.close()  # EOF: the server returns
+                self.hangup()  # EOF: the server returns
                 proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 kill = True
@@ -570,6 +601,8 @@ class Pool:
             self._closed = True
             idle, self._idle = self._idle, []
             self._cond.notify_all()
+        for worker in idle:  # all told first: a server waits for its siblings before it exits
+            worker.hangup()
         for worker in idle:
             worker.stop()
 

@@ -265,11 +265,50 @@ if __name__ == "__main__":
 """
 
 
+BUSY_SERVER = """
+import sys, time
+from pipeline.forms import sandbox
+
+def handle(data):
+    end = time.process_time() + float(data)
+    while time.process_time() < end:
+        pass
+    return {"ok": True}
+
+if __name__ == "__main__":
+    channel = sandbox.protect_channel()
+    siblings = sandbox.fork_siblings(sandbox.sibling_channels(sys.argv), handle, lambda: None, own=(0, channel))
+    code = sandbox.serve(handle, lambda: None, channel=channel)
+    sandbox.wait_siblings(siblings)
+    sys.exit(code)
+"""
+
+
+def test_a_closed_pool_accounts_every_servers_cpu_to_the_run(tmp_path):
+    """The siblings stay children of the first server until the pool closes, so the CPU
+    they spent is the run's (what `time`, cron accounting and the benchmark see)."""
+    import resource
+
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    before = children_cpu()
+    pool = _server_pool(tmp_path, "busy_server", BUSY_SERVER, workers=2, siblings=True)
+    started = time.monotonic()
+    assert all(r["ok"] for r in _call_at_once(pool, b"0.4", 4))
+    assert len({w.identify() for w in pool._idle}) == 2
+    pool.close()
+    assert time.monotonic() - started < 10
+    assert children_cpu() - before >= 4 * 0.4 * 0.9
+
+
 def _server_pool(tmp_path, name: str, source: str, **kw):
     from pipeline.forms.sandbox import Pool
 
     (tmp_path / f"{name}.py").write_text(source)
-    return Pool(name, workers=1, env={**os.environ, "PYTHONPATH": str(tmp_path)}, **kw)
+    kw.setdefault("workers", 1)
+    return Pool(name, env={**os.environ, "PYTHONPATH": str(tmp_path)}, **kw)
 
 
 def test_a_server_dying_mid_request_is_noticed_at_once_and_takes_its_child_along(tmp_path):
