@@ -160,7 +160,7 @@ def child_env(*, ocr: bool = True) -> dict[str, str]:
     )
 
 
-DEFAULT_WORKERS_MAX = 4  # each busy worker holds ~150 MB with its child and OCR
+DEFAULT_WORKERS_MAX = 4  # the servers share one image, but each busy child and its OCR hold ~50-100 MB of their own
 
 
 def default_workers() -> int:
