@@ -44,6 +44,7 @@ UNREADABLE = Finding(
 )
 
 MAX_XML_BYTES = 64 * 1024 * 1024  # an inflated document.xml larger than this is refused
+MAX_CHUNKS = 20  # altChunk parts read per document (web exports use one)
 
 W_MAIN = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"
@@ -444,11 +445,15 @@ def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
         if body is None:
             return None
         targets = _part_targets(zf, target)
+        used: set[str] = set()
 
         def chunks(r_id: str) -> tuple[list[Row], int] | None:
+            # Each imported part once, and a few in all: a document pointing at one big
+            # chunk thousands of times would otherwise parse it thousands of times.
             name = targets.get(r_id)
-            if name is None or name not in zf.namelist():
+            if name is None or name in used or len(used) >= MAX_CHUNKS or name not in zf.namelist():
                 return None
+            used.add(name)
             return _chunk_rows(_read(zf, name), depth)
 
         reader = _Reader(ns, chunks)

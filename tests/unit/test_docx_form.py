@@ -903,6 +903,26 @@ def test_section_text_imported_as_an_html_chunk_is_read():
     assert got.plan == app.plan
 
 
+def test_a_chunk_pointed_at_many_times_is_read_once():
+    """A hostile file naming one big chunk thousands of times must not stall the run
+    (the Word form is read in the poll's own process)."""
+    app = APPS[0]
+    lines = app.plan.text.split("\n")
+
+    def edit(root):
+        first = paragraph_containing(root, lines[0])
+        cell = first.getparent()
+        for p in list(cell)[cell.index(first):]:
+            cell.remove(p)
+        for _ in range(200):
+            cell.append(alt_chunk())
+        cell.append(w("<w:p/>"))
+
+    html = "<html><body>" + "".join(f"<p>{line}</p>" for line in lines) + "</body></html>"
+    got = read_form(with_chunk(edit_document(build_form_docx(app), edit), "chunk.htm", html.encode("utf-8")))
+    assert got.plan == app.plan  # once, not 200 times
+
+
 def test_a_word_file_exported_from_a_web_page_is_read():
     """html-docx-js and similar 导出Word tools: the whole form is one MHT chunk, quoted-printable."""
     import quopri
