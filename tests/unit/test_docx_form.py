@@ -885,9 +885,8 @@ def alt_chunk():
     return etree.fromstring(f'<w:altChunk xmlns:w="{W}" xmlns:r="{REL}" r:id="rIdChunk1"/>')
 
 
-def test_section_text_imported_as_an_html_chunk_is_read():
-    """OA systems fill a section by embedding HTML (w:altChunk); Word shows it as the text."""
-    app = APPS[0]
+def plan_as_chunk(app, references: int = 1) -> bytes:
+    """`app`'s form with section 四's text moved into an HTML chunk, referred to `references` times."""
     lines = app.plan.text.split("\n")
 
     def edit(root):
@@ -895,32 +894,23 @@ def test_section_text_imported_as_an_html_chunk_is_read():
         cell = first.getparent()
         for p in list(cell)[cell.index(first):]:
             cell.remove(p)
-        cell.append(alt_chunk())
+        for _ in range(references):
+            cell.append(alt_chunk())
         cell.append(w("<w:p/>"))
 
     html = "<html><body>" + "".join(f"<p>{line}</p>" for line in lines) + "</body></html>"
-    got = read_form(with_chunk(edit_document(build_form_docx(app), edit), "chunk.htm", html.encode("utf-8")))
-    assert got.plan == app.plan
+    return with_chunk(edit_document(build_form_docx(app), edit), "chunk.htm", html.encode("utf-8"))
+
+
+def test_section_text_imported_as_an_html_chunk_is_read():
+    """OA systems fill a section by embedding HTML (w:altChunk); Word shows it as the text."""
+    assert read_form(plan_as_chunk(APPS[0])).plan == APPS[0].plan
 
 
 def test_a_chunk_pointed_at_many_times_is_read_once():
     """A hostile file naming one big chunk thousands of times must not stall the run
     (the Word form is read in the poll's own process)."""
-    app = APPS[0]
-    lines = app.plan.text.split("\n")
-
-    def edit(root):
-        first = paragraph_containing(root, lines[0])
-        cell = first.getparent()
-        for p in list(cell)[cell.index(first):]:
-            cell.remove(p)
-        for _ in range(200):
-            cell.append(alt_chunk())
-        cell.append(w("<w:p/>"))
-
-    html = "<html><body>" + "".join(f"<p>{line}</p>" for line in lines) + "</body></html>"
-    got = read_form(with_chunk(edit_document(build_form_docx(app), edit), "chunk.htm", html.encode("utf-8")))
-    assert got.plan == app.plan  # once, not 200 times
+    assert read_form(plan_as_chunk(APPS[0], references=200)).plan == APPS[0].plan  # once, not 200 times
 
 
 def test_a_word_file_exported_from_a_web_page_is_read():
