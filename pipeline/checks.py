@@ -155,13 +155,15 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     doc = sub.word if kind == "word" else sub.pdf
     if doc is not None:
         return
-    if any(f.code == "attachment_link_only" for f in sub.mail_problems):
-        return  # the link notice already asks for the file as an attachment
+    if any(f.code in ("attachment_link_only", "mail_too_large") for f in sub.mail_problems):
+        # The link notice already asks for the file as an attachment; a mail too large to
+        # open did carry files: "未收到" would contradict the notice that says so.
+        return
     if kind == "pdf" and sub.images:
         names = "、".join(d.filename for d in sub.images[:3]) + ("等" if len(sub.images) > 3 else "")
-        yield Hit("PDF 盖章版", {"count": len(sub.images), "names": names}, variant="pdf_images")
+        yield Hit("盖章 PDF 版", {"count": len(sub.images), "names": names}, variant="pdf_images")
         return
-    yield Hit("Word 版申报书" if kind == "word" else "PDF 盖章版", variant=kind)
+    yield Hit("Word 版申报书" if kind == "word" else "盖章 PDF 版", variant=kind)
 
 
 @check("reader_problems", messages="{message}", codes=(list, REQUIRED))
@@ -182,8 +184,8 @@ def _reader_problems(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 @check(
     "seal_present",
     messages={
-        "none": "PDF 盖章版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
-        "grey": "PDF 盖章版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
+        "none": "盖章 PDF 版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
+        "grey": "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
         "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。",
     },
 )
@@ -227,7 +229,7 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if app is None or pdf is None or any(p.code == "format_unreadable" for p in app.problems + pdf.problems):
         return
     if not pdf.text_source and not pdf.has_text_layer:
-        yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
+        yield Hit("盖章 PDF 版", variant="scan", severity=WARNING, staff_only=True)
         return
     # Text read from page images (our OCR, or the scanner's invisible OCR layer)
     # misreads characters: what it disagrees on is a note for staff, not an error.
@@ -251,7 +253,7 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     if pdf.text_source == "ocr":
         if app.unit and not unit_in_text(app.unit, pdf.text):
-            yield Hit("PDF 盖章版", variant="scan", severity=WARNING, staff_only=True)
+            yield Hit("盖章 PDF 版", variant="scan", severity=WARNING, staff_only=True)
         return  # only the cover and seal page were read: no text to compare
     total = pdf_total(pdf.text)
     if total is not None and app.budget_total is not None and total != app.budget_total and not _cut_off(total, app.budget_total):
@@ -267,9 +269,9 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if not readable_form_text(pdf.text):
         # Text layers with broken font maps read as garbage: no verdict for the
         # applicant on that, only a note for staff.
-        yield Hit("PDF 盖章版", variant="garbled", severity=WARNING, staff_only=True)
+        yield Hit("盖章 PDF 版", variant="garbled", severity=WARNING, staff_only=True)
         return
     if similarity < params["error_below"]:
-        yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="text", **note)
+        yield Hit("三、工作基础至五、考核指标", {"similarity": similarity}, variant="text", **note)
     elif similarity < params["warn_below"]:
-        yield Hit("三、工作基础 至 五、考核指标", {"similarity": similarity}, variant="weak", severity=WARNING, staff_only=True)
+        yield Hit("三、工作基础至五、考核指标", {"similarity": similarity}, variant="weak", severity=WARNING, staff_only=True)

@@ -49,6 +49,16 @@ def _where(spec: dict[str, Any]) -> str:
     return f"{spec['section']} / {spec['label']}" if spec.get("label") else spec["section"]
 
 
+def _place(spec: dict[str, Any]) -> str:
+    """The field as a sentence names it: 一、申报单位基本情况中的“单位地址”."""
+    return f"{spec['section']}中的“{spec['label']}”" if spec.get("label") else spec["section"]
+
+
+def _row_place(section: str, n: int, name: str) -> str:
+    who = f"（{name}）" if name else ""
+    return f"{section}第 {n} 行{who}的“联系方式”"
+
+
 def _money(value: Decimal) -> str:
     return fmt_money(value)
 
@@ -85,7 +95,7 @@ def _pilot_type(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 
 @check(
     "required_fields",
-    messages="{location}未填写。请补充填写后" + RESEND + "。",
+    messages="{place}未填写。请补充填写后" + RESEND + "。",
     fields=(list, REQUIRED),
 )
 def _required_fields(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
@@ -95,8 +105,7 @@ def _required_fields(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     for spec in params["fields"]:
         if not _filled(_get(app, spec["path"])):
-            where = _where(spec)
-            yield Hit(where, {"location": where})
+            yield Hit(_where(spec), {"location": _where(spec), "place": _place(spec)})
 
 
 @check(
@@ -201,7 +210,7 @@ _SAME_AS_ABOVE = re.compile(r"\s*(同上|同前|同左)\s*[。.]?\s*")
 
 @check(
     "contact_format",
-    messages="{location}“{value}”不是有效的{kind}（{hint}）。请核对后" + RESEND + "。",
+    messages="{place}填写的“{value}”不是有效的{kind}：{hint}。请核对后" + RESEND + "。",
     fields=(list, REQUIRED),
     participants=(bool, True),
     participants_section=(str, "二、主要参加人员"),
@@ -252,14 +261,14 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
                 return True
         return False
 
-    def hit(where: str, kind: str, value: str) -> Hit:
+    def hit(where: str, place: str, kind: str, value: str) -> Hit:
         hint = _KIND_HINTS[kind].format(account_min=params["account_min"], account_max=params["account_max"])
         shown = " / ".join(line.strip() for line in value.splitlines() if line.strip())  # one line in the reply
         if kind == "account":
             from .privacy import mask_account
 
             shown = mask_account(shown)  # the finding is also shown in staff summaries
-        return Hit(where, {"location": where, "value": shown, "kind": _KIND_NAMES[kind], "hint": hint})
+        return Hit(where, {"location": where, "place": place, "value": shown, "kind": _KIND_NAMES[kind], "hint": hint})
 
     for spec in params["fields"]:
         value = _get(app, spec["path"])
@@ -267,13 +276,14 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         if kind not in _KIND_HINTS:
             raise ValueError(f"unknown kind {kind!r}")
         if isinstance(value, str) and value.strip() and bad(kind, value):
-            yield hit(_where(spec), kind, value)
+            yield hit(_where(spec), _place(spec), kind, value)
     if params["participants"]:
         for n, p in enumerate(app.participants, 1):
             # The column is 联系方式: a phone or an e-mail address.
             if p.phone.strip() and bad("contact", p.phone):
                 who = f"（{p.name}）" if p.name else ""
-                yield hit(f"{params['participants_section']} / 第 {n} 行{who}联系方式", "contact", p.phone)
+                section = params["participants_section"]
+                yield hit(f"{section} / 第 {n} 行{who}联系方式", _row_place(section, n, p.name), "contact", p.phone)
 
 
 # -- warnings --------------------------------------------------------------------
@@ -354,7 +364,7 @@ def _plan_minimums(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 
 @check(
     "participant_phone",
-    messages="{location}未填写。建议补充主要参加人员的联系电话，便于工作联系。",
+    messages="{place}未填写。建议补充主要参加人员的联系电话，便于工作联系。",
     section=(str, "二、主要参加人员"),
 )
 def _participant_phone(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
@@ -366,7 +376,7 @@ def _participant_phone(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         if not p.phone.strip():
             who = f"（{p.name}）" if p.name else ""
             where = f"{params['section']} / 第 {n} 行{who}联系方式"
-            yield Hit(where, {"location": where})
+            yield Hit(where, {"location": where, "place": _row_place(params["section"], n, p.name)})
 
 
 @check(

@@ -40,7 +40,8 @@ LINK_ONLY_MESSAGE = (
     "您的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期，我们无法据此受理。"
     "请将{files}作为普通附件直接添加到邮件中重新发送。"
 )
-LINK_ONLY_FILES = {(False, False): "Word 版申报书和盖章 PDF 版", (True, False): "盖章 PDF 版", (False, True): "Word 版申报书"}
+# A leading space keeps "请将 Word 版…" spaced as everywhere else.
+LINK_ONLY_FILES = {(False, False): " Word 版申报书和盖章 PDF 版", (True, False): "盖章 PDF 版", (False, True): " Word 版申报书"}
 
 # Every label that means "some GB encoding": GB18030 is a superset of all of
 # them, and the narrower codecs fail on GBK-only characters (镕 喆 玥 珺 堃).

@@ -100,14 +100,52 @@ def _form_order(section: str) -> tuple[int, int]:
     return (4, 0)
 
 
+def _says_where(f: Finding) -> bool:
+    """The message already names its place (the whole location, or its section: messages
+    that name the section name the field too)."""
+    return not f.location or f.location in f.message or _section_of(f) in f.message
+
+
 def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict[str, str]]]]:
     """Errors grouped under their section, in the form's order; `where` only when the message doesn't say it."""
     groups: dict[str, list[dict[str, str]]] = {}
     for f in findings:
         section = _section_of(f)
-        where = f.location if f.location and f.location != section and f.location not in f.message else ""
+        where = f.location if f.location != section and not _says_where(f) else ""
         groups.setdefault(section, []).append({"message": f.message, "where": where})
     return sorted(groups.items(), key=lambda item: _form_order(item[0]))  # stable: rule order within a rank
+
+
+def warning_points(findings: tuple[Finding, ...]) -> list[dict[str, str]]:
+    """Warnings as listed in a reply: the place first, unless the message starts by naming it."""
+    return [{"location": "" if _says_where(f) else f.location, "message": f.message} for f in findings]
+
+
+# Errors that only one of the two files can fix: the other file need not be sent again.
+_WORD_ONLY = frozenset({"missing_word"})
+_PDF_ONLY = frozenset({"missing_pdf", "missing_stamp"})
+
+
+def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> str:
+    """Which files the correction asks for: "word", "pdf" or "both".
+
+    A content error means a new Word and a PDF printed and stamped from it; a missing,
+    unreadable or unstamped file is fixed by sending that file alone (the latest Word
+    and the latest PDF are paired, whatever mail each came in).
+    """
+    need: set[str] = set()
+    has_word = any(d.kind not in ("pdf", "image") for d in files)
+    has_pdf = any(d.kind == "pdf" for d in files)
+    for f in errors:
+        if f.code in _WORD_ONLY or (f.code == "format_unreadable" and f.location.startswith("Word")):
+            need.add("word")
+        elif f.code in _PDF_ONLY or (f.code == "format_unreadable" and "PDF" in f.location):
+            need.add("pdf")
+        elif f.code == "attachment_link_only" and has_word != has_pdf:
+            need.add("pdf" if has_word else "word")  # the link stood for the file not received
+        else:
+            need.update(("word", "pdf"))
+    return need.pop() if len(need) == 1 else "both"
 
 
 def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environment", now: datetime) -> Reply:
@@ -133,10 +171,14 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "received": fmt_time(inp.received_at, tz),
         "deadline": fmt_time(call.deadline, tz),
         "errors": group_by_section(inp.verdict.errors),
-        "warnings": list(inp.verdict.applicant_warnings),
+        "warnings": warning_points(inp.verdict.applicant_warnings),
+        # What the correction asks for: "word", "pdf" or "both"; none_received: no file yet.
+        "send": files_to_send(inp.verdict.errors, inp.files),
+        "none_received": not inp.files,
         "correction_days": int(call.correction_window.total_seconds() // 86400),
         # The exact end of the correction window this notice opens (never before the deadline).
         "correction_until": fmt_time(call.cutoff(now), tz),
+        "window_is_deadline": call.cutoff(now) == call.deadline,
         "late_correction_until": fmt_time(inp.correction_until, tz) if inp.correction_until else "",
         "today": fmt_time(now, tz),
     }

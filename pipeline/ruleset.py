@@ -52,8 +52,9 @@ class Ruleset:
             try:
                 hits = list(spec.func(ctx, rule.params))
             except Exception as exc:  # a bug in a check must not stop the run
+                # For staff only: a program error is no advice to the applicant.
                 out.append(
-                    Finding("check_failed", WARNING, f"规则 {rule.code} 检查出错：{type(exc).__name__}", "")
+                    Finding("check_failed", WARNING, f"规则 {rule.code} 检查出错：{type(exc).__name__}", "", staff_only=True)
                 )
                 continue
             wrong_form = wrong_form or (rule.check == "form_recognized" and bool(hits))

@@ -1402,7 +1402,7 @@ BLANK_FORM = Finding(
     "wrong_form",
     "error",
     "收到的 Word 文件是空白的申报书模板，各栏目都没有填写（可能是发送时选错了文件）。"
-    "请发送填写完整的 Word 版申报书，连同盖章 PDF 版重新发送。",
+    "请填写完整后，将 Word 版申报书连同盖章 PDF 版重新发送。",
     "Word 版申报书",
 )
 MAX_TEXT_OF_A_SCAN = 20  # characters a pasted-in scan may carry besides the title and cover lines

@@ -22,7 +22,7 @@ from ..models import ERROR, WARNING, Finding, PdfFacts, SealEvidence
 
 log = logging.getLogger(__name__)
 
-LOCATION = "PDF 盖章版"
+LOCATION = "盖章 PDF 版"
 MAX_BYTES = 50 * 1024 * 1024
 MAX_PAGES = 300
 MEM_LIMIT = 1536 * 1024 * 1024  # child address space
@@ -41,13 +41,13 @@ OCR_MAX_PIXELS = 16_000_000  # a page rendered for OCR
 _MESSAGES = {
     "encrypted": "PDF 文件设置了打开密码，无法读取。请取消密码后重新导出 PDF 发送。",
     "too_large": "PDF 文件超过 50 MB，超出处理限制。请降低扫描分辨率（如 200 dpi）后重新发送。",
-    "too_many_pages": f"PDF 文件超过 {MAX_PAGES} 页，超出处理限制。请只发送盖章申报书。",
+    "too_many_pages": f"PDF 文件超过 {MAX_PAGES} 页，超出处理限制。请只发送申报书的盖章 PDF 版。",
     "not_pdf": "该文件不是有效的 PDF 文件（可能只是改了扩展名），请重新导出 PDF 后发送。",
 }
 _GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
-MISSING_STAMP = "PDF 盖章版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
+MISSING_STAMP = "盖章 PDF 版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
 GREY_STAMP = (
-    "PDF 盖章版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
+    "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
     "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。"
 )
 # OCR text (a scanner's layer too) may put spaces between the characters.

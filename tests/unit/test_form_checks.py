@@ -80,7 +80,7 @@ def test_field_missing_names_each_field():
     assert [f.location for f in found] == [
         "一、申报单位基本情况 / 试点负责人电子邮箱",
         "一、申报单位基本情况 / 单位地址",
-        "七、经费支出预算表 / 乙方账户信息 开户银行",
+        "七、经费支出预算表 / 乙方账户信息（开户银行）",
     ]
     assert {f.code for f in findings(app)} == {"field_missing"}
 

@@ -24,7 +24,7 @@ def codes(facts):
 def only_problem_is_unreadable(facts):
     assert codes(facts) == ["format_unreadable"]
     f = facts.problems[0]
-    assert (f.severity, f.location) == ("error", "PDF 盖章版")
+    assert (f.severity, f.location) == ("error", "盖章 PDF 版")
     assert f.message
 
 

@@ -476,7 +476,7 @@ def test_a_correction_after_the_cut_off_is_late_not_accepted(tmp_path, forms):
     _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(27))  # deadline 6-23, window 6-20 + 3 days: both passed
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "late"
     notice = reply_text(p.rows("SELECT * FROM outbox ORDER BY id")[0])
-    assert "请于 2025年6月23日 23:59 前完成补正" in notice  # 6-20 + 3 days ends before the deadline
+    assert "请于 2025年6月23日 23:59（北京时间，即申报截止时间）前完成补正" in notice  # 6-20 + 3 days ends before the deadline
     late = p.rows("SELECT * FROM outbox ORDER BY id")[-1]
     text = reply_text(late)
     assert late["kind"] == "late" and "补正材料于 2025年6月27日" in text and "补正期限（2025年6月23日 23:59" in text
@@ -564,7 +564,7 @@ def test_the_window_runs_from_the_latest_notice_and_each_notice_names_its_end(tm
     bad_word = build_form_docx(dataclasses.replace(app, unit_name=""))
     _step(p, "a@qq.com", [("申报书.docx", bad_word)], _at(23, 20))  # a new problem: a second notice
     notices = [reply_text(r) for r in p.rows("SELECT * FROM outbox WHERE kind='correction' ORDER BY id")]
-    assert len(notices) == 2 and "请于 2025年6月26日 21:00 前完成补正" in notices[1]  # 6-23 21:00 (clock) + 3 days
+    assert len(notices) == 2 and "补正期限为 2025年6月26日 21:00（北京时间）" in notices[1]  # 6-23 21:00 (clock) + 3 days
     _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(25))  # within the second window
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
     p.close()

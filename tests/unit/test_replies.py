@@ -137,3 +137,123 @@ def test_every_problem_code_renders_in_every_reply(code):
     note = Finding(code, "warning", f"仅供工作人员（{code}）", "PDF 盖章版", staff_only=True)
     reply, msg = make([note])
     assert f"仅供工作人员（{code}）" not in body(msg)
+
+
+# -- what the applicant reads, rendered from the real rules (review of every reply text) --------
+
+def _rendered(app=None, *, word=True, pdf=True, seal="red", mail_problems=(), now=NOW, notice=None, units=True):
+    """A reply from the real rules file: sample application, its PDF, the verdict, both parts."""
+    from dataclasses import replace
+
+    from pipeline.checks import Context
+    from pipeline.consistency import form_text
+    from pipeline.models import PdfFacts, SealEvidence, Submission
+    from pipeline.samples.apps import sample_applications
+
+    app = app or sample_applications()[0]
+    rs = load_rules(RULES)
+    at = datetime(2025, 6, 20, 10, 15, tzinfo=CST)
+    wdoc = Document("a" * 64, "申报书.docx", "docx", 40000, at, "m") if word else None
+    pdoc = Document("b" * 64, "盖章版.pdf", "pdf", 90000, at, "m") if pdf else None
+    facts = PdfFacts(pages=8, text=f"申报单位：{app.unit}\n{form_text(app)}", page_sizes=((595.28, 841.89),) * 8,
+                     has_text_layer=True, seal=SealEvidence(seal, 8, 0.9), text_source="layer")
+    files = tuple(d for d in (wdoc, pdoc) if d)
+    sub = Submission("a@qq.com", "a@qq.com", wdoc, pdoc, at, at, at if word and pdf else None,
+                     mail_problems=tuple(mail_problems), correction_notice_at=notice)
+    verdict = judge("a@qq.com", rs.evaluate(Context(rs.call, sub, app if word else None, facts if pdf else None)))
+    inp = ReplyInput(verdict, "a@qq.com", "李晓燕", app.unit if word and units else "", "县级科协试点", "2025-KJZY-007",
+                     files, at, "<orig@qq.com>", ())
+    reply = render_reply(inp, rs.call, SENDER, environment(), now)
+    return reply, reply.text, reply.html
+
+
+def test_an_unstamped_pdf_asks_for_the_pdf_only():
+    """The Word form is fine: the notice must not ask for it again (nor say 一并重新发送)."""
+    reply, text, html = _rendered(seal="none")
+    assert reply.kind == "correction"
+    for part in (text, html):
+        assert "请将盖章 PDF 版发送至本邮箱（kpzx350@163.com）；已收到的 Word 版申报书无需重复发送" in part
+        assert "一并重新发送" not in part
+
+
+def test_a_missing_word_asks_for_the_word_only_and_a_content_error_for_both():
+    _, text, _ = _rendered(pdf=True, word=False)
+    assert "请将 Word 版申报书（.docx）发送至本邮箱" in text and "已收到的盖章 PDF 版无需重复发送" in text
+    from dataclasses import replace
+
+    from pipeline.samples.apps import sample_applications
+
+    _, text, html = _rendered(replace(sample_applications()[0], address=""))
+    assert "将 Word 版申报书（.docx）和盖章 PDF 版一并重新发送至本邮箱" in text and "无需重复发送" not in text
+    assert "一、申报单位基本情况中的“单位地址”未填写" in text and "基本情况 / 单位地址未填写" not in html
+
+
+def test_a_mail_too_large_is_not_told_its_files_never_came():
+    too_large = Finding("mail_too_large", "error", "邮件过大（80 MB，上限 60 MB），未能处理其中的附件。", "邮件附件")
+    reply, text, html = _rendered(word=False, pdf=False, mail_problems=(too_large,), units=False)
+    assert reply.kind == "correction" and "邮件过大" in text
+    assert "未收到 Word 版申报书" not in text and "未收到盖章 PDF 版" not in html
+    assert "申报材料已收到" not in text and "尚未收到可以审核的申报材料" in text
+
+
+def test_a_mail_without_files_is_not_told_its_materials_arrived():
+    """A question ("申报书模板在哪里下载？") gets no "贵单位报送的…申报材料已收到"."""
+    _, text, html = _rendered(word=False, pdf=False, units=False)
+    for part in (text, html):
+        assert "申报材料已收到" not in part and "尚未收到可以审核的申报材料" in part
+        assert "未收到 Word 版申报书" in part and "请修改后" not in part
+
+
+def test_a_crashed_check_is_never_shown_to_the_applicant(monkeypatch):
+    from dataclasses import replace
+
+    from pipeline.checks import REGISTRY
+
+    def boom(ctx, params):
+        raise KeyError("x")
+
+    monkeypatch.setitem(REGISTRY, "quantified", replace(REGISTRY["quantified"], func=boom))
+    reply, text, html = _rendered()
+    assert reply.kind == "receipt"
+    assert "检查出错" not in text and "KeyError" not in html
+
+
+def test_deadlines_say_beijing_time_and_the_window_names_its_end():
+    _, text, html = _rendered(seal="none", now=datetime(2025, 6, 20, 10, 20, tzinfo=CST))  # +3 days < deadline
+    assert "请于 2025年6月23日 23:59（北京时间，即申报截止时间）前完成补正" in text
+    assert "已在截止前报送的单位" not in text
+    late_notice = datetime(2025, 6, 24, 9, tzinfo=CST)
+    _, text, html = _rendered(seal="none", now=late_notice)
+    for part in (text, html):
+        assert "申报截止时间为 2025年6月23日 23:59（北京时间）；贵单位的补正期限为 2025年6月27日 09:00（北京时间）" in part
+    _, msg = make([Finding("late", "error", "已超过截止时间", "申报时间")])
+    assert "截止时间（2025年6月23日 23:59，北京时间）" in body(msg)
+
+
+def test_one_name_for_the_stamped_pdf_and_no_doubled_places():
+    """盖章 PDF 版 everywhere (never PDF 盖章版); a warning's place is not written twice."""
+    from dataclasses import replace
+
+    from pipeline.samples.apps import section, sample_applications
+
+    _, text, html = _rendered(replace(sample_applications()[0], indicators=section("组建队伍，开展活动。")), seal="none")
+    assert "PDF 盖章版" not in text and "PDF 盖章版" not in html and "【盖章 PDF 版】" not in text
+    assert "五、考核指标：五、考核指标" not in text and "  - 五、考核指标中没有数字" in text
+    assert "不影响受理" not in text and "仅为建议，不属于补正要求" in html
+    _, text, _ = _rendered(replace(sample_applications()[0], indicators=section("组建队伍，开展活动。")))
+    assert "\n\n\n" not in text and "以下几点不影响受理" in text
+
+
+def test_the_html_part_lists_the_files_under_the_same_caption_as_the_text():
+    _, text, html = _rendered(seal="none")
+    assert "本次已收到的文件：" in text and "<p>本次已收到的文件：</p>" in html
+    _, text, html = _rendered()
+    assert "收到的文件：" in text and "<p>收到的文件：</p>" in html
+
+
+def test_a_cloud_link_notice_spaces_word_like_every_other_text():
+    from pipeline.mime import LINK_ONLY_FILES, LINK_ONLY_MESSAGE
+
+    for files in LINK_ONLY_FILES.values():
+        message = LINK_ONLY_MESSAGE.format(files=files)
+        assert "将Word" not in message and "将 盖章" not in message
