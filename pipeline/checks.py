@@ -181,6 +181,20 @@ def _reader_problems(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
             yield Hit(f.location, {"message": f.message})
 
 
+@check("unopened_attachments", messages="{message}", codes=(list, REQUIRED))
+def _unopened_attachments(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """Attachments we could not open (an encrypted or broken archive, a file over the size
+    limit), while the Word or the PDF is still missing: they were most likely inside, and
+    "未收到" alone would puzzle an applicant who sent them. With both files in, staff see it
+    in the summary; the applicant needs no advice about a spare file."""
+    sub = ctx.submission
+    if sub.word is not None and sub.pdf is not None:
+        return
+    for f in sub.mail_problems:
+        if f.code in params["codes"]:
+            yield Hit(f.location, {"message": f.message})
+
+
 @check(
     "seal_present",
     messages={

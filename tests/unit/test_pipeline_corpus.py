@@ -274,6 +274,46 @@ def test_wrong_document_gets_the_blank_form(tmp_path, forms):
     p.close()
 
 
+def encrypted_7z(files: list[tuple[str, bytes]]) -> bytes:
+    import py7zr
+
+    buf = io.BytesIO()
+    with py7zr.SevenZipFile(buf, "w", password="单位密码") as archive:
+        for name, data in files:
+            archive.writestr(data, name)
+    return buf.getvalue()
+
+
+def test_files_in_a_locked_archive_are_named_as_the_reason_they_were_not_received(tmp_path, forms):
+    """"未收到" alone would puzzle a unit that did send both files, in an encrypted archive."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报材料.7z", encrypted_7z([("申报书.docx", docx), ("盖章版.pdf", pdf)]))]))
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    text = reply_text(row)
+    assert row["kind"] == "correction"
+    assert "压缩包“申报材料.7z”有密码，无法打开" in text and "未收到 Word 版申报书" in text
+    # The files sent again as attachments: a receipt that says nothing of the archive.
+    later = ON_TIME + timedelta(hours=1)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], later), later)
+    p.judge()
+    receipt = p.rows("SELECT * FROM outbox ORDER BY id")[-1]
+    assert receipt["kind"] == "receipt" and "压缩包" not in reply_text(receipt)
+    p.close()
+
+
+def test_a_locked_spare_archive_beside_both_files_is_for_staff_only(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf), ("附件材料.7z", encrypted_7z([("照片.jpg", b"x")]))]))
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    assert row["kind"] == "receipt" and "压缩包" not in reply_text(row)
+    assert "附件材料.7z" in p.rows("SELECT problems FROM mails")[0]["problems"]  # on record for staff
+    p.close()
+
+
 def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, forms):
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
