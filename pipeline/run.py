@@ -153,9 +153,7 @@ class Runner:
         for att in attachments:
             role = role_of(att.kind)
             if att.size > limit:
-                problems.append(
-                    Finding("attachment_too_large", WARNING, f"附件“{att.filename}”超过 {limit // 1048576} MB，未处理", "邮件附件")
-                )
+                problems.append(_attachment_too_large(att.filename, limit))
                 continue
             path = self.files.put_file(att.sha256, att.kind, att.data)
             file_rows.append(_file_row(mail, att, role, path))
@@ -655,11 +653,20 @@ def _header_only(raw: RawMail) -> RawMail:
     return dataclasses.replace(raw, data=data[: min(cut, 262144)] + b"\r\n\r\n")
 
 
+def _attachment_too_large(filename: str, limit: int) -> Finding:
+    return Finding(
+        "attachment_too_large",
+        WARNING,
+        f"附件“{filename}”超过 {limit / 1048576:g} MB，未能处理。请压缩文件（扫描件可改用 200 dpi）后作为附件重新发送。",
+        "邮件附件",
+    )
+
+
 def _mail_too_large(size: int, limit_mb: float) -> Finding:
     return Finding(
         "mail_too_large",
         "error",
-        f"邮件过大（{size / 1048576:.0f} MB，上限 {limit_mb:.0f} MB），未能处理其中的附件。请压缩 PDF 或将 Word 版和盖章 PDF 版分两封邮件发送。",
+        f"邮件过大（{size / 1048576:.0f} MB，上限 {limit_mb:.0f} MB），未能处理其中的附件。请压缩 PDF，或将 Word 版申报书和盖章 PDF 版分两封邮件发送。",
         "邮件附件",
     )
 

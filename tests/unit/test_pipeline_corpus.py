@@ -303,6 +303,23 @@ def test_files_in_a_locked_archive_are_named_as_the_reason_they_were_not_receive
     p.close()
 
 
+def test_an_attachment_over_the_limit_is_named_with_what_to_do(tmp_path, forms):
+    import dataclasses
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    replies = dataclasses.replace(p.runner.cfg.replies, max_attachment_mb=0.5)
+    p.runner.cfg = dataclasses.replace(p.runner.cfg, replies=replies)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("扫描件.pdf", pdf + b"%" * 600_000)]))
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    text = reply_text(row)
+    assert row["kind"] == "correction"
+    assert "附件“扫描件.pdf”超过 0 MB" not in text  # the limit as configured, not rounded away
+    assert "未能处理。请压缩文件" in text and "未收到盖章 PDF 版" in text
+    p.close()
+
+
 def test_a_locked_spare_archive_beside_both_files_is_for_staff_only(tmp_path, forms):
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
