@@ -43,6 +43,8 @@ _MESSAGES = {
     "too_large": "PDF 文件超过 50 MB，超出处理限制。请降低扫描分辨率（如 200 dpi）后重新发送。",
     "too_many_pages": f"PDF 文件超过 {MAX_PAGES} 页，超出处理限制。请只发送申报书的盖章 PDF 版。",
     "not_pdf": "该文件不是有效的 PDF 文件（可能只是改了扩展名），请重新导出 PDF 后发送。",
+    "portfolio": "收到的 PDF 是“PDF 包”（PDF Portfolio，文件夹式 PDF，里面装着其他文件），无法直接审核。"
+    "请将盖章后扫描或导出的 PDF 文件本身作为附件发送。",
 }
 _GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
 MISSING_STAMP = "盖章 PDF 版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
@@ -316,6 +318,8 @@ def inspect(data: bytes) -> dict:
             return {"ok": False, "reason": "damaged", "error": "no pages"}
         if pages > MAX_PAGES:
             return {"ok": False, "reason": "too_many_pages"}
+        if _is_portfolio(pdf):
+            return {"ok": False, "reason": "portfolio"}
         sizes = [_page_size(p) for p in pdf.pages]
         if (reason := _check_streams(pdf)) is not None:
             return {"ok": False, "reason": reason}
@@ -332,6 +336,15 @@ def inspect(data: bytes) -> dict:
     except Exception as exc:  # noqa: BLE001 - including qpdf's DataDecodingError
         return {"ok": False, "reason": "damaged", "error": f"{type(exc).__name__}: {exc}"[:300]}
     return _read_with_pdfium(data, fallback, pdf, pages, sizes, encrypted, warnings)
+
+
+def _is_portfolio(pdf) -> bool:
+    """A PDF Portfolio (Acrobat's PDF 包): viewers show its embedded files, not its
+    placeholder page, so the stamped form is one of those files, out of our sight."""
+    try:
+        return "/Collection" in pdf.Root and len(pdf.attachments) > 0
+    except Exception:  # noqa: BLE001 - an odd name tree is no portfolio
+        return False
 
 
 def _has_content(page) -> bool:

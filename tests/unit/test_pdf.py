@@ -462,3 +462,19 @@ def test_searchable_scan_with_a_typed_date_is_still_a_scan_layer():
     page.contents_add(pikepdf.Stream(pdf, f"BT {font} 12 Tf 400 100 Td (2025-06-20) Tj ET".encode()))
     facts = read_pdf(saved(pdf), ocr=False)
     assert facts.text_source == "scan_layer" and "2025-06-20" in facts.text
+
+
+def test_a_pdf_portfolio_is_named_not_judged_as_unstamped(red_pdf):
+    """Acrobat's PDF 包: a placeholder page, the stamped form embedded as a file. Saying
+    未发现公章 would send the applicant to re-stamp a form that is stamped."""
+    portfolio = pikepdf.new()
+    portfolio.add_blank_page(page_size=pdfmod.A4)
+    portfolio.attachments["申报书盖章版.pdf"] = pikepdf.AttachedFileSpec(portfolio, red_pdf, mime_type="application/pdf")
+    portfolio.Root.Collection = pikepdf.Dictionary(Type=pikepdf.Name.Collection, View=pikepdf.Name.D)
+    facts = read_pdf(saved(portfolio))
+    assert codes(facts) == ["format_unreadable"] and "PDF 包" in facts.problems[0].message
+    # A plain stamped PDF with a file attached is still read as the form.
+    with_file = pikepdf.open(io.BytesIO(red_pdf))
+    with_file.attachments["申报书.docx"] = pikepdf.AttachedFileSpec(with_file, b"PK\x03\x04", mime_type="application/octet-stream")
+    facts = read_pdf(saved(with_file))
+    assert codes(facts) == [] and facts.seal.kind == "red"
