@@ -410,6 +410,8 @@ class _Worker:
         if self.proc is not None:
             self._stop_process(kill)
             return
+        if self._recv_fd < 0:
+            return  # stopped already
         try:  # its pid, to kill it if it does not go (a sibling that never got a request)
             self.identify(time.monotonic() + (0.5 if kill else 5))
         except (WorkerGone, ValueError, OSError):
@@ -422,10 +424,12 @@ class _Worker:
                 os.kill(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        try:
-            os.close(self._recv_fd)
-        except OSError:
-            pass
+        if self._recv_fd >= 0:  # once: the number may belong to another file afterwards
+            try:
+                os.close(self._recv_fd)
+            except OSError:
+                pass
+            self._recv_fd = -1
 
     def _gone(self, deadline: float) -> bool:
         """Wait for a sibling that closed its channel to finish exiting."""
