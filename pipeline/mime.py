@@ -693,10 +693,11 @@ def _walk(msg: Message, prune=None):
 
     A mail carried in a form the parser left closed is opened on the way
     (see `_embedded_mail`), so its files are found like a forwarded mail's.
+    Yields (part, forwarded): forwarded when the part is inside an attached mail.
     """
-    stack = [(msg, 0)]
+    stack = [(msg, 0, False)]
     while stack:
-        part, depth = stack.pop()
+        part, depth, forwarded = stack.pop()
         embedded = _embedded_mail(part) if depth < MAX_DEPTH else None
         if embedded is not None:
             part._payload = [embedded]
@@ -707,9 +708,10 @@ def _walk(msg: Message, prune=None):
             if depth >= MAX_DEPTH or _content_type(part) in REPORT_TYPES:
                 continue
             children = [p for p in payload if isinstance(p, Message)]
-            stack.extend((c, depth + 1) for c in reversed(children))
+            inside = forwarded or (depth > 0 and _carries_mail(part))
+            stack.extend((c, depth + 1, inside) for c in reversed(children))
         else:
-            yield part
+            yield part, forwarded
 
 
 MESSAGE_TYPES = ("message/rfc822", "message/global")
@@ -774,7 +776,7 @@ def returns_own_mail(part: Message, own_addresses: frozenset[str]) -> bool:
     """Is `part` an attached message we sent? Gateways bounce our reply back whole,
     and its files (our blank form) are not the sender's."""
     try:
-        if not own_addresses or _content_type(part) not in ("message/rfc822", "message/global"):
+        if not own_addresses or not _carries_mail(part):
             return False
         inner = part._payload
         if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
@@ -785,11 +787,22 @@ def returns_own_mail(part: Message, own_addresses: frozenset[str]) -> bool:
         return False
 
 
+def _carries_mail(part: Message) -> bool:
+    """A message part, or a saved .eml file that `_walk` opened (a gateway or 作为附件转发
+    returns our reply that way too)."""
+    return _content_type(part) in MESSAGE_TYPES or part_filename(part).lower().endswith(".eml")
+
+
 def _collect(
     msg: Message, own_addresses: frozenset[str] = frozenset()
 ) -> tuple[list[Attachment], list[str], list[str], list[Finding], bool]:
-    """Files, plain and HTML texts, problems, and whether a mail of ours came back inside."""
+    """Files, plain and HTML texts, problems, and whether a mail of ours came back inside.
+
+    Files inside an attached mail come first: on a tie the file recorded last counts,
+    and what the sender attached beside a forwarded earlier mail is the newer version.
+    """
     attachments: list[Attachment] = []
+    forwarded_files: list[Attachment] = []
     plains: list[str] = []
     htmls: list[str] = []
     problems: list[Finding] = []
@@ -801,7 +814,7 @@ def _collect(
             return True
         return False
 
-    for part in _walk(msg, prune):
+    for part, forwarded in _walk(msg, prune):
         try:
             ctype = _content_type(part)
             disp = _disposition(part)
@@ -823,8 +836,8 @@ def _collect(
                 continue  # pictures in the text (logos, pasted images) are not files sent to us
             if disp == "" and not name and ctype.startswith(("multipart/", "message/")):
                 continue
-            filename = name or f"未命名附件{len(attachments) + 1}.{KIND_EXT.get(kind, 'bin')}"
-            attachments.append(
+            filename = name or f"未命名附件{len(attachments) + len(forwarded_files) + 1}.{KIND_EXT.get(kind, 'bin')}"
+            (forwarded_files if forwarded else attachments).append(
                 Attachment(
                     filename=filename,
                     kind=kind,
@@ -836,7 +849,7 @@ def _collect(
         except Exception as exc:  # one bad part must not lose the others
             log.warning("unreadable MIME part: %r", exc)
             problems.append(Finding("mail_unparseable", WARNING, f"邮件中有一部分内容无法解析（{type(exc).__name__}）", "邮件附件"))
-    return attachments, plains, htmls, problems, bool(returned)
+    return forwarded_files + attachments, plains, htmls, problems, bool(returned)
 
 
 def _charset(part: Message) -> str | None:

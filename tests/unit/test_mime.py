@@ -734,3 +734,19 @@ def test_saved_mail_attached_as_a_file_keeps_its_files():
 def test_a_text_file_named_eml_that_is_no_mail_stays_a_file():
     mail = parse(forwarded(corpus.att('attachment; filename="notes.eml"', "只是一些文字，没有邮件头。".encode("utf-8"))))
     assert [(a.filename, a.kind) for a in mail.attachments] == [("notes.eml", "text")]
+
+
+def test_a_bounce_returning_our_reply_as_an_eml_file_is_not_answered():
+    """Gateways and 作为附件转发 send our mail back as application/octet-stream .eml: our
+    blank form inside is no applicant's Word, and the bounce gets no reply."""
+    mail = parse(forwarded(corpus.att('attachment; filename="原邮件.eml"', our_notice_with_blank_form())))
+    assert mail.attachments == ()
+    assert mail.no_reply_reason and "本邮箱发出" in mail.no_reply_reason
+
+
+def test_applicant_files_next_to_our_reply_as_an_eml_file_still_count():
+    files = [*FILES, corpus.att('attachment; filename="补正通知.eml"', our_notice_with_blank_form())]
+    body = corpus.multipart([corpus.text_part("补正材料见附件"), *files], boundary="outer-4")
+    mail = parse(corpus.mail([("Content-Type", 'multipart/mixed; boundary="outer-4"')], body, sender="杨帆 <yf@163.com>"))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+    assert mail.no_reply_reason is None

@@ -653,3 +653,15 @@ def test_supplementary_files_with_an_unchanged_pair_are_noted_for_staff(tmp_path
     note = p.rows("SELECT no_reply_reason FROM mails ORDER BY received_at DESC")[0]["no_reply_reason"]
     assert "其他文件" in note and "工作人员查看" in note
     p.close()
+
+
+def test_files_attached_beside_a_forwarded_earlier_mail_are_the_ones_judged(tmp_path, forms):
+    """"新版见附件，原邮件附后": the earlier mail's files, inside the attached .eml, are the older version."""
+    app, docx, pdf = forms[0]
+    earlier = form_mail("a@qq.com", [("申报书-旧.docx", docx), ("盖章版-旧.pdf", build_form_pdf(app, seal="none"))])
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书-新.docx", docx), ("盖章版-新.pdf", pdf), ("上次邮件.eml", earlier)]))
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    assert row["kind"] == "receipt" and "盖章版-新.pdf" in reply_text(row)
+    p.close()
