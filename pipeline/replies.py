@@ -124,6 +124,9 @@ def warning_points(findings: tuple[Finding, ...]) -> list[dict[str, str]]:
 # Errors that only one of the two files can fix: the other file need not be sent again.
 _WORD_ONLY = frozenset({"missing_word"})
 _PDF_ONLY = frozenset({"missing_pdf", "missing_stamp"})
+# Why a file is missing (it was in an archive we could not open, or too large): the
+# missing_word / missing_pdf beside it says which file to send.
+_REASON_FOR_MISSING = frozenset({"archive_unreadable", "attachment_too_large"})
 
 
 def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> str:
@@ -137,6 +140,8 @@ def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> s
     has_word = any(d.kind not in ("pdf", "image") for d in files)
     has_pdf = any(d.kind == "pdf" for d in files)
     for f in errors:
+        if f.code in _REASON_FOR_MISSING:
+            continue
         if f.code in _WORD_ONLY or (f.code == "format_unreadable" and f.location.startswith("Word")):
             need.add("word")
         elif f.code in _PDF_ONLY or (f.code == "format_unreadable" and "PDF" in f.location):

@@ -257,3 +257,14 @@ def test_a_cloud_link_notice_spaces_word_like_every_other_text():
     for files in LINK_ONLY_FILES.values():
         message = LINK_ONLY_MESSAGE.format(files=files)
         assert "将Word" not in message and "将 盖章" not in message
+
+
+@pytest.mark.parametrize("code", ["archive_unreadable", "attachment_too_large"])
+def test_a_locked_archive_that_held_the_pdf_asks_for_the_pdf_only(code):
+    """The Word came as a plain attachment: only the PDF, lost in the archive, is to be sent."""
+    lost = Finding(code, "warning", "压缩包“盖章.7z”有密码，无法打开。请发送未加密的文件。", "邮件附件（压缩包）")
+    reply, text, html = _rendered(pdf=False, mail_problems=(lost,))
+    assert reply.kind == "correction" and "盖章.7z" in text
+    for part in (text, html):
+        assert "请将盖章 PDF 版发送至本邮箱（kpzx350@163.com）；已收到的 Word 版申报书无需重复发送" in part
+        assert "一并重新发送" not in part
