@@ -178,7 +178,7 @@ def _reader_problems(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     found.extend(ctx.submission.mail_problems)
     for f in found:
         if f.code in wanted:
-            yield Hit(f.location, {"message": f.message})
+            yield Hit(f.location, {"message": f.message}, staff_only=f.staff_only)
 
 
 @check("unopened_attachments", messages="{message}", codes=(list, REQUIRED))

@@ -142,6 +142,8 @@ class Runner:
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
+        if category == "application" and not too_big and not mail.attachments and not mail.problems:
+            problems.append(_without_files(mail))
         attachments = list(mail.attachments)
         from .archives import expand
 
@@ -659,6 +661,21 @@ def _attachment_too_large(filename: str, limit: int) -> Finding:
         WARNING,
         f"附件“{filename}”超过 {limit / 1048576:g} MB，未能处理。请压缩文件（扫描件可改用 200 dpi）后作为附件重新发送。",
         "邮件附件",
+    )
+
+
+def _without_files(mail: Mail) -> Finding:
+    """A mail about the call with nothing attached is most likely a question: the applicant
+    gets the list of files to send, and staff get the question to answer (a note in the
+    summary, never in the reply)."""
+    text = " ".join((mail.body_text or "").split())
+    snippet = text[:120] + ("…" if len(text) > 120 else "")
+    return Finding(
+        "mail_without_files",
+        WARNING,
+        f"邮件没有附件，可能是咨询，请人工查看并答复。主题：“{mail.subject or '（无主题）'}”；正文：“{snippet or '（无正文）'}”",
+        "邮件正文",
+        staff_only=True,
     )
 
 

@@ -331,6 +331,25 @@ def test_a_locked_spare_archive_beside_both_files_is_for_staff_only(tmp_path, fo
     p.close()
 
 
+def test_a_question_without_files_is_shown_to_staff_to_answer(tmp_path):
+    """The applicant is told which files to send; the question itself is for staff, in the summary."""
+    from pipeline.summary import applicant_rows
+
+    p = Pipeline(tmp_path)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "李主任 <li.office@qq.com>", OWN, "咨询试点申报"
+    msg["Date"] = format_datetime(ON_TIME)
+    msg.set_content("请问高校科协可以申报科技志愿服务试点吗？\n申报书模板在哪里下载？")
+    p.feed(msg.as_bytes())
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    assert row["kind"] == "correction" and "可能是咨询" not in reply_text(row)
+    [summary] = applicant_rows(p.store)
+    [note] = [f for f in summary["problems"] if f["code"] == "mail_without_files"]
+    assert "请问高校科协可以申报科技志愿服务试点吗？ 申报书模板在哪里下载？" in note["message"]
+    p.close()
+
+
 def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, forms):
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
