@@ -72,10 +72,23 @@ def import_cmd(config_path: Path, received: str | None, dry_run: bool, files: tu
 
     cfg = load_config(config_path)
     when = _parse_when(received) if received else None
+    outlook = [str(f) for f in files if _is_outlook_msg(f)]
+    if outlook:
+        raise click.UsageError("以下是 Outlook 的 .msg 文件，不是 .eml：" + "、".join(outlook)
+                               + "。请在 Outlook 中打开邮件，“另存为”.eml（或把邮件拖到桌面）后再导入。")
     stats = import_files(cfg, list(files), received_at=when, dry_run=dry_run)
     _report(stats, dry_run=dry_run)
     if stats.error:
         raise IntakeError(stats.error)
+
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Outlook .msg (and old .doc/.xls) files
+
+
+def _is_outlook_msg(path: Path) -> bool:
+    """An Outlook .msg is a compound file, not MIME: read as mail it would be a mail from nobody."""
+    with open(path, "rb") as fh:
+        return fh.read(8) == OLE_MAGIC
 
 
 def _parse_when(text: str) -> datetime:

@@ -262,6 +262,12 @@ def test_import_saved_eml_files(tmp_path, dovecot, smtp_sink, corpus):
     smtp_sink.wait_for(3, timeout=30)
     assert "逾期" in subjects(smtp_sink)[-1]
     assert db(tmp_path)["mails"].count == 3
+    # An Outlook .msg (a compound file, not MIME) is refused with what to do, before anything is recorded.
+    outlook = tmp_path / "申报邮件.msg"
+    outlook.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4088))
+    result = run_intake(cfg, dovecot, "import", str(outlook))
+    assert result.returncode != 0 and "Outlook 的 .msg 文件" in result.stderr and "另存为" in result.stderr
+    assert db(tmp_path)["mails"].count == 3
 
 
 IDLE_PROBE = (
