@@ -49,6 +49,9 @@ class ReplyInput:
     # A late verdict for a correction that missed its window: the window's end
     # (the notice then says 补正期限, not only the call's deadline).
     correction_until: datetime | None = None
+    # Whether a correction notice now opens a window past the deadline: only once the
+    # applicant has submitted something (questions alone get the deadline).
+    opens_window: bool = True
 
 
 def one_line(value: str, limit: int = 120) -> str:
@@ -159,6 +162,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     unit = one_line(inp.unit, 60)
     sender_name = one_line(inp.sender_name, 40)
     tz = call.timezone
+    window_end = call.cutoff(now) if inp.opens_window else call.deadline
     ctx = {
         "call": call,
         "kind": kind,
@@ -182,8 +186,8 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "none_received": not inp.files,
         "correction_days": int(call.correction_window.total_seconds() // 86400),
         # The exact end of the correction window this notice opens (never before the deadline).
-        "correction_until": fmt_time(call.cutoff(now), tz),
-        "window_is_deadline": call.cutoff(now) == call.deadline,
+        "correction_until": fmt_time(window_end, tz),
+        "window_is_deadline": window_end == call.deadline,
         "late_correction_until": fmt_time(inp.correction_until, tz) if inp.correction_until else "",
         "today": fmt_time(now, tz),
     }

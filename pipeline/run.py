@@ -365,7 +365,7 @@ class Runner:
             [(role, doc) for _, role, doc in docs],
             [parse_iso(m["received_at"]) for m in mails],
             mail_problems=tuple(mail_problems),
-            correction_notice_at=(notice := store.last_correction_at(key)),
+            correction_notice_at=(notice := _window_notice(store.last_correction_at(key), mails)),
             images=tuple(store.images(key)),
             cutoff=call.cutoff(notice),
         )
@@ -540,6 +540,7 @@ class Runner:
             # Late after one of our correction notices: the window was missed, not only the deadline.
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
+            opens_window=_submitted_by(self.store.applicant_mails(key), self.now()),
         )
         now = self.now()
         try:
@@ -574,6 +575,23 @@ class Assessment:
     word_id: int | None
     pdf_id: int | None
     similarity: float | None = None
+
+
+def _submitted_by(mails: list[dict[str, Any]], when: datetime) -> bool:
+    """Whether the applicant had sent something to judge by `when`: a mail with files, a
+    cloud link or an over-limit mail, not only questions (`mail_without_files`)."""
+    return any(
+        parse_iso(m["received_at"]) <= when
+        and not any(f.code == "mail_without_files" for f in findings_from_json(m["problems"]))
+        for m in mails
+    )
+
+
+def _window_notice(notice_at: datetime | None, mails: list[dict[str, Any]]) -> datetime | None:
+    """The correction notice whose window counts: one written after the applicant had
+    submitted something. A notice that only answered questions opens no window, or a
+    question would buy its sender days past the deadline that others did not get."""
+    return notice_at if notice_at is not None and _submitted_by(mails, notice_at) else None
 
 
 def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:

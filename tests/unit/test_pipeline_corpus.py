@@ -350,6 +350,47 @@ def test_a_question_without_files_is_shown_to_staff_to_answer(tmp_path):
     p.close()
 
 
+def test_a_question_before_the_deadline_buys_no_days_after_it(tmp_path, forms):
+    """A notice answering only a question says the deadline, and files first sent after it are late."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    asked = datetime(2025, 6, 21, 15, tzinfo=timezone(timedelta(hours=8)))
+    p.runner.now = lambda: asked + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [], asked, subject="试点申报咨询：可以晚两天交吗？"), asked)
+    p.judge()
+    [notice] = p.rows("SELECT * FROM outbox")
+    text = reply_text(notice)
+    assert "2025年6月23日 23:59（北京时间，即申报截止时间）" in text and "6月24日" not in text
+    sent = datetime(2025, 6, 24, 10, tzinfo=timezone(timedelta(hours=8)))
+    p.runner.now = lambda: sent + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], sent), sent)
+    p.judge()
+    assert status_of(p) == {app.unit: "late"}
+    assert p.rows("SELECT kind FROM outbox ORDER BY id")[-1]["kind"] == "late"
+    p.close()
+
+
+def test_files_sent_on_time_still_open_a_window_after_an_earlier_question(tmp_path, forms):
+    """Question, then an on-time but incomplete submission: its notice opens the usual window."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    asked = datetime(2025, 6, 20, 9, tzinfo=timezone(timedelta(hours=8)))
+    sent = datetime(2025, 6, 23, 20, tzinfo=timezone(timedelta(hours=8)))
+    p.runner.now = lambda: asked + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [], asked, subject="试点申报咨询"), asked)
+    p.judge()
+    p.runner.now = lambda: sent + timedelta(hours=1)  # past the pairing window: the Word alone is answered
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)], sent), sent)
+    p.judge()
+    assert "贵单位的补正期限为 2025年6月26日 21:00（北京时间）" in reply_text(p.rows("SELECT * FROM outbox ORDER BY id")[-1])
+    later = datetime(2025, 6, 25, 9, tzinfo=timezone(timedelta(hours=8)))
+    p.runner.now = lambda: later + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], later), later)
+    p.judge()
+    assert status_of(p) == {app.unit: "accepted"}
+    p.close()
+
+
 def test_a_question_after_the_files_is_for_staff_not_another_receipt(tmp_path, forms):
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
