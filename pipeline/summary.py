@@ -45,6 +45,7 @@ JSON_KEYS = (
     "problems", "reply", "decision",
 )
 UNREAD_FORM_CODES = frozenset({"format_unreadable", "wrong_form"})
+QUESTION_CODE = "mail_without_files"  # run.py's staff note on a mail with nothing attached
 
 
 def _local(value: str | None) -> str | None:
@@ -72,6 +73,9 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
     for r in store.rows("SELECT applicant, kind, state, sent_at, updated_at FROM outbox ORDER BY id"):
         last_reply[r["applicant"]] = r
     decisions = {d["id"]: d for d in store.rows("SELECT * FROM decisions")}
+    questions: dict[str, list[dict[str, Any]]] = {}
+    for q in question_mails(store):
+        questions.setdefault(q["applicant"], []).append(q["problem"])
     out = []
     for a in store.rows("SELECT * FROM applicants ORDER BY receipt_no"):
         decision = decisions.get(a["decision_id"])
@@ -94,10 +98,14 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                 "account": mask_account(_parsed(word).get("account_number", "")),
                 "seal": seal_text(_parsed(pdf)),
                 "pdf_similarity": a.get("pdf_similarity"),
+                # A question is read from its mail, not the verdict: the verdict is remade from the
+                # latest files, and a unit that sent them after asking still awaits an answer.
                 "problems": [
                     {"code": f.code, "severity": f.severity, "message": f.message, "location": f.location}
                     for f in findings_from_json(a["findings"])
-                ],
+                    if f.code != QUESTION_CODE or a["key"] not in questions
+                ]
+                + questions.get(a["key"], []),
                 "reply": {"kind": reply["kind"], "state": reply["state"]} if reply else None,
                 "decision": (
                     {"status": decision["status"], "note": decision["note"], "by": decision["by"], "at": _local(decision["at"])}
@@ -206,6 +214,56 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def question_mails(store: Store) -> list[dict[str, Any]]:
+    """Mail about the call without any file (most likely a question), oldest first: each needs
+    a person to answer it, whatever became of the applicant since."""
+    numbers = {a["key"]: a for a in store.rows("SELECT key, receipt_no, unit FROM applicants")}
+    out = []
+    for m in store.rows(
+        "SELECT applicant, sender, subject, received_at, problems FROM mails"
+        " WHERE category='application' AND problems LIKE ? ORDER BY received_at",
+        (f"%{QUESTION_CODE}%",),
+    ):
+        for f in findings_from_json(m["problems"]):
+            if f.code != QUESTION_CODE:
+                continue
+            applicant = numbers.get(m["applicant"]) or {}
+            came = "，".join(
+                x
+                for x in (
+                    f"{minute_text(m['received_at'])} 收到" if m["received_at"] else "",
+                    f"发件人 {m['sender']}" if m["sender"] else "",
+                )
+                if x
+            )
+            out.append(
+                {
+                    "applicant": m["applicant"],
+                    "receipt_no": applicant.get("receipt_no") or "",
+                    "unit": applicant.get("unit") or "",
+                    "sender": m["sender"] or "",
+                    "subject": m["subject"] or "",
+                    "received_at": _local(m["received_at"]),
+                    "problem": {
+                        "code": f.code,
+                        "severity": f.severity,
+                        "message": f.message + (f"（{came}）" if came else ""),
+                        "location": f.location,
+                    },
+                }
+            )
+    return out
+
+
+def question_lines(store: Store) -> list[str]:
+    """The questions as the digest lists them: when, who, which applicant, the subject."""
+    lines = []
+    for q in question_mails(store):
+        who = " ".join(x for x in (q["receipt_no"], q["unit"]) if x)
+        lines.append(f"  {minute_text(q['received_at'])} {q['sender']}{f'（{who}）' if who else ''}：{q['subject'] or '（无主题）'}")
+    return lines
+
+
 def render(store: Store, fmt: str, *, out: Path | None = None, links: bool = True) -> bytes:
     """The summary in `fmt`. For HTML written to `out`, the stored Word and PDF
     files are copied beside it and linked relatively, so the folder works from a
@@ -299,7 +357,12 @@ def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
     totals = {k: sum(1 for r in rows if r["status"] == k) for k in STATUS_ZH}
     for r in rows:
         r["problem_view"] = [
-            {"severity": p["severity"], "label": problem_label(p, r["status"]), "message": p["message"]}
+            {
+                # A question waits for a staff answer: not a grey reminder that asks nothing.
+                "css": "question" if p["code"] == QUESTION_CODE else p["severity"],
+                "label": problem_label(p, r["status"]),
+                "message": p["message"],
+            }
             for p in r["problems"]
         ]
         r["decision_text"] = decision_text(r["decision"])
@@ -315,6 +378,7 @@ def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
         others=others,
         totals=totals,
         by_type=pilot_type_counts(rows),
+        questions=len(question_mails(store)),
         status_zh=STATUS_ZH,
         reply_zh=REPLY_STATE_ZH,
         generated=datetime.now(TZ).strftime("%Y-%m-%d %H:%M"),
@@ -437,6 +501,8 @@ def status_lines(store: Store) -> list[str]:
     counts = {r["state"]: r["n"] for r in store.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")}
     attention = store.one(
         "SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR category='other'"
+        " OR (category='application' AND problems LIKE ?)",
+        (f"%{QUESTION_CODE}%",),
     )["n"]
     lines = [
         f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}",

@@ -59,6 +59,15 @@ class Db:
         self.store.db["applicants"].insert(row, pk="key")
         self.store.db["outbox"].insert({"applicant": key, "kind": "receipt", "state": "sent", "to_addr": key})
 
+    def question(self, applicant: str, subject: str, text: str, at: str = "2025-06-19T01:00:00+00:00") -> None:
+        """A mail without files, as run.py records it: a staff note on the mail itself."""
+        note = finding("mail_without_files", "warning", f"邮件没有附件，可能是咨询，请人工查看并答复。主题：“{subject}”；正文：“{text}”")
+        self.store.db["mails"].insert(
+            {"sha256": f"{applicant}-{at}", "sender": applicant, "subject": subject, "received_at": at,
+             "category": "application", "applicant": applicant,
+             "problems": json.dumps([{**note, "location": "邮件正文", "staff_only": True}], ensure_ascii=False)}
+        )
+
     def other_mail(self, sender: str, subject: str, category: str, reason: str | None) -> None:
         self.store.db["mails"].insert(
             {"sha256": sender, "sender": sender, "subject": subject, "received_at": "2025-06-21T03:00:00+00:00",
@@ -294,3 +303,65 @@ def test_untyped_counts_only_units_whose_form_was_read(db):
     totals = html.split('<div class="totals">', 1)[1].split("</div>", 1)[0]
     assert "<span>未勾选 1 个</span>" in totals
     assert "<span>市级学会试点 1 个</span>" in totals and "<span>勾选多项 1 个</span>" in totals
+
+
+# -- 9. questions that need a human answer ------------------------------------
+
+
+def test_a_question_stays_in_every_format_after_the_unit_sends_its_files(db):
+    """The note was on the applicant only until its next mail was judged: an answered-by-files
+    unit's question vanished from the summary, and nobody answered it."""
+    db.question("wang@htu.edu.cn", "咨询：高校科协能否申报试点", "请问试点类型勾选哪一项？")
+    db.applicant("wang@htu.edu.cn", status="accepted", unit="河南师范大学科学技术协会", word=("a.docx", FORM),
+                 pdf=("a.pdf", {"seal": SEAL}))
+    expected = "请问试点类型勾选哪一项？”（2025-06-19 09:00 收到，发件人 wang@htu.edu.cn）"
+    [row] = json.loads(render(db.store, "json"))
+    assert [p["code"] for p in row["problems"]] == ["mail_without_files"] and row["problems"][0]["message"].endswith(expected)
+    assert expected in csv_rows(render(db.store, "csv"))[0]["问题"]
+    assert expected in html_rows(render(db.store, "html").decode("utf-8"))[0]
+    wb = workbook(db)
+    assert wb["问题明细"].cell(2, 3).value == "mail_without_files" and wb["问题明细"].cell(2, 6).value.endswith(expected)
+
+
+def test_a_question_on_the_applicant_is_listed_once_with_its_time(db):
+    note = finding("mail_without_files", "warning", "邮件没有附件，可能是咨询，请人工查看并答复。主题：“经费”；正文：“含劳务费吗？”")
+    db.question("zhang@126.com", "经费", "含劳务费吗？", at="2025-06-21T07:00:00+00:00")
+    db.applicant("zhang@126.com", status="needs_correction", findings=[finding("missing_word"), finding("missing_pdf"), note])
+    [row] = json.loads(render(db.store, "json"))
+    assert [p["code"] for p in row["problems"]] == ["missing_word", "missing_pdf", "mail_without_files"]
+    assert row["problems"][2]["message"].endswith("（2025-06-21 15:00 收到，发件人 zhang@126.com）")
+
+
+def test_the_digest_and_status_count_and_list_the_questions(db):
+    db.question("wang@htu.edu.cn", "咨询：高校科协能否申报试点", "请问试点类型勾选哪一项？")
+    db.applicant("wang@htu.edu.cn", status="accepted", unit="河南师范大学科学技术协会", word=("a.docx", FORM))
+    db.question("zhang@126.com", "经费", "含劳务费吗？", at="2025-06-21T07:00:00+00:00")
+    db.applicant("zhang@126.com", status="needs_correction", findings=[finding("missing_word"), finding("missing_pdf")])
+    msg = build_digest(db.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", datetime(2025, 6, 25, 0, 0, tzinfo=timezone.utc))
+    body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "需要人工查看的邮件：2 封" in body
+    assert "没有附件、可能是咨询、需要人工答复的邮件 2 封" in body
+    assert "2025-06-19 09:00 wang@htu.edu.cn（2025-KJZY-001 河南师范大学科学技术协会）：咨询：高校科协能否申报试点" in body
+    assert "2025-06-21 15:00 zhang@126.com（2025-KJZY-002）：经费" in body
+    totals = render(db.store, "html").decode("utf-8").split('<div class="totals">', 1)[1].split("</div>", 1)[0]
+    assert "<span>需人工答复的邮件 2 封</span>" in totals
+
+
+def test_a_question_is_not_greyed_out_like_a_mere_reminder(db):
+    """Grey [提醒] lines need nothing from staff; a question needs an answer, so it stands out."""
+    db.question("wang@htu.edu.cn", "咨询", "请问？")
+    db.applicant("wang@htu.edu.cn", status="accepted", unit="河南师范大学科学技术协会", word=("a.docx", FORM))
+    html = render(db.store, "html").decode("utf-8")
+    [line] = re.findall(r'<div class="([^"]*)">\[提醒\] 邮件没有附件', html_rows(html)[0])
+    assert "question" in line.split() and "warning" not in line.split()
+    assert re.search(r"\.question\s*\{[^}]*font-weight:\s*bold", html)
+
+
+def test_the_digest_says_how_many_counted_units_sent_no_file_yet(db):
+    """A question alone makes an applicant row: "3 个需补正" must not read as three defective applications."""
+    db.applicant("a@163.com", status="accepted", unit="新乡市医学会", word=("a.docx", FORM), pdf=("a.pdf", {"seal": SEAL}))
+    db.question("zhang@126.com", "经费", "含劳务费吗？")
+    db.applicant("zhang@126.com", status="needs_correction", findings=[finding("missing_word"), finding("missing_pdf")])
+    msg = build_digest(db.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", datetime(2025, 6, 25, 0, 0, tzinfo=timezone.utc))
+    body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "共收到 2 个单位的申报：已受理 1 个，需补正 1 个，逾期 0 个；其中 1 个尚未收到 Word 或 PDF 文件。" in body
