@@ -19,9 +19,10 @@ from .store import Store
 from .summary import FORMATS, STATUS_ZH, applicant_rows, render
 
 MARKER = ".intake-demo"
-# The demo replays the samples on the morning after the deadline, so its replies
-# read as they would have then (dates, correction windows), not as of today.
-DEMO_NOW = datetime(2025, 6, 24, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+# The demo replays the samples as cron would have met them: each mail is processed
+# five minutes after it arrived, so every reply reads as it would have then (its
+# date, the deadline or correction window it names), not as of today.
+POLL_EVERY = timedelta(minutes=5)
 
 
 def _sample_files(tmp: Path) -> list[Path]:
@@ -39,6 +40,15 @@ def _sample_files(tmp: Path) -> list[Path]:
     return out
 
 
+def _arrival(path: Path) -> datetime:
+    """When a bundled sample arrived: its Date header (the samples are ours, well formed)."""
+    from email.parser import BytesHeaderParser
+    from email.utils import parsedate_to_datetime
+
+    with open(path, "rb") as fh:
+        return parsedate_to_datetime(BytesHeaderParser().parse(fh)["Date"])
+
+
 def run_demo(out: Path) -> dict:
     out = Path(out).resolve()
     if out.exists():
@@ -48,9 +58,18 @@ def run_demo(out: Path) -> dict:
     out.mkdir(parents=True)
     (out / MARKER).write_text("intake demo output; safe to delete\n", encoding="utf-8")
     cfg = default_config(out / "storage")
+    from .ruleset import load_rules
+
+    wait = load_rules(cfg.rules_path).call.pairing_window + POLL_EVERY
+    fetched = 0
     with tempfile.TemporaryDirectory() as tmp:
-        samples = _sample_files(Path(tmp))
-        stats = import_files(cfg, samples, send=False, now=lambda: DEMO_NOW)
+        samples = sorted(_sample_files(Path(tmp)), key=_arrival)
+        for path, after in zip(samples, [*samples[1:], None]):
+            polled = _arrival(path) + POLL_EVERY
+            fetched += import_files(cfg, [path], send=False, now=lambda polled=polled: polled).fetched
+            if after is None or _arrival(after) > polled + wait:
+                # The poll after the pairing window: a Word still alone is answered then.
+                import_files(cfg, [], send=False, now=lambda later=polled + wait: later)
     replies_dir = out / "replies"
     store = Store.open(cfg.db_path)
     try:
@@ -65,7 +84,7 @@ def run_demo(out: Path) -> dict:
         store.close()
     totals = "，".join(f"{label} {sum(1 for r in rows if r['status'] == key)}" for key, label in STATUS_ZH.items())
     return {
-        "mails": stats.fetched,
+        "mails": fetched,
         "applicants": len(rows),
         "totals": totals,
         "db": str(cfg.db_path),

@@ -55,6 +55,26 @@ def test_one_reply_per_applicant_and_none_to_auto_mail(demo):
     assert sum("逾期" in s for s in subjects) == 1
 
 
+def test_replies_are_dated_as_cron_would_have_sent_them(demo):
+    """Each sample is processed five minutes after it arrived (a Word alone after the pairing
+    window): no notice is dated days later, and none names a time already past."""
+    import re
+    from datetime import datetime, timedelta, timezone
+    from email.utils import parsedate_to_datetime
+
+    cst = timezone(timedelta(hours=8))
+    for path in sorted((demo / "replies").glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        sent = parsedate_to_datetime(msg["Date"])
+        assert datetime(2025, 6, 19, tzinfo=cst) <= sent <= datetime(2025, 6, 24, 9, tzinfo=cst), path.name
+        body = msg.get_body(("plain",)).get_content()
+        for y, mo, d, h, mi in re.findall(r"(?:请于|补正期限为) (\d{4})年(\d+)月(\d+)日 (\d+):(\d+)", body):
+            assert datetime(int(y), int(mo), int(d), int(h), int(mi), tzinfo=cst) > sent, (path.name, body)
+    question = next(p for p in (demo / "replies").glob("*li.office*.eml"))
+    text = email.message_from_bytes(question.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "即申报截止时间" in text  # a question buys no correction window
+
+
 def test_csv_and_xlsx(demo):
     data = (demo / "summary.csv").read_bytes()
     assert data.startswith("\ufeff".encode())
