@@ -211,6 +211,18 @@ def decide(config_path: Path, applicant: str, decision: str, note: str, by: str,
         raise IntakeError(stats.error)
 
 
+@cli.command()
+@config_option
+@click.argument("applicant")
+@click.option("--by", default="", help="操作人；默认取配置 [staff] operator")
+def answered(config_path: Path, applicant: str, by: str) -> None:
+    """工作人员已人工答复咨询：APPLICANT 为发件地址、受理编号或单位全称；其咨询邮件不再列入汇总的待办和每日汇总。"""
+    from .jobs import answered as run_answered
+
+    n = run_answered(load_config(config_path), applicant, by=by)
+    click.echo(f"已标记为已答复：{applicant} 的咨询邮件 {n} 封" if n else f"{applicant} 没有待答复的咨询邮件")
+
+
 def _config_from(ctx: click.Context, config_path: Path | None) -> Config:
     path = config_path or (ctx.obj or {}).get("config")
     if path is None:

@@ -242,6 +242,15 @@ def reprocess(cfg: Config, *, dry_run: bool = False) -> RunStats:
         return runner.stats
 
 
+def answered(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> int:
+    """Staff answered an applicant's questions by hand: how many open questions were closed."""
+    with open_run(cfg, "answered") as (store, _files):
+        key = store.find_applicant(ref)
+        if key is None:
+            raise IntakeError(f"找不到申报单位或发件人：{ref}（可用发件地址、受理编号或单位全称）")
+        return store.mark_questions_answered(key, by or cfg.operator or "工作人员", now())
+
+
 def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", reply: bool = False) -> RunStats:
     """Staff overrule the automatic verdict of one applicant."""
     from .run import Runner

@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS mails (
     applicant TEXT,
     problems TEXT,          -- JSON list of findings about the mail itself
     links TEXT,             -- JSON list of cloud-attachment links
-    processed_at TEXT
+    processed_at TEXT,
+    answered_at TEXT,       -- a question (mail_without_files) staff marked answered (`intake answered`)
+    answered_by TEXT
 );
 CREATE INDEX IF NOT EXISTS mails_message_id ON mails(message_id);
 CREATE INDEX IF NOT EXISTS mails_applicant ON mails(applicant);
@@ -381,6 +383,16 @@ class Store:
             (ref.strip().lower(), ref.strip().lower(), ref.strip(), ref.strip(), unit_key(ref)),
         )
         return row["key"] if row else None
+
+    def mark_questions_answered(self, applicant: str, by: str, at: datetime) -> int:
+        """Staff answered this applicant's open questions (mail without files): they leave the
+        summary's to-do and the digest. How many were marked."""
+        with self.transaction():
+            return self.conn.execute(
+                "UPDATE mails SET answered_at=?, answered_by=? WHERE applicant=? AND category='application'"
+                " AND problems LIKE '%mail_without_files%' AND answered_at IS NULL",
+                (iso(at), by, applicant),
+            ).rowcount
 
     def last_correction_at(self, applicant: str) -> datetime | None:
         """When our latest correction notice was written: each notice names the end of its own window."""

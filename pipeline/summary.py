@@ -103,7 +103,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                 "problems": [
                     {"code": f.code, "severity": f.severity, "message": f.message, "location": f.location}
                     for f in findings_from_json(a["findings"])
-                    if f.code != QUESTION_CODE or a["key"] not in questions
+                    if f.code != QUESTION_CODE  # listed from the mails below, until answered
                 ]
                 + questions.get(a["key"], []),
                 "reply": {"kind": reply["kind"], "state": reply["state"]} if reply else None,
@@ -221,7 +221,7 @@ def question_mails(store: Store) -> list[dict[str, Any]]:
     out = []
     for m in store.rows(
         "SELECT applicant, sender, subject, received_at, problems FROM mails"
-        " WHERE category='application' AND problems LIKE ? ORDER BY received_at",
+        " WHERE category='application' AND problems LIKE ? AND answered_at IS NULL ORDER BY received_at",
         (f"%{QUESTION_CODE}%",),
     ):
         for f in findings_from_json(m["problems"]):
@@ -501,7 +501,7 @@ def status_lines(store: Store) -> list[str]:
     counts = {r["state"]: r["n"] for r in store.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")}
     attention = store.one(
         "SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR category='other'"
-        " OR (category='application' AND problems LIKE ?)",
+        " OR (category='application' AND problems LIKE ? AND answered_at IS NULL)",
         (f"%{QUESTION_CODE}%",),
     )["n"]
     lines = [

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.digest import build_digest
 from pipeline.store import Store
-from pipeline.summary import csv_cell, render
+from pipeline.summary import applicant_rows, csv_cell, render
 
 HOSTILE_UNIT = '=HYPERLINK("http://evil.example/x","点击查看")'
 SEAL = {"kind": "red", "page": 5, "confidence": 1.0, "detail": "位置 x=151mm y=92mm（距页面左上角），半径 19.8mm，圆环覆盖 97%"}
@@ -345,6 +345,22 @@ def test_the_digest_and_status_count_and_list_the_questions(db):
     assert "2025-06-21 15:00 zhang@126.com（2025-KJZY-002）：经费" in body
     totals = render(db.store, "html").decode("utf-8").split('<div class="totals">', 1)[1].split("</div>", 1)[0]
     assert "<span>需人工答复的邮件 2 封</span>" in totals
+
+
+def test_an_answered_question_leaves_the_to_do_but_not_the_record(db):
+    """`intake answered`: staff answered by hand; the digest and the row stop asking for it."""
+    db.question("wang@htu.edu.cn", "咨询：高校科协能否申报试点", "请问试点类型勾选哪一项？")
+    db.applicant("wang@htu.edu.cn", status="needs_correction", findings=[finding("missing_word"), finding("missing_pdf")])
+    key = db.store.find_applicant("wang@htu.edu.cn")
+    assert db.store.mark_questions_answered(key, "郭明梅", datetime(2025, 6, 20, tzinfo=timezone.utc)) == 1
+    assert db.store.mark_questions_answered(key, "郭明梅", datetime(2025, 6, 21, tzinfo=timezone.utc)) == 0
+    [row] = applicant_rows(db.store)
+    assert not any(p["code"] == "mail_without_files" for p in row["problems"])
+    msg = build_digest(db.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", datetime(2025, 6, 25, 0, 0, tzinfo=timezone.utc))
+    body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    assert "需要人工答复" not in body and "需要人工查看的邮件：0 封" in body
+    [mail] = db.store.rows("SELECT answered_by, problems FROM mails")
+    assert mail["answered_by"] == "郭明梅" and "mail_without_files" in mail["problems"]  # still on record
 
 
 def test_a_question_is_not_greyed_out_like_a_mere_reminder(db):
