@@ -468,49 +468,31 @@ def _chunk_rows(data: bytes, depth: int) -> tuple[list[Row], int] | None:
     """Rows of an imported chunk: a .docx, an MHT or HTML page (web 导出Word tools), or plain text."""
     if data.startswith(b"PK\x03\x04"):
         return _rows(data, depth + 1) if depth < 1 else None
+    from ..mime import decode_bytes  # the mail reader's charset rules (GB labels as GB18030)
+
     head = data[:300].lstrip().lower()
     if head.startswith((b"mime-version", b"content-type")):
-        data = _mht_html(data)
-        if data is None:
+        text = _mht_html(data)
+        if text is None:
             return None
-    text = _text_of(data)
+    else:
+        text = decode_bytes(data).lstrip("\ufeff")
     if "<" in text and re.search(r"<(?:html|body|p|div|table|br|span|h\d)\b", text, re.I):
         return _html_rows(text)
     return [Row([Cell(0, 1, [line])], False) for line in text.splitlines()], 0
 
 
-def _mht_html(data: bytes) -> bytes | None:
-    """The HTML page inside an MHT (MIME) chunk."""
+def _mht_html(data: bytes) -> str | None:
+    """The HTML page inside an MHT (MIME) chunk, as text."""
     import email
     import email.policy
 
+    from ..mime import decode_bytes
+
     for part in email.message_from_bytes(data, policy=email.policy.compat32).walk():
         if part.get_content_type() == "text/html":
-            html = part.get_payload(decode=True) or b""
-            charset = part.get_content_charset()
-            if charset and charset.startswith(("gb", "cp936")):
-                charset = "gb18030"  # gb2312-labelled pages hold GBK-only characters (镕 喆 玥)
-            return html.decode(charset, "replace").encode("utf-8") if charset and _known(charset) else html
+            return decode_bytes(part.get_payload(decode=True) or b"", part.get_content_charset()).lstrip("\ufeff")
     return None
-
-
-def _known(charset: str) -> bool:
-    import codecs
-
-    try:
-        codecs.lookup(charset)
-        return True
-    except LookupError:
-        return False
-
-
-def _text_of(data: bytes) -> str:
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", "replace")
 
 
 _HTML_BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "blockquote", "pre",
