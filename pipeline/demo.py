@@ -63,11 +63,11 @@ def run_demo(out: Path) -> dict:
     wait = load_rules(cfg.rules_path).call.pairing_window + POLL_EVERY
     fetched = 0
     with tempfile.TemporaryDirectory() as tmp:
-        samples = sorted(_sample_files(Path(tmp)), key=_arrival)
-        for path, after in zip(samples, [*samples[1:], None]):
-            polled = _arrival(path) + POLL_EVERY
+        timeline = sorted((_arrival(path), path) for path in _sample_files(Path(tmp)))
+        for (arrived, path), after in zip(timeline, [t for t, _ in timeline[1:]] + [None]):
+            polled = arrived + POLL_EVERY
             fetched += import_files(cfg, [path], send=False, now=lambda polled=polled: polled).fetched
-            if after is None or _arrival(after) > polled + wait:
+            if after is None or after > polled + wait:
                 # The poll after the pairing window: a Word still alone is answered then.
                 import_files(cfg, [], send=False, now=lambda later=polled + wait: later)
     replies_dir = out / "replies"

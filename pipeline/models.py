@@ -18,6 +18,10 @@ ACCEPTED = "accepted"
 NEEDS_CORRECTION = "needs_correction"
 LATE = "late"
 
+# The finding run.py puts on a mail about the call with nothing attached (most likely a
+# question): staff-only, listed in summaries until `intake answered`.
+QUESTION_CODE = "mail_without_files"
+
 # The four pilot types printed on the form's cover, in form order.
 PILOT_TYPES = ("县级科协试点", "高校科协试点", "市级学会试点", "其它单位")
 

@@ -23,7 +23,7 @@ from .config import Config
 from . import failpoints
 from .files import FileStore
 from .jobs import RunStats
-from .models import FULL_TEXT_SOURCES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
+from .models import FULL_TEXT_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
 
@@ -523,7 +523,8 @@ class Runner:
         }
         if self.store.replies_since(row["sender"], day_ago()) >= self.cfg.replies.max_per_address_per_day:
             return {**base, "kind": "none", "state": "held", "error": "今日已向该地址回复过多，未自动回复（防止邮件循环）"}
-        refs = tuple(m["message_id"] for m in self.store.applicant_mails(key) if m["message_id"])
+        mails = self.store.applicant_mails(key)
+        refs = tuple(m["message_id"] for m in mails if m["message_id"])
         inp = ReplyInput(
             verdict=verdict,
             to=row["sender"],
@@ -540,7 +541,7 @@ class Runner:
             # Late after one of our correction notices: the window was missed, not only the deadline.
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
-            opens_window=_submitted_by(self.store.applicant_mails(key), self.now()),
+            opens_window=_submitted_by(mails, self.now()),
         )
         now = self.now()
         try:
@@ -582,7 +583,7 @@ def _submitted_by(mails: list[dict[str, Any]], when: datetime) -> bool:
     cloud link or an over-limit mail, not only questions (`mail_without_files`)."""
     return any(
         parse_iso(m["received_at"]) <= when
-        and not any(f.code == "mail_without_files" for f in findings_from_json(m["problems"]))
+        and not any(f.code == QUESTION_CODE for f in findings_from_json(m["problems"]))
         for m in mails
     )
 
@@ -689,7 +690,7 @@ def _without_files(mail: Mail) -> Finding:
     text = " ".join((mail.body_text or "").split())
     snippet = text[:120] + ("…" if len(text) > 120 else "")
     return Finding(
-        "mail_without_files",
+        QUESTION_CODE,
         WARNING,
         f"邮件没有附件，可能是咨询，请人工查看并答复。主题：“{mail.subject or '（无主题）'}”；正文：“{snippet or '（无正文）'}”",
         "邮件正文",

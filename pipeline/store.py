@@ -387,11 +387,13 @@ class Store:
     def mark_questions_answered(self, applicant: str, by: str, at: datetime) -> int:
         """Staff answered this applicant's open questions (mail without files): they leave the
         summary's to-do and the digest. How many were marked."""
+        from .models import QUESTION_CODE
+
         with self.transaction():
             return self.conn.execute(
                 "UPDATE mails SET answered_at=?, answered_by=? WHERE applicant=? AND category='application'"
-                " AND problems LIKE '%mail_without_files%' AND answered_at IS NULL",
-                (iso(at), by, applicant),
+                " AND problems LIKE ? AND answered_at IS NULL",
+                (iso(at), by, applicant, f"%{QUESTION_CODE}%"),
             ).rowcount
 
     def last_correction_at(self, applicant: str) -> datetime | None:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from .models import LATE
+from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
 from .store import Store, findings_from_json, parse_iso
@@ -45,7 +45,6 @@ JSON_KEYS = (
     "problems", "reply", "decision",
 )
 UNREAD_FORM_CODES = frozenset({"format_unreadable", "wrong_form"})
-QUESTION_CODE = "mail_without_files"  # run.py's staff note on a mail with nothing attached
 
 
 def _local(value: str | None) -> str | None:
@@ -378,7 +377,7 @@ def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
         others=others,
         totals=totals,
         by_type=pilot_type_counts(rows),
-        questions=len(question_mails(store)),
+        questions=sum(p["code"] == QUESTION_CODE for r in rows for p in r["problems"]),  # applicant_rows lists them
         status_zh=STATUS_ZH,
         reply_zh=REPLY_STATE_ZH,
         generated=datetime.now(TZ).strftime("%Y-%m-%d %H:%M"),
