@@ -54,9 +54,10 @@ def _place(spec: dict[str, Any]) -> str:
     return f"{spec['section']}中的“{spec['label']}”" if spec.get("label") else spec["section"]
 
 
-def _row_place(section: str, n: int, name: str) -> str:
+def _contact_cell(section: str, n: int, name: str) -> tuple[str, str]:
+    """A participant's 联系方式 cell: (location, as staff lists read it; place, as a sentence names it)."""
     who = f"（{name}）" if name else ""
-    return f"{section}第 {n} 行{who}的“联系方式”"
+    return f"{section} / 第 {n} 行{who}联系方式", f"{section}第 {n} 行{who}的“联系方式”"
 
 
 def _money(value: Decimal) -> str:
@@ -281,9 +282,7 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         for n, p in enumerate(app.participants, 1):
             # The column is 联系方式: a phone or an e-mail address.
             if p.phone.strip() and bad("contact", p.phone):
-                who = f"（{p.name}）" if p.name else ""
-                section = params["participants_section"]
-                yield hit(f"{section} / 第 {n} 行{who}联系方式", _row_place(section, n, p.name), "contact", p.phone)
+                yield hit(*_contact_cell(params["participants_section"], n, p.name), "contact", p.phone)
 
 
 # -- warnings --------------------------------------------------------------------
@@ -374,9 +373,8 @@ def _participant_phone(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     for n, p in enumerate(app.participants, 1):
         if not p.phone.strip():
-            who = f"（{p.name}）" if p.name else ""
-            where = f"{params['section']} / 第 {n} 行{who}联系方式"
-            yield Hit(where, {"location": where, "place": _row_place(params["section"], n, p.name)})
+            where, place = _contact_cell(params["section"], n, p.name)
+            yield Hit(where, {"location": where, "place": place})
 
 
 @check(
