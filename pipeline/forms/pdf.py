@@ -237,6 +237,25 @@ def _page_size(page) -> tuple[float, float]:
 _GENERAL_FILTERS = {"/FlateDecode", "/Fl", "/LZWDecode", "/LZW", "/ASCIIHexDecode", "/AHx", "/ASCII85Decode", "/A85", "/RunLengthDecode", "/RL"}
 
 
+def _drawn_xobjects(resources, seen: set[tuple[int, int]], depth: int = 0):
+    """Every XObject stream a resource dictionary draws, forms within forms (8 deep at
+    most), each indirect one once per `seen`."""
+    import pikepdf
+
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    if not isinstance(xobjects, pikepdf.Dictionary) or depth > 8:
+        return
+    for _, x in xobjects.items():
+        if not isinstance(x, pikepdf.Stream):
+            continue
+        if x.is_indirect:
+            if x.objgen in seen:
+                continue
+            seen.add(x.objgen)
+        yield x
+        yield from _drawn_xobjects(x.get("/Resources"), seen, depth + 1)
+
+
 def _check_streams(pdf) -> str | None:
     """Inflate what the pages draw, under qpdf's limits, before PDFium sees it.
 
@@ -248,14 +267,8 @@ def _check_streams(pdf) -> str | None:
     budget = MAX_DECODED
     seen: set[tuple[int, int]] = set()
 
-    def visit(stream, depth: int) -> str | None:
+    def check(stream) -> str | None:
         nonlocal budget
-        if not isinstance(stream, pikepdf.Stream) or depth > 8:
-            return None
-        if stream.is_indirect:
-            if stream.objgen in seen:
-                return None
-            seen.add(stream.objgen)
         if stream.get("/Subtype") == pikepdf.Name.Image:
             try:
                 if int(stream.get("/Width", 0)) * int(stream.get("/Height", 0)) > MAX_IMAGE_PIXELS:
@@ -268,27 +281,23 @@ def _check_streams(pdf) -> str | None:
             budget -= len(stream.read_bytes())
             if budget < 0:
                 return "too_big_streams"
-        resources = stream.get("/Resources")
-        if isinstance(resources, pikepdf.Dictionary):
-            return visit_resources(resources, depth + 1)
-        return None
-
-    def visit_resources(resources, depth: int) -> str | None:
-        xobjects = resources.get("/XObject")
-        if isinstance(xobjects, pikepdf.Dictionary):
-            for _, x in xobjects.items():
-                if (reason := visit(x, depth)) is not None:
-                    return reason
         return None
 
     for page in pdf.pages:
         contents = page.obj.get("/Contents")
         for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
-            if (reason := visit(stream, 0)) is not None:
+            if not isinstance(stream, pikepdf.Stream):
+                continue
+            if stream.is_indirect:
+                if stream.objgen in seen:
+                    continue
+                seen.add(stream.objgen)
+            for drawn in (stream, *_drawn_xobjects(stream.get("/Resources"), seen, 1)):
+                if (reason := check(drawn)) is not None:
+                    return reason
+        for drawn in _drawn_xobjects(_inherited(page.obj, "/Resources"), seen):
+            if (reason := check(drawn)) is not None:
                 return reason
-        resources = _inherited(page.obj, "/Resources")
-        if isinstance(resources, pikepdf.Dictionary) and (reason := visit_resources(resources, 0)) is not None:
-            return reason
     return None
 
 
@@ -450,28 +459,12 @@ def _masked_sizes(page, limit: int = 1000) -> frozenset[tuple[int, int]]:
     import pikepdf
 
     sizes: set[tuple[int, int]] = set()
-    seen: set[tuple[int, int]] = set()
-    left = [limit]
-
-    def visit_resources(resources, depth: int) -> None:
-        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
-        if not isinstance(xobjects, pikepdf.Dictionary) or depth > 8:
-            return
-        for _, x in xobjects.items():
-            left[0] -= 1
-            if left[0] < 0 or not isinstance(x, pikepdf.Stream):
-                return
-            if x.is_indirect:
-                if x.objgen in seen:
-                    continue
-                seen.add(x.objgen)
-            if x.get("/Subtype") == pikepdf.Name.Image:
-                if "/SMask" in x or "/Mask" in x or bool(x.get("/ImageMask", False)) or int(x.get("/SMaskInData", 0) or 0):
-                    sizes.add((int(x.get("/Width", 0)), int(x.get("/Height", 0))))
-            elif x.get("/Subtype") == pikepdf.Name.Form:
-                visit_resources(x.get("/Resources"), depth + 1)
-
-    visit_resources(_inherited(page.obj, "/Resources"), 0)
+    for n, x in enumerate(_drawn_xobjects(_inherited(page.obj, "/Resources"), set())):
+        if n >= limit:
+            break
+        if x.get("/Subtype") == pikepdf.Name.Image:
+            if "/SMask" in x or "/Mask" in x or bool(x.get("/ImageMask", False)) or int(x.get("/SMaskInData", 0) or 0):
+                sizes.add((int(x.get("/Width", 0)), int(x.get("/Height", 0))))
     return frozenset(sizes)
 
 
