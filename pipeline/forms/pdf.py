@@ -246,14 +246,18 @@ def _drawn_xobjects(resources, seen: set[tuple[int, int]], depth: int = 0):
     if not isinstance(xobjects, pikepdf.Dictionary) or depth > 8:
         return
     for _, x in xobjects.items():
-        if not isinstance(x, pikepdf.Stream):
-            continue
-        if x.is_indirect:
-            if x.objgen in seen:
-                continue
-            seen.add(x.objgen)
-        yield x
-        yield from _drawn_xobjects(x.get("/Resources"), seen, depth + 1)
+        if isinstance(x, pikepdf.Stream) and _first_visit(x, seen):
+            yield x
+            yield from _drawn_xobjects(x.get("/Resources"), seen, depth + 1)
+
+
+def _first_visit(stream, seen: set[tuple[int, int]]) -> bool:
+    """False for an indirect object already in `seen` (shared between pages or forms)."""
+    if stream.is_indirect:
+        if stream.objgen in seen:
+            return False
+        seen.add(stream.objgen)
+    return True
 
 
 def _check_streams(pdf) -> str | None:
@@ -286,12 +290,8 @@ def _check_streams(pdf) -> str | None:
     for page in pdf.pages:
         contents = page.obj.get("/Contents")
         for stream in contents if isinstance(contents, pikepdf.Array) else [contents]:
-            if not isinstance(stream, pikepdf.Stream):
+            if not isinstance(stream, pikepdf.Stream) or not _first_visit(stream, seen):
                 continue
-            if stream.is_indirect:
-                if stream.objgen in seen:
-                    continue
-                seen.add(stream.objgen)
             for drawn in (stream, *_drawn_xobjects(stream.get("/Resources"), seen, 1)):
                 if (reason := check(drawn)) is not None:
                     return reason
