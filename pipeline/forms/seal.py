@@ -680,18 +680,18 @@ A4_MM = (210.0, 297.0)
 ISO_TOLERANCE = 0.03  # long / short side within 3% of sqrt(2)
 
 
+def _proportioned(w: float, h: float, ratio: float) -> bool:
+    """Whether the long side is `ratio` x the short side (within ISO_TOLERANCE), either way up."""
+    short, long = sorted((abs(w), abs(h)))
+    return short > 0 and abs(long / short / ratio - 1) <= ISO_TOLERANCE
+
+
 def a_series(w: float, h: float) -> bool:
     """Whether a page has the ISO A proportions (long side = sqrt(2) x short side), either way up."""
-    short, long = sorted((abs(w), abs(h)))
-    return short > 0 and abs(long / short / math.sqrt(2) - 1) <= ISO_TOLERANCE
+    return _proportioned(w, h, math.sqrt(2))
 
 
 LETTER_MM = (215.9, 279.4)  # US Letter: the default paper of many scanners and drivers
-
-
-def _letter(w: float, h: float) -> bool:
-    short, long = sorted((abs(w), abs(h)))
-    return short > 0 and abs(long / short / (LETTER_MM[1] / LETTER_MM[0]) - 1) <= ISO_TOLERANCE
 
 
 def paper_mm(w: float, h: float) -> tuple[float, float]:
@@ -703,8 +703,8 @@ def paper_mm(w: float, h: float) -> tuple[float, float]:
     scanner left at its default: the seal must still measure ~40 mm); other
     pages are measured in points.
     """
-    for matches, paper in ((a_series, A4_MM), (_letter, LETTER_MM)):
-        if matches(w, h):
+    for ratio, paper in ((math.sqrt(2), A4_MM), (LETTER_MM[1] / LETTER_MM[0], LETTER_MM)):
+        if _proportioned(w, h, ratio):
             return paper if w <= h else paper[::-1]
     return w * 25.4 / 72, h * 25.4 / 72
 
