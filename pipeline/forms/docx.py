@@ -86,6 +86,11 @@ class Row:
     set_off: bool = False  # a centred or right-aligned paragraph: printed titles and names, not typed values
 
 
+def _flat_lines(rows: list[Row]) -> list[str]:
+    """Every line of `rows`, row by row and cell by cell: reading order."""
+    return [line for row in rows for cell in row.cells for line in cell.lines]
+
+
 class _Reader:
     """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
 
@@ -184,7 +189,7 @@ class _Reader:
                     elif child.tag == self.w("tbl"):
                         nested.append(child)
                     elif child.tag == self.w("altChunk"):
-                        lines.extend(line for r in self._chunk(child) for c in r.cells for line in c.lines)
+                        lines.extend(_flat_lines(self._chunk(child)))
                     elif child.tag == self.w("p"):
                         plines, boxes = self.paragraph(child)
                         lines.extend(plines)
@@ -195,9 +200,7 @@ class _Reader:
                         sub = _Reader(self.ns, self.chunks)
                         sub.blocks(child.find(self.w("sdtContent")) if child.tag == self.w("sdt") else child)
                         self.pictures += sub.pictures
-                        for r in sub.rows:
-                            for c in r.cells:
-                                lines.extend(c.lines)
+                        lines.extend(_flat_lines(sub.rows))
                 inherited = above.get(col) if continued else None
                 cells.append(Cell(col, span, lines, inherited))
                 shown[col] = inherited if inherited is not None and not any(x.strip() for x in lines) else lines
@@ -219,7 +222,7 @@ class _Reader:
         sub = _Reader(self.ns, self.chunks)
         sub.table(tbl)
         self.pictures += sub.pictures
-        return [line for row in sub.rows for cell in row.cells for line in cell.lines]
+        return _flat_lines(sub.rows)
 
     def _chunk(self, el) -> list[Row]:
         """The rows of the document an altChunk imports (Word shows it in place)."""
@@ -705,7 +708,7 @@ class Region:
     rows: list[Row]
 
     def lines(self) -> list[str]:
-        return [line for row in self.rows for cell in row.cells for line in cell.lines]
+        return _flat_lines(self.rows)
 
     def text(self) -> str:
         return "\n".join(self.lines())
@@ -1426,7 +1429,7 @@ def parse_rows(rows: list[Row], pictures: int = 0) -> Application:
     app = Application(**fields)
     if headings < 2 and "试点类型" not in cover:
         # Not this call's 申报书 at all (a letter, another call's form), or a scan of it pasted in.
-        text = sum(len(norm(line)) for row in rows for cell in row.cells for line in cell.lines if not _scan_caption(line))
+        text = sum(len(norm(line)) for line in _flat_lines(rows) if not _scan_caption(line))
         problem = PICTURES_ONLY if pictures and text <= MAX_TEXT_OF_A_SCAN else NOT_THE_FORM
         return dataclasses.replace(app, problems=(problem,))
     if app == Application():
