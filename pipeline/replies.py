@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # CRLF line ends, and headers written as built (see _attachment).
 WIRE_POLICY = email_policy.SMTP.clone(refold_source="none")
 
-SUBJECT_TAG = {"receipt": "受理回执", "correction": "补正通知", "late": "逾期通知"}
+SUBJECT_TAG = {"receipt": "受理回执", "correction": "补正通知", "late": "逾期通知", "question": "来信收到"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class ReplyInput:
     # Whether a correction notice now opens a window past the deadline: only once the
     # applicant has submitted something (questions alone get the deadline).
     opens_window: bool = True
+    # Only mail without files so far (most likely a question, or files forgotten): the
+    # reply acknowledges the letter and says what to send, never "your materials arrived".
+    question: bool = False
 
 
 def one_line(value: str, limit: int = 120) -> str:
@@ -159,6 +162,10 @@ def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> s
 def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environment", now: datetime) -> Reply:
     """Render the reply the verdict calls for. Raises jinja2 errors (caller records them)."""
     kind = REPLY_KIND[inp.verdict.status]
+    # The letter the applicant reads; `kind` stays the verdict's (outbox, dedupe, windows).
+    letter = "question" if inp.question and not inp.files and kind != "receipt" else kind
+    form = blank_form_attachment(call) if (letter == "question" and kind != "late") or (
+        kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors)) else None
     unit = one_line(inp.unit, 60)
     sender_name = one_line(inp.sender_name, 40)
     tz = call.timezone
@@ -172,7 +179,10 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "addressee": unit or sender_name,
         "sender_name": sender_name,
         "pilot_type": inp.pilot_type or "（未勾选）",
-        "receipt_no": inp.receipt_no,
+        # A question is no application: no 受理编号 in its acknowledgement.
+        "receipt_no": "" if letter == "question" else inp.receipt_no,
+        "closed": kind == "late",
+        "blank_form": form is not None,
         "files": [
             {"name": one_line(d.filename, 100), "size": d.size, "received": fmt_time(d.received_at, tz), "kind": d.kind}
             for d in inp.files
@@ -191,14 +201,14 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "late_correction_until": fmt_time(inp.correction_until, tz) if inp.correction_until else "",
         "today": fmt_time(now, tz),
     }
-    text = env.get_template(f"mail/{kind}.txt.j2").render(ctx)
-    html = env.get_template(f"mail/{kind}.html.j2").render(ctx)
-    subject = one_line(f"【{SUBJECT_TAG[kind]}】{call.name}申报{' - ' + unit if unit else ''}（{inp.receipt_no}）", 160)
+    text = env.get_template(f"mail/{letter}.txt.j2").render(ctx)
+    html = env.get_template(f"mail/{letter}.html.j2").render(ctx)
+    if letter == "question":
+        subject = one_line(f"【{SUBJECT_TAG[letter]}】{call.name}申报", 160)
+    else:
+        subject = one_line(f"【{SUBJECT_TAG[kind]}】{call.name}申报{' - ' + unit if unit else ''}（{inp.receipt_no}）", 160)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "intake.local"
-    attachments = ()
-    if kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors):
-        form = blank_form_attachment(call)
-        attachments = (form,) if form else ()
+    attachments = (form,) if form else ()
     return Reply(
         attachments=attachments,
         applicant=inp.verdict.applicant,

@@ -541,7 +541,8 @@ class Runner:
             # Late after one of our correction notices: the window was missed, not only the deadline.
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
-            opens_window=_submitted_by(mails, self.now()),
+            opens_window=(submitted := _submitted_by(mails, self.now())),
+            question=not submitted,
         )
         now = self.now()
         try:

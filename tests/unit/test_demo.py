@@ -51,7 +51,8 @@ def test_one_reply_per_applicant_and_none_to_auto_mail(demo):
         subjects.append(str(msg["Subject"]))
         assert "wang.teacher" not in msg["To"] and "kepu-weekly" not in msg["To"]
     assert sum("受理回执" in s for s in subjects) == 2
-    assert sum("补正" in s for s in subjects) == 3
+    assert sum("补正" in s for s in subjects) == 2
+    assert sum("来信收到" in s for s in subjects) == 1  # the question (07)
     assert sum("逾期" in s for s in subjects) == 1
 
 
@@ -72,7 +73,7 @@ def test_replies_are_dated_as_cron_would_have_sent_them(demo):
             assert datetime(int(y), int(mo), int(d), int(h), int(mi), tzinfo=cst) > sent, (path.name, body)
     question = next(p for p in (demo / "replies").glob("*li.office*.eml"))
     text = email.message_from_bytes(question.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
-    assert "即申报截止时间" in text  # a question buys no correction window
+    assert "申报截止时间为 2025年6月23日 23:59" in text and "补正期限" not in text  # a question buys no window
 
 
 def test_csv_and_xlsx(demo):

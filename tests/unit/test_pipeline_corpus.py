@@ -344,9 +344,41 @@ def test_a_question_without_files_is_shown_to_staff_to_answer(tmp_path):
     p.judge()
     [row] = p.rows("SELECT * FROM outbox")
     assert row["kind"] == "correction" and "可能是咨询" not in reply_text(row)
+    # The letter acknowledges a letter: no "materials received", no 受理编号, no 补正; the blank form attached.
+    msg = email.message_from_bytes(Path(row["eml_path"]).read_bytes(), policy=policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert msg["Subject"] == "【来信收到】新乡市科技志愿服务试点建设申报"
+    for body in (text, html):
+        assert "收到您关于“新乡市科技志愿服务试点建设”的来信，邮件中没有附件" in body
+        assert "工作人员会尽快另行回复" in body and "申报截止时间为 2025年6月23日 23:59（北京时间）" in body
+        assert "受理编号" not in body and "补正" not in body and "材料已收到" not in body
+    [form] = [a.get_filename() for a in msg.iter_attachments()]
+    assert form.endswith("申报书（空白模板）.docx")
     [summary] = applicant_rows(p.store)
     [note] = [f for f in summary["problems"] if f["code"] == "mail_without_files"]
     assert "请问高校科协可以申报科技志愿服务试点吗？ 申报书模板在哪里下载？" in note["message"]
+    p.close()
+
+
+def ask(p: Pipeline, asked: datetime, subject: str) -> dict:
+    """A question without files from a@qq.com, judged five minutes later: its one outbox row."""
+    p.runner.now = lambda: asked + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [], asked, subject=subject), asked)
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    return row
+
+
+def test_a_question_after_the_deadline_is_not_told_its_materials_came_late(tmp_path):
+    """Nothing was ever sent: the letter says the call has closed, not 申报材料于…收到."""
+    p = Pipeline(tmp_path)
+    row = ask(p, datetime(2025, 6, 25, 15, tzinfo=timezone(timedelta(hours=8))), "试点申报咨询：现在还能报吗？")
+    msg = email.message_from_bytes(Path(row["eml_path"]).read_bytes(), policy=policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    assert row["kind"] == "late" and msg["Subject"] == "【来信收到】新乡市科技志愿服务试点建设申报"
+    assert "本次申报已于 2025年6月23日 23:59（北京时间）截止" in text
+    assert "申报材料于" not in text and "受理编号" not in text and not list(msg.iter_attachments())
     p.close()
 
 
@@ -354,13 +386,8 @@ def test_a_question_before_the_deadline_buys_no_days_after_it(tmp_path, forms):
     """A notice answering only a question says the deadline, and files first sent after it are late."""
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
-    asked = datetime(2025, 6, 21, 15, tzinfo=timezone(timedelta(hours=8)))
-    p.runner.now = lambda: asked + timedelta(minutes=5)
-    p.feed(form_mail("a@qq.com", [], asked, subject="试点申报咨询：可以晚两天交吗？"), asked)
-    p.judge()
-    [notice] = p.rows("SELECT * FROM outbox")
-    text = reply_text(notice)
-    assert "2025年6月23日 23:59（北京时间，即申报截止时间）" in text and "6月24日" not in text
+    text = reply_text(ask(p, datetime(2025, 6, 21, 15, tzinfo=timezone(timedelta(hours=8))), "试点申报咨询：可以晚两天交吗？"))
+    assert "申报截止时间为 2025年6月23日 23:59（北京时间）" in text and "6月24日" not in text
     sent = datetime(2025, 6, 24, 10, tzinfo=timezone(timedelta(hours=8)))
     p.runner.now = lambda: sent + timedelta(minutes=5)
     p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], sent), sent)
