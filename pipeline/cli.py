@@ -156,7 +156,7 @@ def demo(out: Path) -> None:
     from .demo import run_demo
 
     result = run_demo(out)
-    click.echo(f"处理示例邮件 {result['mails']} 封，申报单位 {result['applicants']} 个：" + result["totals"])
+    click.echo(f"处理示例邮件 {result['mails']} 封，" + result["totals"])
     click.echo(f"数据库：{result['db']}")
     click.echo(f"回复邮件（.eml）：{result['replies']}")
     for fmt, path in result["summary"].items():

@@ -16,7 +16,7 @@ from .outbox import DirectoryTransport, deliver
 from .resources import shipped
 from .jobs import import_files
 from .store import Store
-from .summary import FORMATS, STATUS_ZH, applicant_rows, render
+from .summary import FORMATS, applicant_rows, render, totals_line
 
 MARKER = ".intake-demo"
 # The demo replays the samples as cron would have met them: each mail is processed
@@ -82,11 +82,9 @@ def run_demo(out: Path) -> dict:
         rows = applicant_rows(store)
     finally:
         store.close()
-    totals = "，".join(f"{label} {sum(1 for r in rows if r['status'] == key)}" for key, label in STATUS_ZH.items())
     return {
         "mails": fetched,
-        "applicants": len(rows),
-        "totals": totals,
+        "totals": totals_line(rows),
         "db": str(cfg.db_path),
         "replies": str(replies_dir),
         "summary": paths,

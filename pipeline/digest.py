@@ -10,7 +10,7 @@ from .config import Config
 from .errors import ConfigError
 from .outbox import send_to_staff
 from .store import Store
-from .summary import STATUS_ZH, applicant_rows, question_lines, render, status_lines
+from .summary import INQUIRY, applicant_rows, question_lines, render, status_lines, totals_line
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -19,13 +19,12 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
     """The staff digest: totals and health in the body, the XLSX and HTML attached."""
     rows = applicant_rows(store)
     local = now.astimezone(TZ)
-    totals = "，".join(f"{label} {sum(1 for r in rows if r['status'] == key)} 个" for key, label in STATUS_ZH.items())
-    # A question or an unopenable archive makes an applicant row too: say how many have no file yet.
-    empty = sum(1 for r in rows if not r["word_file"] and not r["pdf_file"])
+    # An unopenable archive or a cloud link makes an application without a file: say how many.
+    empty = sum(1 for r in rows if not r["word_file"] and not r["pdf_file"] and r["status"] != INQUIRY)
     questions = question_lines(store)
     lines = [
-        f"截至 {local:%Y-%m-%d %H:%M}，共收到 {len(rows)} 个单位的申报：{totals}"
-        + (f"；其中 {empty} 个尚未收到 Word 或 PDF 文件。" if empty else "。"),
+        f"截至 {local:%Y-%m-%d %H:%M}，{totals_line(rows, ' 个')}"
+        + (f"；申报单位中有 {empty} 个尚未收到 Word 或 PDF 文件。" if empty else "。"),
         "",
         *(
             [f"没有附件、可能是咨询、需要人工答复的邮件 {len(questions)} 封（正文见汇总表“问题”列）：", *questions, ""]

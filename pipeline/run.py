@@ -25,7 +25,7 @@ from .files import FileStore
 from .jobs import RunStats
 from .models import FULL_TEXT_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
-from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, to_json
+from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
 
 if TYPE_CHECKING:  # checks and templates load only when an applicant is judged or answered
     from .ruleset import Ruleset
@@ -541,7 +541,7 @@ class Runner:
             # Late after one of our correction notices: the window was missed, not only the deadline.
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
-            opens_window=(submitted := _submitted_by(mails, self.now())),
+            opens_window=(submitted := submitted_by(mails, self.now())),
             question=not submitted,
         )
         now = self.now()
@@ -579,21 +579,11 @@ class Assessment:
     similarity: float | None = None
 
 
-def _submitted_by(mails: list[dict[str, Any]], when: datetime) -> bool:
-    """Whether the applicant had sent something to judge by `when`: a mail with files, a
-    cloud link or an over-limit mail, not only questions (`mail_without_files`)."""
-    return any(
-        parse_iso(m["received_at"]) <= when
-        and not any(f.code == QUESTION_CODE for f in findings_from_json(m["problems"]))
-        for m in mails
-    )
-
-
 def _window_notice(notice_at: datetime | None, mails: list[dict[str, Any]]) -> datetime | None:
     """The correction notice whose window counts: one written after the applicant had
     submitted something. A notice that only answered questions opens no window, or a
     question would buy its sender days past the deadline that others did not get."""
-    return notice_at if notice_at is not None and _submitted_by(mails, notice_at) else None
+    return notice_at if notice_at is not None and submitted_by(mails, notice_at) else None
 
 
 def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:

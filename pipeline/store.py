@@ -182,6 +182,18 @@ def findings_from_json(text: str | None) -> tuple[Finding, ...]:
     return tuple(Finding(**f) for f in json.loads(text))
 
 
+def submitted_by(mails, when: datetime | None = None) -> bool:
+    """Whether these mail rows (received_at, problems) include something to judge, by `when`:
+    files, a cloud link or an over-limit mail, not only questions (`mail_without_files`)."""
+    from .models import QUESTION_CODE
+
+    return any(
+        (when is None or parse_iso(m["received_at"]) <= when)
+        and not any(f.code == QUESTION_CODE for f in findings_from_json(m["problems"]))
+        for m in mails
+    )
+
+
 class Store:
     """The database. Use `Store.open`; `dry_run=True` works on a memory copy."""
 

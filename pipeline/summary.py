@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
-from .store import Store, findings_from_json, parse_iso
+from .store import Store, findings_from_json, parse_iso, submitted_by
 
-STATUS_ZH = {"accepted": "已受理", "needs_correction": "需补正", "late": "逾期"}
+STATUS_ZH = {"accepted": "已受理", "needs_correction": "需补正", "late": "逾期", "inquiry": "仅来信咨询"}
+# A sender who has only written without files (questions): listed, but not an application.
+INQUIRY = "inquiry"
 SEVERITY_ZH = {"error": "需补正", "warning": "提醒"}
 # An error reads as what it means for this applicant: a late applicant's problems
 # are not asked to be corrected, and an error staff overruled no longer counts.
@@ -65,6 +67,19 @@ def minute_text(value: str | None) -> str:
     return f"{dt:%Y-%m-%d %H:%M}" if dt else ""
 
 
+def status_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows per status, in STATUS_ZH's order; questions-only senders last, not as applications."""
+    return {key: sum(1 for r in rows if r["status"] == key) for key in STATUS_ZH}
+
+
+def totals_line(rows: list[dict[str, Any]], unit: str = "") -> str:
+    """`申报单位 5 个：已受理 2 个，…；另有 1 位发件人仅来信咨询、未报送材料` for the digest and demo."""
+    counts = status_counts(rows)
+    asked = counts.pop(INQUIRY)
+    line = f"申报单位 {sum(counts.values())} 个：" + "，".join(f"{STATUS_ZH[k]} {n}{unit}" for k, n in counts.items())
+    return line + (f"；另有 {asked} 位发件人仅来信咨询、未报送材料" if asked else "")
+
+
 def applicant_rows(store: Store) -> list[dict[str, Any]]:
     """The summary records: the JSON contract (JSON_KEYS) plus keys the other formats show."""
     files = {r["id"]: r for r in store.rows("SELECT id, filename, path, size, parsed FROM files")}
@@ -75,18 +90,25 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
     questions: dict[str, list[dict[str, Any]]] = {}
     for q in question_mails(store):
         questions.setdefault(q["applicant"], []).append(q["problem"])
+    mails: dict[str, list[dict[str, Any]]] = {}
+    for m in store.rows("SELECT applicant, received_at, problems FROM mails WHERE category='application'"):
+        mails.setdefault(m["applicant"], []).append(m)
     out = []
     for a in store.rows("SELECT * FROM applicants ORDER BY receipt_no"):
         decision = decisions.get(a["decision_id"])
         word = files.get(a["word_file_id"]) or {}
         pdf = files.get(a["pdf_file_id"]) or {}
         reply = last_reply.get(a["key"])
+        # Only questions so far: not an application needing correction (its missing files are no problem
+        # to list), unless staff decided otherwise.
+        wrote = mails.get(a["key"], [])
+        inquiry = bool(wrote) and not decision and not word and not pdf and not submitted_by(wrote)
         out.append(
             {
                 "receipt_no": a["receipt_no"],
                 "unit": a["unit"] or "",
                 "sender": a["sender"],
-                "status": a["status"],
+                "status": INQUIRY if inquiry else a["status"],
                 "pilot_type": a["pilot_type"] or "",
                 "received_at": _local(a["last_received_at"]),
                 "first_received_at": _local(a["first_received_at"]),
@@ -102,7 +124,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                 "problems": [
                     {"code": f.code, "severity": f.severity, "message": f.message, "location": f.location}
                     for f in findings_from_json(a["findings"])
-                    if f.code != QUESTION_CODE  # listed from the mails below, until answered
+                    if f.code != QUESTION_CODE and not inquiry  # questions: listed from the mails below, until answered
                 ]
                 + questions.get(a["key"], []),
                 "reply": {"kind": reply["kind"], "state": reply["state"]} if reply else None,
@@ -353,7 +375,7 @@ def _href(row: dict[str, Any], role: str, out: Path | None) -> str:
 
 
 def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
-    totals = {k: sum(1 for r in rows if r["status"] == k) for k in STATUS_ZH}
+    totals = status_counts(rows)
     for r in rows:
         r["problem_view"] = [
             {
@@ -376,6 +398,7 @@ def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
         rows=rows,
         others=others,
         totals=totals,
+        applications=len(rows) - totals[INQUIRY],
         by_type=pilot_type_counts(rows),
         questions=sum(p["code"] == QUESTION_CODE for r in rows for p in r["problems"]),  # applicant_rows lists them
         status_zh=STATUS_ZH,

@@ -31,11 +31,12 @@ def demo(tmp_path_factory) -> Path:
 def test_statuses_and_problems(demo):
     rows = {r["sender"]: r for r in json.loads((demo / "summary.json").read_text(encoding="utf-8"))}
     statuses = sorted(r["status"] for r in rows.values())
-    assert statuses == ["accepted", "accepted", "late", "needs_correction", "needs_correction", "needs_correction"]
+    assert statuses == ["accepted", "accepted", "inquiry", "late", "needs_correction", "needs_correction"]
     codes = {s: {p["code"] for p in r["problems"] if p["severity"] == "error"} for s, r in rows.items()}
     assert {"budget_over_limit", "missing_stamp"} <= codes["kx@htu.edu.cn"]
     assert codes["whkx_yf@163.com"] == {"missing_pdf"}
-    assert codes["li.office@qq.com"] == {"missing_word", "missing_pdf"}
+    question = rows["li.office@qq.com"]  # only asked: no application with missing files
+    assert question["status"] == "inquiry" and [p["code"] for p in question["problems"]] == ["mail_without_files"]
     paired = rows["majunfeng1980@qq.com"]  # Word and PDF in two mails
     assert paired["status"] == "accepted" and paired["word_file"] and paired["pdf_file"]
     assert "wang.teacher@126.com" not in rows and "news@kepu-weekly.cn" not in rows

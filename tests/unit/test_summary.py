@@ -328,8 +328,10 @@ def test_a_question_on_the_applicant_is_listed_once_with_its_time(db):
     db.question("zhang@126.com", "经费", "含劳务费吗？", at="2025-06-21T07:00:00+00:00")
     db.applicant("zhang@126.com", status="needs_correction", findings=[finding("missing_word"), finding("missing_pdf"), note])
     [row] = json.loads(render(db.store, "json"))
-    assert [p["code"] for p in row["problems"]] == ["missing_word", "missing_pdf", "mail_without_files"]
-    assert row["problems"][2]["message"].endswith("（2025-06-21 15:00 收到，发件人 zhang@126.com）")
+    # Only a question so far: an inquiry, not an application whose files are missing.
+    assert row["status"] == "inquiry" and [p["code"] for p in row["problems"]] == ["mail_without_files"]
+    assert row["problems"][0]["message"].endswith("（2025-06-21 15:00 收到，发件人 zhang@126.com）")
+    assert csv_rows(render(db.store, "csv"))[0]["状态"] == "仅来信咨询"
 
 
 def test_the_digest_and_status_count_and_list_the_questions(db):
@@ -374,10 +376,13 @@ def test_a_question_is_not_greyed_out_like_a_mere_reminder(db):
 
 
 def test_the_digest_says_how_many_counted_units_sent_no_file_yet(db):
-    """A question alone makes an applicant row: "3 个需补正" must not read as three defective applications."""
+    """A question alone makes an applicant row: it must not read as a defective application; an
+    application whose files could not be opened is one, without files."""
     db.applicant("a@163.com", status="accepted", unit="新乡市医学会", word=("a.docx", FORM), pdf=("a.pdf", {"seal": SEAL}))
     db.question("zhang@126.com", "经费", "含劳务费吗？")
     db.applicant("zhang@126.com", status="needs_correction", findings=[finding("missing_word"), finding("missing_pdf")])
+    db.applicant("li@126.com", status="needs_correction", findings=[finding("archive_unreadable")])
     msg = build_digest(db.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", datetime(2025, 6, 25, 0, 0, tzinfo=timezone.utc))
     body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
-    assert "共收到 2 个单位的申报：已受理 1 个，需补正 1 个，逾期 0 个；其中 1 个尚未收到 Word 或 PDF 文件。" in body
+    assert ("申报单位 2 个：已受理 1 个，需补正 1 个，逾期 0 个；另有 1 位发件人仅来信咨询、未报送材料；"
+            "申报单位中有 1 个尚未收到 Word 或 PDF 文件。") in body

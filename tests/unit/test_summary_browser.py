@@ -55,7 +55,7 @@ def test_each_status_filter_finds_its_header_count(page, tmp_path):
     from pipeline.summary import STATUS_ZH
 
     html = page.read_text(encoding="utf-8")
-    counts = {label: int(re.search(rf"<span>{label} (\d+) 个</span>", html).group(1)) for label in STATUS_ZH.values()}
+    counts = {label: int(re.search(rf"<span>{label} (\d+) [个位]</span>", html).group(1)) for label in STATUS_ZH.values()}
     assert sum(counts.values()) == 6 and counts["逾期"] == 1
     for label, n in counts.items():
         dom = browser("--dump-dom", page.as_uri() + "#q=" + urllib.parse.quote(label), tmp=tmp_path).stdout
