@@ -43,6 +43,8 @@ _MESSAGES = {
     "too_large": "PDF 文件超过 50 MB，超出处理限制。请降低扫描分辨率（如 200 dpi）后重新发送。",
     "too_many_pages": f"PDF 文件超过 {MAX_PAGES} 页，超出处理限制。请只发送申报书的盖章 PDF 版。",
     "not_pdf": "该文件不是有效的 PDF 文件（可能只是改了扩展名），请重新导出 PDF 后发送。",
+    "too_big_streams": "PDF 文件解压后的页面内容过大，超出处理限制。请用“另存为/导出 PDF”重新生成后发送。",
+    "too_big_image": f"PDF 中有像素过大的图片（超过 {MAX_IMAGE_PIXELS / 1e8:g} 亿像素），超出处理限制。请降低扫描分辨率（如 200 dpi）后重新生成 PDF 发送。",
     "portfolio": "收到的 PDF 是“PDF 包”（PDF Portfolio，文件夹式 PDF，里面装着其他文件），无法直接审核。"
     "请将盖章后扫描或导出的 PDF 文件本身作为附件发送。",
 }
@@ -96,14 +98,16 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         return _unreadable(result.get("reason", "damaged"), encrypted=bool(result.get("encrypted")))
     if result.get("repaired"):
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
-    from .seal import a_series
+    from .seal import a_series, unmeasured
 
     sizes = tuple((float(w), float(h)) for w, h in result["page_sizes"])
     scan_pages = set(result.get("scan_pages") or ())
     problems: list[Finding] = []
     # A scanned page's size in points is its pixels over whatever DPI the PDF
-    # writer assumed: A-series proportions are all a scan can say about A4.
-    off = [i for i, s in enumerate(sizes, start=1) if not is_a4(s) and not (i in scan_pages and a_series(*s))]
+    # writer assumed: A-series proportions are all a scan can say about A4, and a
+    # picture too big for paper (a phone photo at 72 dpi) says nothing about it.
+    off = [i for i, s in enumerate(sizes, start=1)
+           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s)))]
     if off:
         pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
         problems.append(
@@ -273,7 +277,8 @@ def _check_streams(pdf) -> str | None:
 
     def check(stream) -> str | None:
         nonlocal budget
-        if stream.get("/Subtype") == pikepdf.Name.Image:
+        image = stream.get("/Subtype") == pikepdf.Name.Image
+        if image:
             try:
                 if int(stream.get("/Width", 0)) * int(stream.get("/Height", 0)) > MAX_IMAGE_PIXELS:
                     return "too_big_image"
@@ -282,7 +287,10 @@ def _check_streams(pdf) -> str | None:
         filters = stream.get("/Filter")
         names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else ([str(filters)] if filters is not None else [])
         if all(n in _GENERAL_FILTERS for n in names):
-            budget -= len(stream.read_bytes())
+            size = len(stream.read_bytes())  # a bomb stops here, inside qpdf's per-stream limits
+            # Pictures are bounded by their pixels and drawn one page at a time: only what
+            # the content streams inflate to adds up (lossless scans of many pages are fine).
+            budget -= 0 if image else size
             if budget < 0:
                 return "too_big_streams"
         return None
@@ -423,7 +431,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
                 total += len(texts[-1])
         text = "\n".join(texts).replace("\r\n", "\n").replace("\r", "\n")
         try:
-            seal = find_seal(doc, pike=pdf, size=len(data))
+            seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page)
             seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
         except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -618,9 +619,34 @@ def _pdf_string(obj) -> str:
         return ""
 
 
-def electronic_seal(pdf, size: int | None = None) -> SealEvidence | None:
-    """A signed `/FT /Sig` field (a pikepdf.Pdf) means an electronic seal.
+# A signer that names an organisation (a unit's certificate), not a person.
+_UNIT_WORDS = re.compile(r"协会|学会|科协|委员会|大学|学院|学校|中学|小学|医院|研究院|研究所|中心|公司|集团|政府|办公室|办事处|社区|街道")
+_UNIT_ENDINGS = tuple("局厅馆站所院部社队厂会校处")
 
+
+def signer_is_unit(name: str) -> bool:
+    """Whether a signature's signer reads as an organisation (CN=… of a unit's certificate)."""
+    name = re.sub(r"\s+", "", name or "")
+    return bool(_UNIT_WORDS.search(name)) or (len(name) >= 4 and name.endswith(_UNIT_ENDINGS))
+
+
+def _shown(widget) -> bool:
+    """Whether a signature widget is drawn on its page: a real rectangle, not hidden."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in widget.get("/Rect", None) or [])
+        flags = int(widget.get("/F", 0) or 0)
+    except (TypeError, ValueError):
+        return False
+    return abs(x1 - x0) >= 5 and abs(y1 - y0) >= 5 and not flags & (2 | 32)  # Hidden, NoView
+
+
+def electronic_seal(pdf, size: int | None = None) -> tuple[SealEvidence | None, str]:
+    """A signed `/FT /Sig` field (a pikepdf.Pdf) as an electronic seal, and a note on
+    signatures that are not one.
+
+    A signature counts when its signer is a unit, or when it shows on the page and
+    names no person: a person's signature (Word/WPS/Acrobat "add a digital signature",
+    often invisible) is no 公章, so the pages are then searched like any other file.
     With the file's `size`, say whether the signature covers the whole file
     (ByteRange [0 a b c] with b + c == size): if not, it was changed after signing.
     """
@@ -641,7 +667,8 @@ def electronic_seal(pdf, size: int | None = None) -> SealEvidence | None:
 
     acro = pdf.Root.get("/AcroForm", None)
     if not isinstance(acro, pikepdf.Dictionary):
-        return None
+        return None, ""
+    notes = []
     for field in fields(acro.get("/Fields", None)):
         ft = field.get("/FT", None)
         parent = field.get("/Parent", None)
@@ -656,6 +683,10 @@ def electronic_seal(pdf, size: int | None = None) -> SealEvidence | None:
         if not isinstance(byte_range, pikepdf.Array) or len(byte_range) != 4:
             continue
         signer = _pdf_string(value.get("/Name", "")) or _pdf_string(field.get("/T", ""))
+        named = _pdf_string(value.get("/Name", ""))
+        if not (signer_is_unit(signer) or (_shown(field) and not named)):
+            notes.append(f"PDF 含数字签名（签署人 {named or '未知'}），{'不显示在页面上' if not _shown(field) else '签署人不是单位'}，不作为电子公章")
+            continue
         when = _pdf_string(value.get("/M", ""))
         page = page_of.get(field.objgen) if field.is_indirect else None
         detail = f"电子签章：签署人 {signer or '未知'}，时间 {when or '未知'}"
@@ -666,14 +697,17 @@ def electronic_seal(pdf, size: int | None = None) -> SealEvidence | None:
             except (TypeError, ValueError):
                 whole = False
             detail += "，签名覆盖整个文件" if whole else "，签名未覆盖整个文件（签名后文件被修改过）"
-        return SealEvidence("electronic", page=page, confidence=0.9, detail=detail)
-    return None
+        return SealEvidence("electronic", page=page, confidence=0.9, detail=detail), ""
+    return None, "；".join(notes[:3])
 
 
-def _page_order(n: int) -> list[int]:
-    """Last page first (section 八), then the cover, then backwards."""
-    order = [n - 1] + ([0] if n > 1 else []) + list(range(n - 2, 0, -1))
-    return order[:MAX_PAGES]
+def _page_order(n: int, first: int | None = None) -> list[int]:
+    """Page indexes to search: `first` (1-based: where the text says 八 is) and its
+    neighbours, then the last page (section 八), the cover, then backwards. Capped at
+    MAX_PAGES, so a long appendix after the form cannot hide the stamped page."""
+    lead = [first - 1, first, first - 2] if first is not None and 1 <= first <= n else []
+    order = lead + [n - 1] + ([0] if n > 1 else []) + list(range(n - 2, 0, -1))
+    return list(dict.fromkeys(i for i in order if 0 <= i < n))[:MAX_PAGES]
 
 
 A4_MM = (210.0, 297.0)
@@ -694,18 +728,38 @@ def a_series(w: float, h: float) -> bool:
 LETTER_MM = (215.9, 279.4)  # US Letter: the default paper of many scanners and drivers
 
 
+# Pages wider than A3's short side in both directions are no paper a form is printed on:
+# a photo or scan whose PDF writer took its pixels for points (72 or 96 dpi).
+MAX_PAPER_SHORT_MM = 310.0
+PHOTO_SHORT_MM = 230.0  # such a picture shows an A4 sheet (210 mm) with a little desk or scanner bed around it
+
+
+PAPER_PROPORTIONS = ((math.sqrt(2), A4_MM), (LETTER_MM[1] / LETTER_MM[0], LETTER_MM))
+
+
+def unmeasured(w: float, h: float) -> bool:
+    """Whether nothing tells a w x h pt page's paper: too big to be paper (see
+    MAX_PAPER_SHORT_MM) and not in A-series or Letter proportions."""
+    return min(abs(w), abs(h)) * 25.4 / 72 > MAX_PAPER_SHORT_MM and not any(
+        _proportioned(w, h, ratio) for ratio, _ in PAPER_PROPORTIONS)
+
+
 def paper_mm(w: float, h: float) -> tuple[float, float]:
     """The paper's size in mm for a page of w x h points.
 
     A scan's size in points is only its pixels over the DPI its PDF writer
     assumed (often 72, or none), so A-series proportions are taken as A4,
     the paper the notice requires, and Letter proportions as Letter (a
-    scanner left at its default: the seal must still measure ~40 mm); other
-    pages are measured in points.
+    scanner left at its default: the seal must still measure ~40 mm). A page
+    too big for paper (a phone photo at 72 dpi) is taken as showing about an
+    A4 sheet across its short side; other pages are measured in points.
     """
-    for ratio, paper in ((math.sqrt(2), A4_MM), (LETTER_MM[1] / LETTER_MM[0], LETTER_MM)):
+    for ratio, paper in PAPER_PROPORTIONS:
         if _proportioned(w, h, ratio):
             return paper if w <= h else paper[::-1]
+    if unmeasured(w, h):
+        mm = PHOTO_SHORT_MM / min(abs(w), abs(h))
+        return abs(w) * mm, abs(h) * mm
     return w * 25.4 / 72, h * 25.4 / 72
 
 
@@ -757,12 +811,13 @@ def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> Seal
     return SealEvidence(kind, page=page, confidence=ring.confidence, detail=detail)
 
 
-def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> SealEvidence:
+def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None, first: int | None = None) -> SealEvidence:
     """Best seal evidence in a PDF (bytes or a pypdfium2 PdfDocument).
 
     `pike` is an open pikepdf.Pdf of the same file for the signature check;
     without it the bytes are opened with pikepdf when given. `size` (the
     file's length) lets an electronic seal say whether it covers the file.
+    `first` is the page (1-based) to search first: where the text layer puts 八.
     """
     import pypdfium2 as pdfium
 
@@ -786,12 +841,14 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> 
             except Exception:  # noqa: BLE001 - pages already loaded: render without forms
                 pass
     try:
+        signature_note = ""
         if pike is not None:
-            e = electronic_seal(pike, size)
+            e, signature_note = electronic_seal(pike, size)
             if e is not None:
                 return e
         best_grey: SealEvidence | None = None
-        for index in _page_order(len(doc)):
+        order = _page_order(len(doc), first)
+        for index in order:
             page = doc[index]
             try:
                 rgb, px_per_mm = _render(page, dpi)
@@ -814,7 +871,11 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None) -> 
                 grey = find_rings(grey_mask(rgb, paper_levels(rgb)), px_per_mm, grey=True, first=True)
                 if grey:
                     best_grey = _evidence("grey", index + 1, grey[0], px_per_mm)
-        return best_grey or SealEvidence("none", detail=f"检查了 {min(len(doc), MAX_PAGES)} 页，未发现圆形红色印章")
+        searched = f"检查了 {len(order)} 页" + (f"（共 {len(doc)} 页，其余未检查）" if len(order) < len(doc) else "")
+        note = f"；{signature_note}" if signature_note else ""
+        if best_grey is not None:
+            return replace(best_grey, detail=best_grey.detail + note) if note else best_grey
+        return SealEvidence("none", detail=f"{searched}，未发现圆形红色印章{note}")
     finally:
         if owned is not None:
             owned.close()

@@ -135,6 +135,42 @@ def test_decompression_bomb_is_unreadable_not_a_crash():
     only_problem_is_unreadable(facts)
 
 
+def _zeros_deflated(mib: int) -> bytes:
+    co = zlib.compressobj(9)
+    chunk = b"\0" * (1 << 20)
+    return b"".join([co.compress(chunk) for _ in range(mib)] + [co.flush()])
+
+
+def test_many_lossless_pictures_are_read(red_pdf):
+    """Twelve 4000x3000 Flate pictures after the stamped form (pasted photos, a lossless scan):
+    432 MiB inflated, but drawn a page at a time: read, not refused as damaged."""
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    picture = _zeros_deflated(36)  # 4000 x 3000 RGB, 8 bits
+    for _ in range(12):
+        pdf.pages.insert(0, pdf.pages[0])
+    for page in pdf.pages[:12]:
+        image = pikepdf.Stream(pdf, picture)
+        image.stream_dict = pikepdf.Dictionary(Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=4000, Height=3000,
+                                               ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, Filter=pikepdf.Name.FlateDecode)
+        page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+        page.obj.Contents = pikepdf.Stream(pdf, b"q 595 0 0 842 0 0 cm /Im0 Do Q")
+    facts = read_pdf(saved(pdf, compress_streams=False), ocr=False)
+    assert facts.seal.kind == "red" and codes(facts) == []
+
+
+def test_page_content_past_the_limit_is_named_as_too_big():
+    """Page streams that inflate to more than 400 MiB together: the reply says why."""
+    pdf = pikepdf.new()
+    part = _zeros_deflated(100)
+    for _ in range(5):
+        pdf.add_blank_page()
+        pdf.pages[-1].obj.Contents = pikepdf.Stream(pdf, part)
+        pdf.pages[-1].obj.Contents.stream_dict.Filter = pikepdf.Name.FlateDecode
+    facts = read_pdf(saved(pdf, compress_streams=False))
+    [problem] = facts.problems
+    assert problem.code == "format_unreadable" and "页面内容过大" in problem.message
+
+
 def test_timeout_is_unreadable(red_pdf):
     only_problem_is_unreadable(read_pdf(red_pdf, timeout=0.01))
 

@@ -359,3 +359,83 @@ def test_white_balance_keeps_bright_pixels_bright():
     balanced = white_balance(page, paper_colour(page))
     assert balanced.min(axis=2)[page.min(axis=2) >= 200].min() >= 240
     assert not red_mask(balanced).any()
+
+
+def _signed(signer: str, *, rect, seal: str = "none") -> bytes:
+    """The form with a signed signature field showing nothing (no appearance)."""
+    pdf = pikepdf.open(io.BytesIO(build_signed_pdf(APP, signer=signer, seal=seal)))
+    pdf.Root.AcroForm.Fields[0].Rect = pikepdf.Array(rect)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("rect", [[0, 0, 0, 0], [330, 200, 450, 320]], ids=["invisible", "shown"])
+def test_a_persons_signature_is_no_seal(rect):
+    """Word/WPS/Acrobat "add a digital signature" by 李娜 on an unstamped form: a person's
+    signature, not the unit's 公章; the note says why it did not count."""
+    evidence = find_seal(_signed("李娜", rect=rect))
+    assert evidence.kind == "none"
+    assert "数字签名（签署人 李娜）" in evidence.detail and "不作为电子公章" in evidence.detail
+
+
+def test_a_persons_signature_beside_a_drawn_seal_leaves_the_seal_found():
+    assert find_seal(_signed("李娜", rect=[0, 0, 0, 0], seal="red")).kind == "red"
+
+
+@pytest.mark.parametrize("signer", ["新乡市红旗区科学技术协会", "CN=河南师范大学, O=河南师范大学", "辉县市科协"])
+def test_a_units_signature_is_an_electronic_seal_even_unseen(signer):
+    """A unit's certificate is its electronic 公章, drawn on the page or not."""
+    assert find_seal(_signed(signer, rect=[0, 0, 0, 0])).kind == "electronic"
+
+
+def _phone_photo(width: int) -> "Image.Image":
+    """The stamped last page photographed on a desk (3:4, the sheet 82% of the width, warm light)."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    doc = pdfium.PdfDocument(build_form_pdf(APP, seal="red", seed=4))
+    page = doc[len(doc) - 1].render(scale=width * 0.82 / 595).to_pil().convert("RGB")
+    doc.close()
+    photo = Image.new("RGB", (width, width * 4 // 3), (92, 80, 70))
+    photo.paste(page, ((photo.width - page.width) // 2, (photo.height - page.height) // 2))
+    arr = np.asarray(photo).astype(np.float32) * np.array([1.0, 0.96, 0.9], np.float32)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("dpi", [72, 96])
+def test_a_phone_photo_written_with_its_pixels_as_points_keeps_its_seal(dpi):
+    """Image-to-PDF apps write a photo at 72/96 dpi: a 2000 px photo is a 700 mm "page", the
+    40 mm seal would measure 130 mm. Nothing is paper that big: the picture shows about A4."""
+    from pipeline.forms.pdf import read_pdf
+
+    out = io.BytesIO()
+    _phone_photo(2000).save(out, "PDF", resolution=dpi)
+    facts = read_pdf(out.getvalue(), ocr=False)
+    assert facts.seal.kind == "red"
+    assert [f.code for f in facts.problems] == []  # nor "print it on A4": a photo's frame is no paper size
+
+
+def test_paper_of_unknown_size_is_measured_as_about_a4_across():
+    w, h = paper_mm(2000, 2667)
+    assert (round(w), round(h)) == (230, 307)
+    assert paper_mm(3024, 4276) == (210.0, 297.0)  # A-series proportions: A4, however big
+    assert paper_mm(700, 800) == pytest.approx((700 * 25.4 / 72, 800 * 25.4 / 72))  # plausible paper: points
+
+
+def test_the_page_naming_section_eight_is_searched_first_past_the_page_limit():
+    """A stamped 5-page form with 60 appendix pages after it: page 5 is where 八 is, not
+    beyond the 60 pages searched from the end."""
+    from pipeline.forms.pdf import read_pdf
+
+    pdf = pikepdf.open(io.BytesIO(build_form_pdf(APP, seal="red", seed=2)))
+    appendix = pikepdf.open(io.BytesIO(build_form_pdf(APP, seal="none", seed=2)))
+    for _ in range(60):
+        pdf.pages.append(appendix.pages[1])
+    out = io.BytesIO()
+    pdf.save(out)
+    facts = read_pdf(out.getvalue(), ocr=False)
+    assert facts.opinion_page == 5
+    assert (facts.seal.kind, facts.seal.page) == ("red", 5)
+    assert find_seal(out.getvalue()).kind == "none"  # without the hint: the 60 last pages only
+    assert "（共 65 页，其余未检查）" in find_seal(out.getvalue()).detail
