@@ -10,7 +10,7 @@ from .config import Config
 from .errors import ConfigError
 from .outbox import send_to_staff
 from .store import Store
-from .summary import INQUIRY, applicant_rows, question_lines, render, status_lines, totals_line
+from .summary import INQUIRY, applicant_rows, bounced_lines, question_lines, render, status_lines, totals_line
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -22,6 +22,7 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
     # An unopenable archive or a cloud link makes an application without a file: say how many.
     empty = sum(1 for r in rows if not r["word_file"] and not r["pdf_file"] and r["status"] != INQUIRY)
     questions = question_lines(store)
+    bounced = bounced_lines(store)
     lines = [
         f"截至 {local:%Y-%m-%d %H:%M}，{totals_line(rows, ' 个')}"
         + (f"；申报单位中有 {empty} 个尚未收到 Word 或 PDF 文件。" if empty else "。"),
@@ -31,6 +32,8 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
             if questions
             else []
         ),
+        *([f"被退回、未送达的回复 {len(bounced)} 封（请电话联系这些单位，核对邮箱后可用 intake replies resend 重发）：", *bounced, ""]
+          if bounced else []),
         *status_lines(store),
         "",
         "明细见附件（受理登记表.xlsx；汇总.html 可直接用浏览器打开）。",

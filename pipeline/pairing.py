@@ -99,41 +99,71 @@ def assign_files(
     pdf_text: Callable[[str], str],
     sender_units: list[tuple[str, str]],
     known_units: list[tuple[str, str]],
+    pdf_ocr: Callable[[str], bool] = lambda sha: False,
 ) -> dict[str, str]:
     """Which applicant each file of one mail belongs to: {sha256: key}.
 
     `files` are (sha256, role). What the documents say wins over the address:
-    a Word form names its unit; a PDF follows the Word of the same mail, else
-    the unit its text names, else the unit this sender last wrote for; with
-    nothing to go on the sender address is the applicant.
+    a Word form names its unit, looked up among the sender's units and then all
+    known ones as people write one name (`units.probably_same_unit`); a PDF
+    follows the Word of the same mail, else the unit its text names, a new one
+    too (a contact sends another unit's PDF on its behalf) but never from OCR text
+    (`pdf_ocr`: a misread name is no new unit). What names no unit
+    goes with the mail's one unit, else the unit this sender last wrote for;
+    with nothing to go on the sender address is the applicant.
     """
+    from .units import normalize_unit
+
+    history, known = _scope(sender_units), _scope(known_units)
+    out: dict[str, str | None] = {}
+    mail: dict[str, tuple[str, ...]] = {}  # key -> names, the units this mail's Words name
+    for sha, role in files:
+        unit = word_unit(sha) if role == "word" else ""
+        if normalize_unit(unit):
+            key = out[sha] = _lookup([history, known], *_writes([unit])) or unit_key(unit)
+            mail[key] = mail.get(key, history.get(key, known.get(key, ()))) + (unit,)
+    for sha, role in files:
+        if sha not in out and role == "pdf":
+            out[sha] = next(iter(mail)) if len(mail) == 1 else _pdf_unit(pdf_text(sha), [mail, history, known], pdf_ocr(sha))
+    found = set(mail) | {key for key in out.values() if key}
+    fallback = next(iter(found)) if len(found) == 1 else sender_units[-1][0] if sender_units else sender
+    return {sha: out.get(sha) or fallback for sha, _ in files}
+
+
+def _scope(units: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    # A unit is known by its key and by the name its latest Word gives.
+    return {key: (key.removeprefix("unit:"), unit) for key, unit in units}
+
+
+def _writes(names: list[str]) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
+    """Whether a known name is one of `names`: exactly, then as people write one unit."""
+    from .units import probably_same_unit, same_unit
+
+    return (lambda known: any(same_unit(n, known) for n in names), lambda known: any(probably_same_unit(n, known) for n in names))
+
+
+def _lookup(scopes: list[dict[str, tuple[str, ...]]], *tests: Callable[[str], bool]) -> str | None:
+    """The one unit a test finds in the nearest scope (this mail, the sender's, everyone's),
+    the tests tried in turn; None when none does, or two units do (no guess)."""
+    for test in tests:
+        for scope in scopes:
+            hits = {key for key, names in scope.items() if any(test(n) for n in names)}
+            if hits:
+                return hits.pop() if len(hits) == 1 else None
+    return None
+
+
+def _pdf_unit(text: str, scopes: list[dict[str, tuple[str, ...]]], ocr: bool = False) -> str | None:
+    """The unit a PDF's text names: its 申报单位 as a known unit, or a new one when the text
+    is the file's own (OCR misreads names), else the one known unit written anywhere in it;
+    None when it names none."""
+    from .consistency import pdf_units
     from .units import normalize_unit, unit_in_text
 
-    out: dict[str, str] = {}
-    mail_units: dict[str, str] = {}  # key -> unit name
-    for sha, role in files:
-        if role == "word":
-            unit = word_unit(sha)
-            if normalize_unit(unit):
-                out[sha] = unit_key(unit)
-                mail_units[out[sha]] = unit
-    history = dict(sender_units)
-    default = None
-    if len(mail_units) == 1:
-        default = next(iter(mail_units))
-    elif not mail_units and len(history) == 1:
-        default = next(iter(history))
-    for sha, role in files:
-        if sha in out:
-            continue
-        key = default
-        if key is None and role == "pdf":
-            candidates = mail_units or history or dict(known_units)
-            text = pdf_text(sha)
-            hits = [k for k, unit in candidates.items() if unit_in_text(unit, text)]
-            if len(hits) == 1:
-                key = hits[0]
-        if key is None and history:
-            key = sender_units[-1][0]  # the unit this sender wrote for last
-        out[sha] = key or sender
-    return out
+    # Read as a text layer and as OCR (gaps between characters closed): which one it is is not known here.
+    named = [n for n in dict.fromkeys(pdf_units(text) + pdf_units(text, ocr=True)) if len(normalize_unit(n)) >= 4]
+    if named:
+        found = _lookup(scopes, *_writes(named))
+        if found or not ocr:
+            return found or unit_key(named[0])
+    return _lookup(scopes, lambda known: unit_in_text(known, text))

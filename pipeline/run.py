@@ -23,7 +23,7 @@ from .config import Config
 from . import failpoints
 from .files import FileStore
 from .jobs import RunStats
-from .models import FULL_TEXT_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
+from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
 
@@ -139,6 +139,11 @@ class Runner:
             # to our own reply (an auto-reply, "好的，马上补发"): a matter for
             # staff, not a new submission to answer automatically (a loop, else).
             category, staff_note = "other", note
+        bounce = None
+        if category == "no_reply" and not too_big:
+            from .bounces import read_bounce
+
+            bounce = read_bounce(raw.data)
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
@@ -169,6 +174,8 @@ class Runner:
         links = find_cloud_links(mail.body_text) if category == "application" else []
         failpoints.hit("mail.stored")
         with self.store.transaction():
+            if bounce is not None and (returned := self.store.mark_bounced(bounce.message_ids, bounce.reason)):
+                staff_note = f"{staff_note or '退信'}；{_bounced_note(returned, bounce.reason)}"
             self.store.db["mails"].insert(
                 _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)
             )
@@ -217,6 +224,7 @@ class Runner:
             pdf_text=lambda sha: self.read_pdf(sha).text,
             sender_units=self.store.sender_units(sender),
             known_units=self.store.known_units(),
+            pdf_ocr=lambda sha: self.read_pdf(sha).text_source in OCR_SOURCES,
         )
 
     def _follow_up(self, mail: Mail) -> str | None:
@@ -238,17 +246,20 @@ class Runner:
         return units[-1][0] if units else sender
 
     def _same_mail_seen(self, mail: Mail) -> bool:
-        """Another copy of a mail already on record: same Message-ID from the same sender,
+        """Another copy of a mail already on record: same Message-ID, sender, subject and Date,
         other bytes (a webmail export of a polled mail, a relay that rewrote line ends),
         and nothing in it that the earlier copy did not bring. A copy whose first one was
-        set aside (machine mail, a forward marked auto-forwarded: left for staff) is processed."""
+        set aside (machine mail, a forward marked auto-forwarded: left for staff) is processed;
+        so is a later mail of a system that reuses one Message-ID (another subject or date)."""
         if not mail.message_id or mail.message_id.endswith("@intake.invalid>"):
             return False
         mine = {a.sha256 for a in mail.attachments}
         for row in self.store.rows(
-            "SELECT sha256 FROM mails WHERE message_id=? AND sender=? AND category='application'",
+            "SELECT sha256, subject, sent_at FROM mails WHERE message_id=? AND sender=? AND category='application'",
             (mail.message_id, mail.sender),
         ):
+            if (row["subject"] or "") != (mail.subject or "") or row["sent_at"] != iso(mail.sent_at):
+                continue
             theirs = {r["sha256"] for r in self.store.rows("SELECT sha256 FROM files WHERE mail_sha256=?", (row["sha256"],))}
             if mine <= theirs:
                 return True
@@ -382,7 +393,7 @@ class Runner:
             app=app,
             pdf=pdf,
             verdict=verdict,
-            unit=(app.unit if app else "") or row["unit"] or "",
+            unit=(app.unit if app else "") or row["unit"] or _pdf_unit_name(pdf),
             pilot="、".join(app.pilot_types) if app else "",
             word_id=ids.get(id(sub.word)),
             pdf_id=ids.get(id(sub.pdf)),
@@ -617,6 +628,24 @@ def _error_codes(verdict: Verdict) -> set[str]:
 
 def _error_codes_json(text: str | None) -> set[str]:
     return {f.code for f in findings_from_json(text) if f.severity == "error"}
+
+
+def _pdf_unit_name(pdf: PdfFacts | None) -> str:
+    """The 申报单位 a PDF names, for an applicant that has sent no Word yet."""
+    from .consistency import pdf_units
+
+    return next(iter(pdf_units(pdf.text, ocr=pdf.text_source in OCR_SOURCES)), "") if pdf else ""
+
+
+def _bounced_note(returned: list[dict[str, Any]], reason: str) -> str:
+    """What staff read beside the report: whose reply did not arrive, and what to do."""
+    from .replies import SUBJECT_TAG
+
+    whom = "、".join(
+        f"发给 {r['to_addr']} 的{SUBJECT_TAG.get(r['kind'], '回复')}（{' '.join(x for x in (r['receipt_no'], r['unit']) if x)}）"
+        for r in returned[:5]
+    )
+    return f"退回的是本系统{whom}，未送达{('（' + reason + '）') if reason else ''}，已标为“被退回”，请电话联系该单位"
 
 
 def _mail_row(

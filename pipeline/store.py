@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     in_reply_to TEXT,
     trigger_mail TEXT,
     eml_path TEXT,
-    state TEXT,             -- rendered | sending | sent | failed | uncertain
+    state TEXT,             -- rendered | sending | sent | failed | uncertain | held | bounced
     error TEXT,
     attempts INTEGER DEFAULT 0,
     created_at TEXT,
@@ -457,6 +457,22 @@ class Store:
                 " attempts=attempts + (CASE WHEN ?='sending' THEN 1 ELSE 0 END) WHERE id=?",
                 (state, error, now, sent_at, state, reply_id),
             )
+
+    def mark_bounced(self, message_ids: tuple[str, ...], reason: str) -> list[dict[str, Any]]:
+        """Our replies with these ids came back: 'bounced' (never sent again by itself; staff
+        phone the unit or resend). Call inside a transaction; returns the rows marked."""
+        marks = ",".join("?" * len(message_ids[:50]))
+        rows = self.rows(
+            f"SELECT o.id, o.to_addr, o.kind, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
+            f" WHERE o.message_id IN ({marks}) AND o.state IN ('sent', 'uncertain', 'bounced')",
+            tuple(message_ids[:50]),
+        )
+        for r in rows:
+            self.conn.execute(
+                "UPDATE outbox SET state='bounced', error=?, updated_at=? WHERE id=?",
+                (f"被退回：{reason}" if reason else "被退回", iso(now_utc()), r["id"]),
+            )
+        return rows
 
     def requeue_reply(self, reply_id: int) -> int | None:
         """Queue an existing reply again, on purpose (staff asked for it)."""

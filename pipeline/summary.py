@@ -37,6 +37,7 @@ REPLY_STATE_ZH = {
     "failed": "发送失败",
     "uncertain": "不确定是否送达",
     "held": "未自动回复",
+    "bounced": "被退回",
 }
 FORMATS = ("json", "csv", "html", "xlsx")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -509,6 +510,19 @@ def _xlsx(rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def bounced_lines(store: Store) -> list[str]:
+    """Replies that came back undelivered, newest first: staff phone these units."""
+    from .replies import SUBJECT_TAG
+
+    return [
+        f"{r['receipt_no'] or ''} {r['unit'] or ''} {r['to_addr']}：{SUBJECT_TAG.get(r['kind'], '回复')}，{r['error'] or '被退回'}".strip()
+        for r in store.rows(
+            "SELECT o.to_addr, o.kind, o.error, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
+            " WHERE o.state='bounced' ORDER BY o.updated_at DESC LIMIT 50"
+        )
+    ]
 
 
 def status_lines(store: Store) -> list[str]:

@@ -17,6 +17,9 @@ ABBREVIATIONS = (
 )
 _DROP = re.compile(r"[\s\u3000·•、，,。.．:：;；\"'“”‘’《》<>\[\]【】()（）-]+")
 _SUFFIX = re.compile(r"(盖章|公章|章)$")
+# Place names written before a unit's own name (河南省, 新乡市, 红旗区): added or dropped at will.
+_PLACES = re.compile(r"(?:[\u4e00-\u9fff]{2,6}?(?:省|自治区|市|地区|州|盟|县|区))+")
+_NUMERALS = re.compile(r"[0-9一二三四五六七八九十百千零〇两]")
 
 
 def normalize_unit(name: str) -> str:
@@ -77,3 +80,20 @@ def similar_unit(a: str, b: str, threshold: float = 0.6) -> bool:
 
     na, nb = normalize_unit(a), normalize_unit(b)
     return bool(na and nb) and SequenceMatcher(None, na, nb).ratio() >= threshold
+
+
+def probably_same_unit(a: str, b: str) -> bool:
+    """Two ways one unit writes its own name in two forms: the same, with or without the
+    places before it (红旗区科协, 新乡市红旗区科学技术协会), or one character apart.
+
+    Stricter than `similar_unit`, which also pairs sibling units (红旗区科协, 卫滨区科协):
+    this decides where a file is filed. Names that differ only in a number
+    (第一中学, 第二中学) are two units.
+    """
+    if same_unit(a, b):
+        return True
+    na, nb = normalize_unit(a), normalize_unit(b)
+    short, long_ = sorted((na, nb), key=len)
+    if len(short) >= 4 and long_.endswith(short) and _PLACES.fullmatch(long_[: -len(short)]):
+        return True
+    return nearly_same_unit(a, b) and _NUMERALS.sub("", na) != _NUMERALS.sub("", nb)

@@ -109,3 +109,87 @@ def test_nothing_to_go_on_means_the_address():
 def test_on_a_time_tie_the_file_recorded_last_wins():
     docs = [doc("申报书.docx", "docx", 0), doc("申报书（修改）.docx", "docx", 0)]
     assert build_submission("x", "x", docs, []).word.filename == "申报书（修改）.docx"
+
+
+SCHOOL = "河南师范大学科学技术协会"
+
+
+def test_pdf_naming_another_unit_goes_to_that_unit_not_the_senders():
+    """A county contact sending a school's stamped PDF on its behalf (代报)."""
+    out = assign([("p", "pdf")], texts={"p": f"申报单位：{SCHOOL}\n主要负责人：陈志刚"}, history=[(unit_key(HQ), HQ)], known=[(unit_key(HQ), HQ)])
+    assert out == {"p": unit_key(SCHOOL)}
+
+
+def test_pdf_naming_a_unit_outside_a_long_history_is_not_filed_under_the_last_one():
+    history = [(unit_key(WB), WB), (unit_key(HQ), HQ)]
+    assert assign([("p", "pdf")], texts={"p": f"申报单位：{SCHOOL}"}, history=history, known=history) == {"p": unit_key(SCHOOL)}
+    assert assign([("p", "pdf")], texts={"p": f"单位名称 {WB}"}, history=history, known=history) == {"p": unit_key(WB)}
+    medical = "新乡市医学会"
+    known = history + [(unit_key(medical), medical)]
+    assert assign([("p", "pdf")], texts={"p": f"{medical} 申报书"}, history=history, known=known) == {"p": unit_key(medical)}
+
+
+def test_pdf_before_any_word_is_keyed_by_the_unit_it_names():
+    """So the Word a colleague sends later from another address joins it."""
+    assert assign([("p", "pdf")], texts={"p": f"申报单位：{HQ}"}) == {"p": unit_key(HQ)}
+
+
+def test_pdf_naming_no_unit_goes_to_the_senders_last_unit():
+    history = [(unit_key(WB), WB), (unit_key(HQ), HQ)]
+    assert assign([("p", "pdf")], texts={"p": "扫描件"}, history=history) == {"p": unit_key(HQ)}
+
+
+def test_pdf_naming_the_senders_unit_a_little_differently_stays_with_it():
+    out = assign([("p", "pdf")], texts={"p": "申报单位：红旗区科协"}, history=[(unit_key(HQ), HQ)], known=[(unit_key(HQ), HQ)])
+    assert out == {"p": unit_key(HQ)}
+
+
+def test_resent_word_with_the_unit_written_in_full_stays_with_the_senders_unit():
+    short = "红旗区科协"
+    history = [(unit_key(short), short)]
+    assert assign([("w", "word")], words={"w": HQ}, history=history, known=history) == {"w": unit_key(short)}
+    history = [(unit_key(HQ), HQ)]
+    assert assign([("w", "word")], words={"w": "河南省红旗区科协"}, history=history, known=history) == {"w": unit_key("河南省红旗区科协")}  # another place
+    assert assign([("w", "word")], words={"w": "新乡红旗区科协"}, history=history, known=history) == {"w": unit_key(HQ)}
+
+
+def test_word_is_matched_against_the_senders_units_before_everyones():
+    hospitals = [(unit_key("卫辉市人民医院"), "卫辉市人民医院"), (unit_key("辉县市人民医院"), "辉县市人民医院")]
+    out = assign([("w", "word")], words={"w": "人民医院"}, history=hospitals[:1], known=hospitals)
+    assert out == {"w": unit_key("卫辉市人民医院")}
+    out = assign([("w", "word")], words={"w": "人民医院"}, known=hospitals)  # a colleague's address, two candidates
+    assert out == {"w": unit_key("人民医院")}  # ambiguous: no guess
+    out = assign([("w", "word")], words={"w": "红旗区科协"}, known=[(unit_key(HQ), HQ)])
+    assert out == {"w": unit_key(HQ)}
+
+
+def test_word_matching_two_of_the_senders_units_is_not_guessed():
+    hospitals = [(unit_key("卫辉市人民医院"), "卫辉市人民医院"), (unit_key("辉县市人民医院"), "辉县市人民医院")]
+    assert assign([("w", "word")], words={"w": "人民医院"}, history=hospitals, known=hospitals) == {"w": unit_key("人民医院")}
+
+
+def test_sibling_unit_from_one_address_is_its_own_applicant():
+    history = [(unit_key(HQ), HQ)]
+    assert assign([("w", "word")], words={"w": WB}, history=history, known=history) == {"w": unit_key(WB)}
+    one, two = "新乡市第一中学", "新乡市第二中学"
+    history = [(unit_key(one), one)]
+    assert assign([("w", "word")], words={"w": two}, history=history, known=history) == {"w": unit_key(two)}
+
+
+def test_word_without_a_unit_goes_with_the_pdf_of_its_mail():
+    out = assign([("w", "word"), ("p", "pdf")], words={"w": ""}, texts={"p": f"申报单位：{SCHOOL}"}, history=[(unit_key(HQ), HQ)])
+    assert out == {"w": unit_key(SCHOOL), "p": unit_key(SCHOOL)}
+    out = assign([("w", "word")], words={"w": ""}, history=[(unit_key(WB), WB), (unit_key(HQ), HQ)])
+    assert out == {"w": unit_key(HQ)}
+
+
+def test_an_ocr_read_pdf_naming_an_unknown_unit_stays_with_the_senders_unit():
+    """A scan read by OCR with the unit misread by two characters: no new applicant (it would
+    draw a second notice); the sender's own unit keeps it, as a text-layer PDF would not."""
+    from pipeline.pairing import assign_files
+
+    history = [("unit:新乡市红旗区科学技术协会", "新乡市红旗区科学技术协会")]
+    text = "申报单位：新乡市红旗区科掌技木协会\n主要负责人：王建国"
+    common = dict(word_unit=lambda sha: "", pdf_text=lambda sha: text, sender_units=history, known_units=history)
+    assert assign_files("a@qq.com", [("p", "pdf")], pdf_ocr=lambda sha: True, **common) == {"p": "unit:新乡市红旗区科学技术协会"}
+    assert assign_files("a@qq.com", [("p", "pdf")], **common) == {"p": "unit:新乡市红旗区科掌技木协会"}

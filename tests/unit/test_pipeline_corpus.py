@@ -662,6 +662,22 @@ def test_a_copy_with_other_files_under_the_same_message_id_is_processed(tmp_path
     p.close()
 
 
+def test_a_later_mail_reusing_a_message_id_is_no_copy(tmp_path, forms):
+    """An OA system or script reusing one Message-ID: a question a day after the files has
+    another subject and date, so it is a mail of its own (for staff), not a copy."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    first = email.message_from_bytes(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), policy=policy.default)
+    first["Message-ID"] = "<oa-mail@xxgov.cn>"
+    assert p.feed(first.as_bytes()) == "application"
+    p.judge()
+    later = ON_TIME + timedelta(days=1)
+    second = email.message_from_bytes(form_mail("a@qq.com", [], later, subject="咨询：经费预算表能否另附页？"), policy=policy.default)
+    second["Message-ID"] = "<oa-mail@xxgov.cn>"
+    assert p.feed(second.as_bytes(), later) == "other"  # a unit with files on record writes again: for staff
+    p.close()
+
+
 def test_photos_in_answer_to_a_notice_are_answered_and_pictures_do_not_make_receipts_differ(tmp_path, forms):
     from PIL import Image
 
@@ -751,4 +767,54 @@ def test_files_attached_beside_a_forwarded_earlier_mail_are_the_ones_judged(tmp_
     p.judge()
     [row] = p.rows("SELECT * FROM outbox")
     assert row["kind"] == "receipt" and "盖章版-新.pdf" in reply_text(row)
+    p.close()
+
+
+def _codes(p, key: str) -> set[str]:
+    row = p.rows("SELECT findings FROM applicants WHERE key=?", (key,))[0]
+    return {f["code"] for f in json.loads(row["findings"] or "[]")}
+
+
+def test_another_units_pdf_sent_on_its_behalf_is_that_units_not_the_senders(tmp_path, forms):
+    """A county contact sends its own pair, then a school's stamped PDF (代报): the school is a new
+    applicant missing its Word; the county's accepted pair is untouched and gets no notice."""
+    from pipeline.pairing import unit_key
+
+    (own, docx, pdf), (school, _, school_pdf) = forms
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章.pdf", pdf)], _at(20))
+    _step(p, "a@qq.com", [("学校盖章版.pdf", school_pdf)], _at(20, 13), subject="学校盖章版（代报）")
+    assert p.rows("SELECT applicant FROM files WHERE filename='学校盖章版.pdf'")[0]["applicant"] == unit_key(school.unit)
+    statuses = {r["key"]: r["status"] for r in p.rows("SELECT key, status FROM applicants")}
+    assert statuses == {unit_key(own.unit): "accepted", unit_key(school.unit): "needs_correction"}
+    assert "missing_word" in _codes(p, unit_key(school.unit))
+    sent = [(r["applicant"], r["kind"]) for r in p.rows("SELECT applicant, kind FROM outbox ORDER BY id")]
+    assert sent == [(unit_key(own.unit), "receipt"), (unit_key(school.unit), "correction")]
+    p.close()
+
+
+def test_a_resent_word_with_the_unit_written_in_full_is_the_same_applicant(tmp_path, forms):
+    """红旗区科协 first, 新乡市红旗区科学技术协会 in the revised Word: one applicant, judged on the new
+    Word and the PDF on record, with its first receipt number."""
+    app, docx, pdf = forms[0]
+    short = dataclasses.replace(app, unit_name="红旗区科协", cover_unit="红旗区科协")
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", build_form_docx(short)), ("盖章.pdf", pdf)], _at(20))
+    _step(p, "a@qq.com", [("申报书（修改）.docx", docx)], _at(20, 13))
+    rows = p.rows("SELECT * FROM applicants")
+    assert [(r["receipt_no"], r["unit"], r["status"]) for r in rows] == [("2025-KJZY-001", app.unit, "accepted")]
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["receipt", "receipt"]  # the new Word, same number
+    p.close()
+
+
+def test_a_stamped_pdf_before_the_word_from_another_address_is_one_applicant(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.runner.now = lambda: ON_TIME + timedelta(minutes=5)
+    p.feed(form_mail("leader@163.com", [("盖章版.pdf", pdf)]))
+    p.judge()
+    later = ON_TIME + timedelta(minutes=10)
+    _step(p, "office@qq.com", [("申报书.docx", docx)], later)
+    assert [(r["receipt_no"], r["status"]) for r in p.rows("SELECT * FROM applicants")] == [("2025-KJZY-001", "accepted")]
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
     p.close()
