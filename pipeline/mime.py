@@ -21,6 +21,7 @@ import logging
 import quopri
 import re
 import unicodedata
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from email.message import Message
 from html.parser import HTMLParser
@@ -51,17 +52,25 @@ GB_LABELS = frozenset({
 })
 
 # Full phrases only: a bare "超大附件" also appears in our own correction
-# notice, which applicants quote when they answer it.
-CLOUD_MARKERS = ("从QQ邮箱发来的超大附件", "从腾讯企业邮箱发来的超大附件", "从网易163邮箱发来的超大附件", "邮箱发来的云附件")
+# notice, which applicants quote when they answer it. Every provider writes
+# "从<name>邮箱发来的超大附件" (QQ, 腾讯企业, 网易163, 139, 新浪, 阿里 ...).
+CLOUD_PHRASE = re.compile(r"从\S{1,12}?邮箱发来的(?:超大|云)附件|邮箱发来的云附件|Mail Drop")
+# Download links by host and path; a link to a provider's home page (a signature) is none.
 CLOUD_HOSTS = (
     "mail.qq.com/cgi-bin/ftnexs_download",
     "wx.mail.qq.com/ftn/download",
     "mail.163.com/large-attachment-download",
     "dashi.163.com/html/cloud-attachment-download",
     "exmail.qq.com/cgi-bin/ftnexs_download",
-    "ftn.qq.com",
+    "ftn.qq.com/",
     "mail.126.com/large-attachment-download",
+    "caiyun.139.com/",  # 139邮箱 (China Mobile) keeps large files in 和彩云
+    "mail.sina.com.cn/filecenter",
+    "qiye.aliyun.com/alimail/",
+    "share.qiye.aliyun.com/",
+    "www.icloud.com/attachment",  # Apple Mail Drop
 )
+LINK_REACH = 300  # characters after a cloud phrase in which its (unknown-host) link stands
 URL_RE = re.compile(r"""(?:https?://)?[A-Za-z0-9.-]+\.(?:com|cn|net)(?::\d+)?/[^\s<>"'()（）\[\]【】{}，。；、]*""", re.I)
 
 ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -73,12 +82,15 @@ MSGID = re.compile(r"<[^<>\s]+>")
 # write "（上次被系统退信，现重新发送）申报材料" or "（联系人下周休假）" too.
 SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|aw|sv|antw|回复|答复|回覆|转发|轉發)\s*(?:\[\d+\])?\s*[:：]\s*)+", re.I)
 WORD_END = r"(?=$|[\s:：\-–—_,，.。;；!！(（\[【<《|/])"  # a bounce word must end there: "退信重发" is a person
+BOUNCE_WORDS = (
+    r"(?:(?:邮件|系统)?(?:退信|投递失败|发送失败|递送失败|传递失败|无法投递|无法送达|无法传递|未送达|未能送达|未能投递)"
+    r"(?:通知|报告|提醒)?|undeliver(?:able|ed)|delivery status notification|(?:mail )?delivery (?:has )?fail(?:ed|ure)"
+    r"|returned mail|failure notice|non-?deliver(?:y|able)(?: report| notification)?)"
+)
 OOO_SUBJECT = re.compile(
     r"(?P<auto>自动(?:回复|答复|回覆)|休假|不在办公室|out of (?:the )?office|automatic reply|auto[- ]?reply|autoreply"
     r"|auto[- ]?response)"
-    r"|(?P<bounce>(?:(?:邮件|系统)?(?:退信|投递失败|发送失败|递送失败|传递失败|无法投递|无法送达|无法传递|未送达|未能送达|未能投递)"
-    r"(?:通知|报告|提醒)?|undeliver(?:able|ed)|delivery status notification|(?:mail )?delivery (?:has )?fail(?:ed|ure)"
-    r"|returned mail|failure notice|non-?deliver(?:y|able)(?: report| notification)?)" + WORD_END + ")"
+    r"|(?P<bounce>" + BOUNCE_WORDS + WORD_END + ")"
     r"|(?P<receipt>(?:已读|阅读)回执|return receipt|read receipt|(?:回执|未读|已阅读)\s*[:：]|已读\s*(?:[:：\-–—]|$)"
     r"|(?:not )?read\s*[:：])",
     re.I,
@@ -101,6 +113,8 @@ AUTO_BODY = re.compile(
     re.I | re.M,
 )
 AUTO_BODY_CHARS = 300
+# A gateway's words on top of a mail it returns: "您发送的邮件未能成功投递到以下收件人".
+BOUNCE_BODY = re.compile(BOUNCE_WORDS + r"|未能成功(?:投递|送达|发送)|(?:could not|cannot|can't) be delivered", re.I)
 # From addresses nobody reads: noreply, no-reply, no_reply, donotreply, do-not-reply, noreply123, system.noreply ...
 NO_REPLY_LOCAL = re.compile(r"(?:^|[^a-z])(?:no|do[-_.]?not)[-_.]?reply", re.I)
 SUBJECT_KIND = {"auto": "自动回复", "bounce": "退信", "receipt": "已读回执"}
@@ -247,7 +261,9 @@ def split_params(text: str) -> tuple[str, list[tuple[str, str, bool]]]:
     while i < len(text):
         c = text[i]
         if in_quotes:
-            if c == "\\" and i + 1 < len(text):
+            # Only \" and \\ are escapes: a quoted Windows path (C:\Users\...)
+            # keeps its separators for sanitize_filename to cut at.
+            if c == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
                 buf.append(text[i + 1])
                 i += 2
                 continue
@@ -367,8 +383,7 @@ def sanitize_filename(name: str) -> str:
     NFC because macOS Mail sends decomposed names (e + U+0301) that would not
     compare equal to what staff type or to the same name from Windows.
     """
-    name = unicodedata.normalize("NFC", _clean(str(name)))
-    name = re.split(r"[\\/]", name)[-1]
+    name = _base_name(unicodedata.normalize("NFC", _clean(str(name))))
     name = "".join(
         " " if c in "\t\r\n" else c
         for c in name
@@ -382,6 +397,23 @@ def sanitize_filename(name: str) -> str:
         else:
             name = name[:MAX_NAME]
     return name
+
+
+# How a client path starts: /, \, ~/, ./, ../, C:\ or C:/.
+PATH_START = re.compile(r"^(?:[A-Za-z]:|~|\.{1,2})?[\\/]")
+
+
+def _base_name(name: str) -> str:
+    """The last component of a path; a name that is no path keeps its '/' as '／'.
+
+    A backslash is always a separator (Windows names cannot hold one), but
+    macOS and phones allow '/' in a name ("盖章版6/20定稿.pdf"), so only a
+    name that starts like a path loses its directories.
+    """
+    if "\\" in name or PATH_START.match(name):
+        parts = [p for p in re.split(r"[\\/]", name) if p.strip()]
+        return parts[-1] if parts else ""
+    return name.replace("/", "／")
 
 
 def _raw_header(part: Message, name: str) -> str | None:
@@ -505,19 +537,32 @@ def html_to_text(html: str) -> str:
 
 
 def find_cloud_links(body_text: str) -> list[str]:
-    """Links to 超大附件/云附件 downloads in a body text, in order, deduplicated."""
+    """Links to 超大附件/云附件 downloads in a body text, in order, deduplicated.
+
+    A known download host, or any link just after a provider's cloud phrase
+    (so staff see the link of a provider we have no host for).
+    """
+    text = body_text or ""
+    phrase_ends = [m.end() for m in CLOUD_PHRASE.finditer(text)]
     links: list[str] = []
-    for m in URL_RE.finditer(body_text or ""):
+    for m in URL_RE.finditer(text):
         url = m.group(0).rstrip(".,;:!?")
         low = url.lower()
-        if any(host in low for host in CLOUD_HOSTS) and url not in links:
+        if not _has_path(low) or url in links:
+            continue
+        if any(host in low for host in CLOUD_HOSTS) or any(0 <= m.start() - end <= LINK_REACH for end in phrase_ends):
             links.append(url)
     return links
 
 
+def _has_path(url: str) -> bool:
+    """Does the link point below a site's home page?"""
+    return bool(url.split("://", 1)[-1].partition("/")[2].strip("/"))
+
+
 def has_cloud_marker(body_text: str) -> bool:
     """Does the text say it carries a large/cloud attachment link?"""
-    return any(m in (body_text or "") for m in CLOUD_MARKERS) or bool(find_cloud_links(body_text))
+    return bool(CLOUD_PHRASE.search(body_text or "")) or bool(find_cloud_links(body_text))
 
 
 # -- addresses, ids and dates ------------------------------------------------------
@@ -692,26 +737,71 @@ def _walk(msg: Message, prune=None):
     """Leaf parts, iteratively (deep nesting must not recurse); `prune(part)` drops a subtree.
 
     A mail carried in a form the parser left closed is opened on the way
-    (see `_embedded_mail`), so its files are found like a forwarded mail's.
-    Yields (part, forwarded): forwarded when the part is inside an attached mail.
+    (see `_embedded_mail`), and so is a multipart whose boundary the parser
+    could not find (see `_reopen_multipart`), so their files are found too.
+    Yields (part, forwarded, related): forwarded when the part is inside an
+    attached mail, related when it belongs to an HTML text (multipart/related).
     """
-    stack = [(msg, 0, False)]
+    stack = [(msg, 0, False, False)]
+    reopened = 0
     while stack:
-        part, depth, forwarded = stack.pop()
+        part, depth, forwarded, related = stack.pop()
         embedded = _embedded_mail(part) if depth < MAX_DEPTH else None
         if embedded is not None:
             part._payload = [embedded]
         if prune is not None and depth and prune(part):
             continue
+        ctype = _content_type(part)
+        if depth < MAX_DEPTH and reopened < MAX_REOPENED and ctype.startswith("multipart/") and _reopen_multipart(part):
+            reopened += 1
         payload = part._payload
         if isinstance(payload, list):
-            if depth >= MAX_DEPTH or _content_type(part) in REPORT_TYPES:
+            if depth >= MAX_DEPTH or ctype in REPORT_TYPES:
                 continue
             children = [p for p in payload if isinstance(p, Message)]
-            inside = forwarded or (depth > 0 and _carries_mail(part))
-            stack.extend((c, depth + 1, inside) for c in reversed(children))
+            carries = depth > 0 and _carries_mail(part)
+            inside = forwarded or carries
+            in_html = ctype == "multipart/related" or (related and not carries)
+            stack.extend((c, depth + 1, inside, in_html) for c in reversed(children))
         else:
-            yield part, forwarded
+            yield part, forwarded, related
+
+
+MAX_REOPENED = 20  # multiparts re-split per mail: each re-parse reads the bytes again
+# A delimiter line ("--" + boundary) followed by a part's first header line.
+DELIMITER = re.compile(rb"^--([0-9A-Za-z'()+_,./:=? -]{0,199}[0-9A-Za-z'()+_,./:=?-])[ \t]*\r?\n[!-9;-~]+[ \t]*:", re.M)
+
+
+def _reopen_multipart(part: Message) -> bool:
+    """Split a multipart the parser left whole; True when it now has parts.
+
+    OA and PHP mailers leave out the boundary parameter, quote it with single
+    quotes, or declare one the body does not use; the parser then keeps the
+    whole body as one text and every attachment in it is lost. The boundary
+    is taken from the declaration without its quotes if the body uses it,
+    else from the first delimiter line that a part's headers follow.
+    """
+    payload = part._payload
+    if not isinstance(payload, str) or not payload.strip():
+        return False
+    data = raw_bytes(payload)
+    _, params = split_params(header_text(_raw_header(part, "content-type") or ""))
+    declared = next((v for n, v, _ in params if n == "boundary"), "").strip().strip("'\"").strip()
+    boundary = None
+    if declared and declared.isascii():
+        used = re.compile(rb"^--" + re.escape(declared.encode("ascii")) + rb"(?:--)?[ \t]*\r?$", re.M)
+        boundary = declared.encode("ascii") if used.search(data) else None
+    if boundary is None:
+        m = DELIMITER.search(data)
+        boundary = m.group(1) if m else None
+    if boundary is None or b'"' in boundary:
+        return False
+    head = b"Content-Type: " + _content_type(part).encode("ascii", "replace") + b'; boundary="' + boundary + b'"\r\n\r\n'
+    parts = email.message_from_bytes(head + data, policy=email.policy.compat32)._payload
+    if not isinstance(parts, list) or not parts:
+        return False
+    part._payload = parts
+    return True
 
 
 MESSAGE_TYPES = ("message/rfc822", "message/global")
@@ -795,14 +885,13 @@ def _carries_mail(part: Message) -> bool:
 
 def _collect(
     msg: Message, own_addresses: frozenset[str] = frozenset()
-) -> tuple[list[Attachment], list[str], list[str], list[Finding], bool]:
-    """Files, plain and HTML texts, problems, and whether a mail of ours came back inside.
+) -> tuple[list[Attachment], list[str], list[str], list[Finding], list[Message]]:
+    """Files, plain and HTML texts, problems, and the mails of ours that came back inside.
 
     Files inside an attached mail come first: on a tie the file recorded last counts,
     and what the sender attached beside a forwarded earlier mail is the newer version.
     """
-    attachments: list[Attachment] = []
-    forwarded_files: list[Attachment] = []
+    found: list[tuple[bool, str, str, bytes, str, str]] = []  # (forwarded, name, kind, data, type, cid if shown inline)
     plains: list[str] = []
     htmls: list[str] = []
     problems: list[Finding] = []
@@ -814,42 +903,95 @@ def _collect(
             return True
         return False
 
-    for part, forwarded in _walk(msg, prune):
+    for part, forwarded, related in _walk(msg, prune):
         try:
             ctype = _content_type(part)
             disp = _disposition(part)
             name = part_filename(part)
-            has_cid = _raw_header(part, "content-id") is not None
+            cid = _raw_header(part, "content-id")
             if ctype in ("text/plain", "text/html") and not name and disp != "attachment":
                 text = decode_bytes(part_bytes(part), _charset(part)).replace("\r\n", "\n").replace("\r", "\n")
                 (htmls if ctype == "text/html" else plains).append(text)
                 continue
             if ctype in REPORT_TYPES and not name and disp != "attachment":
                 continue  # the machine-readable half of a DSN or read receipt
+            if ctype.startswith("multipart/"):
+                if part_bytes(part).strip():  # not even _reopen_multipart could split it
+                    problems.append(BROKEN_STRUCTURE)
+                continue
             data = part_bytes(part)
             if (name or disp == "attachment") and _raw_header(part, "content-transfer-encoding") is None:
                 data = unlabelled_base64(data) or data
+            if data.startswith(APPLE_MAGIC) or ctype == "application/applefile":
+                data = apple_data_fork(data)
+                if data is None:
+                    continue  # Finder data and the resource fork of a Mac file, not a file
             if not data and not name:
                 continue
             kind = sniff(data)
-            if disp != "attachment" and (disp == "inline" or has_cid) and kind not in INLINE_DOCUMENTS:
-                continue  # pictures in the text (logos, pasted images) are not files sent to us
-            if disp == "" and not name and ctype.startswith(("multipart/", "message/")):
+            pictured = disp != "attachment" and (disp == "inline" or cid is not None) and kind not in INLINE_DOCUMENTS
+            if pictured and related:
+                continue  # pictures of an HTML text (logos, pasted images) are not files sent to us
+            if disp == "" and not name and ctype.startswith("message/"):
                 continue
-            filename = name or f"未命名附件{len(attachments) + len(forwarded_files) + 1}.{KIND_EXT.get(kind, 'bin')}"
-            (forwarded_files if forwarded else attachments).append(
-                Attachment(
-                    filename=filename,
-                    kind=kind,
-                    data=data,
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    content_type=_clean(ctype),
-                )
-            )
+            found.append((forwarded, name, kind, data, ctype, _cid(cid) if pictured and cid else ""))
         except Exception as exc:  # one bad part must not lose the others
             log.warning("unreadable MIME part: %r", exc)
             problems.append(Finding("mail_unparseable", WARNING, f"邮件中有一部分内容无法解析（{type(exc).__name__}）", "邮件附件"))
-    return forwarded_files + attachments, plains, htmls, problems, bool(returned)
+    shown = _cids_shown(htmls)
+    attachments: list[Attachment] = []
+    forwarded_files: list[Attachment] = []
+    for forwarded, name, kind, data, ctype, cid in found:
+        if cid and cid in shown:
+            continue  # an HTML text shows it (a signature logo beside the text, outside multipart/related)
+        filename = name or f"未命名附件{len(attachments) + len(forwarded_files) + 1}.{KIND_EXT.get(kind, 'bin')}"
+        (forwarded_files if forwarded else attachments).append(
+            Attachment(filename=filename, kind=kind, data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=_clean(ctype))
+        )
+    return forwarded_files + attachments, plains, htmls, problems, returned
+
+
+BROKEN_STRUCTURE = Finding(
+    "mail_unparseable", WARNING, "邮件结构损坏（找不到多部分邮件的分隔边界），附件和正文无法读取，请工作人员查看原邮件", "邮件",
+    staff_only=True,
+)
+CID_REF = re.compile(r"""cid:([^\s"'<>()]+)""", re.I)
+
+
+def _cid(value: str) -> str:
+    """A Content-ID or a cid: URL as one comparable key."""
+    return urllib.parse.unquote(header_text(value)).strip().strip("<>").strip().lower()
+
+
+def _cids_shown(htmls: list[str]) -> set[str]:
+    """The Content-IDs that the HTML texts show as pictures (cid: URLs)."""
+    return {_cid(m.group(1)) for html in htmls for m in CID_REF.finditer(html)}
+
+
+# AppleSingle (the whole Mac file) and AppleDouble (its Finder data and resource fork only).
+APPLE_SINGLE, APPLE_DOUBLE = b"\x00\x05\x16\x00", b"\x00\x05\x16\x07"
+APPLE_MAGIC = (APPLE_SINGLE, APPLE_DOUBLE)
+APPLE_DATA_FORK = 1
+
+
+def apple_data_fork(data: bytes) -> bytes | None:
+    """The file inside an Apple Mail `application/applefile` part, or None if it holds none.
+
+    Apple Mail sends a Mac file as AppleDouble (multipart/appledouble: this
+    header part, then the file as its own part) or whole as AppleSingle. An
+    AppleSingle whose entry table is damaged is kept as it is, for staff.
+    """
+    if not data.startswith(APPLE_SINGLE):
+        return None
+    count = int.from_bytes(data[24:26], "big")
+    for i in range(min(count, 64)):
+        entry = data[26 + 12 * i:38 + 12 * i]
+        if len(entry) < 12:
+            return data
+        entry_id, offset, length = (int.from_bytes(entry[k:k + 4], "big") for k in (0, 4, 8))
+        if entry_id == APPLE_DATA_FORK:
+            return data[offset:offset + length] if offset + length <= len(data) else data
+    return None
 
 
 def _charset(part: Message) -> str | None:
@@ -936,6 +1078,35 @@ def subject_kind(subject: str) -> str | None:
     if not m:
         return None
     return next(SUBJECT_KIND[k] for k, v in m.groupdict().items() if v)
+
+
+def bounces_own_mail(returned: list[Message], sender: str, body: str) -> bool:
+    """Did a mail of ours come back as a bounce, rather than forwarded by a person?
+
+    Gateways return our reply whole; a person we wrote to also forwards it to
+    us as an attachment (QQ 作为附件转发, Outlook 以附件形式转发) to ask about
+    it. That person is among our mail's recipients and writes text of their
+    own without a bounce's words; subjects, senders and report parts that
+    mark a bounce are judged before (see `_header_reason`, `subject_kind`).
+    """
+    if not returned:
+        return False
+    top = (body or "").strip()[:AUTO_BODY_CHARS]
+    if not top or BOUNCE_BODY.search(top):
+        return True
+    return not sender or not any(sender in _recipients(part) for part in returned)
+
+
+def _recipients(part: Message) -> set[str]:
+    """The lower-cased To and Cc addresses of the mail carried in `part`."""
+    inner = part._payload[0] if isinstance(part._payload, list) and part._payload else None
+    if not isinstance(inner, Message):
+        return set()
+    values = [header_text(v) for v in _raw_headers(inner, "to") + _raw_headers(inner, "cc")]
+    try:
+        return {addr.strip().lower() for _, addr in email.utils.getaddresses(values) if addr}
+    except Exception:
+        return set()
 
 
 def _content_reason(subject: str, body: str, returns_own: bool) -> str | None:
@@ -1026,7 +1197,7 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     references = message_ids(_raw_headers(msg, "references") + _raw_headers(msg, "in-reply-to"))
 
     own = frozenset(a.strip().lower() for a in own_addresses)
-    attachments, plains, htmls, problems, returns_own = _collect(msg, own)
+    attachments, plains, htmls, problems, returned = _collect(msg, own)
     html_text = "\n\n".join(html_to_text(h) for h in htmls)
     plain_text = "\n\n".join(p.strip() for p in plains if p.strip())
     body = plain_text or html_text
@@ -1058,7 +1229,8 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
         attachments=tuple(attachments),
         references=references,
         no_reply_reason=no_reply_reason(
-            msg, sender, subject, own_addresses, body=body, has_files=bool(kinds & APPLICATION_KINDS), returns_own=returns_own
+            msg, sender, subject, own_addresses, body=body, has_files=bool(kinds & APPLICATION_KINDS),
+            returns_own=bounces_own_mail(returned, sender, body),
         ),
         problems=tuple(_dedupe(problems)),
     )

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 # CRLF line ends, and headers written as built (see _attachment).
 WIRE_POLICY = email_policy.SMTP.clone(refold_source="none")
 
+# Headers written as stored (set_raw) are kept on one line, not encoded.
+THREADING_POLICY = email_policy.default.clone(refold_source="none")
+MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")  # printable ASCII, no spaces, no inner < >
+MAX_ID_LEN = 900
+SYNTHETIC_ID = "@intake.invalid>"  # what run.py and mime.py give a mail without Message-ID
+
 SUBJECT_TAG = {"receipt": "受理回执", "correction": "补正通知", "late": "逾期通知", "question": "来信收到"}
 
 
@@ -225,16 +231,20 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
 
 def build_message(reply: Reply, sender: str, now: datetime) -> EmailMessage:
     """The MIME message: From is the mailbox (163 rejects a mismatch), one recipient."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=THREADING_POLICY)
     msg["From"] = sender
     msg["To"] = reply.to
     msg["Subject"] = reply.subject
     msg["Date"] = format_datetime(now.astimezone(ZoneInfo("Asia/Shanghai")))
     msg["Message-ID"] = reply.message_id
-    if reply.in_reply_to:
-        msg["In-Reply-To"] = reply.in_reply_to
-        refs = [r for r in reply.references if r != reply.in_reply_to][-10:] + [reply.in_reply_to]
-        msg["References"] = " ".join(refs)
+    parent = reply.in_reply_to if threading_id(reply.in_reply_to) else ""
+    refs = [r for r in reply.references if r != parent and threading_id(r)][-10:] + ([parent] if parent else [])
+    # Raw values: the email package turns an id longer than a line into an
+    # encoded-word, which is no msg-id and threads nothing.
+    if parent:
+        msg.set_raw("In-Reply-To", parent)
+    if refs:
+        msg.set_raw("References", "\n ".join(refs))
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(reply.text)
@@ -244,6 +254,17 @@ def build_message(reply: Reply, sender: str, now: datetime) -> EmailMessage:
     for name, data in reply.attachments:
         msg.attach(_attachment(name, data))
     return msg
+
+
+def threading_id(value: str) -> bool:
+    """Can `value` go verbatim into In-Reply-To/References?
+
+    Only a plain ASCII `<id>` short enough for one header line (RFC 5322
+    caps lines at 998): an 8-bit id from an OA system would have to be
+    encoded, and our own `@intake.invalid` stand-in for a missing
+    Message-ID names no mail the applicant has.
+    """
+    return bool(value) and len(value) < MAX_ID_LEN and bool(MSG_ID.fullmatch(value)) and not value.endswith(SYNTHETIC_ID)
 
 
 def _attachment(name: str, data: bytes) -> MIMEBase:

@@ -31,6 +31,7 @@ def tiny_docx(text: str = "科普项目申请表") -> bytes:
 DOCX = tiny_docx()
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+JPG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 16
 DOCX_SHA = hashlib.sha256(DOCX).hexdigest()
 PDF_SHA = hashlib.sha256(PDF).hexdigest()
 
@@ -77,8 +78,9 @@ def mail(
     subject: str | bytes = "科普项目申报材料",
     date: str | None = "Mon, 02 Jun 2025 10:15:00 +0800",
     msgid: str | None = "<20250602101500.1@example.cn>",
+    to: str = OWN,
 ) -> bytes:
-    base: list[tuple[str, str | bytes]] = [("From", sender), ("To", OWN), ("Subject", subject)]
+    base: list[tuple[str, str | bytes]] = [("From", sender), ("To", to), ("Subject", subject)]
     if date:
         base.append(("Date", date))
     if msgid:
@@ -200,6 +202,85 @@ def inline_docx_cid() -> bytes:
         boundary="rel-1",
     )
     return mail([("Content-Type", 'multipart/related; boundary="rel-1"')], related)
+
+
+def photo(n: int) -> bytes:
+    """A distinct small JPEG per photo (the pipeline keys files by content)."""
+    return JPG + bytes([n])
+
+
+def iphone_inline_photos() -> bytes:
+    """iOS Mail: photos are inline image parts with a name right under multipart/mixed, no Content-ID."""
+    photos = [
+        part([("Content-Type", f"image/jpeg;\r\n\tname=IMG_000{n}.JPG;\r\n\tx-apple-part-url=A1B2-{n}"),
+              ("Content-Disposition", f"inline;\r\n\tfilename=IMG_000{n}.JPG")], photo(n))
+        for n in (1, 2)
+    ]
+    docx = att('attachment;\r\n\tfilename="申报书.docx"'.encode("utf-8"), DOCX)
+    return with_files([docx, *photos], text="申报书和盖章页照片见附件。", sender="张三 <zhangsan@icloud.com>")
+
+
+def html_logo_beside_the_text() -> bytes:
+    """A signature logo under multipart/mixed (not multipart/related), shown by the HTML through cid:."""
+    alt = multipart([text_part("请查收"), text_part('<p>请查收</p><img src="cid:Sig-Logo@x">', subtype="html")], boundary="alt-2")
+    logo = part([("Content-Type", 'image/png; name="logo.png"'), ("Content-ID", "<sig-logo@x>"),
+                 ("Content-Disposition", 'inline; filename="logo.png"')], PNG)
+    body = multipart([headers([("Content-Type", 'multipart/alternative; boundary="alt-2"')]) + b"\r\n" + alt, logo,
+                      att('attachment; filename="申报书.docx"'.encode("utf-8"), DOCX)])
+    return mail([("Content-Type", f'multipart/mixed; boundary="{B}"')], body)
+
+
+def apple_file(real_name: str, fork: bytes | None = None) -> bytes:
+    """AppleDouble (the resource fork and Finder info, no data) or, given the data fork, AppleSingle."""
+    entries = [(3, real_name.encode("utf-8")), (9, b"\x00" * 32)] + ([(1, fork)] if fork is not None else [])
+    magic = b"\x00\x05\x16\x00" if fork is not None else b"\x00\x05\x16\x07"
+    head = magic + b"\x00\x02\x00\x00" + b"\x00" * 16 + len(entries).to_bytes(2, "big")
+    offset, data = 26 + 12 * len(entries), b""
+    for entry_id, value in entries:
+        head += entry_id.to_bytes(4, "big") + (offset + len(data)).to_bytes(4, "big") + len(value).to_bytes(4, "big")
+        data += value
+    return head + data
+
+
+def apple_mail_appledouble() -> bytes:
+    """Apple Mail without "Windows-friendly attachments": multipart/appledouble, the fork header first."""
+    name = enc_word("申报书.docx", "utf-8")
+    pair = multipart(
+        [part([("Content-Type", f'application/applefile; name="{name}"')], apple_file("申报书.docx")),
+         part([("Content-Type", f'application/vnd.openxmlformats-officedocument.wordprocessingml.document; name="{name}"'),
+               ("Content-Disposition", f'attachment; filename="{name}"')], DOCX)],
+        boundary="Apple-Mail=_2",
+    )
+    double = headers([("Content-Type", 'multipart/appledouble; boundary="Apple-Mail=_2"')]) + b"\r\n" + pair
+    return with_files([double, att('attachment; filename="盖章版.pdf"'.encode("utf-8"), PDF)], sender="李四 <lisi@me.com>")
+
+
+def apple_single_file() -> bytes:
+    """A Mac file sent whole as AppleSingle (application/applefile): the data fork is the file."""
+    return with_files([part([("Content-Type", 'application/applefile; name="sb.docx"'),
+                             ("Content-Disposition", 'attachment; filename="sb.docx"')], apple_file("sb.docx", DOCX))])
+
+
+def multipart_without_boundary() -> bytes:
+    """An OA mailer writes 'multipart/mixed' and forgets the boundary parameter."""
+    body = multipart([text_part("请查收"), att('attachment; filename="申报书.docx"'.encode("utf-8"), DOCX)], boundary="=_oa_7f3a")
+    return mail([("Content-Type", "multipart/mixed")], body, sender="办公系统 <oa@xxgov.cn>")
+
+
+def multipart_single_quoted_boundary() -> bytes:
+    """PHP mailers quote the boundary with single quotes, which MIME does not know."""
+    body = multipart([text_part("请查收"), att('attachment; filename="申报书.docx"'.encode("utf-8"), DOCX)], boundary="php-b1")
+    return mail([("Content-Type", "multipart/mixed;\r\n boundary='php-b1'")], body, sender="办公系统 <oa@xxgov.cn>")
+
+
+def windows_path_name() -> bytes:
+    """IE-based webmail and OA uploads send the whole client path, backslashes unescaped."""
+    return with_files([att('attachment; filename="C:\\Users\\张三\\Desktop\\申报书.docx"'.encode("utf-8"), DOCX)])
+
+
+def slash_in_name() -> bytes:
+    """macOS and phone apps allow '/' in a file name: it is part of the name, not a folder."""
+    return with_files([att(f'attachment; filename="{enc_word("红旗区盖章版6/20定稿.pdf", "utf-8")}"', PDF)])
 
 
 def forwarded_rfc822() -> bytes:
@@ -403,6 +484,31 @@ def netease_cloud_attachment() -> bytes:
     return with_files([att('attachment; filename="申报书.docx"'.encode("utf-8"), DOCX)], text=text)
 
 
+def link_mail(text: str, sender: str) -> bytes:
+    return mail([("Content-Type", "text/plain; charset=utf-8")], text.encode("utf-8"), sender=sender)
+
+
+def mail139_large_attachment() -> bytes:
+    return link_mail("从139邮箱发来的超大附件\r\n\r\n盖章版.pdf (58.2M, 2025年7月5日 10:00 到期)\r\n"
+                     "进入下载页面：https://caiyun.139.com/w/i/2qxAbCdEf\r\n", "王五 <13800000000@139.com>")
+
+
+def sina_large_attachment() -> bytes:
+    return link_mail("从新浪邮箱发来的超大附件\r\n盖章版.pdf  58.2M\r\n下载地址：http://mail.sina.com.cn/filecenter/download.php?id=abc\r\n",
+                     "赵六 <zhaoliu@sina.com>")
+
+
+def aliyun_large_attachment() -> bytes:
+    html = ('<div>从阿里邮箱发来的超大附件</div><a href="https://qiye.aliyun.com/alimail/bigattach/download?id=abc">盖章版.pdf</a>'
+            '<div>--<br>阿里邮箱 <a href="https://qiye.aliyun.com/">qiye.aliyun.com</a></div>')
+    return mail([("Content-Type", "text/html; charset=utf-8")], html.encode("utf-8"), sender="钱七 <qianqi@xxgov.cn>")
+
+
+def apple_mail_drop() -> bytes:
+    return link_mail("盖章版.pdf\r\n通过 Mail Drop 发送，附件将于 2025年7月20日 过期。\r\n"
+                     "https://www.icloud.com/attachment/?u=https%3A%2F%2Fcvws.icloud-content.com%2Fabc\r\n", "孙八 <sunba@icloud.com>")
+
+
 def quoted_link_but_attached() -> bytes:
     """A reply quoting an old link mail, with both files attached: no finding."""
     text = "补正后的材料见附件。\r\n\r\n> 从QQ邮箱发来的超大附件\r\n> https://mail.qq.com/cgi-bin/ftnExs_download?k=old\r\n"
@@ -427,6 +533,13 @@ class Case:
 
 D = lambda name: (name, "docx", DOCX_SHA)  # noqa: E731
 P = lambda name: (name, "pdf", PDF_SHA)  # noqa: E731
+J = lambda name, n: (name, "image", hashlib.sha256(photo(n)).hexdigest())  # noqa: E731
+
+
+def link_case(name: str, build, link: str, files: tuple = ()) -> Case:
+    """A mail that sends a file as a 超大附件/云附件 download link."""
+    return Case(name, build, files, codes=("attachment_link_only",), expect={"links": [link]})
+
 
 CASES: tuple[Case, ...] = (
     Case("outlook_gb2312", outlook_gb2312, (D("朱镕基喆玥.docx"), P("科普中心申报书（盖章）.pdf")),
@@ -443,6 +556,14 @@ CASES: tuple[Case, ...] = (
     Case("unquoted_encoded_word", unquoted_encoded_word, (D("朱镕基喆玥.docx"),)),
     Case("split_words_utf8_q", split_words_utf8_q, (P("申报书.pdf"),)),
     Case("inline_docx_cid", inline_docx_cid, (D("inline.docx"),)),
+    Case("iphone_inline_photos", iphone_inline_photos, (D("申报书.docx"), J("IMG_0001.JPG", 1), J("IMG_0002.JPG", 2))),
+    Case("html_logo_beside_the_text", html_logo_beside_the_text, (D("申报书.docx"),)),
+    Case("apple_mail_appledouble", apple_mail_appledouble, (D("申报书.docx"), P("盖章版.pdf"))),
+    Case("apple_single_file", apple_single_file, (D("sb.docx"),)),
+    Case("multipart_without_boundary", multipart_without_boundary, (D("申报书.docx"),), expect={"body_text": "请查收"}),
+    Case("multipart_single_quoted_boundary", multipart_single_quoted_boundary, (D("申报书.docx"),), expect={"body_text": "请查收"}),
+    Case("windows_path_name", windows_path_name, (D("申报书.docx"),)),
+    Case("slash_in_name", slash_in_name, (P("红旗区盖章版6／20定稿.pdf"),)),
     Case("forwarded_rfc822", forwarded_rfc822, (D("申报书.docx"), P("盖章版.pdf")), expect={"sender": "fwd@example.cn"}),
     Case("renamed_pdf_as_docx", renamed_pdf_as_docx, (("申报书.docx", "pdf", PDF_SHA),)),
     Case("hostile_name", hostile_name, (D("evil.docx"),)),
@@ -474,14 +595,15 @@ CASES: tuple[Case, ...] = (
     Case("coremail_body_auto_reply", coremail_body_auto_reply, no_reply=True),
     Case("gateway_bounce_with_our_reply", gateway_bounce_with_our_reply, no_reply=True),
     Case("resent_after_bounce", resent_after_bounce, (D("申报书.docx"), P("盖章版.pdf"))),
-    Case("qq_large_attachment", qq_large_attachment, codes=("attachment_link_only",),
-         expect={"links": ["https://mail.qq.com/cgi-bin/ftnExs_download?t=exs_ftn_download&k=abc123&code=0f1e"]}),
-    Case("exmail_large_attachment", exmail_large_attachment, codes=("attachment_link_only",),
-         expect={"links": ["https://wx.mail.qq.com/ftn/download?func=3&k=xyz789"]}),
-    Case("netease_large_attachment", netease_large_attachment, codes=("attachment_link_only",),
-         expect={"links": ["https://mail.163.com/large-attachment-download/index.html?p=X66&file=abc"]}),
-    Case("netease_cloud_attachment", netease_cloud_attachment, (D("申报书.docx"),), codes=("attachment_link_only",),
-         expect={"links": ["https://dashi.163.com/html/cloud-attachment-download/index.html?key=k1"]}),
+    link_case("qq_large_attachment", qq_large_attachment, "https://mail.qq.com/cgi-bin/ftnExs_download?t=exs_ftn_download&k=abc123&code=0f1e"),
+    link_case("exmail_large_attachment", exmail_large_attachment, "https://wx.mail.qq.com/ftn/download?func=3&k=xyz789"),
+    link_case("netease_large_attachment", netease_large_attachment, "https://mail.163.com/large-attachment-download/index.html?p=X66&file=abc"),
+    link_case("netease_cloud_attachment", netease_cloud_attachment,
+              "https://dashi.163.com/html/cloud-attachment-download/index.html?key=k1", (D("申报书.docx"),)),
+    link_case("mail139_large_attachment", mail139_large_attachment, "https://caiyun.139.com/w/i/2qxAbCdEf"),
+    link_case("sina_large_attachment", sina_large_attachment, "http://mail.sina.com.cn/filecenter/download.php?id=abc"),
+    link_case("aliyun_large_attachment", aliyun_large_attachment, "https://qiye.aliyun.com/alimail/bigattach/download?id=abc"),
+    link_case("apple_mail_drop", apple_mail_drop, "https://www.icloud.com/attachment/?u=https%3A%2F%2Fcvws.icloud-content.com%2Fabc"),
     Case("quoted_link_but_attached", quoted_link_but_attached, (D("a.docx"), P("a.pdf"))),
 )
 

@@ -71,6 +71,14 @@ def test_corpus(case):
         ('"=?utf-8?B?55Sz5oql5Lmm?=.docx"', "申报书.docx"),
         ("plain.pdf", "plain.pdf"),
         ('"a\\\\b\\\\c.pdf"', "c.pdf"),
+        ('"C:\\Users\\张三\\Desktop\\申报书.docx"', "申报书.docx"),
+        ('"D:/材料/申报书.docx"', "申报书.docx"),
+        ('"\\\\server\\share\\申报书.docx"', "申报书.docx"),
+        ('"/Users/zhangsan/Desktop/申报书.docx"', "申报书.docx"),
+        ('"~/Desktop/申报书.docx"', "申报书.docx"),
+        ('"红旗区盖章版6/20定稿.pdf"', "红旗区盖章版6／20定稿.pdf"),
+        ('"2025/6/20 申报书.pdf"', "2025／6／20 申报书.pdf"),
+        ('"say \\"hi\\".pdf"', 'say "hi".pdf'),
         ("申报书.docx".encode("gbk"), "申报书.docx"),
         ("申报书.docx".encode("utf-8"), "申报书.docx"),
         (unicodedata.normalize("NFD", '"Résumé 한글 申报书.pdf"'), "Résumé 한글 申报书.pdf"),
@@ -164,6 +172,95 @@ def test_base64_document_in_the_text_body_stays_text():
 def test_inline_picture_is_not_an_attachment():
     mail = parse(corpus.inline_docx_cid())
     assert [a.kind for a in mail.attachments] == ["docx"]
+
+
+def test_inline_photos_the_sender_attached_are_files():
+    """iOS Mail writes attached photos as inline parts under multipart/mixed: photos, not text decoration."""
+    mail = parse(corpus.iphone_inline_photos())
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("IMG_0001.JPG", "image"), ("IMG_0002.JPG", "image")]
+
+
+def test_an_unnamed_inline_picture_outside_the_html_is_kept():
+    picture = corpus.part([("Content-Type", "image/jpeg"), ("Content-Disposition", "inline")], corpus.photo(7))
+    assert [a.kind for a in parse(corpus.with_files([picture])).attachments] == ["image"]
+
+
+def test_pictures_that_belong_to_the_html_are_not_files():
+    """Inside multipart/related (even without cid:), or shown by the HTML through cid: from anywhere."""
+    html = corpus.text_part('<p>请查收</p><img src="image001.png">', subtype="html")
+    located = corpus.part([("Content-Type", 'image/png; name="image001.png"'), ("Content-Location", "image001.png"),
+                           ("Content-Disposition", "inline")], corpus.PNG)
+    related = corpus.multipart([html, located], boundary="rel-2")
+    body = corpus.multipart([corpus.headers([("Content-Type", 'multipart/related; boundary="rel-2"')]) + b"\r\n" + related,
+                             corpus.att('attachment; filename="a.pdf"', corpus.PDF)], boundary="mix-2")
+    mail = parse(corpus.mail([("Content-Type", 'multipart/mixed; boundary="mix-2"')], body))
+    assert [a.kind for a in mail.attachments] == ["pdf"]
+    assert [a.kind for a in parse(corpus.html_logo_beside_the_text()).attachments] == ["docx"]
+
+
+def test_a_picture_attached_as_an_attachment_inside_related_is_a_file():
+    picture = corpus.att('attachment; filename="盖章页.jpg"'.encode("utf-8"), corpus.photo(3), "image/jpeg")
+    related = corpus.multipart([corpus.text_part("<p>见附件</p>", subtype="html"), picture], boundary="rel-3")
+    mail = parse(corpus.mail([("Content-Type", 'multipart/related; boundary="rel-3"')], related))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("盖章页.jpg", "image")]
+
+
+# -- Apple files -------------------------------------------------------------------
+
+
+def test_apple_resource_forks_are_not_files():
+    """The AppleDouble header part (application/applefile, or by its magic under any type) is Finder data."""
+    mail = parse(corpus.apple_mail_appledouble())
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+    fork = corpus.att('attachment; filename="._申报书.docx"'.encode("utf-8"), corpus.apple_file("申报书.docx"))
+    assert parse(corpus.with_files([fork])).attachments == ()
+
+
+def test_an_apple_single_file_is_its_data_fork():
+    [a] = parse(corpus.apple_single_file()).attachments
+    assert (a.filename, a.kind, a.data) == ("sb.docx", "docx", corpus.DOCX)
+
+
+def test_a_damaged_apple_single_file_is_kept_for_staff():
+    broken = corpus.apple_file("sb.docx", corpus.DOCX)[:40]  # the entry table ends early
+    mail = parse(corpus.with_files([corpus.part([("Content-Type", 'application/applefile; name="sb.docx"')], broken)]))
+    assert [(a.filename, a.kind, a.data) for a in mail.attachments] == [("sb.docx", "other", broken)]
+
+
+# -- broken multipart structure ----------------------------------------------------
+
+
+@pytest.mark.parametrize("ctype", ["multipart/mixed", "multipart/mixed; boundary='b-1'", 'multipart/mixed; boundary="other"',
+                                   "multipart/mixed; boundary= ' b-1 ' "])
+def test_parts_are_recovered_when_the_boundary_is_missing_or_wrong(ctype):
+    body = corpus.multipart([corpus.text_part("请查收附件"), *FILES], boundary="b-1")
+    mail = parse(corpus.mail([("Content-Type", ctype)], body))
+    assert [a.kind for a in mail.attachments] == ["docx", "pdf"]
+    assert "请查收附件" in mail.body_text and mail.problems == ()
+
+
+def test_a_nested_multipart_without_boundary_is_recovered():
+    alt = corpus.multipart([corpus.text_part("正文"), corpus.text_part("<p>正文</p>", subtype="html")], boundary="alt-9")
+    body = corpus.multipart([corpus.headers([("Content-Type", "multipart/alternative")]) + b"\r\n" + alt, *FILES], boundary="mix-9")
+    mail = parse(corpus.mail([("Content-Type", 'multipart/mixed; boundary="mix-9"')], body))
+    assert [a.kind for a in mail.attachments] == ["docx", "pdf"]
+    assert mail.body_text == "正文"
+
+
+@pytest.mark.parametrize("body", [
+    "这里本应有附件，但没有分段边界。\r\nUEsDBBQAAAAIAAAAIQ==\r\n",
+    "--only-a-dash-line\r\n\r\nno headers follow it\r\n",
+])
+def test_a_multipart_that_cannot_be_recovered_is_a_finding(body):
+    """Staff must open the raw mail: never "no attachment, probably a question" in silence."""
+    mail = parse(corpus.mail([("Content-Type", "multipart/mixed")], body.encode("utf-8")))
+    assert mail.attachments == ()
+    assert [f.code for f in mail.problems] == ["mail_unparseable"]
+
+
+def test_an_empty_multipart_is_no_problem():
+    mail = parse(corpus.mail([("Content-Type", "multipart/mixed")], b"\r\n"))
+    assert mail.problems == ()
 
 
 # -- ids and dates -----------------------------------------------------------------
@@ -505,12 +602,58 @@ def test_applicant_files_next_to_our_quoted_mail_still_count():
     assert mail.no_reply_reason is None
 
 
+def forward_of_our_reply(text: str, *, sender: str = "张三 <zhangsan@qq.com>", subject: str = "请问是否需要邮寄纸质版",
+                         as_file: bool = False) -> bytes:
+    """Our reply to `sender`, forwarded back to us as an attachment (QQ 作为附件转发, Outlook 以附件形式转发)."""
+    ours = corpus.with_files([], text="贵单位报送的申报材料已受理。", sender="新乡市科协科普中心 <kpzx350@163.com>",
+                             subject=corpus.enc_word("【受理回执】申报", "utf-8"), msgid="<intake.2@163.com>", to="zhangsan@qq.com")
+    attached = (corpus.att('attachment; filename="受理回执.eml"'.encode("utf-8"), ours) if as_file
+                else corpus.headers([("Content-Type", "message/rfc822"), ("Content-Disposition", 'attachment; filename="receipt.eml"')]) + b"\r\n" + ours)
+    parts = ([corpus.text_part(text)] if text else []) + [attached]
+    return corpus.mail([("Content-Type", 'multipart/mixed; boundary="fw-1"')], corpus.multipart(parts, boundary="fw-1"),
+                       sender=sender, subject=corpus.enc_word(subject, "utf-8"))
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_a_person_forwarding_our_reply_with_a_question_is_no_bounce(as_file):
+    mail = parse(forward_of_our_reply("您好，附件是贵中心发来的受理回执。请问是否还需要邮寄纸质盖章版？", as_file=as_file))
+    assert mail.no_reply_reason is None
+    assert mail.attachments == ()  # our mail is still not the sender's files
+    assert "请问是否还需要邮寄纸质盖章版" in mail.body_text
+
+
+@pytest.mark.parametrize("text, kw", [
+    ("", {}),  # nothing of the sender's own
+    ("您发送的邮件未能成功投递到以下收件人：zhangsan@qq.com", {}),  # a bounce's words
+    ("请问是否还需要邮寄纸质盖章版？", {"sender": "系统管理员 <sysadmin@qq.com>"}),  # not whom we wrote to: a gateway
+    ("请问是否还需要邮寄纸质盖章版？", {"subject": "退信：受理回执"}),
+])
+def test_our_reply_coming_back_with_a_bounce_sign_is_not_answered(text, kw):
+    mail = parse(forward_of_our_reply(text, **kw))
+    assert mail.no_reply_reason
+
+
 def test_forwarded_bounce_of_an_applicants_own_mail_keeps_their_files():
     """An applicant forwards the bounce of their mail to a wrong address: their files are an application."""
     theirs = corpus.with_files(FILES, sender="杨帆 <yf@163.com>")
     mail = parse(carrying(theirs, subject="转发：系统退信", sender="杨帆 <yf@163.com>"))
     assert [a.kind for a in mail.attachments] == ["docx", "pdf"]
     assert mail.no_reply_reason is None
+
+
+def test_large_attachment_phrase_of_any_provider():
+    mail = parse(text_mail("从搜狐邮箱发来的超大附件\n盖章版.pdf (40M)\nhttps://mail.sohu.com/fa/xyz"))
+    assert [f.code for f in mail.problems] == ["attachment_link_only"]
+
+
+@pytest.mark.parametrize("body", [
+    "张三\n新乡市红旗区科协\n个人云盘：https://caiyun.139.com/ 手机邮箱：http://mail.10086.cn/",
+    "Sent from iCloud https://www.icloud.com/ · 阿里邮箱 https://qiye.aliyun.com/ · https://mail.sina.com.cn/",
+    "您好！您的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期。",  # our own notice, quoted back
+])
+def test_ordinary_links_and_our_quoted_notice_are_no_cloud_attachment(body):
+    mail = parse(text_mail(body))
+    assert mail.problems == () and find_cloud_links(mail.body_text) == []
 
 
 def test_cloud_links_in_free_text():

@@ -1,6 +1,7 @@
 """Replies: every status renders; headers follow RFC 3834 and stay one line."""
 from __future__ import annotations
 
+import dataclasses
 import email
 from datetime import datetime, timedelta, timezone
 from email import policy
@@ -268,3 +269,38 @@ def test_a_locked_archive_that_held_the_pdf_asks_for_the_pdf_only(code):
     for part in (text, html):
         assert "请将盖章 PDF 版发送至本邮箱（kpzx350@163.com）；已收到的 Word 版申报书无需重复发送" in part
         assert "一并重新发送" not in part
+
+
+def threading_headers(in_reply_to: str, references: tuple[str, ...]):
+    """In-Reply-To and References of the reply as run.py writes it to the wire."""
+    from pipeline.replies import WIRE_POLICY
+
+    reply, _ = make([])
+    reply = dataclasses.replace(reply, in_reply_to=in_reply_to, references=references)
+    wire = build_message(reply, SENDER, NOW).as_bytes(policy=WIRE_POLICY)
+    msg = email.message_from_bytes(wire, policy=policy.compat32)
+    assert all("=?" not in (msg[h] or "") for h in ("In-Reply-To", "References"))
+    return msg["In-Reply-To"], msg["References"]
+
+
+@pytest.mark.parametrize("bad", ["<20250620.申报@红旗区.gov.cn>", "<" + "a" * 950 + "@x.cn>", "<a b@x.cn>", "a@x.cn",
+                                 "<0123abcd@intake.invalid>"], ids=["8bit", "overlong", "space", "no-brackets", "synthetic"])
+def test_only_usable_message_ids_thread_the_reply(bad):
+    """An 8-bit, overlong, spaced or synthetic id would be encoded-word garbage or point nowhere: left out."""
+    in_reply_to, references = threading_headers(bad, ("<earlier@qq.com>", bad))
+    assert in_reply_to is None
+    assert references.split() == ["<earlier@qq.com>"]
+    in_reply_to, references = threading_headers("<orig@qq.com>", (bad, "<orig@qq.com>"))
+    assert in_reply_to == "<orig@qq.com>" and references.split() == ["<orig@qq.com>"]
+
+
+def test_long_message_ids_are_written_verbatim():
+    """Outlook and Exchange ids run past 78 characters; the email package would encode them."""
+    long_id = "<SEZPR06MB6789" + "A1B2C3D4" * 12 + "@SEZPR06MB6789.apcprd06.prod.outlook.com>"
+    in_reply_to, references = threading_headers(long_id, ("<earlier@qq.com>", long_id))
+    assert in_reply_to == long_id
+    assert references.split() == ["<earlier@qq.com>", long_id]
+
+
+def test_no_threading_headers_without_a_usable_id():
+    assert threading_headers("<x@intake.invalid>", ("<x@intake.invalid>",)) == (None, None)
