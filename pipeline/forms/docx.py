@@ -17,6 +17,8 @@ import posixpath
 import re
 import unicodedata
 import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -65,6 +67,55 @@ _WINGDINGS2 = {0xF052: CHECKED, 0xF053: CHECKED, 0xF054: CHECKED, 0xF050: CHECKE
                0xF04F: CHECKED, 0xF0A3: UNCHECKED, 0xF0A2: UNCHECKED}
 _SYMBOL = {0xF0D6: CHECKED}  # the radical sign: Word's Insert > Symbol "√"
 
+# 带圈字符: Word writes a character drawn inside a box or circle as the field
+# `eq \o\ac(□,√)` and draws it from the code (no stored result).
+_ENCLOSURES = set("□☐○〇◯◇◻⬜")
+_ENCLOSED_TICKS = set("√✓✔×☓Xx✗✘") | CHECKED_CHARS
+_EQ_OVERSTRIKE = re.compile(r"\s*eq\s*\\o", re.I)
+_FIELD_SWITCH = re.compile(r"\\[a-z]+(?:\s*-?\d+)?", re.I)  # \ac, \s, \up 3
+
+
+def _enclosed_mark(instr: str) -> str | None:
+    """☑ for an enclosure with a tick or cross drawn in it, ☐ for the enclosure alone, None otherwise (①)."""
+    if not _EQ_OVERSTRIKE.match(instr):
+        return None
+    args = _FIELD_SWITCH.sub("", instr[instr.find("("):] if "(" in instr else "")
+    chars = {c for c in args if not c.isspace() and c not in "(),;，；"}
+    if not chars & _ENCLOSURES:
+        return None
+    inner = chars - _ENCLOSURES
+    if not inner:
+        return UNCHECKED
+    return CHECKED if inner <= _ENCLOSED_TICKS else None
+
+
+# The prompts Word and WPS show in an empty content control (text and date controls).
+# They are never an applicant's value, also when a .doc or LibreOffice save left them as plain text.
+_PROMPTS = (
+    "单击或点击此处输入文字。", "点击或单击此处输入文字。", "单击此处输入文字。", "点击此处输入文字。",
+    "单击或点击以输入日期。", "单击此处输入日期。",
+    "Click or tap here to enter text.", "Click here to enter text.", "Click or tap to enter a date.",
+    "Click here to enter a date.",
+)
+_PROMPT_TEXT = re.compile("|".join(map(re.escape, sorted(_PROMPTS, key=len, reverse=True))))
+# A drop-down list's prompt: ordinary words in a plan, so a prompt only as a control's whole content.
+_CONTROL_PROMPTS = _PROMPTS + ("选择一项。", "Choose an item.")
+
+
+@dataclass(frozen=True)
+class _PromptSource:
+    """What marks a content control's text as its prompt in one document."""
+    parts: dict[str, str] = field(default_factory=dict)  # docPart name → its prompt text, normalised (the glossary)
+    styles: frozenset[str] = frozenset({"PlaceholderText"})  # ids of the character style named Placeholder Text
+
+
+@dataclass
+class _Field:
+    """A complex field being read: its instruction until `separate`/`end`, then its result."""
+    instr: list[str] = field(default_factory=list)
+    in_result: bool = False
+    mark: str | None = None  # an enclosed tick drawn from the instruction: its stored result is not read
+
 
 # -- XML → rows of cells of lines ---------------------------------------------
 
@@ -84,6 +135,7 @@ class Row:
     cells: list[Cell]
     is_table: bool
     set_off: bool = False  # a centred or right-aligned paragraph: printed titles and names, not typed values
+    struck: tuple[str, ...] = ()  # text struck through (删除线): on the cover, options the applicant deleted
 
 
 def _flat_lines(rows: list[Row]) -> list[str]:
@@ -94,11 +146,15 @@ def _flat_lines(rows: list[Row]) -> list[str]:
 class _Reader:
     """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
 
-    def __init__(self, ns: str, chunks=None):
+    def __init__(self, ns: str, chunks=None, prompts: _PromptSource | None = None):
         self.ns = ns
         self.chunks = chunks  # r:id -> (rows, pictures) of an altChunk's document, or None
+        self.prompts = prompts or _PromptSource()
         self.rows: list[Row] = []
         self.pictures = 0  # drawings and VML pictures: tells a pasted-in scan from a letter
+        self.fields: list[_Field] = []  # complex fields open in the current paragraph
+        self.struck: list[str] = []  # struck-through text of the current paragraph, adjacent runs joined
+        self._struck_end: tuple[list, int] | None = None  # where the last struck run ended: (output, length)
 
     def w(self, name: str) -> str:
         return f"{{{self.ns}}}{name}"
@@ -113,7 +169,7 @@ class _Reader:
             tag = child.tag
             if tag == self.w("p"):
                 lines, boxes = self.paragraph(child)
-                self.rows.append(Row([Cell(0, 1, lines)], False, self._set_off(child)))
+                self.rows.append(Row([Cell(0, 1, lines)], False, self._set_off(child), tuple(self.struck)))
                 for box in boxes:
                     self.blocks(box)
             elif tag == self.w("tbl"):
@@ -137,11 +193,41 @@ class _Reader:
         jc = p.find(f"{self.w('pPr')}/{self.w('jc')}")
         return jc is not None and self.attr(jc, "val") in ("center", "centre", "right", "end", "distribute")
 
+    def _sub(self) -> _Reader:
+        """A reader for a part of this document read on its own (a cell's control, a nested table)."""
+        return _Reader(self.ns, self.chunks, self.prompts)
+
     def _placeholder(self, sdt) -> bool:
-        """A content control still showing its prompt (单击或点击此处输入文字。): nothing typed."""
+        """A content control showing only its prompt (单击或点击此处输入文字。): nothing typed.
+
+        Judged by what it shows, not by w:showingPlcHdr: LibreOffice drops the
+        flag from a control still showing its prompt and keeps it on one the
+        applicant typed into. The prompt is the control's own glossary entry
+        or a Word/WPS default prompt (once or repeated), or text all in the
+        Placeholder Text style. A control showing no text (a picture) goes by the flag.
+        """
         pr = sdt.find(self.w("sdtPr"))
         flag = pr.find(self.w("showingPlcHdr")) if pr is not None else None
-        return flag is not None and _truthy(self.attr(flag, "val"), default=True)
+        content = sdt.find(self.w("sdtContent"))
+        parts: list[str] = []
+        if content is not None:
+            self._sub()._inline(content, parts, [], None)
+        text = norm("".join(parts))
+        if not text:
+            return flag is not None and _truthy(self.attr(flag, "val"), default=True)
+        prompts = {norm(prompt) for prompt in _CONTROL_PROMPTS}
+        part = pr.find(f"{self.w('placeholder')}/{self.w('docPart')}") if pr is not None else None
+        own = self.prompts.parts.get(self.attr(part, "val") or "") if part is not None else None
+        if own:
+            prompts.add(own)
+        if re.fullmatch("(?:" + "|".join(map(re.escape, prompts)) + ")+", text):
+            return True
+        runs = [r for r in content.iter(self.w("r")) if "".join(t.text or "" for t in r.findall(self.w("t"))).strip()]
+        return bool(runs) and all(self._run_style(r) in self.prompts.styles for r in runs)
+
+    def _run_style(self, r) -> str | None:
+        style = r.find(f"{self.w('rPr')}/{self.w('rStyle')}")
+        return self.attr(style, "val") if style is not None else None
 
     def _children(self, el, name: str):
         """Direct children named `name`, also through sdt/customXml wrappers."""
@@ -169,6 +255,7 @@ class _Reader:
             cells: list[Cell] = []
             nested: list = []
             shown: dict[int, list[str]] = {}
+            struck: list[str] = []
             tcs = list(self._children(tr, "tc"))
             for tc in tcs:
                 span = 1
@@ -193,20 +280,22 @@ class _Reader:
                     elif child.tag == self.w("p"):
                         plines, boxes = self.paragraph(child)
                         lines.extend(plines)
+                        struck.extend(self.struck)
                         nested.extend(("box", b) for b in boxes)
                     elif child.tag in (self.w("sdt"), self.w("customXml")):
                         if child.tag == self.w("sdt") and self._placeholder(child):
                             continue
-                        sub = _Reader(self.ns, self.chunks)
+                        sub = self._sub()
                         sub.blocks(child.find(self.w("sdtContent")) if child.tag == self.w("sdt") else child)
                         self.pictures += sub.pictures
                         lines.extend(_flat_lines(sub.rows))
+                        struck.extend(t for r in sub.rows for t in r.struck)
                 inherited = above.get(col) if continued else None
                 cells.append(Cell(col, span, lines, inherited))
                 shown[col] = inherited if inherited is not None and not any(x.strip() for x in lines) else lines
                 col += span
             above = shown
-            self.rows.append(Row(cells, True))
+            self.rows.append(Row(cells, True, struck=tuple(struck)))
             for item in nested:
                 if isinstance(item, tuple):
                     self.blocks(item[1])
@@ -219,7 +308,7 @@ class _Reader:
 
     def _table_lines(self, tbl) -> list[str]:
         """A table's lines in reading order, for a table that is part of one cell's value."""
-        sub = _Reader(self.ns, self.chunks)
+        sub = self._sub()
         sub.table(tbl)
         self.pictures += sub.pictures
         return _flat_lines(sub.rows)
@@ -239,8 +328,10 @@ class _Reader:
     def paragraph(self, p) -> tuple[list[str], list]:
         parts: list[str] = []
         boxes: list = []
+        self.fields = []  # a field left open by a broken paragraph ends with it
+        self.struck = []
         self._inline(p, parts, boxes, None)
-        text = "".join(parts)
+        text = _PROMPT_TEXT.sub("", "".join(parts))
         return text.split("\n"), boxes
 
     def _inline(self, el, out: list[str], boxes: list, font: str | None) -> None:
@@ -250,15 +341,23 @@ class _Reader:
             if not isinstance(tag, str):
                 continue  # comments, processing instructions
             # w:rt is a phonetic guide (拼音指南) printed over its w:rubyBase, not text of the value.
-            if tag in (w("del"), w("moveFrom"), w("delText"), w("instrText"), w("pPr"), w("rPr"),
+            if tag in (w("del"), w("moveFrom"), w("delText"), w("pPr"), w("rPr"),
                        w("delInstrText"), f"{{{MC}}}Fallback", w("fldData"), w("rt")):
+                continue
+            if tag == w("instrText"):
+                if self.fields and not self.fields[-1].in_result:
+                    self.fields[-1].instr.append(child.text or "")
                 continue
             if tag == w("r"):
                 if self._hidden(child):
                     continue  # hidden text (w:vanish) is neither printed nor seen
+                start = len(out)
                 self._inline(child, out, boxes, self._run_font(child))
+                if self._struck_through(child):
+                    self._note_struck(out, start)
             elif tag == w("t"):
-                out.append(self._text(child.text or "", font))
+                if not any(f.mark for f in self.fields):
+                    out.append(self._text(child.text or "", font))
             elif tag in (w("tab"), w("ptab")):
                 out.append("\t")
             elif tag in (w("br"), w("cr")):
@@ -268,7 +367,13 @@ class _Reader:
             elif tag == w("sym"):
                 out.append(self._symbol(self.attr(child, "font") or "", self.attr(child, "char") or ""))
             elif tag == w("fldChar"):
-                out.append(self._form_checkbox(child))
+                out.append(self._field_char(child))
+            elif tag == w("fldSimple"):
+                mark = _enclosed_mark(self.attr(child, "instr") or "")
+                if mark is not None:
+                    out.append(mark)
+                else:
+                    self._inline(child, out, boxes, font)
             elif tag == w("sdt"):
                 mark = self._sdt_checkbox(child)
                 if mark is not None:
@@ -293,6 +398,23 @@ class _Reader:
     def _hidden(self, r) -> bool:
         vanish = r.find(f"{self.w('rPr')}/{self.w('vanish')}")
         return vanish is not None and _truthy(self.attr(vanish, "val"), default=True)
+
+    def _struck_through(self, r) -> bool:
+        rpr = r.find(self.w("rPr"))
+        if rpr is None:
+            return False
+        marks = (rpr.find(self.w("strike")), rpr.find(self.w("dstrike")))
+        return any(m is not None and _truthy(self.attr(m, "val"), default=True) for m in marks)
+
+    def _note_struck(self, out: list[str], start: int) -> None:
+        """Keep the text a struck run added to `out`, joined to the struck run just before it."""
+        piece = "".join(out[start:])
+        end = self._struck_end
+        if self.struck and end is not None and end[0] is out and end[1] == start:
+            self.struck[-1] += piece
+        elif piece:
+            self.struck.append(piece)
+        self._struck_end = (out, len(out))
 
     def _run_font(self, r) -> str | None:
         rpr = r.find(self.w("rPr"))
@@ -351,6 +473,28 @@ class _Reader:
         value = checked.get(f"{{{W14}}}val") if checked is not None else "0"
         return CHECKED if _truthy(value, default=True) else UNCHECKED
 
+    def _field_char(self, fld) -> str:
+        """A complex field's begin, separate or end: the checkbox it draws, if any.
+
+        A FORMCHECKBOX is known at its begin; an enclosed tick (带圈字符) once
+        its instruction is complete, at `separate` or, with no result, `end`.
+        """
+        kind = self.attr(fld, "fldCharType")
+        if kind == "begin":
+            self.fields.append(_Field())
+            return self._form_checkbox(fld)
+        if not self.fields or kind not in ("separate", "end"):
+            return ""
+        current = self.fields[-1]
+        mark = ""
+        if not current.in_result:
+            current.in_result = True
+            current.mark = _enclosed_mark("".join(current.instr))
+            mark = current.mark or ""
+        if kind == "end":
+            self.fields.pop()
+        return mark
+
     def _form_checkbox(self, fld) -> str:
         if self.attr(fld, "fldCharType") != "begin":
             return ""
@@ -403,20 +547,57 @@ def _main_part(zf: zipfile.ZipFile) -> str | None:
     return target
 
 
-def _part_targets(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
-    """{relationship id: part name} of one part's relationships."""
+def _relationships(zf: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
+    """(id, type, part name) of one part's relationships inside the package."""
     folder, base = posixpath.split(part)
     rels_name = posixpath.join(folder, "_rels", base + ".rels")
     if rels_name not in zf.namelist():
-        return {}
-    out = {}
+        return []
+    out = []
     for rel in etree.fromstring(_read(zf, rels_name), _parser()):
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External" or not rel.get("Id"):
             continue
         path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
-        out[rel.get("Id")] = posixpath.normpath(path)
+        out.append((rel.get("Id"), rel.get("Type") or "", posixpath.normpath(path)))
     return out
+
+
+def _prompt_source(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> _PromptSource:
+    """The document's own control prompts (glossary docParts) and Placeholder Text style ids.
+
+    Chinese Word gives built-in styles ids like `a5`, so the style is found by
+    its name. A part that cannot be read only loses these hints, never the form.
+    """
+    names = set(zf.namelist())
+
+    def root_of(kind: str, default: str):
+        name = next((n for _, t, n in rels if t.endswith("/" + kind)), default)
+        return etree.fromstring(_read(zf, name), _parser()) if name in names else None
+
+    parts: dict[str, str] = {}
+    styles = set(_PromptSource().styles)
+    try:
+        glossary = root_of("glossaryDocument", "word/glossary/document.xml")
+        if glossary is not None:
+            ns = etree.QName(glossary).namespace
+            for doc_part in glossary.iter(f"{{{ns}}}docPart"):
+                name = doc_part.find(f"{{{ns}}}docPartPr/{{{ns}}}name")
+                body = doc_part.find(f"{{{ns}}}docPartBody")
+                if name is not None and body is not None:
+                    text = norm("".join(t.text or "" for t in body.iter(f"{{{ns}}}t")))
+                    if text:
+                        parts[name.get(f"{{{ns}}}val") or ""] = text
+        style_root = root_of("styles", "word/styles.xml")
+        if style_root is not None:
+            ns = etree.QName(style_root).namespace
+            for style in style_root.iter(f"{{{ns}}}style"):
+                name = style.find(f"{{{ns}}}name")
+                if name is not None and norm(name.get(f"{{{ns}}}val") or "").lower() == "placeholdertext":
+                    styles.add(style.get(f"{{{ns}}}styleId") or "")
+    except (etree.XMLSyntaxError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
+        pass  # a damaged styles or glossary part: the form itself may still read
+    return _PromptSource(parts, frozenset(styles))
 
 
 def _read(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -447,7 +628,8 @@ def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
         body = root.find(f"{{{ns}}}body")
         if body is None:
             return None
-        targets = _part_targets(zf, target)
+        rels = _relationships(zf, target)
+        targets = {r_id: name for r_id, _, name in rels}
         used: set[str] = set()
 
         def chunks(r_id: str) -> tuple[list[Row], int] | None:
@@ -459,7 +641,7 @@ def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
             used.add(name)
             return _chunk_rows(_read(zf, name), depth)
 
-        reader = _Reader(ns, chunks)
+        reader = _Reader(ns, chunks, _prompt_source(zf, rels))
         reader.blocks(body)
         return reader.rows, reader.pictures
 
@@ -729,7 +911,7 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
                     if kept:
                         out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
                     if out_cells:
-                        regions[current].rows.append(Row(out_cells, row.is_table, row.set_off))
+                        regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck))
                     out_cells, kept = [], []
                     current = found.index
                     if found.rest:
@@ -739,7 +921,7 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
             if kept or not cell.lines:
                 out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
         if out_cells:
-            regions[current].rows.append(Row(out_cells, row.is_table, row.set_off))
+            regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck))
     return regions
 
 
@@ -759,12 +941,7 @@ def _choose_headings(rows: list[Row]) -> dict[tuple[int, int, int], _Heading]:
         for k, line in enumerate(cell.lines)
         if (h := heading_index(line)) is not None
     ]
-    chosen: dict[int, tuple[int, int, int]] = {}  # section → position
-    current = 0
-    for pos, h in found:
-        if h.exact and h.index > current:
-            chosen[h.index] = pos
-            current = h.index
+    chosen = _printed_headings(rows, found)
     for index in range(1, 9):
         if index in chosen:
             continue
@@ -776,6 +953,32 @@ def _choose_headings(rows: list[Row]) -> dict[tuple[int, int, int], _Heading]:
                 break
     by_pos = dict(found)
     return {pos: by_pos[pos] for pos in chosen.values()}
+
+
+def _printed_headings(rows: list[Row], found: list) -> dict[int, tuple[int, int, int]]:
+    """{section: position} of the printed titles, in order, as the form has them.
+
+    The plan may carry its own `考核指标：` or `六、计划进度` line, the very
+    words of a later title, so the first match is not enough. Of the chains
+    of titles in document order, take the one covering most sections; then
+    the one whose titles carry their own section's number (`五、`: the opinion
+    cell's `申报单位意见：` under 八 has none); then titles standing alone in
+    their cell, as printed (a sub-heading shares the plan's cell); then the
+    later titles, since a look-alike in the plan comes before the real one.
+    """
+    # best[k]: the best-scoring chain whose last title is section k, as (score, {section: position}).
+    best: dict[int, tuple[tuple[int, int, int, int], dict]] = {}
+    for rank, (pos, h) in enumerate(found):
+        if not h.exact:
+            continue
+        r, c, _ = pos
+        alone = sum(1 for line in rows[r].cells[c].lines if line.strip()) == 1
+        own = (1, int(h.numeral == h.index), int(alone), rank)
+        score, chain = max((best[k] for k in best if k < h.index), key=lambda b: b[0], default=((0, 0, 0, 0), {}))
+        score = tuple(a + b for a, b in zip(score, own))
+        if h.index not in best or score > best[h.index][0]:
+            best[h.index] = (score, {**chain, h.index: pos})
+    return max(best.values(), key=lambda b: b[0])[1] if best else {}
 
 
 def cell_text(cell: Cell) -> str:
@@ -912,7 +1115,7 @@ def _cover(region: Region) -> dict:
             values[key] = value
     text = region.text()
     return {
-        "pilot_types": pilot_types(text),
+        "pilot_types": pilot_types(text, struck=[t for row in region.rows for t in row.struck]),
         "cover_unit": values.get("unit", ""),
         "cover_leader": values.get("leader", ""),
         "cover_contact": values.get("contact", ""),
@@ -1069,18 +1272,22 @@ def _names_then_marks(text: str) -> tuple[str, ...] | None:
     return tuple(name for name in PILOT_TYPES if name in chosen)
 
 
-def pilot_types(text: str) -> tuple[str, ...]:
+def pilot_types(text: str, *, struck: Iterable[str] = ()) -> tuple[str, ...]:
     """The pilot types the applicant chose on the cover.
 
     Boxes and names may share a line in either order, stand on lines of
     their own (a table of cells), or the other options may simply have been
-    deleted: an option left alone is the chosen one.
+    deleted, or struck through (`struck`: the struck-through text): an option
+    left alone is the chosen one.
     """
-    paired = _names_then_marks(_normalise_marks(text))
+    marked = _normalise_marks(text)
+    for name in {m.group() for piece in struck for m in _OPTION.finditer(_normalise_marks(piece))}:
+        marked = marked.replace(name, "")
+    paired = _names_then_marks(marked)
     if paired is not None:
         return paired
     items: list[tuple[str, object]] = []  # ("names", tokens) | ("marks", checked) | ("text", None)
-    for line in _normalise_marks(text).split("\n"):
+    for line in marked.split("\n"):
         tokens = _line_tokens(line)
         if any(k == "name" for k, _ in tokens):
             items.append(("names", tokens))
@@ -1110,7 +1317,38 @@ def pilot_types(text: str) -> tuple[str, ...]:
     found = {v for i in named for k, v in items[i][1] if k == "name"}
     if len(found) == 1:
         chosen = found  # the other options deleted: what is left is the choice
+    if not chosen:
+        odd = _odd_box(marked)
+        chosen = {odd} if odd else chosen
     return tuple(name for name in PILOT_TYPES if name in chosen)
+
+
+def _odd_box(text: str) -> str | None:
+    """The option whose box holds another symbol (●县级科协试点, □ before every other option).
+
+    ● ★ ◆ ▲ are bullets or decoration anywhere else, so the symbol counts only
+    in the box position of a form where every other option kept its empty box,
+    and no tick was made anywhere.
+    """
+    options = list(_OPTION.finditer(text))
+    if len(options) < 2 or CHECKED in text:
+        return None
+    for before in (True, False):
+        odd: list[str] = []
+        for m in options:
+            i, step = (m.start() - 1, -1) if before else (m.end(), 1)
+            while 0 <= i < len(text) and text[i].isspace():
+                i += step
+            c = text[i] if 0 <= i < len(text) else " "
+            if c == UNCHECKED:
+                continue
+            if unicodedata.category(c) not in ("So", "Sm"):
+                break
+            odd.append(m.group())
+        else:
+            if len(odd) == 1:
+                return odd[0]
+    return None
 
 
 def _basic(region: Region) -> dict:

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from lxml import etree
 
+from pipeline.convert import soffice, to_docx
 from pipeline.forms.docx import read_form
 from pipeline.models import Application, Section
 from pipeline.samples.apps import sample_applications
@@ -960,3 +961,297 @@ def test_phonetic_guide_over_a_value_is_not_part_of_it():
         t.text = app.address[2:]
 
     assert read_form(edit_document(build_form_docx(app), edit)).address == app.address
+
+
+# -- QA round 4: Word forms from other producers ------------------------------------
+
+
+SUB_HEADINGS = ["考核指标：", "考核指标", "5、考核指标", "（五）考核指标：", "六、计划进度", "计划进度", "经费支出预算："]
+
+
+@pytest.mark.parametrize("at_end", [False, True], ids=["middle", "end"])
+@pytest.mark.parametrize("line", SUB_HEADINGS)
+def test_a_sub_heading_in_the_plan_repeating_a_later_heading_is_plan_text(line, at_end):
+    """The plan's own `考核指标：` line sits inside the plan cell; the real heading stands alone in its row."""
+    from pipeline.samples.apps import section
+
+    first, *rest = APPS[0].plan.text.split("\n")
+    lines = [first, *rest, line, "分三个阶段推进，详见下表。"] if at_end else [first, line, *rest]
+    app = dataclasses.replace(APPS[0], plan=section("\n".join(lines)))
+    assert diff(read_form(build_form_docx(app)), app) == {}
+
+
+@pytest.mark.parametrize("line", SUB_HEADINGS)
+def test_a_sub_heading_in_a_form_without_tables_is_plan_text(line):
+    """Every line a paragraph of its own: the numbered heading, and the last of its look-alikes, is the real one."""
+    app = APPS[0]
+    plan = [app.plan.text.split("\n")[0], line, *app.plan.text.split("\n")[1:]]
+    lines = [
+        "试点类型：", "☑ 县级科协试点", "□ 高校科协试点", "□ 市级学会试点", "□ 其它单位", f"申报单位：{app.cover_unit}",
+        "一、申报单位基本情况", f"单位名称：{app.unit_name}",
+        "三、工作基础", *app.work_basis.text.split("\n"),
+        "四、试点建设方案", *plan,
+        "五、考核指标", *app.indicators.text.split("\n"),
+        "六、计划进度及阶段目标", "分三个阶段推进。",
+        "七、经费支出预算表（单位：人民币元）", "合计：3000元",
+        "八、申报单位意见", "申报单位意见：", "同意申报。",
+    ]
+    got = read_form(docx_of(lines))
+    assert got.plan.text == "\n".join(plan)
+    assert (got.work_basis, got.indicators) == (app.work_basis, app.indicators)
+    assert got.opinion_filled
+
+
+def eq_field(instr: list[str], result: str | None = None) -> str:
+    """A complex field as Word writes 带圈字符: the instruction split over runs, no result unless given."""
+    runs = ['<w:r><w:fldChar w:fldCharType="begin"/></w:r>']
+    runs += [f'<w:r><w:instrText xml:space="preserve">{part}</w:instrText></w:r>' for part in instr]
+    if result is not None:
+        runs += ['<w:r><w:fldChar w:fldCharType="separate"/></w:r>', f"<w:r><w:t>{result}</w:t></w:r>"]
+    runs.append('<w:r><w:fldChar w:fldCharType="end"/></w:r>')
+    return "".join(runs)
+
+
+@pytest.mark.parametrize(
+    "xml, checked",
+    [
+        (eq_field([" ", "eq \\o\\ac(□,", "√", ")"]), True),
+        (eq_field(["eq \\o\\ac(○,✔)"]), True),
+        (eq_field(["EQ \\o\\ac(◇,\\s\\up 1(×))"]), True),
+        (eq_field(["eq \\o(□,X)"]), True),
+        (eq_field(["eq \\o\\ac(□,√)"], result="□√"), True),
+        (eq_field(["eq \\o\\ac(□,　)"]), False),
+        ('<w:fldSimple w:instr=" eq \\o\\ac(□,√)"/>', True),
+        ('<w:fldSimple w:instr="eq \\o\\ac(□, )"><w:r><w:t>□</w:t></w:r></w:fldSimple>', False),
+    ],
+    ids=["split-runs", "circle-heavy-tick", "diamond-raised-cross", "overstrike-X", "cached-result", "box-alone",
+         "simple-field", "simple-field-box-alone"],
+)
+def test_a_box_drawn_with_enclosed_characters(xml, checked):
+    """带圈字符 (□ drawn around √) is an `eq \\o` field Word draws from its code: read the code."""
+    app = APPS[1]  # 高校科协试点 checked
+
+    def edit(root):
+        p = paragraph_containing(root, "县级科协试点")
+        first_run = p.find(f"{{{W}}}r")
+        for el in etree.fromstring(f'<x xmlns:w="{W}">{xml}</x>'):
+            first_run.addprevious(el)
+        p.remove(first_run)
+
+    got = read_form(edit_document(build_form_docx(app), edit))
+    assert got.pilot_types == (("县级科协试点", "高校科协试点") if checked else ("高校科协试点",))
+
+
+def test_an_enclosed_character_that_is_not_a_box_is_no_mark():
+    """A circled number (eq \\o\\ac(○,1)) beside an option neither ticks it nor adds a box."""
+    circled = eq_field(["eq \\o\\ac(○,1)"])
+    lines = ["试点类型：", "□ 县级科协试点", "☑ 高校科协试点", "□ 市级学会试点", "□ 其它单位"]
+
+    def edit(root):
+        p = paragraph_containing(root, "市级学会试点")
+        for el in etree.fromstring(f'<x xmlns:w="{W}">{circled}</x>'):
+            p.append(el)
+
+    assert read_form(edit_document(docx_of(lines), edit)).pilot_types == ("高校科协试点",)
+
+
+def unit_value_is(root, xml: str) -> None:
+    """Replace what is written in the 单位名称 value cell with `xml` (runs or content controls)."""
+    p = paragraph_containing(root, "单位名称").getparent().getnext().find(f"{{{W}}}p")
+    for r in p.findall(f"{{{W}}}r"):
+        p.remove(r)
+    for el in etree.fromstring(f'<x xmlns:w="{W}">{xml}</x>'):
+        p.append(el)
+
+
+def control(content: str, *, flag: bool, part: str = "DefaultPlaceholder_-1854013440", text: bool = False) -> str:
+    pr = f'<w:placeholder><w:docPart w:val="{part}"/></w:placeholder>'
+    pr += "<w:showingPlcHdr/>" if flag else ""
+    pr += "<w:text/>" if text else ""
+    return f"<w:sdt><w:sdtPr>{pr}</w:sdtPr><w:sdtContent>{content}</w:sdtContent></w:sdt>"
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        # LibreOffice 7.4 drops the flag from plain-text controls and repeats the prompt.
+        control("<w:r><w:t>单击或点击此处输入文字。</w:t></w:r>", flag=False, text=True)
+        + control("<w:r><w:t>单击或点击此处输入文字。</w:t><w:t>单击或点击此处输入文字。</w:t></w:r>", flag=False, text=True),
+        control("<w:r><w:t>点击或单击此处输入文字。</w:t></w:r>", flag=False),
+        control("<w:r><w:t>Click or tap here to enter text.</w:t></w:r>", flag=False),
+        control("<w:r><w:t>单击此处输入文字。</w:t></w:r><w:r><w:t> 单击此处输入文字。</w:t></w:r>", flag=False),
+        control('<w:r><w:rPr><w:rStyle w:val="PlaceholderText"/></w:rPr><w:t>请填写单位全称</w:t></w:r>', flag=False),
+        # no control at all: the prompt kept as plain text (a .doc saved from the form)
+        "<w:r><w:t>单击或点击此处输入文字。</w:t></w:r>",
+    ],
+    ids=["lo-repeated", "wps-prompt", "english", "two-runs", "placeholder-style", "plain-text"],
+)
+def test_a_prompt_is_never_a_value_whatever_the_flag_says(xml):
+    app = dataclasses.replace(APPS[0], unit_name="")
+    got = read_form(edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml)))
+    assert diff(got, app) == {}
+
+
+def with_glossary(data: bytes, parts: dict[str, str]) -> bytes:
+    """The package with a glossary document holding one docPart (name → prompt) each, as Word saves custom prompts."""
+    body = "".join(
+        f'<w:docPart><w:docPartPr><w:name w:val="{name}"/><w:category><w:gallery w:val="placeholder"/></w:category>'
+        f'</w:docPartPr><w:docPartBody><w:p><w:r><w:rPr><w:rStyle w:val="a5"/></w:rPr><w:t>{text}</w:t></w:r></w:p>'
+        "</w:docPartBody></w:docPart>"
+        for name, text in parts.items()
+    )
+    glossary = f'<w:glossaryDocument xmlns:w="{W}"><w:docParts>{body}</w:docParts></w:glossaryDocument>'
+    rel = ('<Relationship Id="rIdGloss" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+           'glossaryDocument" Target="glossary/document.xml"/></Relationships>')
+    return rewrite_package(
+        data,
+        {"word/_rels/document.xml.rels": lambda b: b.replace(b"</Relationships>", rel.encode())},
+        {"word/glossary/document.xml": glossary.encode()},
+    )
+
+
+def test_a_control_showing_its_own_glossary_prompt_is_empty():
+    """A custom prompt (请填写单位全称) lives in the glossary part; a control showing only it is unfilled."""
+    app = dataclasses.replace(APPS[0], unit_name="")
+    xml = control("<w:r><w:t>请填写单位全称</w:t></w:r><w:r><w:t>请填写单位全称</w:t></w:r>", flag=False, part="UnitPrompt")
+    data = with_glossary(edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml)), {"UnitPrompt": "请填写单位全称"})
+    assert diff(read_form(data), app) == {}
+
+
+def test_text_styled_with_a_localised_placeholder_style_is_empty():
+    """Chinese Word names its styles a1, a2…: the placeholder style is found by its name, not its id."""
+    app = dataclasses.replace(APPS[0], unit_name="")
+    style = f'<w:style xmlns:w="{W}" w:type="character" w:styleId="a5"><w:name w:val="Placeholder Text"/></w:style></w:styles>'
+    xml = control('<w:r><w:rPr><w:rStyle w:val="a5"/></w:rPr><w:t>请填写单位全称</w:t></w:r>', flag=False)
+    data = rewrite_package(
+        edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml)),
+        {"word/styles.xml": lambda b: b.replace(b"</w:styles>", style.encode())},
+    )
+    assert diff(read_form(data), app) == {}
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        # As LibreOffice 7.4 saves a control the applicant typed into: the flag stays.
+        control("<w:r/><w:r><w:t>新乡市红旗区科学技术协会</w:t></w:r><w:r/>", flag=True),
+        control('<w:r><w:rPr><w:rStyle w:val="PlaceholderText"/></w:rPr><w:t>单击或点击此处输入文字。</w:t></w:r>'
+                "<w:r><w:t>新乡市红旗区科学技术协会</w:t></w:r>", flag=True),
+    ],
+    ids=["typed", "typed-after-the-prompt"],
+)
+def test_text_typed_into_a_control_is_read_even_when_flagged_as_prompt(xml):
+    app = dataclasses.replace(APPS[0], unit_name="新乡市红旗区科学技术协会")
+    got = read_form(edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml)))
+    assert diff(got, app) == {}
+
+
+def test_a_prompt_on_the_cover_is_not_the_unit():
+    lines = ["试点类型：", "☑ 县级科协试点", "申报单位：单击或点击此处输入文字。", "主要负责人：Click or tap here to enter text."]
+    got = read_form(docx_of(lines))
+    assert (got.cover_unit, got.cover_leader) == ("", "")
+
+
+needs_soffice = pytest.mark.skipif(soffice() is None, reason="LibreOffice not installed")
+
+
+def libreoffice_saved(tmp_path, data: bytes, fmt: str = "docx") -> bytes:
+    """`data` opened and saved by LibreOffice as `fmt`; a .doc comes back through intake's own converter."""
+    import os
+    import subprocess
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    src = tmp_path / "in.docx"
+    src.write_bytes(data)
+    subprocess.run([soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless", "--norestore",
+                    "--convert-to", fmt, "--outdir", str(tmp_path / "out"), str(src)],
+                   capture_output=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
+    out = (tmp_path / "out" / f"in.{fmt}").read_bytes()
+    return out if fmt == "docx" else to_docx(out, fmt)
+
+
+@needs_soffice
+def test_an_unfilled_control_saved_by_libreoffice_is_still_empty(tmp_path):
+    app = dataclasses.replace(APPS[0], unit_name="")
+    xml = control('<w:r><w:rPr><w:rStyle w:val="PlaceholderText"/></w:rPr><w:t>单击或点击此处输入文字。</w:t></w:r>',
+                  flag=True, text=True)
+    data = edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml))
+    for fmt in ("docx", "doc"):
+        assert diff(read_form(libreoffice_saved(tmp_path / fmt, data, fmt)), app) == {}
+
+
+@needs_soffice
+def test_a_sub_heading_in_the_plan_survives_a_libreoffice_doc_round_trip(tmp_path):
+    from pipeline.samples.apps import section
+
+    first, *rest = APPS[1].plan.text.split("\n")
+    app = dataclasses.replace(APPS[1], plan=section("\n".join([first, "考核指标：", *rest, "六、计划进度"])))
+    assert diff(read_form(libreoffice_saved(tmp_path, build_form_docx(app), "doc")), app) == {}
+
+
+@pytest.mark.parametrize("mark", list("●★◆▲"))
+def test_the_one_box_overtyped_with_another_symbol_is_the_choice(mark):
+    app = APPS[0]  # 县级科协试点
+
+    def edit(root):
+        paragraph_containing(root, "县级科协试点").find(f"{{{W}}}r").find(f"{{{W}}}t").text = mark
+
+    assert read_form(edit_document(build_form_docx(app), edit)).pilot_types == app.pilot_types
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (["试点类型：□县级科协试点 ★高校科协试点 □市级学会试点 □其他单位"], ("高校科协试点",)),
+        (["试点类型：县级科协试点□ 高校科协试点□ 市级学会试点◆ 其它单位□"], ("市级学会试点",)),
+        (["试点类型：", "□ 县级科协试点", "□ 高校科协试点", "□ 市级学会试点", "● 其它单位"], ("其它单位",)),
+        # two odd boxes, or an option without a box: no guess
+        (["试点类型：●县级科协试点 ★高校科协试点 □市级学会试点 □其它单位"], ()),
+        (["试点类型：●县级科协试点 高校科协试点 □市级学会试点 □其它单位"], ()),
+    ],
+)
+def test_an_odd_box_counts_only_when_every_other_option_kept_its_box(lines, expected):
+    assert read_form(docx_of(lines + ["申报单位：新乡市红旗区科协"])).pilot_types == expected
+
+
+@pytest.mark.parametrize("strike", ["<w:strike/>", "<w:dstrike/>", '<w:strike w:val="1"/>'])
+@pytest.mark.parametrize("names_only", [False, True], ids=["box-and-name", "name-only"])
+def test_options_struck_through_on_the_cover_are_deleted(strike, names_only):
+    app = APPS[0]  # 县级科协试点
+
+    def edit(root):
+        paragraph_containing(root, "县级科协试点").find(f"{{{W}}}r").find(f"{{{W}}}t").text = "□"
+        for name in ("高校科协试点", "市级学会试点", "其它单位"):
+            runs = paragraph_containing(root, name).findall(f"{{{W}}}r")
+            for r in runs[1:] if names_only else runs:
+                r.insert(0, w(f"<w:rPr>{strike}</w:rPr>"))
+
+    assert read_form(edit_document(build_form_docx(app), edit)).pilot_types == app.pilot_types
+
+
+def test_a_strike_switched_off_deletes_nothing():
+    app = APPS[0]
+
+    def edit(root):
+        paragraph_containing(root, "县级科协试点").find(f"{{{W}}}r").find(f"{{{W}}}t").text = "□"
+        for r in paragraph_containing(root, "高校科协试点").findall(f"{{{W}}}r"):
+            r.insert(0, w('<w:rPr><w:strike w:val="0"/></w:rPr>'))
+
+    assert read_form(edit_document(build_form_docx(app), edit)).pilot_types == ()
+
+
+def test_a_drop_down_showing_its_prompt_is_empty_but_the_words_are_kept_elsewhere():
+    """选择一项。 is Word's drop-down prompt, and also ordinary words in a plan."""
+    from pipeline.samples.apps import section
+
+    plan = section(APPS[0].plan.text + "\n每个社区从菜单中选择一项。")
+    app = dataclasses.replace(APPS[0], unit_name="", plan=plan)
+    xml = control("<w:r><w:t>选择一项。</w:t></w:r>", flag=True)
+    assert diff(read_form(edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml))), app) == {}
+
+
+def test_a_damaged_styles_part_does_not_make_the_form_unreadable():
+    """styles.xml is read only for the placeholder style: losing it loses only that hint."""
+    app = APPS[0]
+    data = rewrite_package(build_form_docx(app), {"word/styles.xml": lambda b: b[: len(b) // 2]})
+    assert diff(read_form(data), app) == {}
