@@ -1169,6 +1169,20 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
     )
 
 
+def _reply_to(msg: Message, sender: str, own_addresses: frozenset[str]) -> tuple[str, str]:
+    """(name, address) of a Reply-To naming a person other than the sender, else ("", "").
+
+    A shared office mailbox or an OA gateway asks answers to go to the person who wrote;
+    our own address, machines and no-reply addresses there are ignored.
+    """
+    name, addr = parse_address(_raw_header(msg, "reply-to"))
+    local = addr.split("@")[0]
+    if ("@" not in addr or addr == sender or addr in {a.strip().lower() for a in own_addresses}
+            or NO_REPLY_LOCAL.search(local) or local in ("mailer-daemon", "postmaster")):
+        return "", ""
+    return name, addr
+
+
 def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     data = bytes(raw.data)
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
@@ -1182,6 +1196,11 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
                 name = name or name2
                 break
     subject = decode_header(_raw_header(msg, "subject"))
+    reply_name, reply_to = _reply_to(msg, sender, own_addresses)
+    if reply_to and NO_REPLY_LOCAL.search(sender.split("@")[0]):
+        # An OA system or gateway sending for a person (From noreply@, Reply-To the person):
+        # the person is who wrote, files and answers are theirs.
+        name, sender, reply_to = reply_name or name, reply_to, ""
 
     date_raw = _raw_header(msg, "date")
     sent_at = parse_date(date_raw)
@@ -1228,6 +1247,7 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
         body_text=_clean(body),
         attachments=tuple(attachments),
         references=references,
+        reply_to=reply_to,
         no_reply_reason=no_reply_reason(
             msg, sender, subject, own_addresses, body=body, has_files=bool(kinds & APPLICATION_KINDS),
             returns_own=bounces_own_mail(returned, sender, body),

@@ -87,6 +87,8 @@ class Mail:
     # Why this mail must never get an automatic answer (None: it may).
     no_reply_reason: str | None = None
     problems: tuple[Finding, ...] = ()
+    # Where the writer asked answers to go (Reply-To), when that is another person's address.
+    reply_to: str = ""
 
 
 @dataclass(frozen=True)

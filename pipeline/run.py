@@ -180,6 +180,7 @@ class Runner:
                 _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)
             )
             keys = list(dict.fromkeys([applicant, *owners.values()])) if applicant else []
+            answer_to = mail.reply_to or mail.sender
             for row in file_rows:
                 row["applicant"] = owners.get(row["sha256"], applicant)
             # Only a Word or PDF version not on record re-opens a staff decision: the
@@ -196,11 +197,11 @@ class Runner:
             for key in keys:
                 if key != mail.sender:
                     self.store.merge_applicant(mail.sender, key)
-                self.store.ensure_applicant(key, mail.sender, self.ruleset.call.receipt_prefix)
-                # Replies go to whoever wrote last for the unit.
+                self.store.ensure_applicant(key, answer_to, self.ruleset.call.receipt_prefix)
+                # Replies go to whoever wrote last for the unit (to the Reply-To they gave).
                 self.store.conn.execute(
                     "UPDATE applicants SET dirty=1, pending_reply_mail=?, sender=? WHERE key=?",
-                    (raw.sha256, mail.sender, key),
+                    (raw.sha256, answer_to, key),
                 )
                 if new_versions[key]:
                     self.store.conn.execute("UPDATE applicants SET decision_id=NULL WHERE key=?", (key,))

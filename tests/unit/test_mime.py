@@ -893,3 +893,29 @@ def test_applicant_files_next_to_our_reply_as_an_eml_file_still_count():
     mail = parse(corpus.mail([("Content-Type", 'multipart/mixed; boundary="outer-4"')], body, sender="杨帆 <yf@163.com>"))
     assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
     assert mail.no_reply_reason is None
+
+
+@pytest.mark.parametrize(
+    "sender, reply_to, expect_sender, expect_reply_to",
+    [
+        # An OA gateway writing for a person: the person wrote, and is answered.
+        ("区政务OA <noreply@oa.hqq.gov.cn>", "王五 <wangwu@163.com>", "wangwu@163.com", ""),
+        # A shared office mailbox: the office wrote, answers go where asked.
+        ("区科协办公室 <office@hqq.gov.cn>", "wangwu@163.com", "office@hqq.gov.cn", "wangwu@163.com"),
+        # Reply-To of no use: the sender itself, our own mailbox, a machine, no address at all.
+        ("office@hqq.gov.cn", "Office <OFFICE@hqq.gov.cn>", "office@hqq.gov.cn", ""),
+        ("office@hqq.gov.cn", corpus.OWN, "office@hqq.gov.cn", ""),
+        ("office@hqq.gov.cn", "no-reply@hqq.gov.cn", "office@hqq.gov.cn", ""),
+        ("office@hqq.gov.cn", "王五", "office@hqq.gov.cn", ""),
+    ],
+)
+def test_reply_to_names_who_is_answered(sender, reply_to, expect_sender, expect_reply_to):
+    m = parse(corpus.plain([("Reply-To", reply_to)], sender=sender, subject="试点申报材料"))
+    assert (m.sender, m.reply_to) == (expect_sender, expect_reply_to)
+    assert m.no_reply_reason is None
+    if expect_sender == "wangwu@163.com":
+        assert m.sender_name == "王五"
+
+
+def test_a_no_reply_sender_without_a_person_to_answer_stays_unanswered():
+    assert parse(corpus.plain([("Reply-To", "noreply@oa.hqq.gov.cn")], sender="noreply@oa.hqq.gov.cn")).no_reply_reason

@@ -678,6 +678,20 @@ def test_a_later_mail_reusing_a_message_id_is_no_copy(tmp_path, forms):
     p.close()
 
 
+@pytest.mark.parametrize("sender", ["区政务OA <noreply@oa.hqq.gov.cn>", "区科协办公室 <office@hqq.gov.cn>"])
+def test_the_receipt_goes_to_the_reply_to_address(tmp_path, forms, sender):
+    """An OA gateway or a shared office mailbox asks answers to go to the person (Reply-To)."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    msg = email.message_from_bytes(form_mail("x@x.cn", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), policy=policy.default)
+    msg.replace_header("From", sender)
+    msg["Reply-To"] = "王五 <wangwu@163.com>"
+    assert p.feed(msg.as_bytes()) == "application"
+    p.judge()
+    assert [(r["kind"], r["to_addr"]) for r in p.rows("SELECT kind, to_addr FROM outbox")] == [("receipt", "wangwu@163.com")]
+    p.close()
+
+
 def test_photos_in_answer_to_a_notice_are_answered_and_pictures_do_not_make_receipts_differ(tmp_path, forms):
     from PIL import Image
 
