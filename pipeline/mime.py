@@ -17,6 +17,7 @@ import email.parser
 import email.policy
 import email.utils
 import hashlib
+import io
 import logging
 import quopri
 import re
@@ -593,11 +594,17 @@ def parse_address(value: str | None) -> tuple[str, str]:
             if ENCODED_WORD.search(addr):
                 continue  # '=?utf-8?Q?..=3Ca@b=3E?=' holds an '@' but is no address
             if "@" in addr or addr.strip("<> ").upper() in ("MAILER-DAEMON", "POSTMASTER"):
-                return decode_header(name), _clean(addr.strip().strip("<>").lower())
+                return decode_header(name), _address(addr.strip().strip("<>"))
     m = re.search(r"[\w.+-]+@[\w.-]+", decoded)
     if m:
-        return "", _clean(m.group(0).lower())
+        return "", _address(m.group(0))
     return _clean(" ".join(decoded.split()).strip('<>"\' '))[:MAX_NAME], ""
+
+
+def _address(addr: str) -> str:
+    """An address as a key and a To: header: lower-cased, without control, format or
+    space characters (a header must not break, and no mailbox name has them)."""
+    return "".join(c for c in _clean(addr.lower()) if unicodedata.category(c)[0] not in "CZ")
 
 
 def _aware(dt: datetime) -> datetime:
@@ -930,6 +937,8 @@ def _collect(
                 continue
             kind = sniff(data)
             pictured = disp != "attachment" and (disp == "inline" or cid is not None) and kind not in INLINE_DOCUMENTS
+            if pictured and _photo_sized(data):
+                pictured = False  # a page photographed into the text (Apple Mail, iOS): a file sent to us
             if pictured and related:
                 continue  # pictures of an HTML text (logos, pasted images) are not files sent to us
             if disp == "" and not name and ctype.startswith("message/"):
@@ -956,6 +965,20 @@ BROKEN_STRUCTURE = Finding(
     staff_only=True,
 )
 CID_REF = re.compile(r"""cid:([^\s"'<>()]+)""", re.I)
+
+
+PHOTO_PIXELS = 1_000_000  # a phone's photo of a page, even sent at "medium" size; logos are far smaller
+
+
+def _photo_sized(data: bytes) -> bool:
+    """Whether a picture is big enough to be a photo or scan of a page, not a logo or an emoji."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            return image.width * image.height >= PHOTO_PIXELS
+    except Exception:  # noqa: BLE001 - not a picture Pillow knows: judge by its bytes
+        return len(data) >= 300_000
 
 
 def _cid(value: str) -> str:

@@ -144,7 +144,7 @@ def test_digest_and_status(tmp_path, dovecot, smtp_sink, corpus):
     preview = run_intake(cfg, dovecot, "digest", "--out", str(tmp_path / "digest.eml"))
     assert preview.returncode == 0, preview.stderr
     shown = email.message_from_bytes((tmp_path / "digest.eml").read_bytes(), policy=policy.default)
-    assert "受理汇总" in str(shown["Subject"]) and "共收到 2 个单位的申报" in shown.get_body(("plain",)).get_content()
+    assert "受理汇总" in str(shown["Subject"]) and "申报单位 2 个：" in shown.get_body(("plain",)).get_content()
     assert len(smtp_sink.messages) == 2, "a preview sends nothing"
     result = run_intake(cfg, dovecot, "digest")
     assert result.returncode == 0, result.stderr

@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline_harness import Pipeline
@@ -418,12 +418,21 @@ def test_parse_mail_never_raises(data, sandbox):
     sandbox.check()
 
 
+CONTROL_CHARACTERS_IN_FROM = (
+    b"From: \xe5\xbc\xa0\xe4\xb8\x89 <zhangsan@exam\xed\xa6\xc3\xee9\x7f$%[\x84\x9b`\x8e\x05X\x98\xa8\xaf\x84y"
+    b"\x94\x9e\xbc\xe4\xa3R\xed\x0c\xfaM\xf11fple.cn>\r\nTo: kpzx350@163.com\r\nSubject: =?gbk?B?v8bG1c8=?=\r\n"
+    b"Date: Mon, 02 Jun 2025 10:15:00 +0800\r\nMessage-ID: <20250602101500.1@example.cn>\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n\xe8\xaf\x95\xe7\x82\xb9\xe7\x94\xb3\xe6\x8a\xa5\r\n"
+)
+
+
 def test_ingest_and_judge_never_raise(sandbox):
     pipe = Pipeline(sandbox.storage)
     counter = iter(range(10**9))
 
     @fuzz_settings(INGEST_N, deadline_s=30)
     @given(data=cheap_mail_inputs())
+    @example(data=CONTROL_CHARACTERS_IN_FROM)  # once found: a form feed in the address broke our To: header
     def one(data):
         # a distinct arrival time per example, so replies are not held by the per-day limit logic alone
         when = datetime(2025, 6, 20, 10, tzinfo=CST) + timedelta(minutes=next(counter))

@@ -198,6 +198,24 @@ def test_pictures_that_belong_to_the_html_are_not_files():
     assert [a.kind for a in parse(corpus.html_logo_beside_the_text()).attachments] == ["docx"]
 
 
+def test_a_page_photographed_into_the_html_text_is_a_file():
+    """Apple Mail / iOS put photos inserted in the text inside multipart/related, shown by cid:.
+    A photo of a page (a megapixel or more) is a file sent to us; a logo beside it is not."""
+    import io as _io
+
+    from PIL import Image
+
+    big = _io.BytesIO()
+    Image.new("RGB", (1224, 1632), (250, 250, 250)).save(big, format="JPEG")
+    html = corpus.text_part('<p>盖章页见下</p><img src="cid:photo1"><img src="cid:logo1">', subtype="html")
+    photo = corpus.part([("Content-Type", 'image/jpeg; name="IMG_0001.JPG"'), ("Content-ID", "<photo1>"),
+                         ("Content-Disposition", 'inline; filename="IMG_0001.JPG"')], big.getvalue())
+    logo = corpus.part([("Content-Type", "image/png"), ("Content-ID", "<logo1>"), ("Content-Disposition", "inline")], corpus.PNG)
+    related = corpus.multipart([html, photo, logo], boundary="rel-9")
+    mail = parse(corpus.mail([("Content-Type", 'multipart/related; boundary="rel-9"')], related))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("IMG_0001.JPG", "image")]
+
+
 def test_a_picture_attached_as_an_attachment_inside_related_is_a_file():
     picture = corpus.att('attachment; filename="盖章页.jpg"'.encode("utf-8"), corpus.photo(3), "image/jpeg")
     related = corpus.multipart([corpus.text_part("<p>见附件</p>", subtype="html"), picture], boundary="rel-3")
