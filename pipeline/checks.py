@@ -237,7 +237,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
     from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units, readable_form_text
-    from .units import nearly_same_unit, normalize_unit, same_unit, similar_unit, unit_in_text
+    from .units import nearly_same_unit, normalize_unit, probably_same_unit, similar_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
     if app is None or pdf is None or any(p.code == "format_unreadable" for p in app.problems + pdf.problems):
@@ -252,7 +252,8 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     named = [u for u in pdf_units(pdf.text, ocr=ocr) if normalize_unit(u)]
     # A long name wraps in a narrow cell ("新乡市…科学技术协\n会"): the Word's unit written
     # anywhere in the PDF, line breaks aside, is the same unit whatever the label caught.
-    if app.unit and named and not any(same_unit(u, app.unit) for u in named) and not unit_in_text(app.unit, pdf.text):
+    # A corrected Word may write the name with or without its places (河南省新乡市红旗区科协).
+    if app.unit and named and not any(probably_same_unit(u, app.unit) for u in named) and not unit_in_text(app.unit, pdf.text):
         near = any(nearly_same_unit(u, app.unit) for u in named)
         # A scanner's layer reads the whole file well: a clearly other unit there is the
         # applicant's error; our own OCR of two pages stays a note (issue #4).

@@ -41,17 +41,37 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[ \t\u3000]+(?=[\u3400-\u9fff])")
 _NEXT_LABEL = re.compile(r"(?:主要负责人|试点负责人|负责人|联系方式|联系人|申报时间|职称|电子邮箱)")
 
 
+# What a cover line writes after the name: （盖章）, a date.
+_AFTER_NAME = re.compile(r"[(（]?\s*(?:盖章|公章|签章)|\d{4}\s*年|\d{4}[-./]\d{1,2}[-./]\d{1,2}")
+
+
 def pdf_units(pdf_text: str, *, ocr: bool = False) -> list[str]:
-    """Unit names the PDF writes after 申报单位/单位名称 (`ocr`: text read from page images)."""
+    """Unit names the PDF writes after 申报单位/单位名称 (`ocr`: text read from page images),
+    without what a cover line adds after them (（盖章）2025年6月20日)."""
     text = unicodedata.normalize("NFKC", pdf_text or "")
     if ocr:
         text = _CJK_GAP.sub("", text)
     units = []
     for m in _UNIT_LABEL.finditer(text):
         unit = _NEXT_LABEL.split(m.group(1), maxsplit=1)[0]
+        unit = _AFTER_NAME.split(unit, maxsplit=1)[0]
         if len(unit) >= 4:
             units.append(unit)
     return units
+
+
+# Headings only the form has: a PDF with three of them is the form, not an appendix or a certificate.
+_FORM_MARKS = ("申报单位基本情况", "工作基础", "试点建设方案", "考核指标", "计划进度", "经费支出预算", "申报单位意见")
+
+
+def looks_like_form(pdf_text: str, least: int = 3) -> bool:
+    """Whether a PDF's text is this call's form (`least` of its headings), not any PDF naming
+    a unit; with least=1, whether it is part of it (the stamped page, the cover) at all."""
+    text = _norm(pdf_text)
+    return sum(mark in text for mark in _FORM_MARKS + (_COVER_MARKS if least == 1 else ())) >= least
+
+
+_COVER_MARKS = ("申报书", "试点类型")
 
 
 _TOTAL = re.compile(r"合\s*计\s*[:：]?\s*((?:(?!合\s*计)[^(（]){1,30})")

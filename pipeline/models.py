@@ -256,7 +256,7 @@ class Reply:
     """A rendered answer to one applicant, ready for the outbox."""
 
     applicant: str
-    kind: str  # receipt | correction | late
+    kind: str  # receipt | correction | late | question (来信收到: a letter without files, nothing submitted)
     to: str
     subject: str
     text: str

@@ -100,17 +100,21 @@ def assign_files(
     sender_units: list[tuple[str, str]],
     known_units: list[tuple[str, str]],
     pdf_ocr: Callable[[str], bool] = lambda sha: False,
+    waiting: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """Which applicant each file of one mail belongs to: {sha256: key}.
 
     `files` are (sha256, role). What the documents say wins over the address:
-    a Word form names its unit, looked up among the sender's units and then all
-    known ones as people write one name (`units.probably_same_unit`); a PDF
-    follows the Word of the same mail, else the unit its text names, a new one
-    too (a contact sends another unit's PDF on its behalf) but never from OCR text
-    (`pdf_ocr`: a misread name is no new unit). What names no unit
-    goes with the mail's one unit, else the unit this sender last wrote for;
-    with nothing to go on the sender address is the applicant.
+    a Word form names its unit, found among the sender's units and then everyone's
+    as people write one name (`units.probably_same_unit`: with or without its
+    places); two units one character apart stay two (新乡学院, 新乡医学院). A PDF follows the
+    Word of the same mail, else the unit its text names. It starts a new unit
+    only when it is clearly the form, read from its own text layer (OCR misreads
+    names), and none of the sender's units is `waiting` for its PDF: a contact
+    sending another unit's PDF on its behalf, not a unit whose PDF still shows an
+    old name (the unit check then says so). What names no unit goes with the
+    mail's one unit, else the sender's unit waiting for a PDF, else the unit this
+    sender last wrote for; with nothing to go on the sender address is the applicant.
     """
     from .units import normalize_unit
 
@@ -120,13 +124,16 @@ def assign_files(
     for sha, role in files:
         unit = word_unit(sha) if role == "word" else ""
         if normalize_unit(unit):
-            key = out[sha] = _lookup([history, known], *_writes([unit])) or unit_key(unit)
+            key = out[sha] = _find(unit, [history, known]) or unit_key(unit)
             mail[key] = mail.get(key, history.get(key, known.get(key, ()))) + (unit,)
     for sha, role in files:
         if sha not in out and role == "pdf":
-            out[sha] = next(iter(mail)) if len(mail) == 1 else _pdf_unit(pdf_text(sha), [mail, history, known], pdf_ocr(sha))
+            out[sha] = next(iter(mail)) if len(mail) == 1 else _pdf_unit(
+                pdf_text(sha), mail, history, known, ocr=pdf_ocr(sha), may_start=not (waiting & set(history)))
     found = set(mail) | {key for key in out.values() if key}
-    fallback = next(iter(found)) if len(found) == 1 else sender_units[-1][0] if sender_units else sender
+    pending = [key for key, _ in sender_units if key in waiting]
+    fallback = (next(iter(found)) if len(found) == 1 else pending[-1] if pending
+                else sender_units[-1][0] if sender_units else sender)
     return {sha: out.get(sha) or fallback for sha, _ in files}
 
 
@@ -135,35 +142,35 @@ def _scope(units: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     return {key: (key.removeprefix("unit:"), unit) for key, unit in units}
 
 
-def _writes(names: list[str]) -> tuple[Callable[[str], bool], Callable[[str], bool]]:
-    """Whether a known name is one of `names`: exactly, then as people write one unit."""
+def _find(name: str, scopes: list[dict[str, tuple[str, ...]]]) -> str | None:
+    """The one unit `name` is in the nearest scope (this mail's, the sender's, everyone's):
+    exactly, then as people write one name (`probably_same_unit`). None when none is,
+    or two are (no guess)."""
     from .units import probably_same_unit, same_unit
 
-    return (lambda known: any(same_unit(n, known) for n in names), lambda known: any(probably_same_unit(n, known) for n in names))
-
-
-def _lookup(scopes: list[dict[str, tuple[str, ...]]], *tests: Callable[[str], bool]) -> str | None:
-    """The one unit a test finds in the nearest scope (this mail, the sender's, everyone's),
-    the tests tried in turn; None when none does, or two units do (no guess)."""
-    for test in tests:
+    for test in (same_unit, probably_same_unit):
         for scope in scopes:
-            hits = {key for key, names in scope.items() if any(test(n) for n in names)}
+            hits = {key for key, names in scope.items() if any(test(name, n) for n in names)}
             if hits:
                 return hits.pop() if len(hits) == 1 else None
     return None
 
 
-def _pdf_unit(text: str, scopes: list[dict[str, tuple[str, ...]]], ocr: bool = False) -> str | None:
-    """The unit a PDF's text names: its 申报单位 as a known unit, or a new one when the text
-    is the file's own (OCR misreads names), else the one known unit written anywhere in it;
-    None when it names none."""
-    from .consistency import pdf_units
+def _pdf_unit(text: str, mail, history, known, *, ocr: bool, may_start: bool) -> str | None:
+    """The unit a PDF's text names: its 申报单位 as a known unit, or a new one (see
+    `assign_files`), else the one known unit written anywhere in it; None when it names none."""
+    from .consistency import looks_like_form, pdf_units
     from .units import normalize_unit, unit_in_text
 
-    # Read as a text layer and as OCR (gaps between characters closed): which one it is is not known here.
+    # Read as a text layer and as OCR (gaps between characters closed): either may be the case.
     named = [n for n in dict.fromkeys(pdf_units(text) + pdf_units(text, ocr=True)) if len(normalize_unit(n)) >= 4]
-    if named:
-        found = _lookup(scopes, *_writes(named))
-        if found or not ocr:
-            return found or unit_key(named[0])
-    return _lookup(scopes, lambda known: unit_in_text(known, text))
+    for name in named:
+        if found := _find(name, [mail, history, known]):
+            return found
+    if named and not ocr and may_start and looks_like_form(text):
+        return unit_key(min(named, key=len))  # the cover and section 一 name it: the plain name
+    for scope in (mail, history, known):
+        hits = {key for key, names in scope.items() if any(unit_in_text(n, text) for n in names)}
+        if hits:
+            return hits.pop() if len(hits) == 1 else None
+    return None

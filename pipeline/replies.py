@@ -38,6 +38,11 @@ SYNTHETIC_ID = "@intake.invalid>"  # what run.py and mime.py give a mail without
 SUBJECT_TAG = {"receipt": "受理回执", "correction": "补正通知", "late": "逾期通知", "question": "来信收到"}
 
 
+def reply_name(kind: str) -> str:
+    """A reply as staff call it in a sentence: 补正通知, “来信收到”回复."""
+    return "“来信收到”回复" if kind == "question" else SUBJECT_TAG.get(kind, "回复")
+
+
 @dataclass(frozen=True)
 class ReplyInput:
     """What a reply may say: only this applicant's own data."""
@@ -218,7 +223,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     return Reply(
         attachments=attachments,
         applicant=inp.verdict.applicant,
-        kind=kind,
+        kind=letter,  # a question's letter is recorded as one: bounce notes and staff name it so
         to=inp.to,
         subject=subject,
         text=text,

@@ -218,14 +218,17 @@ class Runner:
         kinds = {r["sha256"]: r["kind"] for r in file_rows}
         if not docs:
             return {}
+        history = self.store.sender_units(sender)
         return assign_files(
             sender,
             docs,
             word_unit=lambda sha: self.read_word(sha, kinds[sha]).unit,
             pdf_text=lambda sha: self.read_pdf(sha).text,
-            sender_units=self.store.sender_units(sender),
+            sender_units=history,
             known_units=self.store.known_units(),
             pdf_ocr=lambda sha: self.read_pdf(sha).text_source in OCR_SOURCES,
+            # The sender's units that have a Word and no PDF yet: a PDF alone is theirs.
+            waiting=frozenset(key for key, _ in history if {role for _, role, _ in self.store.documents(key)} == {"word"}),
         )
 
     def _follow_up(self, mail: Mail) -> str | None:
@@ -359,12 +362,30 @@ class Runner:
             self._pdf_threads = self._pdf_pool = None
             self._pdf_futures.clear()
 
+    def _forms_first(self, docs: list) -> list:
+        """An applicant's documents without PDFs that plainly are not the form (an appendix,
+        a certificate: a text layer with no heading or title of the form) once another PDF
+        is: sent alone later, such a file must not replace the stamped form (the stamped
+        page alone still does). Kept on record."""
+        from .consistency import looks_like_form
+
+        pdfs = [d for _, role, d in docs if role == "pdf"]
+        if len(pdfs) < 2:
+            return docs
+
+        def other(d: Document) -> bool:
+            facts = self.read_pdf(d.sha256)
+            return facts.has_text_layer and facts.text_source not in OCR_SOURCES and not looks_like_form(facts.text, least=1)
+
+        extra = {d.sha256 for d in pdfs if other(d)}
+        return docs if len(extra) == len(pdfs) else [x for x in docs if x[1] != "pdf" or x[2].sha256 not in extra]
+
     def assess(self, key: str) -> "Assessment":
         """Pair the applicant's files, read them and run the rules (no writes)."""
         store, call = self.store, self.ruleset.call
         row = store.one("SELECT * FROM applicants WHERE key=?", (key,))
         mails = store.applicant_mails(key)
-        docs = store.documents(key)
+        docs = self._forms_first(store.documents(key))
         last_doc_time = max((d.received_at for _, _, d in docs), default=None)
         mail_problems: list[Finding] = []
         for m in mails:
@@ -631,6 +652,12 @@ def _error_codes_json(text: str | None) -> set[str]:
     return {f.code for f in findings_from_json(text) if f.severity == "error"}
 
 
+def _whose(reply: dict[str, Any]) -> str:
+    """（受理编号 单位） of a returned reply; a question's letter named no number and no unit."""
+    words = " ".join(x for x in (reply["receipt_no"], reply["unit"]) if x) if reply["kind"] != "question" else ""
+    return f"（{words}）" if words else ""
+
+
 def _pdf_unit_name(pdf: PdfFacts | None) -> str:
     """The 申报单位 a PDF names, for an applicant that has sent no Word yet."""
     from .consistency import pdf_units
@@ -640,13 +667,11 @@ def _pdf_unit_name(pdf: PdfFacts | None) -> str:
 
 def _bounced_note(returned: list[dict[str, Any]], reason: str) -> str:
     """What staff read beside the report: whose reply did not arrive, and what to do."""
-    from .replies import SUBJECT_TAG
+    from .replies import reply_name
 
-    whom = "、".join(
-        f"发给 {r['to_addr']} 的{SUBJECT_TAG.get(r['kind'], '回复')}（{' '.join(x for x in (r['receipt_no'], r['unit']) if x)}）"
-        for r in returned[:5]
-    )
-    return f"退回的是本系统{whom}，未送达{('（' + reason + '）') if reason else ''}，已标为“被退回”，请电话联系该单位"
+    whom = "、".join(f"发给 {r['to_addr']} 的{reply_name(r['kind'])}{_whose(r)}" for r in returned[:5])
+    who = "发信人" if all(r["kind"] == "question" for r in returned) else "该单位"
+    return f"退回的是本系统{whom}，未送达{('（' + reason + '）') if reason else ''}，已标为“被退回”，请电话联系{who}"
 
 
 def _mail_row(

@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS status_history (
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     applicant TEXT,
-    kind TEXT,              -- receipt | correction | late
+    kind TEXT,              -- receipt | correction | late | question (来信收到) | none | error
     to_addr TEXT,
     subject TEXT,
     message_id TEXT,
@@ -430,7 +430,7 @@ class Store:
     def last_reply_basis(self, applicant: str) -> str | None:
         """`basis` of the newest reply to the applicant that was not a failure."""
         row = self.one(
-            "SELECT basis FROM outbox WHERE applicant=? AND kind IN ('receipt','correction','late') AND state != 'failed' "
+            "SELECT basis FROM outbox WHERE applicant=? AND kind IN ('receipt','correction','late','question') AND state != 'failed' "
             "ORDER BY id DESC LIMIT 1",
             (applicant,),
         )

@@ -514,10 +514,11 @@ def _xlsx(rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> bytes:
 
 def bounced_lines(store: Store) -> list[str]:
     """Replies that came back undelivered, newest first: staff phone these units."""
-    from .replies import SUBJECT_TAG
+    from .replies import reply_name
 
     return [
-        f"{r['receipt_no'] or ''} {r['unit'] or ''} {r['to_addr']}：{SUBJECT_TAG.get(r['kind'], '回复')}，{r['error'] or '被退回'}".strip()
+        f"{'' if r['kind'] == 'question' else (r['receipt_no'] or '') + ' ' + (r['unit'] or '')} {r['to_addr']}："
+        f"{reply_name(r['kind'])}，{r['error'] or '被退回'}".strip()
         for r in store.rows(
             "SELECT o.to_addr, o.kind, o.error, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
             " WHERE o.state='bounced' ORDER BY o.updated_at DESC LIMIT 50"

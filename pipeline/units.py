@@ -19,7 +19,7 @@ _DROP = re.compile(r"[\s\u3000·•、，,。.．:：;；\"'“”‘’《》<>
 _SUFFIX = re.compile(r"(盖章|公章|章)$")
 # Place names written before a unit's own name (河南省, 新乡市, 红旗区): added or dropped at will.
 _PLACES = re.compile(r"(?:[\u4e00-\u9fff]{2,6}?(?:省|自治区|市|地区|州|盟|县|区))+")
-_NUMERALS = re.compile(r"[0-9一二三四五六七八九十百千零〇两]")
+_CITY_WORDS = re.compile(r"[省市]")  # 新乡红旗区 for 新乡市红旗区; 县 and 区 name other places
 
 
 def normalize_unit(name: str) -> str:
@@ -83,12 +83,12 @@ def similar_unit(a: str, b: str, threshold: float = 0.6) -> bool:
 
 
 def probably_same_unit(a: str, b: str) -> bool:
-    """Two ways one unit writes its own name in two forms: the same, with or without the
-    places before it (红旗区科协, 新乡市红旗区科学技术协会), or one character apart.
+    """Two ways one unit writes its own name: the same, with or without the places
+    before it (红旗区科协, 新乡市红旗区科学技术协会), or with 市/省 left out (新乡红旗区科协).
 
-    Stricter than `similar_unit`, which also pairs sibling units (红旗区科协, 卫滨区科协):
-    this decides where a file is filed. Names that differ only in a number
-    (第一中学, 第二中学) are two units.
+    Stricter than `similar_unit` and `nearly_same_unit`, which also pair other units
+    one character apart (新乡学院 / 新乡医学院, 中心医院 / 中医院, 新乡市科协 /
+    新乡县科协, 第一中学 / 第二中学): this decides where a file is filed.
     """
     if same_unit(a, b):
         return True
@@ -96,4 +96,4 @@ def probably_same_unit(a: str, b: str) -> bool:
     short, long_ = sorted((na, nb), key=len)
     if len(short) >= 4 and long_.endswith(short) and _PLACES.fullmatch(long_[: -len(short)]):
         return True
-    return nearly_same_unit(a, b) and _NUMERALS.sub("", na) != _NUMERALS.sub("", nb)
+    return len(short) >= 4 and _CITY_WORDS.sub("", na) == _CITY_WORDS.sub("", nb)

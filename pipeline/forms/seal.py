@@ -619,15 +619,20 @@ def _pdf_string(obj) -> str:
         return ""
 
 
-# A signer that names an organisation (a unit's certificate), not a person.
-_UNIT_WORDS = re.compile(r"协会|学会|科协|委员会|大学|学院|学校|中学|小学|医院|研究院|研究所|中心|公司|集团|政府|办公室|办事处|社区|街道")
-_UNIT_ENDINGS = tuple("局厅馆站所院部社队厂会校处")
+# A signer that reads as a person: a Chinese name of 2-4 characters, or two or three
+# capitalised Latin words; anything else (a unit, a credit code, CN=… of a unit) is a unit.
+_PERSON_HAN = re.compile(r"[\u4e00-\u9fff·]{2,4}")
+_PERSON_LATIN = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]*\.?){1,2}")
+_UNIT_WORDS = re.compile(r"协会|学会|科协|委员会|大学|学院|学校|医院|中心|公司|集团|政府|局|馆|所|院|园|站|社|部|厅|处|会|委|办|校|队|厂|"
+                         r"\b(?:Co|Ltd|Inc|LLC|Association|Society|University|College|Center|Centre|Bureau|Institute)\b", re.I)
 
 
-def signer_is_unit(name: str) -> bool:
-    """Whether a signature's signer reads as an organisation (CN=… of a unit's certificate)."""
-    name = re.sub(r"\s+", "", name or "")
-    return bool(_UNIT_WORDS.search(name)) or (len(name) >= 4 and name.endswith(_UNIT_ENDINGS))
+def signer_is_person(name: str) -> bool:
+    """Whether a signature's signer reads as a person's name, not a unit's certificate."""
+    name = re.sub(r"^(?:CN|cn)\s*=\s*", "", (name or "").strip()).split(",")[0].strip()
+    if not name or _UNIT_WORDS.search(name):
+        return False
+    return bool(_PERSON_HAN.fullmatch(name) or _PERSON_LATIN.fullmatch(name))
 
 
 def _shown(widget) -> bool:
@@ -644,9 +649,9 @@ def electronic_seal(pdf, size: int | None = None) -> tuple[SealEvidence | None, 
     """A signed `/FT /Sig` field (a pikepdf.Pdf) as an electronic seal, and a note on
     signatures that are not one.
 
-    A signature counts when its signer is a unit, or when it shows on the page and
-    names no person: a person's signature (Word/WPS/Acrobat "add a digital signature",
-    often invisible) is no 公章, so the pages are then searched like any other file.
+    A signature counts unless its signer reads as a person, or it names nobody and is
+    not shown: a person's signature (Word/WPS/Acrobat "add a digital signature", often
+    invisible) is no 公章, so the pages are then searched like any other file.
     With the file's `size`, say whether the signature covers the whole file
     (ByteRange [0 a b c] with b + c == size): if not, it was changed after signing.
     """
@@ -682,10 +687,10 @@ def electronic_seal(pdf, size: int | None = None) -> tuple[SealEvidence | None, 
             continue
         if not isinstance(byte_range, pikepdf.Array) or len(byte_range) != 4:
             continue
-        signer = _pdf_string(value.get("/Name", "")) or _pdf_string(field.get("/T", ""))
         named = _pdf_string(value.get("/Name", ""))
-        if not (signer_is_unit(signer) or (_shown(field) and not named)):
-            notes.append(f"PDF 含数字签名（签署人 {named or '未知'}），{'不显示在页面上' if not _shown(field) else '签署人不是单位'}，不作为电子公章")
+        signer = named or _pdf_string(field.get("/T", ""))
+        if signer_is_person(named) or (not named and not _shown(field)):
+            notes.append(f"PDF 含数字签名（签署人 {named or '未知'}），{'签署人是个人' if named else '不显示在页面上、签署人不明'}，不作为电子公章")
             continue
         when = _pdf_string(value.get("/M", ""))
         page = page_of.get(field.objgen) if field.is_indirect else None

@@ -86,3 +86,18 @@ def test_a_bounced_reply_is_shown_to_staff_and_never_answered(tmp_path, forms):
     body = email.message_from_bytes(digest.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
     assert "被退回、未送达的回复 1 封" in body and f"2025-KJZY-001 {app.unit} zhangsan@qq.com：补正通知，被退回：550 Mailbox not found" in body
     p.close()
+
+
+def test_a_bounced_question_letter_is_named_as_one_without_a_receipt_number(tmp_path):
+    """Someone who never applied wrote from a mistyped address: no unit, no number to phone about."""
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("whkx_y@163.com", [], subject="试点申报咨询"))
+    p.judge()
+    [out] = p.rows("SELECT id, kind, message_id FROM outbox")
+    assert out["kind"] == "question"
+    p.store.set_reply_state(out["id"], "sent")
+    p.feed(report(to="whkx_y@163.com", ours=out["message_id"]), ON_TIME + timedelta(hours=1))
+    [other] = other_mail_rows(p.store)
+    assert "发给 whkx_y@163.com 的“来信收到”回复，未送达" in other["reason"] and "KJZY" not in other["reason"]
+    assert other["reason"].endswith("请电话联系发信人")
+    p.close()

@@ -65,7 +65,7 @@ HQ = "新乡市红旗区科学技术协会"
 WB = "新乡市卫滨区科学技术协会"
 
 
-def assign(files, words=None, texts=None, history=(), known=()):
+def assign(files, words=None, texts=None, history=(), known=(), waiting=()):
     return assign_files(
         "a@qq.com",
         files,
@@ -73,6 +73,7 @@ def assign(files, words=None, texts=None, history=(), known=()):
         pdf_text=lambda sha: (texts or {}).get(sha, ""),
         sender_units=list(history),
         known_units=list(known),
+        waiting=frozenset(waiting),
     )
 
 
@@ -112,17 +113,19 @@ def test_on_a_time_tie_the_file_recorded_last_wins():
 
 
 SCHOOL = "河南师范大学科学技术协会"
+# The headings that make a PDF's text the form (consistency.looks_like_form), after its cover.
+FORM = "\n一、申报单位基本情况\n三、工作基础\n四、试点建设方案\n五、考核指标\n八、申报单位意见"
 
 
 def test_pdf_naming_another_unit_goes_to_that_unit_not_the_senders():
     """A county contact sending a school's stamped PDF on its behalf (代报)."""
-    out = assign([("p", "pdf")], texts={"p": f"申报单位：{SCHOOL}\n主要负责人：陈志刚"}, history=[(unit_key(HQ), HQ)], known=[(unit_key(HQ), HQ)])
+    out = assign([("p", "pdf")], texts={"p": f"申报单位：{SCHOOL}\n主要负责人：陈志刚{FORM}"}, history=[(unit_key(HQ), HQ)], known=[(unit_key(HQ), HQ)])
     assert out == {"p": unit_key(SCHOOL)}
 
 
 def test_pdf_naming_a_unit_outside_a_long_history_is_not_filed_under_the_last_one():
     history = [(unit_key(WB), WB), (unit_key(HQ), HQ)]
-    assert assign([("p", "pdf")], texts={"p": f"申报单位：{SCHOOL}"}, history=history, known=history) == {"p": unit_key(SCHOOL)}
+    assert assign([("p", "pdf")], texts={"p": f"申报单位：{SCHOOL}{FORM}"}, history=history, known=history) == {"p": unit_key(SCHOOL)}
     assert assign([("p", "pdf")], texts={"p": f"单位名称 {WB}"}, history=history, known=history) == {"p": unit_key(WB)}
     medical = "新乡市医学会"
     known = history + [(unit_key(medical), medical)]
@@ -131,7 +134,7 @@ def test_pdf_naming_a_unit_outside_a_long_history_is_not_filed_under_the_last_on
 
 def test_pdf_before_any_word_is_keyed_by_the_unit_it_names():
     """So the Word a colleague sends later from another address joins it."""
-    assert assign([("p", "pdf")], texts={"p": f"申报单位：{HQ}"}) == {"p": unit_key(HQ)}
+    assert assign([("p", "pdf")], texts={"p": f"申报单位：{HQ}（盖章）2025年6月20日{FORM}"}) == {"p": unit_key(HQ)}
 
 
 def test_pdf_naming_no_unit_goes_to_the_senders_last_unit():
@@ -177,7 +180,7 @@ def test_sibling_unit_from_one_address_is_its_own_applicant():
 
 
 def test_word_without_a_unit_goes_with_the_pdf_of_its_mail():
-    out = assign([("w", "word"), ("p", "pdf")], words={"w": ""}, texts={"p": f"申报单位：{SCHOOL}"}, history=[(unit_key(HQ), HQ)])
+    out = assign([("w", "word"), ("p", "pdf")], words={"w": ""}, texts={"p": f"申报单位：{SCHOOL}{FORM}"}, history=[(unit_key(HQ), HQ)])
     assert out == {"w": unit_key(SCHOOL), "p": unit_key(SCHOOL)}
     out = assign([("w", "word")], words={"w": ""}, history=[(unit_key(WB), WB), (unit_key(HQ), HQ)])
     assert out == {"w": unit_key(HQ)}
@@ -189,7 +192,31 @@ def test_an_ocr_read_pdf_naming_an_unknown_unit_stays_with_the_senders_unit():
     from pipeline.pairing import assign_files
 
     history = [("unit:新乡市红旗区科学技术协会", "新乡市红旗区科学技术协会")]
-    text = "申报单位：新乡市红旗区科掌技木协会\n主要负责人：王建国"
+    text = "申报单位：新乡市红旗区科掌技木协会\n主要负责人：王建国" + FORM
     common = dict(word_unit=lambda sha: "", pdf_text=lambda sha: text, sender_units=history, known_units=history)
     assert assign_files("a@qq.com", [("p", "pdf")], pdf_ocr=lambda sha: True, **common) == {"p": "unit:新乡市红旗区科学技术协会"}
     assert assign_files("a@qq.com", [("p", "pdf")], **common) == {"p": "unit:新乡市红旗区科掌技木协会"}
+
+
+def test_units_one_character_apart_stay_two():
+    """新乡学院 and 新乡医学院, 中心医院 and 中医院, a 市 and a 县: other units, not typos."""
+    for first, second in [("新乡学院科学技术协会", "新乡医学院科学技术协会"), ("新乡市中心医院", "新乡市中医院"),
+                          ("新乡市第一中学", "新乡市第一小学"), ("新乡市科协", "新乡县科协")]:
+        units = [(unit_key(first), first)]
+        assert assign([("w", "word")], words={"w": second}, history=units, known=units) == {"w": unit_key(second)}
+        assert assign([("w", "word")], words={"w": second}, known=units) == {"w": unit_key(second)}
+
+
+def test_a_pdf_naming_another_unit_goes_to_the_senders_unit_waiting_for_its_pdf():
+    """A unit's PDF printed from last year's form (another unit's name): it is still the
+    PDF its Word waits for; the unit check tells the unit, no phantom applicant is made."""
+    history = [(unit_key(WB), WB)]
+    out = assign([("p", "pdf")], texts={"p": f"申报单位：{HQ}{FORM}"}, history=history, known=history, waiting={unit_key(WB)})
+    assert out == {"p": unit_key(WB)}
+
+
+def test_a_pdf_that_is_not_the_form_starts_no_unit():
+    """An appendix or a certificate naming a partner (合作单位名称) goes with the sender's unit."""
+    history = [(unit_key(HQ), HQ)]
+    out = assign([("p", "pdf")], texts={"p": "合作协议\n合作单位名称：新乡市中心医院"}, history=history, known=history)
+    assert out == {"p": unit_key(HQ)}

@@ -181,7 +181,7 @@ def test_question_first_then_forms_is_one_applicant_with_one_number(pipe, forms)
     rows = pipe.rows("SELECT * FROM applicants")
     assert len(rows) == 1 and rows[0]["receipt_no"] == number and rows[0]["status"] == "accepted"
     kinds = [r["kind"] for r in pipe.rows("SELECT kind FROM outbox ORDER BY id")]
-    assert kinds == ["correction", "receipt"]
+    assert kinds == ["question", "receipt"]
 
 
 def test_later_version_replaces_earlier_and_both_stay_on_record(pipe, forms):
@@ -343,7 +343,7 @@ def test_a_question_without_files_is_shown_to_staff_to_answer(tmp_path):
     p.feed(msg.as_bytes())
     p.judge()
     [row] = p.rows("SELECT * FROM outbox")
-    assert row["kind"] == "correction" and "可能是咨询" not in reply_text(row)
+    assert row["kind"] == "question" and "可能是咨询" not in reply_text(row)
     # The letter acknowledges a letter: no "materials received", no 受理编号, no 补正; the blank form attached.
     msg = email.message_from_bytes(Path(row["eml_path"]).read_bytes(), policy=policy.default)
     text = msg.get_body(("plain",)).get_content()
@@ -376,7 +376,7 @@ def test_a_question_after_the_deadline_is_not_told_its_materials_came_late(tmp_p
     row = ask(p, datetime(2025, 6, 25, 15, tzinfo=timezone(timedelta(hours=8))), "试点申报咨询：现在还能报吗？")
     msg = email.message_from_bytes(Path(row["eml_path"]).read_bytes(), policy=policy.default)
     text = msg.get_body(("plain",)).get_content()
-    assert row["kind"] == "late" and msg["Subject"] == "【来信收到】新乡市科技志愿服务试点建设申报"
+    assert row["kind"] == "question" and msg["Subject"] == "【来信收到】新乡市科技志愿服务试点建设申报"
     assert "本次申报已于 2025年6月23日 23:59（北京时间）截止" in text
     assert "申报材料于" not in text and "受理编号" not in text and not list(msg.iter_attachments())
     p.close()
@@ -831,4 +831,28 @@ def test_a_stamped_pdf_before_the_word_from_another_address_is_one_applicant(tmp
     _step(p, "office@qq.com", [("申报书.docx", docx)], later)
     assert [(r["receipt_no"], r["status"]) for r in p.rows("SELECT * FROM applicants")] == [("2025-KJZY-001", "accepted")]
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    p.close()
+
+
+def test_an_appendix_sent_alone_does_not_replace_the_stamped_form(tmp_path, forms):
+    """A partner agreement (a text layer with none of the form's headings) sent after the form:
+    kept on record, but the unit is still judged on its stamped form."""
+    import pikepdf
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    p.judge()
+    appendix = pikepdf.open(io.BytesIO(build_form_pdf(app, seal="none")))
+    page = appendix.pages[0]
+    page.obj.Contents = appendix.make_stream(b"BT /F1 12 Tf 72 700 Td (Cooperation agreement 2025) Tj ET")
+    del appendix.pages[1:]
+    buf = io.BytesIO()
+    appendix.save(buf)
+    later = ON_TIME + timedelta(days=1)
+    p.feed(form_mail("a@qq.com", [("附件-合作协议.pdf", buf.getvalue())], later), later)
+    p.judge()
+    assert status_of(p) == {app.unit: "accepted"}
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
+    assert len(p.rows("SELECT * FROM files WHERE role='pdf'")) == 2
     p.close()

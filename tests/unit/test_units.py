@@ -31,7 +31,7 @@ def test_one_unit_written_with_or_without_its_place_or_with_a_typo():
 
     assert probably_same_unit("红旗区科协", "新乡市红旗区科学技术协会")
     assert probably_same_unit("河南省新乡市红旗区科协", "红旗区科学技术协会")
-    assert probably_same_unit("新乡红旗区科协", "新乡市红旗区科协")  # one character apart
+    assert probably_same_unit("新乡红旗区科协", "新乡市红旗区科协")  # 市 left out
     assert probably_same_unit("新乡市红旗区科协", "新乡市红旗区科协（盖章）")
 
 
@@ -39,7 +39,9 @@ def test_sibling_units_are_not_one_unit():
     from pipeline.units import probably_same_unit
 
     assert not probably_same_unit("新乡市红旗区科协", "新乡市卫滨区科协")
-    assert not probably_same_unit("新乡市第一中学", "新乡市第二中学")  # one character, but a number
+    assert not probably_same_unit("新乡市第一中学", "新乡市第二中学")  # one character apart: another unit
+    assert not probably_same_unit("新乡学院", "新乡医学院") and not probably_same_unit("新乡市中心医院", "新乡市中医院")
+    assert not probably_same_unit("新乡市科协", "新乡县科协")
     assert not probably_same_unit("新乡医学院", "新乡医学院三全学院")
     assert not probably_same_unit("科协", "新乡市科协")  # too short to mean anything
     assert not probably_same_unit("", "")
