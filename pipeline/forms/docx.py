@@ -97,7 +97,19 @@ _PROMPTS = (
     "Click or tap here to enter text.", "Click here to enter text.", "Click or tap to enter a date.",
     "Click here to enter a date.",
 )
-_PROMPT_TEXT = re.compile("|".join(map(re.escape, sorted(_PROMPTS, key=len, reverse=True))))
+_PROMPT = "(?:" + "|".join(map(re.escape, sorted(_PROMPTS, key=len, reverse=True))) + ")"
+# Prompts are also ordinary words an applicant may quote in a sentence, so one is dropped only
+# where it stands as the value: a whole paragraph, all that follows a label's colon, or the
+# start or end of a control's text next to what was typed over it.
+_ONLY_PROMPTS = re.compile(rf"\s*(?:{_PROMPT}\s*)+")
+_PROMPT_AFTER_LABEL = re.compile(rf"([:：∶])[ \t\u3000]*(?:{_PROMPT}[ \t\u3000]*)+(?=\s|$)")
+_PROMPT_AT_EDGE = re.compile(rf"^\s*(?:{_PROMPT}\s*)+|(?:\s*{_PROMPT})+\s*$")
+# Custom prompts a template's author writes (请填写单位全称, 在此输入…): in the Placeholder
+# Text style without the flag (LibreOffice drops it), such wording is still the prompt.
+_PROMPT_WORDING = re.compile(
+    r"^(?:请|在此|此处|在这里|单击|点击|轻触).{0,12}?(?:输入|填写|填入|录入|键入|选择)|^(?:click|tap|enter|type|select|choose)\b",
+    re.IGNORECASE,
+)
 # A drop-down list's prompt: ordinary words in a plan, so a prompt only as a control's whole content.
 _CONTROL_PROMPTS = _PROMPTS + ("选择一项。", "Choose an item.")
 
@@ -200,11 +212,13 @@ class _Reader:
     def _placeholder(self, sdt) -> bool:
         """A content control showing only its prompt (单击或点击此处输入文字。): nothing typed.
 
-        Judged by what it shows, not by w:showingPlcHdr: LibreOffice drops the
-        flag from a control still showing its prompt and keeps it on one the
+        Judged by what it shows, not by w:showingPlcHdr alone: LibreOffice drops
+        the flag from a control still showing its prompt and keeps it on one the
         applicant typed into. The prompt is the control's own glossary entry
-        or a Word/WPS default prompt (once or repeated), or text all in the
-        Placeholder Text style. A control showing no text (a picture) goes by the flag.
+        or a Word/WPS default prompt (once or repeated); text all in the
+        Placeholder Text style is the prompt only when flagged or worded as one,
+        since typed or pasted text may stay in that style. A control showing
+        no text (a picture) goes by the flag.
         """
         pr = sdt.find(self.w("sdtPr"))
         flag = pr.find(self.w("showingPlcHdr")) if pr is not None else None
@@ -212,9 +226,11 @@ class _Reader:
         parts: list[str] = []
         if content is not None:
             self._sub()._inline(content, parts, [], None)
-        text = norm("".join(parts))
+        shown = "".join(parts).strip()
+        text = norm(shown)
+        flagged = flag is not None and _truthy(self.attr(flag, "val"), default=True)
         if not text:
-            return flag is not None and _truthy(self.attr(flag, "val"), default=True)
+            return flagged
         prompts = {norm(prompt) for prompt in _CONTROL_PROMPTS}
         part = pr.find(f"{self.w('placeholder')}/{self.w('docPart')}") if pr is not None else None
         own = self.prompts.parts.get(self.attr(part, "val") or "") if part is not None else None
@@ -223,7 +239,8 @@ class _Reader:
         if re.fullmatch("(?:" + "|".join(map(re.escape, prompts)) + ")+", text):
             return True
         runs = [r for r in content.iter(self.w("r")) if "".join(t.text or "" for t in r.findall(self.w("t"))).strip()]
-        return bool(runs) and all(self._run_style(r) in self.prompts.styles for r in runs)
+        styled = bool(runs) and all(self._run_style(r) in self.prompts.styles for r in runs)
+        return styled and (flagged or _PROMPT_WORDING.match(shown) is not None)
 
     def _run_style(self, r) -> str | None:
         style = r.find(f"{self.w('rPr')}/{self.w('rStyle')}")
@@ -331,7 +348,8 @@ class _Reader:
         self.fields = []  # a field left open by a broken paragraph ends with it
         self.struck = []
         self._inline(p, parts, boxes, None)
-        text = _PROMPT_TEXT.sub("", "".join(parts))
+        text = "".join(parts)
+        text = "" if _ONLY_PROMPTS.fullmatch(text) else _PROMPT_AFTER_LABEL.sub(r"\1", text)
         return text.split("\n"), boxes
 
     def _inline(self, el, out: list[str], boxes: list, font: str | None) -> None:
@@ -383,7 +401,11 @@ class _Reader:
                 else:
                     content = child.find(w("sdtContent"))
                     if content is not None:
+                        start = len(out)
                         self._inline(content, out, boxes, font)
+                        typed = "".join(out[start:])
+                        if _PROMPT_AT_EDGE.search(typed):  # the prompt left beside what was typed
+                            out[start:] = [_PROMPT_AT_EDGE.sub("", typed)]
             elif tag == w("txbxContent"):
                 boxes.append(child)
             elif tag in (w("drawing"), w("pict"), w("object")):
@@ -955,6 +977,12 @@ def _choose_headings(rows: list[Row]) -> dict[tuple[int, int, int], _Heading]:
     return {pos: by_pos[pos] for pos in chosen.values()}
 
 
+class _Title(NamedTuple):
+    pos: tuple[int, int, int]  # (row, cell, line)
+    heading: _Heading
+    quality: tuple[int, int]  # (carries its own section's number, stands alone in its cell)
+
+
 def _printed_headings(rows: list[Row], found: list) -> dict[int, tuple[int, int, int]]:
     """{section: position} of the printed titles, in order, as the form has them.
 
@@ -963,22 +991,88 @@ def _printed_headings(rows: list[Row], found: list) -> dict[int, tuple[int, int,
     of titles in document order, take the one covering most sections; then
     the one whose titles carry their own section's number (`五、`: the opinion
     cell's `申报单位意见：` under 八 has none); then titles standing alone in
-    their cell, as printed (a sub-heading shares the plan's cell); then the
-    later titles, since a look-alike in the plan comes before the real one.
+    their cell, as printed (a sub-heading shares the plan's cell). A second
+    whole form in the file (a blank template left below the filled one, or
+    above it) is another chain as good: the one holding more text is read.
     """
+    titles = []
+    for pos, h in found:
+        if h.exact:
+            r, c, _ = pos
+            alone = sum(1 for line in rows[r].cells[c].lines if line.strip()) == 1
+            titles.append(_Title(pos, h, (int(h.numeral == h.index), int(alone))))
+    copies = _copies(titles)
+    if not copies:
+        return {}
+    chain = max(copies, key=lambda chain: _chars_between(rows, min(chain.values()), max(chain.values())))
+    return _later_look_alikes(rows, titles, chain)
+
+
+def _best_chain(titles: list[_Title]) -> tuple[tuple[int, ...], dict]:
+    """The best chain of `titles` in document order, scored (sections, numbers, alone, earliness)."""
     # best[k]: the best-scoring chain whose last title is section k, as (score, {section: position}).
     best: dict[int, tuple[tuple[int, int, int, int], dict]] = {}
-    for rank, (pos, h) in enumerate(found):
-        if not h.exact:
-            continue
-        r, c, _ = pos
-        alone = sum(1 for line in rows[r].cells[c].lines if line.strip()) == 1
-        own = (1, int(h.numeral == h.index), int(alone), rank)
-        score, chain = max((best[k] for k in best if k < h.index), key=lambda b: b[0], default=((0, 0, 0, 0), {}))
+    for rank, title in enumerate(titles):
+        index = title.heading.index
+        own = (1, *title.quality, -rank)
+        score, chain = max((best[k] for k in best if k < index), key=lambda b: b[0], default=((0, 0, 0, 0), {}))
         score = tuple(a + b for a, b in zip(score, own))
-        if h.index not in best or score > best[h.index][0]:
-            best[h.index] = (score, {**chain, h.index: pos})
-    return max(best.values(), key=lambda b: b[0])[1] if best else {}
+        if index not in best or score > best[index][0]:
+            best[index] = (score, {**chain, index: title.pos})
+    return max(best.values(), key=lambda b: b[0]) if best else ((), {})
+
+
+def _copies(titles: list[_Title]) -> list[dict]:
+    """The best chain, and every other chain as good lying wholly before or after it, in document order.
+
+    Earliness only orders chains within one copy of the form; copies of the
+    whole form are told apart by what they hold (`_printed_headings`).
+    """
+    found: list[dict] = []
+    top = None  # the score of the best chain of all, found first
+    segments = [titles]
+    while segments:
+        segment = segments.pop()
+        score, chain = _best_chain(segment)
+        top = top or score
+        if not chain or score[:3] != top[:3]:
+            continue
+        found.append(chain)
+        first, last = min(chain.values()), max(chain.values())
+        segments += [[t for t in segment if t.pos < first], [t for t in segment if t.pos > last]]
+    return sorted(found, key=lambda chain: min(chain.values()))
+
+
+def _chars_between(rows: list[Row], start: tuple[int, int, int], end: tuple[int, int, int]) -> int:
+    """Characters (no spaces) of the lines strictly between two positions: how filled a copy is."""
+    return sum(
+        len(norm(line))
+        for r in range(start[0], end[0] + 1)
+        for c, cell in enumerate(rows[r].cells)
+        for k, line in enumerate(cell.lines)
+        if start < (r, c, k) < end
+    )
+
+
+def _later_look_alikes(rows: list[Row], titles: list[_Title], chain: dict) -> dict:
+    """Each title moved to the last as good look-alike of it before the next chosen title.
+
+    A look-alike in the plan comes before the real title, so between the
+    neighbouring titles the later one wins. The last title only yields to one
+    before any other section's title: past that lies another copy of the form.
+    """
+    order = sorted(chain)
+    quality = {t.pos: t.quality for t in titles}
+    for n in reversed(range(len(order))):
+        index = order[n]
+        if n + 1 < len(order):
+            hi = chain[order[n + 1]]
+        else:
+            hi = next((t.pos for t in titles if t.pos > chain[index] and t.heading.index != index), (len(rows), 0, 0))
+        for t in titles:
+            if t.heading.index == index and chain[index] < t.pos < hi and t.quality >= quality[chain[index]]:
+                chain[index] = t.pos
+    return chain
 
 
 def cell_text(cell: Cell) -> str:
@@ -1106,11 +1200,14 @@ def clean_lines(text: str) -> str:
 
 
 _COVER_LABELS = {"申报单位": "unit", "主要负责人": "leader", "联系方式": "contact", "申报时间": "date"}
+# 八's label, read only so that it is not taken for `申报单位` + `意见：` when a blank
+# copy of the whole form stands before the filled one (all of it is then the cover).
+_COVER_LOOK_ALIKES = {"申报单位意见": "opinion"}
 
 
 def _cover(region: Region) -> dict:
     values: dict[str, str] = {}
-    for key, value in label_values(region, _COVER_LABELS):
+    for key, value in label_values(region, {**_COVER_LABELS, **_COVER_LOOK_ALIKES}):
         if value and not values.get(key):
             values[key] = value
     text = region.text()
@@ -1278,11 +1375,32 @@ def pilot_types(text: str, *, struck: Iterable[str] = ()) -> tuple[str, ...]:
     Boxes and names may share a line in either order, stand on lines of
     their own (a table of cells), or the other options may simply have been
     deleted, or struck through (`struck`: the struck-through text): an option
-    left alone is the chosen one.
+    left alone is the chosen one. A strike is also emphasis, or lies over the
+    whole ticked line, so struck options are deleted only when the cover
+    read as it stands shows no choice: a tick is never moved to another option.
     """
     marked = _normalise_marks(text)
-    for name in {m.group() for piece in struck for m in _OPTION.finditer(_normalise_marks(piece))}:
-        marked = marked.replace(name, "")
+    chosen = _choice(marked)
+    names = {m.group() for piece in struck for m in _OPTION.finditer(_normalise_marks(piece))}
+    if chosen or not names:
+        return chosen
+    return _choice(_strike_out(marked, names))
+
+
+def _strike_out(marked: str, names: set[str]) -> str:
+    """`marked` without the struck option names, each with its box (the one before it, or after it
+    when the form puts boxes after the names), so no box is left over for a neighbour to take."""
+    first = _OPTION.search(marked)
+    before = first is not None and marked[: first.start()].rstrip()[-1:] in (CHECKED, UNCHECKED)
+    boxes = f"[{CHECKED}{UNCHECKED}]"
+    for name in names:
+        pattern = f"(?:{boxes}\\s*)?{re.escape(name)}" if before else f"{re.escape(name)}(?:\\s*{boxes})?"
+        marked = re.sub(pattern, "", marked)
+    return marked
+
+
+def _choice(marked: str) -> tuple[str, ...]:
+    """The options chosen on a cover whose marks are normalised (`_normalise_marks`)."""
     paired = _names_then_marks(marked)
     if paired is not None:
         return paired

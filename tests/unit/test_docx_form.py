@@ -981,11 +981,12 @@ def test_a_sub_heading_in_the_plan_repeating_a_later_heading_is_plan_text(line, 
     assert diff(read_form(build_form_docx(app)), app) == {}
 
 
-@pytest.mark.parametrize("line", SUB_HEADINGS)
+# Two look-alikes numbered and standing alone as the titles do: the later ones are the titles.
+@pytest.mark.parametrize("line", [*SUB_HEADINGS, "（五）考核指标\n（六）计划进度"])
 def test_a_sub_heading_in_a_form_without_tables_is_plan_text(line):
     """Every line a paragraph of its own: the numbered heading, and the last of its look-alikes, is the real one."""
     app = APPS[0]
-    plan = [app.plan.text.split("\n")[0], line, *app.plan.text.split("\n")[1:]]
+    plan = [app.plan.text.split("\n")[0], *line.split("\n"), *app.plan.text.split("\n")[1:]]
     lines = [
         "试点类型：", "☑ 县级科协试点", "□ 高校科协试点", "□ 市级学会试点", "□ 其它单位", f"申报单位：{app.cover_unit}",
         "一、申报单位基本情况", f"单位名称：{app.unit_name}",
@@ -1255,3 +1256,90 @@ def test_a_damaged_styles_part_does_not_make_the_form_unreadable():
     app = APPS[0]
     data = rewrite_package(build_form_docx(app), {"word/styles.xml": lambda b: b[: len(b) // 2]})
     assert diff(read_form(data), app) == {}
+
+
+# -- QA round 5: regressions against the reader before round 4 ---------------------------
+
+
+STRIKES = ["<w:strike/>", "<w:dstrike/>"]
+
+
+@pytest.mark.parametrize("strike", STRIKES)
+@pytest.mark.parametrize("index", [0, 1, 2, 5])
+def test_a_ticked_option_struck_through_keeps_its_tick(index, strike):
+    """A strike on the ticked line (emphasis, or the whole line struck) never moves the tick to a neighbour."""
+    app = APPS[index]
+
+    def edit(root):
+        for r in paragraph_containing(root, app.pilot_types[0]).findall(f"{{{W}}}r"):
+            r.insert(0, w(f"<w:rPr>{strike}</w:rPr>"))
+
+    assert read_form(edit_document(build_form_docx(app), edit)).pilot_types == app.pilot_types
+
+
+@pytest.mark.parametrize("struck", ["☑县级科协试点", "试点类型：☑县级科协试点", "县级科协试点"])
+def test_a_struck_ticked_option_on_one_line_keeps_its_tick(struck):
+    """WPS lays the cover out on one line; the struck piece may hold the label, the box or only the name."""
+    line = "试点类型：☑县级科协试点 □高校科协试点 □市级学会试点 □其它单位"
+    before, after = line.split(struck)
+
+    def edit(root):
+        p = paragraph_containing(root, "试点类型")
+        for r in p.findall(f"{{{W}}}r"):
+            p.remove(r)
+        p.append(w(f"<w:r><w:t>{before}</w:t></w:r>"))
+        p.append(w(f"<w:r><w:rPr><w:strike/></w:rPr><w:t>{struck}</w:t></w:r>"))
+        p.append(w(f'<w:r><w:t xml:space="preserve">{after}</w:t></w:r>'))
+
+    data = edit_document(docx_of([line, "申报单位：新乡市红旗区科协"]), edit)
+    assert read_form(data).pilot_types == ("县级科协试点",)
+
+
+def forms_one_after_the_other(first: bytes, second: bytes) -> bytes:
+    """`second`'s body pasted below `first`'s (a template left at the end of the file, or an appendix)."""
+    import copy
+
+    import docx as python_docx
+    from docx.oxml.ns import qn
+
+    a, b = python_docx.Document(io.BytesIO(first)), python_docx.Document(io.BytesIO(second))
+    sect = a.element.body[-1]
+    for el in list(b.element.body):
+        if el.tag != qn("w:sectPr"):
+            sect.addprevious(copy.deepcopy(el))
+    buf = io.BytesIO()
+    a.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("blank_first", [False, True], ids=["blank-after", "blank-before"])
+def test_a_filled_form_and_a_blank_copy_of_the_template_read_the_filled_one(blank_first):
+    app = APPS[0]
+    filled, blank = build_form_docx(app), build_form_docx(Application())
+    data = forms_one_after_the_other(*((blank, filled) if blank_first else (filled, blank)))
+    assert diff(read_form(data), app) == {}
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["rich", "plain-text"])
+def test_typed_text_left_in_the_placeholder_style_is_read(text):
+    """Text still grey (Placeholder Text style) but neither flagged nor a prompt is what the applicant typed."""
+    app = APPS[0]
+    xml = control(f'<w:r><w:rPr><w:rStyle w:val="PlaceholderText"/></w:rPr><w:t>{app.unit_name}</w:t></w:r>',
+                  flag=False, text=text)
+    assert diff(read_form(edit_document(build_form_docx(app), lambda root: unit_value_is(root, xml))), app) == {}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "群众在“科普e站”小程序的需求栏单击此处输入文字。提交需求后由站点派单，志愿者在48小时内响应。",
+        "按钮文字统一为“Click here to enter text.”，与全省平台一致。",
+        "单击此处输入文字。是模板自带的提示，培训时提醒志愿者删除。",
+    ],
+)
+def test_prompt_words_inside_a_sentence_are_kept(sentence):
+    """Only a prompt standing alone is no value; the words in an applicant's sentence count."""
+    from pipeline.samples.apps import section
+
+    app = dataclasses.replace(APPS[0], plan=section(APPS[0].plan.text + "\n" + sentence))
+    assert diff(read_form(build_form_docx(app)), app) == {}
