@@ -52,10 +52,12 @@ GB_LABELS = frozenset({
     "x-euc-cn", "csgb2312", "chinese", "iso-ir-58", "ms936", "windows-936", "hz-gb-2312",
 })
 
-# Full phrases only: a bare "超大附件" also appears in our own correction
-# notice, which applicants quote when they answer it. Every provider writes
-# "从<name>邮箱发来的超大附件" (QQ, 腾讯企业, 网易163, 139, 新浪, 阿里 ...).
-CLOUD_PHRASE = re.compile(r"从\S{1,12}?邮箱发来的(?:超大|云)附件|邮箱发来的云附件|Mail Drop")
+# Every provider writes "从<name>邮箱发来的超大附件" (QQ, 腾讯企业, 网易163, 139, 新浪,
+# 阿里 ...) above the link. The phrase only lets a link of a host we do not know
+# count (see `find_cloud_links`): alone it is an applicant's own sentence
+# ("上次从单位邮箱发来的超大附件已过期，现作为普通附件重发"). Apple's Mail Drop is
+# known by its host, and "Mail Drop" in prose is no link.
+CLOUD_PHRASE = re.compile(r"从\S{1,12}?邮箱发来的(?:超大|云)附件|邮箱发来的云附件")
 # Download links by host and path; a link to a provider's home page (a signature) is none.
 CLOUD_HOSTS = (
     "mail.qq.com/cgi-bin/ftnexs_download",
@@ -562,8 +564,8 @@ def _has_path(url: str) -> bool:
 
 
 def has_cloud_marker(body_text: str) -> bool:
-    """Does the text say it carries a large/cloud attachment link?"""
-    return bool(CLOUD_PHRASE.search(body_text or "")) or bool(find_cloud_links(body_text))
+    """Does the text carry a large/cloud attachment download link? The phrase alone is no file sent."""
+    return bool(find_cloud_links(body_text))
 
 
 # -- addresses, ids and dates ------------------------------------------------------
@@ -602,9 +604,19 @@ def parse_address(value: str | None) -> tuple[str, str]:
 
 
 def _address(addr: str) -> str:
-    """An address as a key and a To: header: lower-cased, without control, format or
-    space characters (a header must not break, and no mailbox name has them)."""
-    return "".join(c for c in _clean(addr.lower()) if unicodedata.category(c)[0] not in "CZ")
+    """An address as a key and a To: header: lower-cased, without control, format,
+    line-breaking or space characters (a header must not break), except the plain
+    spaces of a quoted local part, which RFC 5322 allows ("li xiaoyan"@example.com)."""
+    out: list[str] = []
+    quoted = False
+    for c in _clean(addr.lower()):
+        category = unicodedata.category(c)
+        if category[0] == "C" or category in ("Zl", "Zp") or (category == "Zs" and not (quoted and c == " ")):
+            continue
+        if c == '"':
+            quoted = not quoted
+        out.append(c)
+    return "".join(out)
 
 
 def _aware(dt: datetime) -> datetime:
@@ -898,7 +910,8 @@ def _collect(
     Files inside an attached mail come first: on a tie the file recorded last counts,
     and what the sender attached beside a forwarded earlier mail is the newer version.
     """
-    found: list[tuple[bool, str, str, bytes, str, str]] = []  # (forwarded, name, kind, data, type, cid if shown inline)
+    # (forwarded, name, kind, data, type, (in multipart/related, cid) of a part shown inline or None)
+    found: list[tuple[bool, str, str, bytes, str, tuple[bool, str] | None]] = []
     plains: list[str] = []
     htmls: list[str] = []
     problems: list[Finding] = []
@@ -937,22 +950,21 @@ def _collect(
                 continue
             kind = sniff(data)
             pictured = disp != "attachment" and (disp == "inline" or cid is not None) and kind not in INLINE_DOCUMENTS
-            if pictured and _photo_sized(data):
-                pictured = False  # a page photographed into the text (Apple Mail, iOS): a file sent to us
-            if pictured and related:
-                continue  # pictures of an HTML text (logos, pasted images) are not files sent to us
             if disp == "" and not name and ctype.startswith("message/"):
                 continue
-            found.append((forwarded, name, kind, data, ctype, _cid(cid) if pictured and cid else ""))
+            found.append((forwarded, name, kind, data, ctype, (related, _cid(cid) if cid else "") if pictured else None))
         except Exception as exc:  # one bad part must not lose the others
             log.warning("unreadable MIME part: %r", exc)
             problems.append(Finding("mail_unparseable", WARNING, f"邮件中有一部分内容无法解析（{type(exc).__name__}）", "邮件附件"))
     shown = _cids_shown(htmls)
     attachments: list[Attachment] = []
     forwarded_files: list[Attachment] = []
-    for forwarded, name, kind, data, ctype, cid in found:
-        if cid and cid in shown:
-            continue  # an HTML text shows it (a signature logo beside the text, outside multipart/related)
+    for forwarded, name, kind, data, ctype, inline in found:
+        if inline is not None:
+            related, cid = inline
+            in_text = related or bool(cid and cid in shown)  # a logo beside the text may sit outside multipart/related
+            if not (_picture_is_a_file(name, data, in_text) if kind == "image" else not in_text):
+                continue  # logos, banners, pasted screenshots: part of the text, not files sent to us
         filename = name or f"未命名附件{len(attachments) + len(forwarded_files) + 1}.{KIND_EXT.get(kind, 'bin')}"
         (forwarded_files if forwarded else attachments).append(
             Attachment(filename=filename, kind=kind, data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=_clean(ctype))
@@ -968,17 +980,47 @@ CID_REF = re.compile(r"""cid:([^\s"'<>()]+)""", re.I)
 
 
 PHOTO_PIXELS = 1_000_000  # a phone's photo of a page, even sent at "medium" size; logos are far smaller
+PHOTO_BYTES = 300_000  # the same for a picture Pillow cannot read (HEIC)
+PAGE_RATIO = (1.25, 1.55)  # height / width of a portrait page photo: phones 4:3 (1.33), A4 (1.41), cameras 3:2
+# Names phones and cameras give photos: IMG_0001.JPG / .HEIC (iPhone), DSC_0001.JPG, PXL_… (Pixel),
+# IMG-2025…-WA0001.jpg, 微信图片_… and mmexport… (WeChat). Screenshots are PNG, so JPEG and HEIC only.
+CAMERA_NAME = re.compile(r"^(?:IMG|DSC[FN]?|PXL|MVIMG|微信图片|mmexport)[-_\d].*\.(?:jpe?g|heic|heif)$|\.(?:heic|heif)$", re.I)
+EXIF_MAKE, EXIF_MODEL, EXIF_ORIENTATION = 0x010F, 0x0110, 0x0112
+EXIF_FORMATS = frozenset({"JPEG", "MPO", "TIFF", "WEBP"})  # their EXIF is read with the header, no pixels decoded
 
 
-def _photo_sized(data: bytes) -> bool:
-    """Whether a picture is big enough to be a photo or scan of a page, not a logo or an emoji."""
+def _picture_is_a_file(name: str, data: bytes, in_text: bool) -> bool:
+    """Whether an inline picture is a photo sent to us rather than part of the text.
+
+    A camera's name or EXIF makes a photo wherever it sits. Pixels alone do not tell a
+    photo of a page from a pasted screenshot, a 2x signature banner or a poster, so a
+    picture the HTML shows needs a page's shape too (a portrait JPEG of a megapixel);
+    one it does not show (iOS sends attached photos inline) only a photo's size.
+    """
+    if CAMERA_NAME.search(name or ""):
+        return True
+    fmt, width, height, camera = _picture_facts(data)
+    if camera:
+        return True
+    if in_text:
+        return (fmt == "JPEG" and width * height >= PHOTO_PIXELS
+                and PAGE_RATIO[0] <= height / width <= PAGE_RATIO[1])
+    return width * height >= PHOTO_PIXELS if width else len(data) >= PHOTO_BYTES
+
+
+def _picture_facts(data: bytes) -> tuple[str, int, int, bool]:
+    """(format, width, height as shown, has camera EXIF) of a picture; ("", 0, 0, False) if unreadable."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:  # reads the header only
-            return image.width * image.height >= PHOTO_PIXELS
-    except Exception:  # noqa: BLE001 - not a picture Pillow knows: judge by its bytes
-        return len(data) >= 300_000
+            width, height = image.size
+            exif = image.getexif() if image.format in EXIF_FORMATS else {}
+            if exif.get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # stored sideways, shown turned
+                width, height = height, width
+            return image.format or "", width, height, bool(exif.get(EXIF_MAKE) or exif.get(EXIF_MODEL))
+    except Exception:  # noqa: BLE001 - not a picture Pillow knows
+        return "", 0, 0, False
 
 
 def _cid(value: str) -> str:
@@ -1192,16 +1234,34 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
     )
 
 
+# Mailboxes that a Reply-To names but no person reads: help desks and system
+# accounts, list and bounce handlers (owner-x, x-request, bounce-123), SRS.
+ROLE_LOCAL = re.compile(
+    r"admin|administrator|service|support|system|info|webmaster|notice|notify|mailer-daemon|postmaster"
+    r"|(?:bounce|return|list)[\w.=-]*|owner-[\w.=-]*|[\w.=-]*-(?:request|list|owner|bounces?)|srs[01]=[\w.=+-]*"
+)
+LIST_HOST = re.compile(r"(?:^|\.)(?:googlegroups\.com|groups\.io|freelists\.org)$|^(?:lists?|maillist|mailman)\.")
+# A '+' tag that carries a recipient (VERP: bounce+user=host) or a message key; "wangwu+kpzx" is a person's own.
+VERP_TAG = re.compile(r"=|[0-9a-f]{10,}")
+
+
+def _machine_address(addr: str) -> bool:
+    """Whether a (lower-cased) address is a role, list, bounce or no-reply mailbox rather than a person."""
+    local, _, host = addr.rpartition("@")
+    base, plus, tag = local.partition("+")
+    return bool(NO_REPLY_LOCAL.search(local) or ROLE_LOCAL.fullmatch(base) or (plus and VERP_TAG.search(tag))
+                or LIST_HOST.search(host))
+
+
 def _reply_to(msg: Message, sender: str, own_addresses: frozenset[str]) -> tuple[str, str]:
     """(name, address) of a Reply-To naming a person other than the sender, else ("", "").
 
     A shared office mailbox or an OA gateway asks answers to go to the person who wrote;
-    our own address, machines and no-reply addresses there are ignored.
+    our own address and machine mailboxes there (admin@, a list, a VERP bounce address,
+    which clients and lists also put in Reply-To) are ignored: nobody would read our answer.
     """
     name, addr = parse_address(_raw_header(msg, "reply-to"))
-    local = addr.split("@")[0]
-    if ("@" not in addr or addr == sender or addr in {a.strip().lower() for a in own_addresses}
-            or NO_REPLY_LOCAL.search(local) or local in ("mailer-daemon", "postmaster")):
+    if "@" not in addr or addr == sender or addr in {a.strip().lower() for a in own_addresses} or _machine_address(addr):
         return "", ""
     return name, addr
 
@@ -1221,8 +1281,8 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     subject = decode_header(_raw_header(msg, "subject"))
     reply_name, reply_to = _reply_to(msg, sender, own_addresses)
     if reply_to and NO_REPLY_LOCAL.search(sender.split("@")[0]):
-        # An OA system or gateway sending for a person (From noreply@, Reply-To the person):
-        # the person is who wrote, files and answers are theirs.
+        # An OA system or gateway sending for a person (From noreply@, Reply-To the person, never
+        # a role mailbox: see `_reply_to`): the person is who wrote, files and answers are theirs.
         name, sender, reply_to = reply_name or name, reply_to, ""
 
     date_raw = _raw_header(msg, "date")
@@ -1248,7 +1308,7 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
         extra = [u for u in find_cloud_links(html_text) if u not in plain_text]
         if extra:
             body += "\n\n" + "\n".join(extra)
-        if has_cloud_marker(html_text) and not has_cloud_marker(plain_text):
+        if has_cloud_marker(html_text) and not has_cloud_marker(body):
             body += "\n\n" + html_text
 
     kinds = {a.kind for a in attachments}

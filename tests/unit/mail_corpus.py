@@ -209,6 +209,32 @@ def photo(n: int) -> bytes:
     return JPG + bytes([n])
 
 
+def picture(width: int, height: int, fmt: str = "JPEG", *, camera: bool = False) -> bytes:
+    """A real picture of that size; `camera` adds the EXIF Make/Model every phone and camera writes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image = Image.new("RGB", (width, height), (250, 250, 245))
+    if camera:
+        exif = Image.Exif()
+        exif[0x010F], exif[0x0110] = "Apple", "iPhone 13"  # Make, Model
+        image.save(buf, fmt, exif=exif)
+    else:
+        image.save(buf, fmt)
+    return buf.getvalue()
+
+
+def html_picture(name: str, data: bytes, ctype: str, text: str = "盖章页见下") -> bytes:
+    """An HTML text showing one picture by cid: inside multipart/related (Outlook, Foxmail, Apple Mail)."""
+    html = text_part(f'<p>{text}</p><img src="cid:pic1">', subtype="html")
+    pic = part([("Content-Type", f'{ctype}; name="{name}"'), ("Content-ID", "<pic1>"),
+                ("Content-Disposition", f'inline; filename="{name}"')], data)
+    related = multipart([html, pic], boundary="rel-p")
+    alt = multipart([text_part(text), headers([("Content-Type", 'multipart/related; boundary="rel-p"')]) + b"\r\n" + related],
+                    boundary="alt-p")
+    return mail([("Content-Type", 'multipart/alternative; boundary="alt-p"')], alt, subject="咨询：科技志愿服务试点申报")
+
+
 def iphone_inline_photos() -> bytes:
     """iOS Mail: photos are inline image parts with a name right under multipart/mixed, no Content-ID."""
     photos = [

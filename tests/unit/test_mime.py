@@ -180,9 +180,24 @@ def test_inline_photos_the_sender_attached_are_files():
     assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("IMG_0001.JPG", "image"), ("IMG_0002.JPG", "image")]
 
 
-def test_an_unnamed_inline_picture_outside_the_html_is_kept():
-    picture = corpus.part([("Content-Type", "image/jpeg"), ("Content-Disposition", "inline")], corpus.photo(7))
+def test_an_unnamed_inline_photo_outside_the_html_is_kept():
+    picture = corpus.part([("Content-Type", "image/jpeg"), ("Content-Disposition", "inline")], corpus.picture(1224, 1632))
     assert [a.kind for a in parse(corpus.with_files([picture])).attachments] == ["image"]
+
+
+@pytest.mark.parametrize("pairs, data", [
+    # Foxmail: the signature logo as its own part with a Content-ID the HTML does not name.
+    ([("Content-Type", 'image/jpeg; name="_Foxmail.1@qq.com.jpg"'), ("Content-ID", "<_Foxmail.1@qq.com>"),
+      ("Content-Disposition", 'inline; filename="_Foxmail.1@qq.com.jpg"')], corpus.picture(300, 100)),
+    # A plain-text mail with an inline logo.
+    ([("Content-Type", 'image/png; name="logo.png"'), ("Content-Disposition", 'inline; filename="logo.png"')],
+     corpus.picture(300, 100, "PNG")),
+    ([("Content-Type", "image/png"), ("Content-Disposition", "inline")], corpus.PNG),
+], ids=["foxmail_logo", "plain_mail_logo", "unnamed_png"])
+def test_a_small_inline_picture_the_html_does_not_show_is_no_file(pairs, data):
+    """A logo is text decoration wherever it sits: only a photo's size or a camera's name makes a file."""
+    mail = parse(corpus.with_files([corpus.part(pairs, data)], text="老师您好，请问经费预算可以超过4000元吗？"))
+    assert mail.attachments == ()
 
 
 def test_pictures_that_belong_to_the_html_are_not_files():
@@ -200,20 +215,42 @@ def test_pictures_that_belong_to_the_html_are_not_files():
 
 def test_a_page_photographed_into_the_html_text_is_a_file():
     """Apple Mail / iOS put photos inserted in the text inside multipart/related, shown by cid:.
-    A photo of a page (a megapixel or more) is a file sent to us; a logo beside it is not."""
-    import io as _io
-
-    from PIL import Image
-
-    big = _io.BytesIO()
-    Image.new("RGB", (1224, 1632), (250, 250, 250)).save(big, format="JPEG")
+    The iPhone's photo of a page (IMG_0001.JPG, portrait JPEG) is a file sent to us; a logo beside it is not."""
     html = corpus.text_part('<p>盖章页见下</p><img src="cid:photo1"><img src="cid:logo1">', subtype="html")
     photo = corpus.part([("Content-Type", 'image/jpeg; name="IMG_0001.JPG"'), ("Content-ID", "<photo1>"),
-                         ("Content-Disposition", 'inline; filename="IMG_0001.JPG"')], big.getvalue())
+                         ("Content-Disposition", 'inline; filename="IMG_0001.JPG"')], corpus.picture(1224, 1632, camera=True))
     logo = corpus.part([("Content-Type", "image/png"), ("Content-ID", "<logo1>"), ("Content-Disposition", "inline")], corpus.PNG)
     related = corpus.multipart([html, photo, logo], boundary="rel-9")
     mail = parse(corpus.mail([("Content-Type", 'multipart/related; boundary="rel-9"')], related))
     assert [(a.filename, a.kind) for a in mail.attachments] == [("IMG_0001.JPG", "image")]
+
+
+@pytest.mark.parametrize("name, data, ctype", [
+    ("IMG_0001.JPG", corpus.picture(600, 800), "image/jpeg"),  # a camera's name, sent at "small" size
+    ("IMG_0002.HEIC", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64, "image/heic"),
+    ("微信图片_20250620100000.jpg", corpus.picture(1080, 1440), "image/jpeg"),
+    ("image001.jpg", corpus.picture(1632, 1224, camera=True), "image/jpeg"),  # camera EXIF, turned sideways
+    ("image001.jpg", corpus.picture(1240, 1754), "image/jpeg"),  # a page's proportions, a megapixel, JPEG
+], ids=["iphone_small", "heic", "wechat", "camera_exif", "page_jpeg"])
+def test_a_photo_shown_in_the_html_is_a_file(name, data, ctype):
+    mail = parse(corpus.html_picture(name, data, ctype))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [(name, "image")]
+
+
+@pytest.mark.parametrize("name, data, ctype", [
+    ("image001.png", corpus.picture(1920, 1080, "PNG"), "image/png"),  # a pasted screenshot in a question
+    ("image002.png", corpus.picture(1920, 540, "PNG"), "image/png"),  # a 2x signature banner
+    ("image002.jpg", corpus.picture(2400, 600), "image/jpeg"),
+    ("image003.png", corpus.picture(1000, 1000, "PNG"), "image/png"),
+    ("image004.jpg", corpus.picture(1080, 1920), "image/jpeg"),  # a bulletin's poster
+    ("image005.png", corpus.picture(1240, 1754, "PNG"), "image/png"),
+    ("IMG_0005.PNG", corpus.picture(1170, 2532, "PNG"), "image/png"),  # an iPhone screenshot
+], ids=["screenshot_1080p", "banner_png", "banner_jpeg", "square_png", "poster_jpeg", "page_png", "iphone_screenshot"])
+def test_a_screenshot_or_banner_shown_in_the_html_is_no_file(name, data, ctype):
+    """Pixels alone do not tell a page photo from a screenshot or a banner: a question stays a question."""
+    mail = parse(corpus.html_picture(name, data, ctype, text="我们打开模板时提示错误，截图如下"))
+    assert mail.attachments == ()
+    assert "截图如下" in mail.body_text
 
 
 def test_a_picture_attached_as_an_attachment_inside_related_is_a_file():
@@ -674,6 +711,32 @@ def test_ordinary_links_and_our_quoted_notice_are_no_cloud_attachment(body):
     assert mail.problems == () and find_cloud_links(mail.body_text) == []
 
 
+@pytest.mark.parametrize("text", [
+    "老师好：上次从单位邮箱发来的超大附件已经过期，现将盖章PDF作为普通附件重新发送，请查收。",
+    "从QQ邮箱发来的超大附件打不开的话请告诉我，盖章PDF这次直接附上。",
+    "我先用 Mail Drop 试过，没有发出去，这次直接附上盖章PDF。",
+    "Sent with Mail Drop\n张三 新乡市红旗区科协 https://www.hqq.gov.cn/kx/index.html",
+], ids=["unit_mailbox_resend", "qq_phrase_without_link", "mail_drop_in_prose", "mail_drop_in_signature"])
+def test_a_cloud_phrase_without_a_download_link_is_no_link_only_mail(text):
+    """Only a download link means the file did not come: the phrase alone is an applicant's own sentence."""
+    mail = parse(corpus.with_files([corpus.att('attachment; filename="盖章版.pdf"'.encode(), corpus.PDF)], text=text))
+    assert [a.kind for a in mail.attachments] == ["pdf"]
+    assert mail.problems == ()
+    assert mail.problems == parse(text_mail(text)).problems
+
+
+def test_a_cloud_link_only_in_the_html_is_found_once():
+    """Webmail writes the phrase in both texts but the link only in the HTML."""
+    far = "申报材料，请查收。" * 40  # the plain text's phrase is far from where the link is added
+    plain = corpus.text_part("从搜狐邮箱发来的超大附件\r\n盖章版.pdf\r\n" + far)
+    html = corpus.text_part('<div>从搜狐邮箱发来的超大附件</div><a href="https://mail.sohu.com/fa/xyz">盖章版.pdf</a>', subtype="html")
+    mail = parse(corpus.mail([("Content-Type", 'multipart/alternative; boundary="alt-s"')], corpus.multipart([plain, html], boundary="alt-s")))
+    assert [f.code for f in mail.problems] == ["attachment_link_only"]
+    assert find_cloud_links(mail.body_text) == ["https://mail.sohu.com/fa/xyz"]
+    exmail = parse(corpus.exmail_large_attachment()).body_text
+    assert exmail.count("从腾讯企业邮箱发来的超大附件") == 1 and exmail.count("https://wx.mail.qq.com/") == 1
+
+
 def test_cloud_links_in_free_text():
     text = "链接：mail.163.com/large-attachment-download/index.html?p=1，请下载。另见 https://example.cn/x"
     assert find_cloud_links(text) == ["mail.163.com/large-attachment-download/index.html?p=1"]
@@ -925,6 +988,12 @@ def test_applicant_files_next_to_our_reply_as_an_eml_file_still_count():
         ("office@hqq.gov.cn", corpus.OWN, "office@hqq.gov.cn", ""),
         ("office@hqq.gov.cn", "no-reply@hqq.gov.cn", "office@hqq.gov.cn", ""),
         ("office@hqq.gov.cn", "王五", "office@hqq.gov.cn", ""),
+        # Role, list and bounce mailboxes a client or a list puts there: nobody reads our answer there.
+        ("李晓燕 <hqqkx2025@163.com>", "kpzx-list@googlegroups.com", "hqqkx2025@163.com", ""),
+        ("李晓燕 <hqqkx2025@163.com>", "bounce-12345@mail.hqq.gov.cn", "hqqkx2025@163.com", ""),
+        ("李晓燕 <hqqkx2025@163.com>", "admin@hqq.gov.cn", "hqqkx2025@163.com", ""),
+        # A person's own plus tag is still the person.
+        ("office@hqq.gov.cn", "wangwu+kpzx@163.com", "office@hqq.gov.cn", "wangwu+kpzx@163.com"),
     ],
 )
 def test_reply_to_names_who_is_answered(sender, reply_to, expect_sender, expect_reply_to):
@@ -937,3 +1006,38 @@ def test_reply_to_names_who_is_answered(sender, reply_to, expect_sender, expect_
 
 def test_a_no_reply_sender_without_a_person_to_answer_stays_unanswered():
     assert parse(corpus.plain([("Reply-To", "noreply@oa.hqq.gov.cn")], sender="noreply@oa.hqq.gov.cn")).no_reply_reason
+
+
+@pytest.mark.parametrize("reply_to", [
+    "admin@oa.hqq.gov.cn", "Administrator@hqq.gov.cn", "京东客服 <service@jd.com>", "support@x.cn", "system@oa.x.cn",
+    "info@x.cn", "webmaster@x.cn", "notice@x.cn", "notify@x.cn", "bounces@x.cn", "bounce-12345@x.cn",
+    "bounce+7a3f9c=hqq.gov.cn@x.cn", "return-8891@x.cn", "listserv@x.cn", "owner-kpzx@x.cn", "kpzx-request@x.cn",
+    "kpzx-list@googlegroups.com", "kpzx@lists.x.cn", "msg+a1b2c3d4e5f6a7b8@x.cn", "SRS0=ab12=cd=hqq.gov.cn=li@x.cn",
+])
+def test_a_no_reply_sender_with_a_role_or_machine_reply_to_stays_unanswered(reply_to):
+    """An OA 待办提醒 or a shop notice is a machine's mail: only a person's Reply-To makes it a person's."""
+    m = parse(corpus.plain([("Reply-To", reply_to)], sender="OA系统 <noreply@oa.hqq.gov.cn>", subject="待办提醒：科技志愿服务试点申报通知"))
+    assert (m.sender, m.reply_to) == ("noreply@oa.hqq.gov.cn", "")
+    assert m.no_reply_reason and "不接收回复" in m.no_reply_reason
+
+
+@pytest.mark.parametrize("value, expected", [
+    ('"li xiaoyan"@example.com', '"li xiaoyan"@example.com'),
+    ('李晓燕 <"Li Xiaoyan"@Example.com>', '"li xiaoyan"@example.com'),
+    ("li xiao yan@example.com", "lixiaoyan@example.com"),  # no quotes: spaces are no part of it
+])
+def test_spaces_inside_a_quoted_local_part_are_kept(value, expected):
+    """RFC 5322 allows "li xiaoyan"@example.com: without the space it is another mailbox."""
+    assert mime.parse_address(value)[1] == expected
+
+
+@pytest.mark.parametrize("junk", ["\r\n", "\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\t", "\u200b", "\u202e"])
+def test_an_address_never_breaks_a_to_header(junk):
+    """Control, format and line-breaking characters go, inside quotes too: the address becomes a To: header."""
+    assert mime._address(f'"li{junk}xiaoyan"@example.com') == '"lixiaoyan"@example.com'
+    assert mime._address(f"li{junk}xiaoyan@example.com") == "lixiaoyan@example.com"
+
+
+def test_a_quoted_local_part_with_spaces_reaches_the_sender():
+    data = corpus.plain(sender='"li xiaoyan"@example.com', subject="申报材料")
+    assert parse(data).sender == '"li xiaoyan"@example.com'
