@@ -354,11 +354,14 @@ class Store:
         return [r["key"] for r in self.rows("SELECT key FROM applicants WHERE dirty=1 ORDER BY key")]
 
     def sender_units(self, sender: str) -> list[tuple[str, str]]:
-        """(key, unit) of the units this address has written for, oldest first."""
+        """(key, unit) of the units this address has written for, oldest first: a mail's own
+        applicant and the units of every file it carried (one mail may bring two units' forms)."""
         rows = self.rows(
-            "SELECT a.key, a.unit, MAX(m.received_at) AS last FROM mails m JOIN applicants a ON a.key = m.applicant"
-            " WHERE m.sender=? AND a.key LIKE 'unit:%' GROUP BY a.key ORDER BY last",
-            (sender,),
+            "SELECT a.key, a.unit, MAX(x.t) AS last FROM ("
+            " SELECT m.applicant AS k, m.received_at AS t FROM mails m WHERE m.sender=?"
+            " UNION ALL SELECT f.applicant AS k, m.received_at AS t FROM files f JOIN mails m ON m.sha256 = f.mail_sha256"
+            " WHERE m.sender=?) x JOIN applicants a ON a.key = x.k WHERE a.key LIKE 'unit:%' GROUP BY a.key ORDER BY last",
+            (sender, sender),
         )
         return [(r["key"], r["unit"] or r["key"][5:]) for r in rows]
 

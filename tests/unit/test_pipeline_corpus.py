@@ -168,6 +168,8 @@ def test_one_address_for_two_units_is_two_applicants(pipe, forms):
     pipe.judge()
     assert status_of(pipe) == {a1.unit: "accepted", a2.unit: "accepted"}
     assert len(pipe.rows("SELECT * FROM outbox")) == 2
+    # Both units are this address's history (the mail row names only one of them).
+    assert {unit for _, unit in pipe.store.sender_units("kexie@163.com")} == {a1.unit, a2.unit}
 
 
 def test_question_first_then_forms_is_one_applicant_with_one_number(pipe, forms):
