@@ -250,10 +250,14 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     ocr = pdf.text_source in OCR_SOURCES
     note = {"severity": WARNING, "staff_only": True} if ocr else {}
     named = [u for u in pdf_units(pdf.text, ocr=ocr) if normalize_unit(u)]
-    # A long name wraps in a narrow cell ("新乡市…科学技术协\n会"): the Word's unit written
-    # anywhere in the PDF, line breaks aside, is the same unit whatever the label caught.
-    # A corrected Word may write the name with or without its places (河南省新乡市红旗区科协).
-    if app.unit and named and not any(probably_same_unit(u, app.unit) for u in named) and not unit_in_text(app.unit, pdf.text):
+    word_unit = normalize_unit(app.unit)
+    # A long name wraps in a narrow cell ("新乡市…科学技术协\n会"): the label caught its start, so
+    # a name the Word's unit begins with, written in full elsewhere, is the same unit. The
+    # Word's unit merely appearing somewhere (an account-name line) does not excuse a cover
+    # and 单位名称 naming another unit. A corrected Word may write the name with or without
+    # its places (河南省新乡市红旗区科协).
+    wrapped = unit_in_text(app.unit, pdf.text) and any(word_unit.startswith(normalize_unit(u)) for u in named)
+    if app.unit and named and not any(probably_same_unit(u, app.unit) for u in named) and not wrapped:
         near = any(nearly_same_unit(u, app.unit) for u in named)
         # A scanner's layer reads the whole file well: a clearly other unit there is the
         # applicant's error; our own OCR of two pages stays a note (issue #4).

@@ -619,18 +619,24 @@ def _pdf_string(obj) -> str:
         return ""
 
 
-# A signer that reads as a person: a Chinese name of 2-4 characters, or two or three
-# capitalised Latin words; anything else (a unit, a credit code, CN=… of a unit) is a unit.
+# A signer that reads as a person: a Chinese name of 2-4 characters, or two or three Latin
+# words (Li Na, LI XIAOYAN); a note after it (（法定代表人）, a phone) says nothing of a unit.
+# Anything else (a unit, a credit code, CN=… of a unit) is a unit.
 _PERSON_HAN = re.compile(r"[\u4e00-\u9fff·]{2,4}")
-_PERSON_LATIN = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]*\.?){1,2}")
-_UNIT_WORDS = re.compile(r"协会|学会|科协|委员会|大学|学院|学校|医院|中心|公司|集团|政府|局|馆|所|院|园|站|社|部|厅|处|会|委|办|校|队|厂|"
+_PERSON_LATIN = re.compile(r"[A-Za-z][A-Za-z'-]+(?: [A-Za-z][A-Za-z'-]*\.?){1,2}")
+_PERSON_NOTE = re.compile(r"[(（][^)）]*[)）]|[\s,，;；/、]*(?:\+?\d[\d -]{6,})$")
+_UNIT_WORDS = re.compile(r"协会|学会|科协|委员会|大学|学院|学校|医院|中心|公司|集团|政府|办公室|"
                          r"\b(?:Co|Ltd|Inc|LLC|Association|Society|University|College|Center|Centre|Bureau|Institute)\b", re.I)
+# One character that ends a unit's name (卫健委, 科技馆) but also many given names (李会, 刘园园):
+# a unit's only in a name longer than a person's.
+_UNIT_ENDINGS = tuple("局馆所院园站社部厅处会委办校队厂")
 
 
 def signer_is_person(name: str) -> bool:
     """Whether a signature's signer reads as a person's name, not a unit's certificate."""
     name = re.sub(r"^(?:CN|cn)\s*=\s*", "", (name or "").strip()).split(",")[0].strip()
-    if not name or _UNIT_WORDS.search(name):
+    name = _PERSON_NOTE.sub("", name).strip()
+    if not name or _UNIT_WORDS.search(name) or (len(name) > 4 and name.endswith(_UNIT_ENDINGS)):
         return False
     return bool(_PERSON_HAN.fullmatch(name) or _PERSON_LATIN.fullmatch(name))
 

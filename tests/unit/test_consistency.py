@@ -183,3 +183,11 @@ def test_a_long_unit_name_wrapped_in_the_pdf_is_the_same_unit():
     assert codes(app, facts(wrapped)) == []
     other = wrapped.replace("红旗区", "卫滨区")
     assert codes(app, facts(other)) == [("unit_mismatch", "error", False)]
+
+
+def test_another_units_name_on_the_cover_is_not_excused_by_the_own_name_elsewhere():
+    """A PDF printed from another unit's file (cover and 单位名称 say 新乡县科协) where the
+    Word's unit shows only on the account-name line: not the same application."""
+    text = (f"申报单位：新乡县科学技术协会\n一、申报单位基本情况\n单位名称 新乡县科学技术协会\n"
+            f"三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}\n账户名称：{APP.unit_name}")
+    assert codes(APP, facts(text)) == [("unit_mismatch", "error", False)]

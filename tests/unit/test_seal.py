@@ -371,7 +371,7 @@ def _signed(signer: str, *, rect, seal: str = "none") -> bytes:
 
 
 @pytest.mark.parametrize("rect", [[0, 0, 0, 0], [330, 200, 450, 320]], ids=["invisible", "shown"])
-@pytest.mark.parametrize("person", ["李娜", "欧阳明", "Li Na"])
+@pytest.mark.parametrize("person", ["李娜", "欧阳明", "Li Na", "王建国（法定代表人）", "李会芳", "刘园园", "LI XIAOYAN"])
 def test_a_persons_signature_is_no_seal(rect, person):
     """Word/WPS/Acrobat "add a digital signature" by 李娜 on an unstamped form: a person's
     signature, not the unit's 公章; the note says why it did not count."""
@@ -384,7 +384,7 @@ def test_a_persons_signature_beside_a_drawn_seal_leaves_the_seal_found():
     assert find_seal(_signed("李娜", rect=[0, 0, 0, 0], seal="red")).kind == "red"
 
 
-@pytest.mark.parametrize("signer", ["新乡市红旗区科学技术协会", "CN=河南师范大学, O=河南师范大学", "辉县市科协", "卫健委",
+@pytest.mark.parametrize("signer", ["新乡市红旗区科学技术协会", "CN=河南师范大学, O=河南师范大学", "辉县市科协", "红旗区卫健委",
                                     "新乡市第一幼儿园", "91410700MA12345678", "Xinxiang Science and Technology Association"])
 def test_a_units_signature_is_an_electronic_seal_even_unseen(signer):
     """A unit's certificate is its electronic 公章, drawn on the page or not."""
