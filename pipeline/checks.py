@@ -146,6 +146,8 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         "pdf": "未收到盖章 PDF 版申报书。请将打印并加盖单位公章的申报书扫描或导出为 PDF，作为附件发送。",
         "pdf_images": "收到的是 {count} 张图片（{names}），不是 PDF 文件。请将盖章后的申报书扫描为一个 PDF 文件"
         "（用手机拍照的，可用扫描类 App 把各页合并导出为一个 PDF），作为附件发送。",
+        "pdf_ofd": "收到的“{names}”是 OFD 格式的文件，不是 PDF 文件，无法审核。请在 OFD 阅读器或 WPS 中将盖章后的申报书"
+        "导出（另存）为 PDF，作为附件发送。",
     },
     kind=(str, REQUIRED),
 )
@@ -160,8 +162,10 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         # open did carry files: "未收到" would contradict the notice that says so.
         return
     if kind == "pdf" and sub.images:
-        names = "、".join(d.filename for d in sub.images[:3]) + ("等" if len(sub.images) > 3 else "")
-        yield Hit("盖章 PDF 版", {"count": len(sub.images), "names": names}, variant="pdf_images")
+        ofd = [d for d in sub.images if d.kind == "ofd"]
+        shown = ofd or list(sub.images)
+        names = "、".join(d.filename for d in shown[:3]) + ("等" if len(shown) > 3 else "")
+        yield Hit("盖章 PDF 版", {"count": len(shown), "names": names}, variant="pdf_ofd" if ofd else "pdf_images")
         return
     yield Hit("Word 版申报书" if kind == "word" else "盖章 PDF 版", variant=kind)
 

@@ -11,7 +11,7 @@ import zipfile
 
 KINDS = (
     "docx", "xlsx", "pptx", "odt", "zip", "pdf", "doc", "wps", "xls", "ppt", "rtf",
-    "html_doc", "word2003xml", "rar", "7z", "tnef", "image", "text", "other",
+    "html_doc", "word2003xml", "rar", "7z", "tnef", "image", "ofd", "text", "other",
 )
 
 TNEF_MAGIC = b"\x78\x9f\x3e\x22"
@@ -74,6 +74,8 @@ def _zip_kind(data: bytes) -> str:
             return kind
     if "mimetype" in names and "content.xml" in names and _odf_type(data) in ODF_TEXT:
         return "odt"
+    if any(n.lower() == "ofd.xml" for n in names):
+        return "ofd"  # China's fixed-layout format (GB/T 33190): e-sealed documents are often OFD, not PDF
     return "zip"
 
 

@@ -875,7 +875,7 @@ def _content_type(part: Message) -> str:
 
 KIND_EXT = {"docx": "docx", "pdf": "pdf", "doc": "doc", "wps": "wps", "xls": "xls", "xlsx": "xlsx", "pptx": "pptx",
             "ppt": "ppt", "rtf": "rtf", "html_doc": "doc", "word2003xml": "xml", "odt": "odt", "zip": "zip", "rar": "rar", "7z": "7z",
-            "image": "jpg", "text": "txt", "other": "bin"}
+            "image": "jpg", "ofd": "ofd", "text": "txt", "other": "bin"}
 REPORT_TYPES = frozenset({"text/rfc822-headers", "message/delivery-status", "message/disposition-notification",
                           "message/feedback-report", "message/global-delivery-status", "message/global-headers"})
 INLINE_DOCUMENTS = frozenset(KIND_EXT) - {"image", "text", "other"}

@@ -13,7 +13,7 @@ from .models import Document, Finding, Submission
 
 WORD_KINDS = frozenset({"docx", "doc", "wps", "rtf", "html_doc", "word2003xml", "odt"})
 # Files an applicant sends: these make a mail an application whatever its subject or text says.
-APPLICATION_KINDS = WORD_KINDS | {"pdf", "image"} | ARCHIVE_KINDS
+APPLICATION_KINDS = WORD_KINDS | {"pdf", "image", "ofd"} | ARCHIVE_KINDS
 FORM_HINTS = ("申报书", "申报", "试点")
 
 

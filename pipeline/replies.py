@@ -154,7 +154,7 @@ def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> s
     and the latest PDF are paired, whatever mail each came in).
     """
     need: set[str] = set()
-    has_word = any(d.kind not in ("pdf", "image") for d in files)
+    has_word = any(d.kind not in ("pdf", "image", "ofd") for d in files)
     has_pdf = any(d.kind == "pdf" for d in files)
     for f in errors:
         if f.code in _REASON_FOR_MISSING:

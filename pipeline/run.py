@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # checks and templates load only when an applicant is judged 
 log = logging.getLogger(__name__)
 
 APPLICATION_HINTS = re.compile(r"申报|申请|试点|志愿服务")
-ARCHIVE_OR_IMAGE = ARCHIVE_KINDS | {"image"}  # winmail.dat too: Outlook hides the files in it
+ARCHIVE_OR_IMAGE = ARCHIVE_KINDS | {"image", "ofd"}  # winmail.dat too: Outlook hides the files in it
 
 
 NOT_DOCX = Finding(

@@ -336,10 +336,11 @@ class Store:
         return out
 
     def images(self, applicant: str) -> list["Document"]:
-        """Pictures the applicant sent (photos of stamped pages instead of a PDF, often), oldest first."""
+        """Pictures and OFD files the applicant sent (photos of stamped pages, an OFD export:
+        instead of a PDF, often), oldest first."""
         from .models import Document
 
-        rows = self.rows("SELECT * FROM files WHERE applicant=? AND kind='image' ORDER BY received_at, id", (applicant,))
+        rows = self.rows("SELECT * FROM files WHERE applicant=? AND kind IN ('image', 'ofd') ORDER BY received_at, id", (applicant,))
         return [Document(r["sha256"], r["filename"], r["kind"], r["size"], parse_iso(r["received_at"]), r["mail_sha256"]) for r in rows]
 
     def latest_mail(self, applicant: str) -> str | None:

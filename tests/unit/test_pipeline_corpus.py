@@ -858,3 +858,31 @@ def test_an_appendix_sent_alone_does_not_replace_the_stamped_form(tmp_path, form
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
     assert len(p.rows("SELECT * FROM files WHERE role='pdf'")) == 2
     p.close()
+
+
+def _ofd() -> bytes:
+    """A minimal OFD package (GB/T 33190): a zip whose entry point is OFD.xml."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("OFD.xml", '<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" '
+                              'Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>'
+                              '</ofd:DocBody></ofd:OFD>')
+        z.writestr("Doc_0/Document.xml", "<ofd:Document xmlns:ofd=\"http://www.ofdspec.org/2016\"/>")
+    return buf.getvalue()
+
+
+def test_an_ofd_export_instead_of_the_pdf_is_named_and_asked_for_as_pdf(tmp_path, forms):
+    """E-sealed documents are often OFD: the applicant is told the OFD is no PDF, not that nothing came."""
+    from pipeline.filetypes import sniff
+
+    app, docx, pdf = forms[0]
+    assert sniff(_ofd()) == "ofd"
+    p = Pipeline(tmp_path)
+    p.runner.now = lambda: ON_TIME + timedelta(hours=1)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("申报书盖章.ofd", _ofd())]))
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    text = reply_text(row)
+    assert "收到的“申报书盖章.ofd”是 OFD 格式的文件，不是 PDF 文件" in text and "未收到盖章 PDF 版" not in text
+    assert "请将盖章 PDF 版发送至本邮箱" in text  # the Word came: only the PDF is asked for
+    p.close()
