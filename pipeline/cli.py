@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import sys
@@ -255,16 +256,25 @@ def replies(ctx: click.Context, config_path: Path | None) -> None:
 
 @replies.command("resend")
 @click.argument("reply_id", type=int)
+@click.option("--to", "to", default=None, help="改发到这个地址（核对后更正的邮箱；该单位以后的回复也发到这里）")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="配置文件 intake.toml")
 @click.pass_context
-def replies_resend(ctx: click.Context, reply_id: int, config_path: Path | None) -> None:
-    """把编号为 ID 的回复再发送一次（工作人员有意重发时使用）。"""
-    from .outbox import SmtpTransport, deliver
+def replies_resend(ctx: click.Context, reply_id: int, to: str | None, config_path: Path | None) -> None:
+    """把编号为 ID 的回复再发送一次（工作人员有意重发时使用，例如被退回的回复）。"""
+    from .outbox import SmtpTransport, deliver, readdressed
     from .jobs import open_run
 
     cfg = _config_from(ctx, config_path)
-    with open_run(cfg, "resend") as (store, _files):
-        new_id = store.requeue_reply(reply_id)
+    with open_run(cfg, "resend") as (store, files):
+        eml_path = None
+        if to is not None:
+            row = store.one("SELECT eml_path FROM outbox WHERE id=?", (reply_id,))
+            moved = readdressed(Path(row["eml_path"]).read_bytes(), to) if row and row["eml_path"] else None
+            if moved is None:
+                raise IntakeError(f"“{to}”不是可用的邮箱地址，或没有编号为 {reply_id} 的回复")
+            to, data = moved
+            eml_path = str(files.put_outgoing(hashlib.sha256(data).hexdigest(), data))
+        new_id = store.requeue_reply(reply_id, to=to, eml_path=eml_path)
         if new_id is None:
             raise IntakeError(f"没有编号为 {reply_id} 的回复")
         if cfg.smtp is None:

@@ -32,7 +32,7 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
             if questions
             else []
         ),
-        *([f"被退回、未送达的回复 {len(bounced)} 封（请电话联系这些单位，核对邮箱后可用 intake replies resend 重发）：", *bounced, ""]
+        *([f"被退回、未送达的回复 {len(bounced)} 封（请电话联系这些单位，核对邮箱后可用 intake replies resend 回复编号 --to 正确地址 重发）：", *bounced, ""]
           if bounced else []),
         *status_lines(store),
         "",

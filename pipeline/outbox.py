@@ -204,3 +204,19 @@ def send_to_staff(smtp: SmtpConfig, addresses: tuple[str, ...], build: Callable[
     finally:
         transport.close()
     return sent
+
+
+def readdressed(data: bytes, to: str) -> tuple[str, bytes] | None:
+    """A rendered reply's bytes with its To: changed to a corrected address (staff resend),
+    or None when `to` is no usable address. Everything else is sent as it was."""
+    import email
+
+    from .replies import WIRE_POLICY
+
+    addr = parseaddr(to)[1].strip().lower()
+    if not re.fullmatch(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+", addr):
+        return None
+    msg = email.message_from_bytes(data, policy=WIRE_POLICY)
+    del msg["To"]
+    msg["To"] = addr
+    return addr, msg.as_bytes(policy=WIRE_POLICY)

@@ -478,8 +478,10 @@ class Store:
             )
         return rows
 
-    def requeue_reply(self, reply_id: int) -> int | None:
-        """Queue an existing reply again, on purpose (staff asked for it)."""
+    def requeue_reply(self, reply_id: int, *, to: str | None = None, eml_path: str | None = None) -> int | None:
+        """Queue an existing reply again, on purpose (staff asked for it); with `to` (and the
+        message rewritten for it at `eml_path`) to a corrected address, which the unit's
+        later replies use too."""
         row = self.one("SELECT * FROM outbox WHERE id=?", (reply_id,))
         if row is None or not row["eml_path"]:
             return None
@@ -494,7 +496,11 @@ class Store:
             created_at=iso(now_utc()),
             updated_at=iso(now_utc()),
         )
+        if to:
+            copy.update(to_addr=to, eml_path=eml_path or row["eml_path"])
         with self.transaction():
+            if to and row["applicant"]:
+                self.conn.execute("UPDATE applicants SET sender=? WHERE key=?", (to, row["applicant"]))
             return self.db["outbox"].insert(copy).last_pk
 
     def recover_interrupted_sends(self) -> int:

@@ -518,9 +518,9 @@ def bounced_lines(store: Store) -> list[str]:
 
     return [
         f"{'' if r['kind'] == 'question' else (r['receipt_no'] or '') + ' ' + (r['unit'] or '')} {r['to_addr']}："
-        f"{reply_name(r['kind'])}，{r['error'] or '被退回'}".strip()
+        f"{reply_name(r['kind'])}，{r['error'] or '被退回'}（回复编号 {r['id']}）".strip()
         for r in store.rows(
-            "SELECT o.to_addr, o.kind, o.error, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
+            "SELECT o.id, o.to_addr, o.kind, o.error, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
             " WHERE o.state='bounced' ORDER BY o.updated_at DESC LIMIT 50"
         )
     ]

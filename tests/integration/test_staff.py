@@ -100,6 +100,16 @@ def test_resend_on_purpose(tmp_path, dovecot, smtp_sink, corpus):
     assert run_intake(cfg, dovecot, "replies", "resend", "999").returncode == 1
     listing = run_intake(cfg, dovecot, "replies")
     assert listing.stdout.count("已发送") == 2
+    # A reply that bounced, resent to the address staff checked by phone: the unit's next replies go there too.
+    bad = run_intake(cfg, dovecot, "replies", "resend", str(reply_id), "--to", "not an address")
+    assert bad.returncode == 1 and "不是可用的邮箱地址" in bad.stderr
+    moved = run_intake(cfg, dovecot, "replies", "resend", str(reply_id), "--to", "Right.Person@qq.com")
+    assert moved.returncode == 0, moved.stderr
+    smtp_sink.wait_for(3, timeout=30)
+    last = smtp_sink.messages[2]
+    assert last.rcpt_tos == ["right.person@qq.com"] and b"To: right.person@qq.com" in last.data
+    assert last.data.split(b"\r\n\r\n", 1)[1] == smtp_sink.messages[0].data.split(b"\r\n\r\n", 1)[1]
+    assert {r["sender"] for r in db(tmp_path)["applicants"].rows} == {"right.person@qq.com"}
 
 
 def test_reprocess_after_the_deadline_is_extended(tmp_path, dovecot, smtp_sink, corpus):

@@ -84,7 +84,7 @@ def test_a_bounced_reply_is_shown_to_staff_and_never_answered(tmp_path, forms):
     assert "被退回 1" in "\n".join(status_lines(p.store))
     digest = build_digest(p.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", ON_TIME)
     body = email.message_from_bytes(digest.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
-    assert "被退回、未送达的回复 1 封" in body and f"2025-KJZY-001 {app.unit} zhangsan@qq.com：补正通知，被退回：550 Mailbox not found" in body
+    assert "被退回、未送达的回复 1 封" in body and f"2025-KJZY-001 {app.unit} zhangsan@qq.com：补正通知，被退回：550 Mailbox not found（回复编号 {out['id']}）" in body
     p.close()
 
 
