@@ -269,9 +269,11 @@ def replies_resend(ctx: click.Context, reply_id: int, to: str | None, config_pat
         eml_path = None
         if to is not None:
             row = store.one("SELECT eml_path FROM outbox WHERE id=?", (reply_id,))
-            moved = readdressed(Path(row["eml_path"]).read_bytes(), to) if row and row["eml_path"] else None
+            if row is None or not row["eml_path"]:
+                raise IntakeError(f"没有编号为 {reply_id} 的回复")
+            moved = readdressed(Path(row["eml_path"]).read_bytes(), to)
             if moved is None:
-                raise IntakeError(f"“{to}”不是可用的邮箱地址，或没有编号为 {reply_id} 的回复")
+                raise IntakeError(f"“{to}”不是可用的邮箱地址（只能写一个地址）")
             to, data = moved
             eml_path = str(files.put_outgoing(hashlib.sha256(data).hexdigest(), data))
         new_id = store.requeue_reply(reply_id, to=to, eml_path=eml_path)

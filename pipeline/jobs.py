@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from .config import Config
 from .errors import ConfigError, IntakeError, LockedError, MailboxError
 from .files import FileStore, OverlayFileStore
-from .store import Store, now_utc
+from .store import Store, now_utc, submitted_by
 
 if TYPE_CHECKING:
     from .run import Runner
@@ -259,6 +259,10 @@ def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", 
         key = store.find_applicant(ref)
         if key is None:
             raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号或单位全称）")
+        if not submitted_by(store.applicant_mails(key)):
+            # Only questions so far: no application to accept or to correct (a receipt would
+            # tell a person who asked something that materials arrived and were accepted).
+            raise IntakeError(f"{ref} 只来信咨询、尚未报送材料，无法改判；答复咨询后可用 intake answered 标记")
         with Runner(cfg, store, files) as runner:
             runner.decide(key, status, note=note, by=by or cfg.operator or "工作人员", reply=reply)
         runner.stats.error = _deliver(cfg, store, runner.stats, not reply)

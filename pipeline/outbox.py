@@ -213,6 +213,8 @@ def readdressed(data: bytes, to: str) -> tuple[str, bytes] | None:
 
     from .replies import WIRE_POLICY
 
+    if re.search(r"[,;，；]", to):
+        return None  # one address: a list would send the letter (and the unit's later ones) to the first only
     addr = parseaddr(to)[1].strip().lower()
     if not re.fullmatch(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+", addr):
         return None

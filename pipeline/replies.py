@@ -175,7 +175,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     kind = REPLY_KIND[inp.verdict.status]
     # The letter the applicant reads; `kind` stays the verdict's (outbox, dedupe, windows).
     letter = "question" if inp.question and not inp.files and kind != "receipt" else kind
-    form = blank_form_attachment(call) if (letter == "question" and kind != "late") or (
+    form = blank_form_attachment(call) if (letter == "question" and kind != "late" and now <= call.deadline) or (
         kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors)) else None
     unit = one_line(inp.unit, 60)
     sender_name = one_line(inp.sender_name, 40)
@@ -192,7 +192,8 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "pilot_type": inp.pilot_type or "（未勾选）",
         # A question is no application: no 受理编号 in its acknowledgement.
         "receipt_no": "" if letter == "question" else inp.receipt_no,
-        "closed": kind == "late",
+        # Late, or written after the deadline (a backlog after an outage, an import): no invitation.
+        "closed": kind == "late" or now > call.deadline,
         "blank_form": form is not None,
         "files": [
             {"name": one_line(d.filename, 100), "size": d.size, "received": fmt_time(d.received_at, tz), "kind": d.kind}

@@ -174,7 +174,7 @@ class Runner:
         links = find_cloud_links(mail.body_text) if category == "application" else []
         failpoints.hit("mail.stored")
         with self.store.transaction():
-            if bounce is not None and (returned := self.store.mark_bounced(bounce.message_ids, bounce.reason)):
+            if bounce is not None and (returned := self.store.mark_bounced(bounce.message_ids, bounce.reason, bounce.recipients)):
                 staff_note = f"{staff_note or '退信'}；{_bounced_note(returned, bounce.reason)}"
             self.store.db["mails"].insert(
                 _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)

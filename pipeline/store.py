@@ -390,9 +390,12 @@ class Store:
         )
 
     def find_applicant(self, ref: str) -> str | None:
-        """An applicant by key (address), receipt number or exact unit name."""
+        """An applicant by key (address), receipt number or exact unit name; nobody for an
+        empty reference (an empty unit name is every inquiry's)."""
         from .pairing import unit_key
 
+        if not ref.strip():
+            return None
         row = self.one(
             "SELECT key FROM applicants WHERE key=? OR sender=? OR receipt_no=? OR unit=? OR key=?"
             " ORDER BY key LIMIT 1",
@@ -462,15 +465,20 @@ class Store:
                 (state, error, now, sent_at, state, reply_id),
             )
 
-    def mark_bounced(self, message_ids: tuple[str, ...], reason: str) -> list[dict[str, Any]]:
+    def mark_bounced(self, message_ids: tuple[str, ...], reason: str, recipients: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Our replies with these ids came back: 'bounced' (never sent again by itself; staff
-        phone the unit or resend). Call inside a transaction; returns the rows marked."""
+        phone the unit or resend). With the report's `recipients`, only the copies sent to
+        them (a resend to a corrected address keeps the Message-ID). Call inside a
+        transaction; returns the rows marked."""
         marks = ",".join("?" * len(message_ids[:50]))
-        rows = self.rows(
-            f"SELECT o.id, o.to_addr, o.kind, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
-            f" WHERE o.message_id IN ({marks}) AND o.state IN ('sent', 'uncertain', 'bounced')",
-            tuple(message_ids[:50]),
-        )
+        rows = [
+            r for r in self.rows(
+                f"SELECT o.id, o.to_addr, o.kind, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
+                f" WHERE o.message_id IN ({marks}) AND o.state IN ('sent', 'uncertain', 'bounced')",
+                tuple(message_ids[:50]),
+            )
+            if not recipients or (r["to_addr"] or "").lower() in recipients
+        ]
         for r in rows:
             self.conn.execute(
                 "UPDATE outbox SET state='bounced', error=?, updated_at=? WHERE id=?",

@@ -513,7 +513,7 @@ def _xlsx(rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> bytes:
 
 
 def bounced_lines(store: Store) -> list[str]:
-    """Replies that came back undelivered, newest first: staff phone these units."""
+    """Replies that came back undelivered and were not resent since, newest first: staff phone these units."""
     from .replies import reply_name
 
     return [
@@ -521,7 +521,8 @@ def bounced_lines(store: Store) -> list[str]:
         f"{reply_name(r['kind'])}，{r['error'] or '被退回'}（回复编号 {r['id']}）".strip()
         for r in store.rows(
             "SELECT o.id, o.to_addr, o.kind, o.error, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
-            " WHERE o.state='bounced' ORDER BY o.updated_at DESC LIMIT 50"
+            " WHERE o.state='bounced' AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.message_id = o.message_id"
+            " AND l.id > o.id AND l.state='sent') ORDER BY o.updated_at DESC LIMIT 50"
         )
     ]
 

@@ -101,3 +101,26 @@ def test_a_bounced_question_letter_is_named_as_one_without_a_receipt_number(tmp_
     assert "发给 whkx_y@163.com 的“来信收到”回复，未送达" in other["reason"] and "KJZY" not in other["reason"]
     assert other["reason"].endswith("请电话联系发信人")
     p.close()
+
+
+def test_a_bounce_marks_only_the_copy_to_the_failed_address_and_a_resend_clears_the_to_do(tmp_path, forms):
+    """Staff resent to the corrected address (same letter, same Message-ID): a late report about
+    the old address must not mark the delivered copy, and the bounce leaves the digest's list."""
+    from pipeline.summary import bounced_lines
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("zhangsan@qq.com", [("申报书.docx", docx)]))
+    p.runner.now = lambda: ON_TIME + timedelta(hours=2)
+    p.judge()
+    [out] = p.rows("SELECT id, message_id FROM outbox")
+    p.store.set_reply_state(out["id"], "sent")
+    p.feed(report(ours=out["message_id"]), ON_TIME + timedelta(hours=3))
+    assert len(bounced_lines(p.store)) == 1
+    copy = p.store.requeue_reply(out["id"], to="zhangsan2@qq.com")
+    p.store.set_reply_state(copy, "sent")
+    assert bounced_lines(p.store) == []  # dealt with: delivered to the corrected address
+    late = report(ours=out["message_id"]).replace(b"dsn-1@163.com", b"dsn-2@163.com")
+    p.feed(late, ON_TIME + timedelta(hours=4))
+    assert dict((r["id"], r["state"]) for r in p.rows("SELECT id, state FROM outbox")) == {out["id"]: "bounced", copy: "sent"}
+    p.close()

@@ -87,3 +87,17 @@ def test_an_older_database_gets_new_columns(tmp_path):
     assert {"filed", "eml_path", "trigger_mail"} <= set(store.db["outbox"].columns_dict)
     assert [r["state"] for r in store.outbox()] == ["sent"]
     store.close()
+
+
+@pytest.mark.parametrize("to", ["a@x.cn, b@y.cn", "a@x.cn;b@y.cn", "not an address", "", "王五"])
+def test_a_resend_goes_to_one_usable_address_only(to):
+    from pipeline.outbox import readdressed
+
+    assert readdressed(b"To: old@x.cn\r\nSubject: s\r\n\r\nbody\r\n", to) is None
+
+
+def test_a_resend_rewrites_only_the_to_header():
+    from pipeline.outbox import readdressed
+
+    to, data = readdressed(b"From: us@163.com\r\nTo: old@x.cn\r\nSubject: s\r\n\r\nbody\r\n", "王五 <WangWu@163.com>")
+    assert to == "wangwu@163.com" and b"To: wangwu@163.com" in data and b"old@x.cn" not in data and data.endswith(b"body\r\n")

@@ -338,6 +338,7 @@ def test_a_question_without_files_is_shown_to_staff_to_answer(tmp_path):
     from pipeline.summary import applicant_rows
 
     p = Pipeline(tmp_path)
+    p.runner.now = lambda: ON_TIME + timedelta(minutes=5)  # answered before the deadline
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "李主任 <li.office@qq.com>", OWN, "咨询试点申报"
     msg["Date"] = format_datetime(ON_TIME)
@@ -886,3 +887,37 @@ def test_an_ofd_export_instead_of_the_pdf_is_named_and_asked_for_as_pdf(tmp_path
     assert "收到的“申报书盖章.ofd”是 OFD 格式的文件，不是 PDF 文件" in text and "未收到盖章 PDF 版" not in text
     assert "请将盖章 PDF 版发送至本邮箱" in text  # the Word came: only the PDF is asked for
     p.close()
+
+
+def test_a_question_answered_only_after_the_deadline_is_told_the_call_has_closed(tmp_path):
+    """Asked on 6-22, processed on 6-25 (a backlog after an outage, an import): no invitation to
+    send files by a deadline already past, no blank form."""
+    p = Pipeline(tmp_path)
+    asked = datetime(2025, 6, 22, 15, tzinfo=timezone(timedelta(hours=8)))
+    p.runner.now = lambda: datetime(2025, 6, 25, 9, tzinfo=timezone(timedelta(hours=8)))
+    p.feed(form_mail("a@qq.com", [], asked, subject="试点申报咨询"), asked)
+    p.judge()
+    [row] = p.rows("SELECT * FROM outbox")
+    msg = email.message_from_bytes(Path(row["eml_path"]).read_bytes(), policy=policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    assert "本次申报已于 2025年6月23日 23:59（北京时间）截止" in text and "如要报送" not in text
+    assert not list(msg.iter_attachments())
+    p.close()
+
+
+def test_staff_cannot_decide_on_someone_who_only_asked(tmp_path):
+    """`intake decide` on an inquiry (or an empty reference) is refused: a receipt would tell a
+    person who asked something that materials arrived and were accepted."""
+    from pipeline.config import default_config
+    from pipeline.errors import IntakeError
+    from pipeline.jobs import decide
+
+    cfg = default_config(tmp_path)
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [], subject="试点申报咨询"))
+    p.judge()
+    assert p.store.find_applicant("") is None
+    p.close()
+    for ref in ("a@qq.com", "", "2025-KJZY-001"):
+        with pytest.raises(IntakeError):
+            decide(cfg, ref, "accepted", reply=True)
