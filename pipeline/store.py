@@ -144,7 +144,11 @@ def now_utc() -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """A time as stored: UTC for an aware time, so that stored times sort as text in time
+    order whatever zone they came in (IMAP's INTERNALDATE, an imported mail's +08:00 Date)."""
+    if value is None:
+        return None
+    return (value.astimezone(timezone.utc) if value.tzinfo is not None else value).isoformat()
 
 
 def parse_iso(value: str | None) -> datetime | None:

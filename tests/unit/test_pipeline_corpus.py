@@ -921,3 +921,18 @@ def test_staff_cannot_decide_on_someone_who_only_asked(tmp_path):
     for ref in ("a@qq.com", "", "2025-KJZY-001"):
         with pytest.raises(IntakeError):
             decide(cfg, ref, "accepted", reply=True)
+
+
+def test_stored_times_sort_in_time_order_whatever_zone_they_came_in(tmp_path, forms):
+    """A polled mail's INTERNALDATE (UTC) and an imported mail's Date (+08:00): the later one is
+    the latest, though its text in its own zone would sort first."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    imported = datetime(2025, 6, 20, 9, 30, tzinfo=CST)  # 01:30 UTC
+    polled = datetime(2025, 6, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing: the later mail
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)], polled), polled)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], imported), imported)
+    key = p.rows("SELECT key FROM applicants")[0]["key"]
+    assert [m["received_at"] for m in p.store.applicant_mails(key)] == ["2025-06-20T01:30:00+00:00", "2025-06-20T02:00:00+00:00"]
+    assert p.store.latest_mail(key) == p.rows("SELECT sha256 FROM mails WHERE received_at LIKE '%T02:00%'")[0]["sha256"]
+    p.close()
