@@ -405,6 +405,13 @@ class Store:
             " ORDER BY key LIMIT 1",
             (ref.strip().lower(), ref.strip().lower(), ref.strip(), ref.strip(), unit_key(ref)),
         )
+        if row is None:
+            # An address the applicant's mail came from (a shared mailbox whose Reply-To we answer,
+            # the address before a `resend --to`): the unit its latest mail was filed under.
+            row = self.one(
+                "SELECT applicant AS key FROM mails WHERE sender=? AND applicant IS NOT NULL ORDER BY received_at DESC LIMIT 1",
+                (ref.strip().lower(),),
+            )
         return row["key"] if row else None
 
     def mark_questions_answered(self, applicant: str, by: str, at: datetime) -> int:

@@ -692,6 +692,8 @@ def test_the_receipt_goes_to_the_reply_to_address(tmp_path, forms, sender):
     assert p.feed(msg.as_bytes()) == "application"
     p.judge()
     assert [(r["kind"], r["to_addr"]) for r in p.rows("SELECT kind, to_addr FROM outbox")] == [("receipt", "wangwu@163.com")]
+    if "office@" in sender:  # staff name the unit by the address they see in From: (decide, answered)
+        assert p.store.find_applicant("office@hqq.gov.cn") == p.rows("SELECT key FROM applicants")[0]["key"]
     p.close()
 
 
