@@ -63,7 +63,8 @@ def build_submission(
     if cutoff is not None:
         on_time = [(role, d) for role, d in documents if d.received_at <= cutoff]
         if {role for role, _ in on_time} >= {"word", "pdf"} and len(on_time) < len(documents):
-            judged, late_files = on_time, tuple(d for _, d in documents if d.received_at > cutoff)
+            kept = {d.sha256 for _, d in on_time}  # the same bytes sent again late are no new version
+            judged, late_files = on_time, tuple(d for _, d in documents if d.received_at > cutoff and d.sha256 not in kept)
     word = current(judged, "word")
     pdf = current(judged, "pdf")
     times = sorted(mail_times + [d.received_at for _, d in documents])

@@ -220,3 +220,12 @@ def test_a_pdf_that_is_not_the_form_starts_no_unit():
     history = [(unit_key(HQ), HQ)]
     out = assign([("p", "pdf")], texts={"p": "合作协议\n合作单位名称：新乡市中心医院"}, history=history, known=history)
     assert out == {"p": unit_key(HQ)}
+
+
+def test_files_after_the_cutoff_are_kept_apart_but_the_same_bytes_again_are_no_new_version():
+    word, pdf = doc("a.docx", "docx", 0), doc("b.pdf", "pdf", 10)
+    again = ("word", Document(word[1].sha256, "a.docx", "docx", 1, T0 + timedelta(days=2), "m2"))  # identical bytes
+    newer = doc("c.pdf", "pdf", 60 * 48)
+    sub = build_submission("x", "x", [word, pdf, again, newer], [T0], cutoff=T0 + timedelta(days=1))
+    assert (sub.word.filename, sub.pdf.filename) == ("a.docx", "b.pdf")  # the on-time pair is judged
+    assert [d.filename for d in sub.late_files] == ["c.pdf"]
