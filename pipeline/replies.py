@@ -60,12 +60,10 @@ class ReplyInput:
     # A late verdict for a correction that missed its window: the window's end
     # (the notice then says 补正期限, not only the call's deadline).
     correction_until: datetime | None = None
-    # Whether a correction notice now opens a window past the deadline: only once the
-    # applicant has submitted something (questions alone get the deadline).
+    # Whether the applicant has submitted something (files, a link, an over-limit mail): only
+    # then does a correction notice open a window past the deadline. Without it (questions,
+    # files forgotten) the reply is a 来信收到 letter, never "your materials arrived".
     opens_window: bool = True
-    # Only mail without files so far (most likely a question, or files forgotten): the
-    # reply acknowledges the letter and says what to send, never "your materials arrived".
-    question: bool = False
 
 
 def one_line(value: str, limit: int = 120) -> str:
@@ -173,9 +171,11 @@ def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> s
 def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environment", now: datetime) -> Reply:
     """Render the reply the verdict calls for. Raises jinja2 errors (caller records them)."""
     kind = REPLY_KIND[inp.verdict.status]
-    # The letter the applicant reads; `kind` stays the verdict's (outbox, dedupe, windows).
-    letter = "question" if inp.question and not inp.files and kind != "receipt" else kind
-    form = blank_form_attachment(call) if (letter == "question" and kind != "late" and now <= call.deadline) or (
+    # The letter the applicant reads, and what the outbox records it as.
+    letter = "question" if not inp.opens_window and not inp.files and kind != "receipt" else kind
+    # Late, or written after the deadline (a backlog after an outage, an import): no invitation.
+    closed = kind == "late" or now > call.deadline
+    form = blank_form_attachment(call) if (letter == "question" and not closed) or (
         kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors)) else None
     unit = one_line(inp.unit, 60)
     sender_name = one_line(inp.sender_name, 40)
@@ -192,8 +192,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "pilot_type": inp.pilot_type or "（未勾选）",
         # A question is no application: no 受理编号 in its acknowledgement.
         "receipt_no": "" if letter == "question" else inp.receipt_no,
-        # Late, or written after the deadline (a backlog after an outage, an import): no invitation.
-        "closed": kind == "late" or now > call.deadline,
+        "closed": closed,
         "blank_form": form is not None,
         "files": [
             {"name": one_line(d.filename, 100), "size": d.size, "received": fmt_time(d.received_at, tz), "kind": d.kind}

@@ -574,8 +574,7 @@ class Runner:
             # Late after one of our correction notices: the window was missed, not only the deadline.
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
-            opens_window=(submitted := submitted_by(mails, self.now())),
-            question=not submitted,
+            opens_window=submitted_by(mails, self.now()),
         )
         now = self.now()
         try:
