@@ -43,6 +43,11 @@ def reply_name(kind: str) -> str:
     return "“来信收到”回复" if kind == "question" else SUBJECT_TAG.get(kind, "回复")
 
 
+def reply_owner(reply: dict) -> str:
+    """`受理编号 单位` of an outbox row joined with its applicant; a 来信收到 letter named neither."""
+    return "" if reply["kind"] == "question" else " ".join(x for x in (reply["receipt_no"], reply["unit"]) if x)
+
+
 @dataclass(frozen=True)
 class ReplyInput:
     """What a reply may say: only this applicant's own data."""

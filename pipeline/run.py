@@ -651,12 +651,6 @@ def _error_codes_json(text: str | None) -> set[str]:
     return {f.code for f in findings_from_json(text) if f.severity == "error"}
 
 
-def _whose(reply: dict[str, Any]) -> str:
-    """（受理编号 单位） of a returned reply; a question's letter named no number and no unit."""
-    words = " ".join(x for x in (reply["receipt_no"], reply["unit"]) if x) if reply["kind"] != "question" else ""
-    return f"（{words}）" if words else ""
-
-
 def _pdf_unit_name(pdf: PdfFacts | None) -> str:
     """The 申报单位 a PDF names, for an applicant that has sent no Word yet."""
     from .consistency import pdf_units
@@ -666,9 +660,11 @@ def _pdf_unit_name(pdf: PdfFacts | None) -> str:
 
 def _bounced_note(returned: list[dict[str, Any]], reason: str) -> str:
     """What staff read beside the report: whose reply did not arrive, and what to do."""
-    from .replies import reply_name
+    from .replies import reply_name, reply_owner
 
-    whom = "、".join(f"发给 {r['to_addr']} 的{reply_name(r['kind'])}{_whose(r)}" for r in returned[:5])
+    whom = "、".join(
+        f"发给 {r['to_addr']} 的{reply_name(r['kind'])}" + (f"（{owner}）" if (owner := reply_owner(r)) else "") for r in returned[:5]
+    )
     who = "发信人" if all(r["kind"] == "question" for r in returned) else "该单位"
     return f"退回的是本系统{whom}，未送达{('（' + reason + '）') if reason else ''}，已标为“被退回”，请电话联系{who}"
 

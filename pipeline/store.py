@@ -186,6 +186,14 @@ def findings_from_json(text: str | None) -> tuple[Finding, ...]:
     return tuple(Finding(**f) for f in json.loads(text))
 
 
+def open_question() -> tuple[str, tuple[str]]:
+    """SQL condition (and its parameter) on `mails`: a question (mail without files) staff
+    have not marked answered. The summary, the digest, status and `answered` share it."""
+    from .models import QUESTION_CODE
+
+    return "category='application' AND problems LIKE ? AND answered_at IS NULL", (f"%{QUESTION_CODE}%",)
+
+
 def submitted_by(mails, when: datetime | None = None) -> bool:
     """Whether these mail rows (received_at, problems) include something to judge, by `when`:
     files, a cloud link or an over-limit mail, not only questions (`mail_without_files`)."""
@@ -417,13 +425,11 @@ class Store:
     def mark_questions_answered(self, applicant: str, by: str, at: datetime) -> int:
         """Staff answered this applicant's open questions (mail without files): they leave the
         summary's to-do and the digest. How many were marked."""
-        from .models import QUESTION_CODE
-
+        condition, params = open_question()
         with self.transaction():
             return self.conn.execute(
-                "UPDATE mails SET answered_at=?, answered_by=? WHERE applicant=? AND category='application'"
-                " AND problems LIKE ? AND answered_at IS NULL",
-                (iso(at), by, applicant, f"%{QUESTION_CODE}%"),
+                f"UPDATE mails SET answered_at=?, answered_by=? WHERE applicant=? AND {condition}",
+                (iso(at), by, applicant, *params),
             ).rowcount
 
     def last_correction_at(self, applicant: str) -> datetime | None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
-from .store import Store, findings_from_json, parse_iso, submitted_by
+from .store import Store, findings_from_json, open_question, parse_iso, submitted_by
 
 STATUS_ZH = {"accepted": "已受理", "needs_correction": "需补正", "late": "逾期", "inquiry": "仅来信咨询"}
 # A sender who has only written without files (questions): listed, but not an application.
@@ -241,11 +241,8 @@ def question_mails(store: Store) -> list[dict[str, Any]]:
     a person to answer it, whatever became of the applicant since."""
     numbers = {a["key"]: a for a in store.rows("SELECT key, receipt_no, unit FROM applicants")}
     out = []
-    for m in store.rows(
-        "SELECT applicant, sender, subject, received_at, problems FROM mails"
-        " WHERE category='application' AND problems LIKE ? AND answered_at IS NULL ORDER BY received_at",
-        (f"%{QUESTION_CODE}%",),
-    ):
+    condition, params = open_question()
+    for m in store.rows(f"SELECT applicant, sender, subject, received_at, problems FROM mails WHERE {condition} ORDER BY received_at", params):
         for f in findings_from_json(m["problems"]):
             if f.code != QUESTION_CODE:
                 continue
@@ -514,11 +511,10 @@ def _xlsx(rows: list[dict[str, Any]], others: list[dict[str, Any]]) -> bytes:
 
 def bounced_lines(store: Store) -> list[str]:
     """Replies that came back undelivered and were not resent since, newest first: staff phone these units."""
-    from .replies import reply_name
+    from .replies import reply_name, reply_owner
 
     return [
-        f"{'' if r['kind'] == 'question' else (r['receipt_no'] or '') + ' ' + (r['unit'] or '')} {r['to_addr']}："
-        f"{reply_name(r['kind'])}，{r['error'] or '被退回'}（回复编号 {r['id']}）".strip()
+        f"{reply_owner(r)} {r['to_addr']}：{reply_name(r['kind'])}，{r['error'] or '被退回'}（回复编号 {r['id']}）".strip()
         for r in store.rows(
             "SELECT o.id, o.to_addr, o.kind, o.error, a.receipt_no, a.unit FROM outbox o LEFT JOIN applicants a ON a.key = o.applicant"
             " WHERE o.state='bounced' AND NOT EXISTS (SELECT 1 FROM outbox l WHERE l.message_id = o.message_id"
@@ -537,10 +533,9 @@ def status_lines(store: Store) -> list[str]:
             break
         failures += 1
     counts = {r["state"]: r["n"] for r in store.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")}
+    condition, params = open_question()
     attention = store.one(
-        "SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR category='other'"
-        " OR (category='application' AND problems LIKE ? AND answered_at IS NULL)",
-        (f"%{QUESTION_CODE}%",),
+        f"SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR category='other' OR ({condition})", params
     )["n"]
     lines = [
         f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}",
