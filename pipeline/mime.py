@@ -1253,7 +1253,7 @@ def _machine_address(addr: str) -> bool:
                 or LIST_HOST.search(host))
 
 
-def _reply_to(msg: Message, sender: str, own_addresses: frozenset[str]) -> tuple[str, str]:
+def _reply_to(msg: Message, sender: str, own: frozenset[str]) -> tuple[str, str]:
     """(name, address) of a Reply-To naming a person other than the sender, else ("", "").
 
     A shared office mailbox or an OA gateway asks answers to go to the person who wrote;
@@ -1261,7 +1261,7 @@ def _reply_to(msg: Message, sender: str, own_addresses: frozenset[str]) -> tuple
     which clients and lists also put in Reply-To) are ignored: nobody would read our answer.
     """
     name, addr = parse_address(_raw_header(msg, "reply-to"))
-    if "@" not in addr or addr == sender or addr in {a.strip().lower() for a in own_addresses} or _machine_address(addr):
+    if "@" not in addr or addr == sender or addr in own or _machine_address(addr):
         return "", ""
     return name, addr
 
@@ -1279,7 +1279,8 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
                 name = name or name2
                 break
     subject = decode_header(_raw_header(msg, "subject"))
-    reply_name, reply_to = _reply_to(msg, sender, own_addresses)
+    own = frozenset(a.strip().lower() for a in own_addresses)
+    reply_name, reply_to = _reply_to(msg, sender, own)
     if reply_to and NO_REPLY_LOCAL.search(sender.split("@")[0]):
         # An OA system or gateway sending for a person (From noreply@, Reply-To the person, never
         # a role mailbox: see `_reply_to`): the person is who wrote, files and answers are theirs.
@@ -1298,7 +1299,6 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     message_id = mids[0] if mids else f"<{sha}@intake.invalid>"
     references = message_ids(_raw_headers(msg, "references") + _raw_headers(msg, "in-reply-to"))
 
-    own = frozenset(a.strip().lower() for a in own_addresses)
     attachments, plains, htmls, problems, returned = _collect(msg, own)
     html_text = "\n\n".join(html_to_text(h) for h in htmls)
     plain_text = "\n\n".join(p.strip() for p in plains if p.strip())
