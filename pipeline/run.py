@@ -180,6 +180,7 @@ class Runner:
                 _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)
             )
             keys = list(dict.fromkeys([applicant, *owners.values()])) if applicant else []
+            submits = not any(f.code == QUESTION_CODE for f in problems)
             answer_to = mail.reply_to or mail.sender
             for row in file_rows:
                 row["applicant"] = owners.get(row["sha256"], applicant)
@@ -197,7 +198,7 @@ class Runner:
             for key in keys:
                 if key != mail.sender:
                     self.store.merge_applicant(mail.sender, key)
-                self.store.ensure_applicant(key, answer_to, self.ruleset.call.receipt_prefix)
+                self.store.ensure_applicant(key, answer_to, self.ruleset.call.receipt_prefix, numbered=submits)
                 # Replies go to whoever wrote last for the unit (to the Reply-To they gave).
                 self.store.conn.execute(
                     "UPDATE applicants SET dirty=1, pending_reply_mail=?, sender=? WHERE key=?",

@@ -325,14 +325,27 @@ class Store:
 
     # -- applicants -----------------------------------------------------------
 
-    def ensure_applicant(self, key: str, sender: str, prefix: str) -> None:
-        """Create the applicant with a receipt number that never changes."""
-        if self.one("SELECT 1 AS x FROM applicants WHERE key=?", (key,)):
+    def ensure_applicant(self, key: str, sender: str, prefix: str, *, numbered: bool = True) -> None:
+        """Create the applicant; give it a receipt number, which never changes, once it
+        submits something (`numbered`): someone who only asked takes none, so the
+        register has no gaps for questions."""
+        row = self.one("SELECT receipt_no FROM applicants WHERE key=?", (key,))
+        if row is not None and (row["receipt_no"] or not numbered):
             return
-        # Numbers are never reused, also after two applicants were merged.
-        numbers = [int(r["n"]) for r in self.rows("SELECT substr(receipt_no, ?) AS n FROM applicants", (len(prefix) + 2,)) if str(r["n"]).isdigit()]
+        number = None
+        if numbered:
+            # Numbers are never reused, also after two applicants were merged.
+            numbers = [
+                int(r["n"])
+                for r in self.rows("SELECT substr(receipt_no, ?) AS n FROM applicants", (len(prefix) + 2,))
+                if str(r["n"]).isdigit()
+            ]
+            number = f"{prefix}-{max(numbers, default=0) + 1:03d}"
+        if row is not None:
+            self.conn.execute("UPDATE applicants SET receipt_no=? WHERE key=?", (number, key))
+            return
         self.db["applicants"].insert(
-            {"key": key, "sender": sender, "receipt_no": f"{prefix}-{max(numbers, default=0) + 1:03d}", "dirty": 1, "updated_at": iso(now_utc())}
+            {"key": key, "sender": sender, "receipt_no": number, "dirty": 1, "updated_at": iso(now_utc())}
         )
 
     def documents(self, applicant: str) -> list[tuple[int, str, Document]]:

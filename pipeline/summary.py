@@ -95,7 +95,8 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
     for m in store.rows("SELECT applicant, received_at, problems FROM mails WHERE category='application'"):
         mails.setdefault(m["applicant"], []).append(m)
     out = []
-    for a in store.rows("SELECT * FROM applicants ORDER BY receipt_no"):
+    # Numbered applications first, then those who only asked (no receipt number).
+    for a in store.rows("SELECT * FROM applicants ORDER BY receipt_no IS NULL, receipt_no, first_received_at"):
         decision = decisions.get(a["decision_id"])
         word = files.get(a["word_file_id"]) or {}
         pdf = files.get(a["pdf_file_id"]) or {}
@@ -106,7 +107,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
         inquiry = bool(wrote) and not decision and not word and not pdf and not submitted_by(wrote)
         out.append(
             {
-                "receipt_no": a["receipt_no"],
+                "receipt_no": a["receipt_no"] or "",
                 "unit": a["unit"] or "",
                 "sender": a["sender"],
                 "status": INQUIRY if inquiry else a["status"],

@@ -172,18 +172,30 @@ def test_one_address_for_two_units_is_two_applicants(pipe, forms):
     assert {unit for _, unit in pipe.store.sender_units("kexie@163.com")} == {a1.unit, a2.unit}
 
 
-def test_question_first_then_forms_is_one_applicant_with_one_number(pipe, forms):
+def test_question_first_then_forms_is_one_applicant_numbered_when_it_submits(pipe, forms):
     app, docx, pdf = forms[0]
     earlier = ON_TIME - timedelta(days=1)
     pipe.feed(form_mail("a@qq.com", [], earlier, subject="请问试点申报书模板"), earlier)
+    pipe.feed(form_mail("b@qq.com", [], earlier, subject="请问截止时间"), earlier)
     pipe.judge()
-    number = pipe.rows("SELECT receipt_no FROM applicants")[0]["receipt_no"]
+    # Someone who only asked takes no receipt number (the register has no gaps for questions).
+    assert [r["receipt_no"] for r in pipe.rows("SELECT receipt_no FROM applicants")] == [None, None]
     pipe.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
     pipe.judge()
-    rows = pipe.rows("SELECT * FROM applicants")
-    assert len(rows) == 1 and rows[0]["receipt_no"] == number and rows[0]["status"] == "accepted"
-    kinds = [r["kind"] for r in pipe.rows("SELECT kind FROM outbox ORDER BY id")]
+    rows = {r["sender"]: r for r in pipe.rows("SELECT * FROM applicants")}
+    assert len(rows) == 2 and rows["a@qq.com"]["status"] == "accepted"
+    assert rows["a@qq.com"]["receipt_no"] == "2025-KJZY-001" and rows["b@qq.com"]["receipt_no"] is None
+    kinds = [r["kind"] for r in pipe.rows("SELECT kind FROM outbox WHERE applicant=? ORDER BY id", (rows["a@qq.com"]["key"],))]
     assert kinds == ["question", "receipt"]
+    receipt = pipe.rows("SELECT subject FROM outbox WHERE kind='receipt'")[0]["subject"]
+    assert receipt.endswith("（2025-KJZY-001）")
+    # The question again later keeps the number; the summary lists the numbered application first.
+    pipe.feed(form_mail("a@qq.com", [], subject="请问何时公布结果"))
+    pipe.judge()
+    assert pipe.rows("SELECT receipt_no FROM applicants WHERE sender='a@qq.com'")[0]["receipt_no"] == "2025-KJZY-001"
+    from pipeline.summary import applicant_rows
+
+    assert [r["receipt_no"] for r in applicant_rows(pipe.store)] == ["2025-KJZY-001", ""]
 
 
 def test_later_version_replaces_earlier_and_both_stay_on_record(pipe, forms):
