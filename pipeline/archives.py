@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass
 
 from .filetypes import sniff
 from .models import WARNING, Attachment, Finding
+
+log = logging.getLogger(__name__)
 
 ARCHIVE_KINDS = frozenset({"zip", "7z", "rar", "tnef"})
 LOCATION = "邮件附件（压缩包）"
@@ -50,9 +54,19 @@ def expand(att: Attachment, limits: Limits = Limits(), depth: int = 1) -> tuple[
             return _rar(att, limits, depth)
         if att.kind == "tnef":
             return _tnef(att, limits, depth)
-    except Exception as exc:  # a hostile archive must not stop the run
-        return [], [_problem(f"压缩包“{att.filename}”无法解压（{type(exc).__name__}），请直接将 Word 和 PDF 文件作为附件发送。")]
+    except Exception:  # a hostile archive must not stop the run; the applicant reads no exception names
+        log.warning("unpacking %s (%s) failed", att.filename, att.kind, exc_info=True)
+        return [], [_problem(f"{_what(att)}无法打开，请直接将 Word 和 PDF 文件作为附件发送（不要压缩或打包）。")]
     return [], []
+
+
+def _what(att: Attachment) -> str:
+    """How the applicant's container is named in a reply: a winmail.dat is no 压缩包 to them."""
+    if att.kind == "tnef":
+        return f"Outlook 生成的附件包“{att.filename}”"
+    if att.kind == "msg":
+        return f"附件中的 Outlook 邮件“{att.filename}”"
+    return f"压缩包“{att.filename}”"
 
 
 def _member(name: str, data: bytes, parent: Attachment) -> Attachment:
@@ -155,6 +169,23 @@ def _rar(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
     return _recurse(members, limits, depth, problems), problems
 
 
+def _tnef_object(level: int, name: int, type_: int, data: bytes) -> bytes:
+    return struct.pack("<BHHI", level, name, type_, len(data)) + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+
+# attOemCodepage = 936 (Chinese Windows), for streams that carry none.
+_CODEPAGE_936 = _tnef_object(1, 0x9007, 0x0006, struct.pack("<II", 936, 0))
+
+
+def _parse_tnef(tnef_class, data: bytes):
+    """tnefparse decodes strings with the stream's codepage and fails (TypeError) when a
+    gateway wrote none: such streams are read as Chinese Windows would have written them."""
+    try:
+        return tnef_class(data, do_checksum=False)
+    except TypeError:
+        return tnef_class(data[:6] + _CODEPAGE_936 + data[6:], do_checksum=False)
+
+
 def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
     """Outlook's winmail.dat. Names are decoded here: tnefparse reads the short
     name as UTF-8 and fails on GBK (codepage 936) names."""
@@ -165,7 +196,7 @@ def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment]
         return [], [_problem(f"暂不能读取 Outlook 的 winmail.dat（“{att.filename}”），请以普通附件重新发送 Word 和 PDF 文件。")]
     from .mime import decode_bytes, norm_charset
 
-    tnef = TNEF(att.data, do_checksum=False)
+    tnef = _parse_tnef(TNEF, att.data)
     charset = norm_charset(tnef.codepage) if tnef.codepage else "gb18030"
     members = []
     total = 0

@@ -453,7 +453,36 @@ def part_bytes(part: Message) -> bytes:
     return data
 
 
+# Where a padded quantum ends and more base64 follows: encoders that base64 each read
+# buffer on its own (a PHP or Java OA's `base64_encode(fread(8191))` loop) pad mid-stream.
+_B64_PAD_INSIDE = re.compile(rb"(?<==)(?=\s*[A-Za-z0-9+/])")
+_B64_CHUNK = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+
+
 def _b64(data: bytes) -> bytes:
+    """Decode a base64 body; padding inside it (chunked encoders) does not cut the file.
+
+    A chunk after padding is decoded only while it is wholly base64 (a gateway's
+    footer text after the last chunk is not file data)."""
+    parts = _B64_PAD_INSIDE.split(data)
+    if len(parts) == 1:
+        return _b64_one(data)
+    out = [_b64_one(parts[0])]
+    for part in parts[1:]:
+        lines = []
+        for line in part.split(b"\n"):
+            line = line.strip()
+            if line and not _B64_CHUNK.fullmatch(line):
+                break
+            lines.append(line)
+        clean = b"".join(lines)
+        out.append(_b64_one(clean))
+        if clean != re.sub(rb"\s+", b"", part):
+            break
+    return b"".join(out)
+
+
+def _b64_one(data: bytes) -> bytes:
     try:
         # Non-strict a2b_base64 already skips line breaks and stray characters.
         return binascii.a2b_base64(data)

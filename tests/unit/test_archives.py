@@ -121,13 +121,17 @@ def tnef_object(level: int, name: int, type_: int, data: bytes) -> bytes:
     return struct.pack("<BHHI", level, name, type_, len(data)) + data + struct.pack("<H", sum(data) & 0xFFFF)
 
 
-def winmail_dat(files: dict[str, bytes], codepage: int = 936) -> bytes:
-    """A minimal TNEF stream as Outlook on Chinese Windows writes it (GBK names)."""
+def winmail_dat(files: dict[str, bytes], codepage: int | None = 936, subject: str = "") -> bytes:
+    """A minimal TNEF stream as Outlook on Chinese Windows writes it (GBK names);
+    `codepage=None` leaves attOemCodepage out, as some gateways do."""
     import struct
 
     out = struct.pack("<IH", 0x223E9F78, 1)
     out += tnef_object(1, 0x9006, 0x0008, struct.pack("<I", 0x00010000))
-    out += tnef_object(1, 0x9007, 0x0006, struct.pack("<II", codepage, 0))
+    if codepage is not None:
+        out += tnef_object(1, 0x9007, 0x0006, struct.pack("<II", codepage, 0))
+    if subject:
+        out += tnef_object(1, 0x8004, 0x0001, subject.encode("gbk") + b"\x00")
     for name, data in files.items():
         out += tnef_object(2, 0x9002, 0x0006, b"\x01\x00" + b"\x00" * 12)
         out += tnef_object(2, 0x8010, 0x0001, name.encode("gbk") + b"\x00")
@@ -144,6 +148,30 @@ def test_winmail_dat_with_gbk_names():
     members, problems = expand(att(data, "winmail.dat", "tnef"))
     assert problems == []
     assert [(m.filename, m.kind) for m in members] == [("朱镕基喆玥申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_winmail_dat_without_a_codepage_is_read_as_chinese_windows_writes_it():
+    """A gateway's TNEF without attOemCodepage made tnefparse raise TypeError; the applicant was told
+    “压缩包…无法解压（TypeError）” and that no file had arrived."""
+    data = winmail_dat({"朱镕基申报书.docx": tiny_docx(), "盖章版.pdf": b"%PDF-1.4\n"}, codepage=None, subject="申报材料")
+    members, problems = expand(att(data, "winmail.dat", "tnef"))
+    assert problems == []
+    assert [(m.filename, m.kind) for m in members] == [("朱镕基申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_an_unreadable_container_is_named_for_what_it_is_without_exception_names(monkeypatch):
+    from pipeline import archives
+
+    def broken(tnef_class, data):
+        raise ValueError("bad TNEF object")
+
+    monkeypatch.setattr(archives, "_parse_tnef", broken)
+    members, problems = expand(att(b"\x78\x9f\x3e\x22" + b"\x01" * 40, "winmail.dat", "tnef"))
+    assert members == [] and len(problems) == 1
+    text = problems[0].message
+    assert "winmail.dat" in text and "Outlook" in text and "压缩包" not in text and "Error" not in text
+    members, problems = expand(att(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 40, "材料.7z", "7z"))
+    assert len(problems) == 1 and "压缩包“材料.7z”" in problems[0].message and "Error" not in problems[0].message
 
 
 def test_7z_members():

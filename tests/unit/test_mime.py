@@ -162,6 +162,27 @@ def test_base64_sniffing_without_cte_stays_narrow(headers, payload):
     assert a.data == payload
 
 
+def chunked_b64(data: bytes, chunk: int) -> bytes:
+    """base64 of each `chunk`-byte read on its own, then cut into 76-character lines
+    (a PHP/Java OA's `base64_encode(fread(8191))` loop: padding inside the stream)."""
+    text = b"".join(corpus.b64(data[i : i + chunk]).replace(b"\r", b"").replace(b"\n", b"") for i in range(0, len(data), chunk))
+    return b"\r\n".join(text[i : i + 76] for i in range(0, len(text), 76)) + b"\r\n"
+
+
+@pytest.mark.parametrize("footer", [b"", b"\r\n-- \r\nScanned by the gateway\r\n"], ids=["plain", "gateway_footer"])
+def test_base64_padded_inside_the_stream_keeps_the_whole_file(footer):
+    """Non-strict a2b_base64 stops at the first padded quantum: both files were cut after 8191 bytes
+    and the applicant was told the PDF and the Word could not be opened."""
+    import os
+
+    pdf = corpus.PDF + os.urandom(30_001)
+    headers = [("Content-Type", "application/pdf"), ("Content-Disposition", 'attachment; filename="盖章版.pdf"'),
+               ("Content-Transfer-Encoding", "base64")]
+    mail = parse(corpus.with_files([corpus.part(headers, chunked_b64(pdf, 8191) + footer, encode=False)]))
+    (a,) = mail.attachments
+    assert a.data == pdf
+
+
 def test_base64_document_in_the_text_body_stays_text():
     """Only attachments are sniffed: a body that happens to be base64 is text."""
     body = corpus.part([("Content-Type", "text/plain; charset=utf-8")], corpus.b64(corpus.PDF), encode=False)
