@@ -20,7 +20,7 @@ from .models import WARNING, Attachment, Finding
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_KINDS = frozenset({"zip", "7z", "rar", "tnef"})
+ARCHIVE_KINDS = frozenset({"zip", "7z", "rar", "tnef", "msg"})
 LOCATION = "邮件附件（压缩包）"
 
 
@@ -54,6 +54,8 @@ def expand(att: Attachment, limits: Limits = Limits(), depth: int = 1) -> tuple[
             return _rar(att, limits, depth)
         if att.kind == "tnef":
             return _tnef(att, limits, depth)
+        if att.kind == "msg":
+            return _msg(att, limits, depth)
     except Exception:  # a hostile archive must not stop the run; the applicant reads no exception names
         log.warning("unpacking %s (%s) failed", att.filename, att.kind, exc_info=True)
         return [], [_problem(f"{_what(att)}无法打开，请直接将 Word 和 PDF 文件作为附件发送（不要压缩或打包）。")]
@@ -212,3 +214,65 @@ def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment]
         members.append(_member(str(name).strip("\x00") or "未命名文件", data, att))
     problems: list[Finding] = []
     return _recurse(members, limits, depth, problems), problems
+
+
+MSG_ATTACH = "__attach_version1.0_#"
+MSG_EMBEDDED = "__substg1.0_3701000D"  # an attached mail: a whole message storage
+MSG_DATA = "__substg1.0_37010102"
+# Attachment name properties, best first: long name, short name, display name (Unicode, then 8-bit).
+MSG_NAMES = ("3707001F", "3704001F", "3001001F", "3707001E", "3704001E", "3001001E")
+
+
+def _msg(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+    """An Outlook mail (.msg) attached to the mail: Outlook users drag a sent mail from
+    已发送邮件 into a new one. Its attachments are the applicant's files."""
+    import olefile
+
+    members: list[Attachment] = []
+    problems: list[Finding] = []
+    with olefile.OleFileIO(io.BytesIO(att.data)) as ole:
+        entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
+        total = _msg_members(ole, entries, (), att, members, limits, level=0)
+    if total > limits.max_total_bytes:
+        return [], [_problem(f"{_what(att)}中的文件过大，未打开。")]
+    return _recurse(members, limits, depth, problems), problems
+
+
+def _msg_members(ole, entries, prefix: tuple, parent: Attachment, out: list[Attachment], limits: Limits, level: int) -> int:
+    """Add the attachments of the message storage at `prefix` (and of mails attached to it); bytes read."""
+    n = len(prefix)
+    storages = sorted({e[n] for e in entries if len(e) > n + 1 and e[:n] == prefix and e[n].startswith(MSG_ATTACH)})
+    total = 0
+    for storage in storages:
+        if len(out) >= limits.max_members or total > limits.max_total_bytes:
+            break
+        base = (*prefix, storage)
+        embedded = (*base, MSG_EMBEDDED)
+        if any(e[: len(embedded)] == embedded for e in entries):
+            if level < limits.max_depth:
+                total += _msg_members(ole, entries, embedded, parent, out, limits, level + 1)
+            continue
+        path = "/".join((*base, MSG_DATA))
+        if not ole.exists(path):
+            continue  # a link or an OLE object, no file bytes
+        total += ole.get_size(path)
+        if total > limits.max_total_bytes:
+            break
+        data = ole.openstream(path).read()
+        out.append(_member(_msg_name(ole, base) or "未命名文件", data, parent))
+    return total
+
+
+def _msg_name(ole, base: tuple) -> str:
+    from .mime import decode_bytes
+
+    for prop in MSG_NAMES:
+        path = "/".join((*base, f"__substg1.0_{prop}"))
+        if not ole.exists(path):
+            continue
+        raw = ole.openstream(path).read()
+        name = raw.decode("utf-16-le", "replace") if prop.endswith("1F") else decode_bytes(raw, "gb18030")
+        name = name.strip("\x00").strip()
+        if name:
+            return name
+    return ""

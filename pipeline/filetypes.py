@@ -11,7 +11,7 @@ import zipfile
 
 KINDS = (
     "docx", "xlsx", "pptx", "odt", "zip", "pdf", "doc", "wps", "xls", "ppt", "rtf",
-    "html_doc", "word2003xml", "rar", "7z", "tnef", "image", "ofd", "text", "other",
+    "html_doc", "word2003xml", "rar", "7z", "tnef", "msg", "office_encrypted", "image", "ofd", "text", "other",
 )
 
 TNEF_MAGIC = b"\x78\x9f\x3e\x22"
@@ -88,8 +88,27 @@ def _utf16(name: str) -> bytes:
     return name.encode("utf-16-le")
 
 
+def _ole2_top_names(data: bytes) -> set[str] | None:
+    """Names of the root storage's entries, or None when olefile cannot read the directory."""
+    try:
+        import olefile
+
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            return {entry[0] for entry in ole.listdir(streams=True, storages=True) if entry}
+    except Exception:
+        return None
+
+
 def _ole2_kind(data: bytes) -> str:
     """Refine OLE2 by the stream names in its directory (UTF-16LE)."""
+    top = _ole2_top_names(data)
+    if top is not None:
+        # The root's own entries: a file attached inside an Outlook mail holds
+        # another file's stream names in its bytes, so the root decides.
+        if "__properties_version1.0" in top and any(n.startswith("__substg1.0_") for n in top):
+            return "msg"  # an Outlook mail saved or dragged into the mail (.msg)
+        if "EncryptedPackage" in top:
+            return "office_encrypted"  # a .docx/.xlsx with an open password (its package is encrypted)
     # A substring search is cheap and good enough: directory entries hold
     # the stream names verbatim, and the names below are distinctive.
     if _utf16("WordDocument") in data:

@@ -874,10 +874,26 @@ def _embedded_mail(part: Message) -> Message | None:
             return None
     elif isinstance(payload, str) and part_filename(part).lower().endswith(".eml"):
         data = part_bytes(part)
+    elif isinstance(payload, str) and _is_pkcs7(part):
+        # Opaque-signed S/MIME: the signed MIME entity (the sender's text and files) is inside.
+        from .smime import signed_content
+
+        content = signed_content(part_bytes(part))
+        if content is None:
+            return None
+        entity = email.message_from_bytes(content, policy=email.policy.compat32)
+        return entity if "content-type" in {k.lower() for k in entity.keys()} else None
     else:
         return None
     mail = email.message_from_bytes(data, policy=email.policy.compat32)
     return mail if MAIL_HEADERS & {k.lower() for k in mail.keys()} else None
+
+
+PKCS7_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+
+
+def _is_pkcs7(part: Message) -> bool:
+    return _content_type(part) in PKCS7_TYPES or part_filename(part).lower().endswith(".p7m")
 
 
 def _transfer_decoded(part: Message, data: bytes) -> bytes | None:
@@ -904,7 +920,7 @@ def _content_type(part: Message) -> str:
 
 KIND_EXT = {"docx": "docx", "pdf": "pdf", "doc": "doc", "wps": "wps", "xls": "xls", "xlsx": "xlsx", "pptx": "pptx",
             "ppt": "ppt", "rtf": "rtf", "html_doc": "doc", "word2003xml": "xml", "odt": "odt", "zip": "zip", "rar": "rar", "7z": "7z",
-            "image": "jpg", "ofd": "ofd", "text": "txt", "other": "bin"}
+            "msg": "msg", "office_encrypted": "docx", "image": "jpg", "ofd": "ofd", "text": "txt", "other": "bin"}
 REPORT_TYPES = frozenset({"text/rfc822-headers", "message/delivery-status", "message/disposition-notification",
                           "message/feedback-report", "message/global-delivery-status", "message/global-headers"})
 INLINE_DOCUMENTS = frozenset(KIND_EXT) - {"image", "text", "other"}
@@ -969,6 +985,9 @@ def _collect(
                     problems.append(BROKEN_STRUCTURE)
                 continue
             data = part_bytes(part)
+            if _is_pkcs7(part) and _smime_kind(data) == "encrypted":
+                problems.append(ENCRYPTED_MAIL)
+                continue
             if (name or disp == "attachment") and _raw_header(part, "content-transfer-encoding") is None:
                 data = unlabelled_base64(data) or data
             if data.startswith(APPLE_MAGIC) or ctype == "application/applefile":
@@ -999,6 +1018,21 @@ def _collect(
             Attachment(filename=filename, kind=kind, data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=_clean(ctype))
         )
     return forwarded_files + attachments, plains, htmls, problems, returned
+
+
+def _smime_kind(data: bytes) -> str | None:
+    from .smime import kind
+
+    return kind(data)
+
+
+# An S/MIME-encrypted mail: only the recipient's private key opens it, and we have none.
+ENCRYPTED_MAIL = Finding(
+    "format_unreadable",
+    ERROR,
+    "邮件经过加密（S/MIME 加密），系统无法读取其中的附件。请在邮件客户端中取消“加密邮件”后重新发送 Word 版和盖章 PDF 版申报书。",
+    "邮件附件",
+)
 
 
 BROKEN_STRUCTURE = Finding(

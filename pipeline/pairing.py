@@ -11,7 +11,7 @@ from typing import Callable
 from .archives import ARCHIVE_KINDS
 from .models import Document, Finding, Submission
 
-WORD_KINDS = frozenset({"docx", "doc", "wps", "rtf", "html_doc", "word2003xml", "odt"})
+WORD_KINDS = frozenset({"docx", "doc", "wps", "rtf", "html_doc", "word2003xml", "odt", "office_encrypted"})
 # Files an applicant sends: these make a mail an application whatever its subject or text says.
 APPLICATION_KINDS = WORD_KINDS | {"pdf", "image", "ofd"} | ARCHIVE_KINDS
 FORM_HINTS = ("申报书", "申报", "试点")

@@ -42,6 +42,13 @@ NOT_DOCX = Finding(
     "申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
     "Word 版申报书",
 )
+ENCRYPTED_WORD = Finding(
+    "format_unreadable",
+    "error",
+    "Word 版申报书设置了打开密码，无法读取。请在 Word 或 WPS 中取消密码（文件→信息→保护文档→用密码进行加密，清空密码；"
+    "WPS：文件→文档加密→密码加密，清空密码）后保存，重新发送。",
+    "Word 版申报书",
+)
 
 
 def classify(mail: Mail) -> str:
@@ -305,10 +312,12 @@ class Runner:
             from .forms.docx import read_form
 
             data = self.files.file_path(sha256, kind).read_bytes()
-            if kind != "docx":
+            if kind == "office_encrypted":
+                data = None  # no password to open it with, and LibreOffice would only fail
+            elif kind != "docx":
                 data = to_docx(data, kind)
             if data is None:
-                self._parsed[sha256] = Application(problems=(NOT_DOCX,))
+                self._parsed[sha256] = Application(problems=(ENCRYPTED_WORD if kind == "office_encrypted" else NOT_DOCX,))
             else:
                 self._parsed[sha256] = read_form(data)
         return self._parsed[sha256]

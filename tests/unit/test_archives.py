@@ -198,3 +198,57 @@ def test_a_winmail_dat_makes_a_mail_an_application_whatever_its_subject():
                 attachments=(att(data, "winmail.dat", "tnef"),))
     assert classify(mail) == "application"
     assert classify(dataclasses.replace(mail, attachments=())) == "other"
+
+
+def test_an_attached_outlook_msg_gives_its_files_and_is_no_word_form():
+    """Outlook users drag a sent mail into a new one: the .msg was taken for an old .doc that
+    could not be converted, and could even push out the real .docx of the same mail."""
+    import cfb_writer
+    from pipeline.filetypes import sniff
+    from pipeline.pairing import role_of
+
+    # The test writer keeps every stream in regular sectors (>= 4096 bytes), so the files are that big.
+    docx, pdf = big_docx(), b"%PDF-1.4\n%" + b"0" * 5000 + b"\n%%EOF\n"
+    data = cfb_writer.msg("申报材料", [("新乡市红旗区科协申报书.docx", docx), ("盖章版.pdf", pdf)])
+    assert sniff(data) == "msg" and role_of("msg") == "other"
+    members, problems = expand(att(data, "申报材料.msg", "msg"))
+    assert problems == []
+    assert [(m.filename, m.kind, m.data) for m in members] == [("新乡市红旗区科协申报书.docx", "docx", docx), ("盖章版.pdf", "pdf", pdf)]
+
+
+def big_docx() -> bytes:
+    import os
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+        zf.writestr("word/media/image1.bin", os.urandom(5000))
+    return buf.getvalue()
+
+
+def test_a_mail_attached_to_an_attached_msg_is_opened_too():
+    import cfb_writer
+
+    u = lambda s: s.encode("utf-16-le") + b"\x00\x00"  # noqa: E731
+    inner = {"__properties_version1.0": b"\x00" * 32, "__substg1.0_0037001F": u("转发"),
+             "__attach_version1.0_#00000000": {"__substg1.0_3707001F": u("盖章版.pdf"), "__substg1.0_37010102": b"%PDF-1.4\n%%EOF\n",
+                                               "__properties_version1.0": b"\x00" * 16}}
+    data = cfb_writer.build({
+        "__properties_version1.0": b"\x00" * 32, "__substg1.0_0037001F": u("申报材料"),
+        "__attach_version1.0_#00000000": {"__substg1.0_3707001F": u("申报书.docx"), "__substg1.0_37010102": tiny_docx(),
+                                          "__properties_version1.0": b"\x00" * 16},
+        "__attach_version1.0_#00000001": {"__substg1.0_3701000D": inner, "__properties_version1.0": b"\x00" * 16},
+    })
+    members, problems = expand(att(data, "申报.msg", "msg"))
+    assert problems == [] and [(m.filename, m.kind) for m in members] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_an_encrypted_office_file_is_a_word_candidate_with_its_own_kind():
+    """A .docx with an open password is an OLE2 container holding EncryptedPackage: not an old .doc."""
+    import cfb_writer
+    from pipeline.filetypes import sniff
+    from pipeline.pairing import role_of
+
+    data = cfb_writer.build({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\x00" * 40, "EncryptedPackage": b"\x00" * 5000})
+    assert sniff(data) == "office_encrypted" and role_of("office_encrypted") == "word"

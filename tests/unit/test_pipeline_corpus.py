@@ -950,3 +950,29 @@ def test_stored_times_sort_in_time_order_whatever_zone_they_came_in(tmp_path, fo
     assert [m["received_at"] for m in p.store.applicant_mails(key)] == ["2025-06-20T01:30:00+00:00", "2025-06-20T02:00:00+00:00"]
     assert p.store.latest_mail(key) == p.rows("SELECT sha256 FROM mails WHERE received_at LIKE '%T02:00%'")[0]["sha256"]
     p.close()
+
+
+def test_forms_inside_an_attached_outlook_msg_are_accepted(pipe, forms):
+    """The .msg was taken for an old .doc: 补正 '不是可以读取的 .docx' and '未收到盖章 PDF'."""
+    import cfb_writer
+
+    app, docx, pdf = forms[0]
+    msg = cfb_writer.msg("申报材料", [("申报书.docx", docx), ("盖章版.pdf", pdf)])
+    pipe.feed(form_mail("a@qq.com", [("申报材料.msg", msg)]))
+    pipe.judge()
+    (row,) = pipe.rows("SELECT * FROM applicants")
+    assert (row["unit"], row["status"]) == (app.unit_name, "accepted")
+    kinds = {r["filename"]: r["kind"] for r in pipe.rows("SELECT filename, kind FROM files")}
+    assert kinds == {"申报材料.msg": "msg", "申报书.docx": "docx", "盖章版.pdf": "pdf"}
+
+
+def test_a_password_protected_word_is_told_to_remove_the_password(pipe, forms):
+    import cfb_writer
+
+    app, docx, pdf = forms[0]
+    locked = cfb_writer.build({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\x00" * 40, "EncryptedPackage": b"\x00" * 5000})
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", locked), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    (reply,) = pipe.rows("SELECT * FROM outbox")
+    text = reply_text(reply)
+    assert reply["kind"] == "correction" and "设置了打开密码" in text and "另存为 .docx" not in text
