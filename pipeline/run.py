@@ -390,12 +390,30 @@ class Runner:
         extra = {d.sha256 for d in pdfs if other(d)}
         return docs if len(extra) == len(pdfs) else [x for x in docs if x[1] != "pdf" or x[2].sha256 not in extra]
 
+    def _words_first(self, docs: list) -> list:
+        """An applicant's documents without Word files that are not the form (our blank
+        template, an unreadable file) when the same mail brought one that is: an applicant
+        who forwards our 补正通知 or 来信收到 with the filled form keeps our template in the
+        mail, and the order of attachments must not make the template the answer. Kept on record."""
+        words = [d for _, role, d in docs if role == "word"]
+        if len(words) < 2:
+            return docs
+
+        def not_form(d: Document) -> bool:
+            problems = self.read_word(d.sha256, d.kind).problems
+            return any(p.code in ("wrong_form", "format_unreadable") for p in problems)
+
+        unread = {d.sha256 for d in words if not_form(d)}
+        read_mails = {d.mail_sha256 for d in words if d.sha256 not in unread}
+        extra = {d.sha256 for d in words if d.sha256 in unread and d.mail_sha256 in read_mails}
+        return [x for x in docs if x[1] != "word" or x[2].sha256 not in extra] if extra else docs
+
     def assess(self, key: str) -> "Assessment":
         """Pair the applicant's files, read them and run the rules (no writes)."""
         store, call = self.store, self.ruleset.call
         row = store.one("SELECT * FROM applicants WHERE key=?", (key,))
         mails = store.applicant_mails(key)
-        docs = self._forms_first(store.documents(key))
+        docs = self._words_first(self._forms_first(store.documents(key)))
         last_doc_time = max((d.received_at for _, _, d in docs), default=None)
         mail_problems: list[Finding] = []
         for m in mails:

@@ -976,3 +976,23 @@ def test_a_password_protected_word_is_told_to_remove_the_password(pipe, forms):
     (reply,) = pipe.rows("SELECT * FROM outbox")
     text = reply_text(reply)
     assert reply["kind"] == "correction" and "设置了打开密码" in text and "另存为 .docx" not in text
+
+
+@pytest.mark.parametrize("template_last", [True, False], ids=["template_last", "template_first"])
+def test_our_blank_template_forwarded_beside_the_filled_form_is_not_the_form(pipe, forms, template_last):
+    """Forwarding our 来信收到/补正通知 keeps our blank template in the mail: when it came after the
+    filled form it was read as the Word version (wrong_form, the template listed as received)."""
+    from pipeline.resources import shipped
+
+    app, docx, pdf = forms[0]
+    blank = (shipped("templates") / "forms" / "申报书.docx").read_bytes()
+    name = "新乡市科技志愿服务试点建设申报书（空白模板）.docx"
+    files = [("红旗区申报书.docx", docx), ("盖章版.pdf", pdf)]
+    files = [*files, (name, blank)] if template_last else [(name, blank), *files]
+    pipe.feed(form_mail("a@qq.com", files, subject="转发: 【来信收到】新乡市科技志愿服务试点建设申报"))
+    pipe.judge()
+    (row,) = pipe.rows("SELECT * FROM applicants")
+    assert (row["unit"], row["status"]) == (app.unit_name, "accepted")
+    (reply,) = pipe.rows("SELECT * FROM outbox")
+    text = reply_text(reply)
+    assert "红旗区申报书.docx" in text and "空白模板" not in text
