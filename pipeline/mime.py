@@ -453,6 +453,35 @@ def part_bytes(part: Message) -> bytes:
     return data
 
 
+# A uuencoded file inside a text body (Outlook Express's and old Foxmail's "uuencode" option,
+# old OA and Unix mailers): "begin 644 name" … "end".
+UU_BLOCK = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+?)[ \t]*\r?\n(.*?)^end[ \t]*\r?$\n?", re.M | re.S)
+
+
+def uu_blocks(data: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The text without its uuencoded blocks, and the (name, bytes) of each file in them."""
+    files: list[tuple[str, bytes]] = []
+
+    def take(m: re.Match) -> bytes:
+        out = bytearray()
+        for line in m.group(2).splitlines():
+            if not line.strip():
+                continue
+            try:
+                out += binascii.a2b_uu(line)
+            except binascii.Error:
+                # Encoders that strip trailing spaces: decode the length the count byte announces.
+                count = ((line[0] - 32) & 63) if line else 0
+                try:
+                    out += binascii.a2b_uu(line[: (count * 4 + 5) // 3 + 1])
+                except binascii.Error:
+                    return m.group(0)  # not uuencode after all: leave the text as it is
+        files.append((decode_bytes(m.group(1).strip()), bytes(out)))
+        return b""
+
+    return UU_BLOCK.sub(take, data), files
+
+
 # Where a padded quantum ends and more base64 follows: encoders that base64 each read
 # buffer on its own (a PHP or Java OA's `base64_encode(fread(8191))` loop) pad mid-stream.
 _B64_PAD_INSIDE = re.compile(rb"(?<==)(?=\s*[A-Za-z0-9+/])")
@@ -975,7 +1004,11 @@ def _collect(
             name = part_filename(part)
             cid = _raw_header(part, "content-id")
             if ctype in ("text/plain", "text/html") and not name and disp != "attachment":
-                text = decode_bytes(part_bytes(part), _charset(part)).replace("\r\n", "\n").replace("\r", "\n")
+                data = part_bytes(part)
+                if ctype == "text/plain" and b"begin " in data:
+                    data, files = uu_blocks(data)
+                    found.extend((forwarded, uu_name, sniff(uu_data), uu_data, "application/octet-stream", None) for uu_name, uu_data in files)
+                text = decode_bytes(data, _charset(part)).replace("\r\n", "\n").replace("\r", "\n")
                 (htmls if ctype == "text/html" else plains).append(text)
                 continue
             if ctype in REPORT_TYPES and not name and disp != "attachment":

@@ -1,6 +1,8 @@
 """parse_mail over the client corpus, file sniffing, and never-raise properties."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 import sysconfig
@@ -1062,3 +1064,32 @@ def test_an_address_never_breaks_a_to_header(junk):
 def test_a_quoted_local_part_with_spaces_reaches_the_sender():
     data = corpus.plain(sender='"li xiaoyan"@example.com', subject="申报材料")
     assert parse(data).sender == '"li xiaoyan"@example.com'
+
+
+def uuencode(name: bytes, data: bytes, backtick: bool) -> bytes:
+    lines = [binascii.b2a_uu(data[i : i + 45], backtick=backtick).rstrip(b"\n") for i in range(0, len(data), 45)]
+    return b"begin 644 " + name + b"\r\n" + b"\r\n".join(lines) + b"\r\n" + (b"`" if backtick else b" ") + b"\r\nend\r\n"
+
+
+@pytest.mark.parametrize("backtick", [False, True])
+def test_uuencoded_files_in_a_text_body_are_files(backtick):
+    """Outlook Express / old Foxmail put files as begin…end blocks in the text: they were lost,
+    the sender got 来信收到 ('邮件中没有附件') and staff read the encoded noise as the question."""
+    body = ("您好，附件为申报材料，请查收。\r\n\r\n".encode("gb2312")
+            + uuencode("红旗区科协申报书.docx".encode("gbk"), corpus.DOCX, backtick)
+            + uuencode(b"gz.pdf", corpus.PDF, backtick) + "李晓燕\r\n".encode("gb2312"))
+    data = (b"From: a@hqq.gov.cn\r\nTo: kpzx350@163.com\r\nSubject: =?gb2312?B?" + base64.b64encode("申报材料".encode("gb2312"))
+            + b"?=\r\nDate: Fri, 20 Jun 2025 10:00:00 +0800\r\nMessage-ID: <uu-1@hqq.gov.cn>\r\nX-Mailer: Microsoft Outlook Express 6.00.2900.5512\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: text/plain;\r\n\tcharset=\"gb2312\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body)
+    mail = parse(data)
+    assert [(a.filename, a.kind, a.data) for a in mail.attachments] == [
+        ("红旗区科协申报书.docx", "docx", corpus.DOCX), ("gz.pdf", "pdf", corpus.PDF)]
+    assert "begin 644" not in mail.body_text and "请查收" in mail.body_text and "李晓燕" in mail.body_text
+
+
+def test_text_that_only_looks_like_uuencode_stays_text():
+    body = "会议安排：\r\nbegin 644 是权限\r\n这不是编码\r\nend\r\n".encode("utf-8")
+    data = (b"From: a@hqq.gov.cn\r\nTo: kpzx350@163.com\r\nSubject: q\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body)
+    mail = parse(data)
+    assert mail.attachments == () and "这不是编码" in mail.body_text
