@@ -15,6 +15,34 @@ ABBREVIATIONS = (
     ("股份有限公司", "公司"),
     ("有限公司", "公司"),
 )
+# Traditional (and Japanese) character forms of the characters unit names, places and the
+# form's labels use, to their simplified forms: a scanner's OCR layer set to 繁体 or mixed
+# recognition reads 新鄉市紅旗區科學技術協會 for the same unit. Only characters whose
+# simplification is unambiguous in names are listed (not 係/後/乾).
+_TRADITIONAL = (
+    "鄉紅區學術協會縣醫衛輝長葉華國門東陽開關廣濟寧鄭漢豐農業藥護務員隊團體聯織發實驗專職機構屬辦處廳場館園師範書圖電視訊"
+    "網絡設計劃傳報導億萬與為個這們來時間點單請試願創環態資領負責繫號碼銀帳戶額費預總項達標準優質壇鎮莊灣嶺崗濱滬遼龍蘇贛魯"
+    "粵瓊貴雲陝臺鋼鐵礦氣車運輸郵稅審監檢測療診婦兒紀黨組統戰勞動歷檔畫藝劇樂競賽訓練營養獸漁糧儲備貿經財產權證據興鳳龜麗"
+    "陰滎湯獲鶴許潔淨齊線級類別選擇見規觀親讀課講談論語記錄遠進過還邊適連採購儀顯確認識調題樹寶貝賓飯飲樓層屆歲齡際愛綠節"
+    "約轉換帶幫結續維聖塊壩橋蔣張陳劉楊趙黃吳孫馬鄧蕭馮韓錢譚羅盧蘭鄒龐賀聶閻顏"
+    "郷単県営発検験総転応図広歴済斉"
+)
+_SIMPLIFIED = (
+    "乡红区学术协会县医卫辉长叶华国门东阳开关广济宁郑汉丰农业药护务员队团体联织发实验专职机构属办处厅场馆园师范书图电视讯"
+    "网络设计划传报导亿万与为个这们来时间点单请试愿创环态资领负责系号码银账户额费预总项达标准优质坛镇庄湾岭岗滨沪辽龙苏赣鲁"
+    "粤琼贵云陕台钢铁矿气车运输邮税审监检测疗诊妇儿纪党组统战劳动历档画艺剧乐竞赛训练营养兽渔粮储备贸经财产权证据兴凤龟丽"
+    "阴荥汤获鹤许洁净齐线级类别选择见规观亲读课讲谈论语记录远进过还边适连采购仪显确认识调题树宝贝宾饭饮楼层届岁龄际爱绿节"
+    "约转换带帮结续维圣块坝桥蒋张陈刘杨赵黄吴孙马邓萧冯韩钱谭罗卢兰邹庞贺聂阎颜"
+    "乡单县营发检验总转应图广历济齐"
+)
+SIMPLIFY = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
+
+
+def simplified(text: str) -> str:
+    """`text` with the traditional forms above replaced by simplified ones."""
+    return text.translate(SIMPLIFY)
+
+
 _DROP = re.compile(r"[\s\u3000·•、，,。.．:：;；\"'“”‘’《》<>\[\]【】()（）-]+")
 _SUFFIX = re.compile(r"(盖章|公章|章)$")
 # Place names written before a unit's own name (河南省, 新乡市, 红旗区): added or dropped at will.
@@ -27,7 +55,7 @@ def normalize_unit(name: str) -> str:
     text = name or ""
     for _ in range(3):  # dropping characters can make a new NFKC composition
         before = text
-        text = _DROP.sub("", unicodedata.normalize("NFKC", text).lower())
+        text = _DROP.sub("", simplified(unicodedata.normalize("NFKC", text)).lower())
         text = _SUFFIX.sub("", text)
         for long, short in ABBREVIATIONS:
             text = text.replace(long, short)

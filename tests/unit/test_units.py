@@ -45,3 +45,18 @@ def test_sibling_units_are_not_one_unit():
     assert not probably_same_unit("新乡医学院", "新乡医学院三全学院")
     assert not probably_same_unit("科协", "新乡市科协")  # too short to mean anything
     assert not probably_same_unit("", "")
+
+
+def test_traditional_character_forms_are_the_same_unit():
+    """A scanner's OCR layer set to 繁体/mixed recognition reads the unit in traditional forms:
+    the applicant was told the PDF names another unit."""
+    from pipeline.units import _SIMPLIFIED, _TRADITIONAL, same_unit, simplified
+
+    assert same_unit("新鄉市紅旗區科學技術協會", "新乡市红旗区科学技术协会")
+    assert same_unit("衛輝市醫學會", "卫辉市医学会")
+    assert simplified("申報単位") == "申报单位"
+    # The table maps each listed character once, never onto another listed one.
+    assert len(_TRADITIONAL) == len(_SIMPLIFIED) == len(set(_TRADITIONAL))
+    assert not set(_TRADITIONAL) & set(_SIMPLIFIED)
+    # Two units stay two units.
+    assert not same_unit("新鄉學院", "新乡医学院")
