@@ -72,11 +72,35 @@ def _zip_kind(data: bytes) -> str:
     for part, kind in OOXML_PARTS:
         if part in names:
             return kind
+    if "[Content_Types].xml" in names:
+        # The main part under another name (Word Online and SharePoint write word/document2.xml):
+        # the package's content types say what it is. An OOXML package is never an archive to open.
+        return _ooxml_by_content_type(data)
     if "mimetype" in names and "content.xml" in names and _odf_type(data) in ODF_TEXT:
         return "odt"
     if any(n.lower() == "ofd.xml" for n in names):
         return "ofd"  # China's fixed-layout format (GB/T 33190): e-sealed documents are often OFD, not PDF
     return "zip"
+
+
+# Main-part content types (transitional and strict share these names) and the kind each makes.
+OOXML_MAIN_TYPES = (
+    ("wordprocessingml.document.main", "docx"), ("wordprocessingml.template.main", "docx"),
+    ("ms-word.document.macroenabled.main", "docx"), ("ms-word.template.macroenabledtemplate.main", "docx"),
+    ("spreadsheetml.sheet.main", "xlsx"), ("presentationml.presentation.main", "pptx"),
+)
+
+
+def _ooxml_by_content_type(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("[Content_Types].xml") as fh:
+            types = fh.read(256 * 1024).decode("utf-8", "replace").lower()
+    except Exception:
+        return "other"
+    for marker, kind in OOXML_MAIN_TYPES:
+        if marker in types:
+            return kind
+    return "other"  # an XPS document, a Visio drawing: a package, not an archive of files
 
 
 def _odf_type(data: bytes) -> str:

@@ -252,3 +252,16 @@ def test_an_encrypted_office_file_is_a_word_candidate_with_its_own_kind():
 
     data = cfb_writer.build({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\x00" * 40, "EncryptedPackage": b"\x00" * 5000})
     assert sniff(data) == "office_encrypted" and role_of("office_encrypted") == "word"
+
+
+def test_an_ooxml_package_of_another_kind_is_no_archive():
+    """An XPS print (Microsoft XPS Document Writer) is a package with [Content_Types].xml: its
+    parts are not files the applicant sent."""
+    from pipeline.filetypes import sniff
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", '<Types><Default Extension="fdseq" ContentType="application/vnd.ms-package.xps-fixeddocumentsequence+xml"/></Types>')
+        zf.writestr("FixedDocSeq.fdseq", "<FixedDocumentSequence/>")
+        zf.writestr("Documents/1/Pages/1.fpage", "<FixedPage/>")
+    assert sniff(buf.getvalue()) == "other"

@@ -996,3 +996,32 @@ def test_our_blank_template_forwarded_beside_the_filled_form_is_not_the_form(pip
     (reply,) = pipe.rows("SELECT * FROM outbox")
     text = reply_text(reply)
     assert "红旗区申报书.docx" in text and "空白模板" not in text
+
+
+def renamed_main_part(docx: bytes) -> bytes:
+    """The package as Word Online / SharePoint downloads it: the main part is word/document2.xml."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(docx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            name = {"word/document.xml": "word/document2.xml", "word/_rels/document.xml.rels": "word/_rels/document2.xml.rels"}.get(
+                info.filename, info.filename)
+            if info.filename in ("_rels/.rels", "[Content_Types].xml"):
+                data = data.replace(b"word/document.xml", b"word/document2.xml")
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+def test_a_word_online_package_with_document2_is_the_form_not_an_archive(pipe, forms):
+    """Sniffed as a plain zip, its XML parts were unpacked as 'files' and the applicant was told
+    every field was missing."""
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", renamed_main_part(docx)), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    (row,) = pipe.rows("SELECT * FROM applicants")
+    assert (row["unit"], row["status"]) == (app.unit_name, "accepted")
+    assert [r["kind"] for r in pipe.rows("SELECT kind FROM files ORDER BY id")] == ["docx", "pdf"]
