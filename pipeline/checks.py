@@ -205,16 +205,30 @@ def _unopened_attachments(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]
         "none": "盖章 PDF 版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
         "grey": "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
         "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。",
+        "bw": "盖章 PDF 版是黑白（或灰度）扫描件，页面上没有任何颜色，看不出红色公章。"
+        "请在加盖红色公章的申报书上用彩色模式扫描，导出为 PDF 后重新发送。",
+        "too_long": "盖章 PDF 版共 {pages} 页，页数较多，只检查了其中 {searched} 页，未找到单位红色公章。"
+        "请将盖章的申报书单独扫描或导出为一个 PDF 重新发送（佐证材料不必合并在内）。",
     },
 )
 def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """No red or electronic seal: say what was seen. A file that shows no colour at all
+    cannot show a red seal, and a file longer than the pages searched was not seen whole:
+    neither is told to stamp a form it may well have stamped."""
+    from .forms.seal import MAX_PAGES
+
     pdf = ctx.pdf
     if pdf is None or any(p.code == "format_unreadable" for p in pdf.problems):
         return  # missing or unreadable PDF is reported by its own rule
     seal = pdf.seal
     if seal is None or seal.kind in ("red", "electronic"):
         return  # None: seal detection unavailable; not the applicant's fault
-    yield Hit("八、申报单位意见（公章）", variant="grey" if seal.kind == "grey" else "none")
+    if seal.kind == "grey":
+        variant = "grey" if seal.page else "bw"  # no page: no ring at all, on pages without colour
+    else:
+        # The page the text names as 八 is searched first: without one, the cap may have hidden it.
+        variant = "too_long" if pdf.pages > MAX_PAGES and not pdf.opinion_page else "none"
+    yield Hit("八、申报单位意见（公章）", {"pages": pdf.pages, "searched": MAX_PAGES}, variant=variant)
 
 
 def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
@@ -234,6 +248,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
         "pilot": "盖章 PDF 版勾选的试点类型是“{pdf_pilot}”，而 Word 版是“{word_pilot}”，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
         "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（文字识别未安装、已关闭或未识别出单位名称），请工作人员人工核对。",
         "garbled": "盖章 PDF 版的文字层无法读出（字体缺少编码映射，常见于“打印为 PDF”），无法自动核对与 Word 版是否一致，请工作人员人工核对。",
+        "scan_garbled": "盖章 PDF 版是扫描件，其文字层读不出申报书的内容（扫描软件的文字识别未能识别中文，或扫描的不是申报书），无法自动核对与 Word 版是否一致，请工作人员人工核对。",
     },
     error_below=(float, 0.3),
     warn_below=(float, 0.8),
@@ -291,8 +306,8 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     if not readable_form_text(pdf.text):
         # Text layers with broken font maps read as garbage: no verdict for the
-        # applicant on that, only a note for staff.
-        yield Hit("盖章 PDF 版", variant="garbled", severity=WARNING, staff_only=True)
+        # applicant on that, only a note for staff, naming the cause (a scan has no fonts).
+        yield Hit("盖章 PDF 版", variant="scan_garbled" if ocr else "garbled", severity=WARNING, staff_only=True)
         return
     if similarity < params["error_below"]:
         yield Hit("三、工作基础至五、考核指标", {"similarity": similarity}, variant="text", **note)

@@ -113,3 +113,63 @@ def readable_form_text(pdf_text: str) -> bool:
         return False
     cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
     return cjk / len(text) >= 0.3 and any(mark in text for mark in ("申报", "试点", "科技志愿"))
+
+
+# Scan apps print a visible line of real text on every page they write ("扫描全能王 创建",
+# "Scanned with CamScanner"): their watermark, not anything the applicant's file says.
+SCAN_APP_MARKS = (
+    "扫描全能王", "全能扫描王", "camscanner", "夸克扫描", "wps扫描", "wpsscan", "万能扫描王", "福昕扫描",
+    "迅捷扫描", "扫描宝", "adobescan", "officelens", "microsoftlens", "tapscanner", "geniusscan",
+)
+_WATERMARK_MAX = 40  # characters: a watermark is a short line
+
+
+def scan_app_watermark(line: str) -> bool:
+    """Whether a line of text is a scan app's watermark (short, naming a known app)."""
+    if len(line) > 4 * _WATERMARK_MAX:
+        return False
+    text = _norm(line).casefold()
+    return 0 < len(text) <= _WATERMARK_MAX and any(mark in text for mark in SCAN_APP_MARKS)
+
+
+def own_text(pages: list[str], *, repeated: bool = True) -> list[str]:
+    """Each page's text without what is not the file's own: scan-app watermarks, and
+    (`repeated`: for page images) lines repeated identically on every page of two or
+    more, the watermark of an app nobody listed. An export keeps its repeated lines:
+    a form printed twice is still its own text."""
+    lines = [(page or "").split("\n") for page in pages]
+    common: set[str] = set()
+    if repeated and len(lines) >= 2:
+        common = set.intersection(*({line.strip() for line in page} - {""} for page in lines))
+    if not common and not any(scan_app_watermark(line) for page in lines for line in page):
+        return [page or "" for page in pages]  # the common case: nothing to drop, the text as it was
+    return ["\n".join(line for line in page if line.strip() not in common and not scan_app_watermark(line))
+            for page in lines]
+
+
+def _unreadable_char(c: str) -> bool:
+    # Control characters, private use, unassigned code points and U+FFFD are what a
+    # font without a Unicode map extracts to; whitespace is dropped before this.
+    return c == "\ufffd" or unicodedata.category(c) in ("Cc", "Co", "Cn", "Cs")
+
+
+def readable_text(pdf_text: str) -> bool:
+    """Whether a text layer reads as text in any script (not a broken font map's control
+    characters), with at least a short line's worth of letters."""
+    text = _norm(pdf_text)
+    if not text:
+        return False
+    bad = sum(1 for c in text if _unreadable_char(c))
+    letters = sum(1 for c in text if c.isalnum())
+    return bad <= 0.02 * len(text) and letters >= 10
+
+
+SCAN_TEXT_PER_PAGE = 10  # Chinese characters a page image's own text needs on average to be read as text
+
+
+def chinese_text(pdf_text: str, pages: int = 1) -> bool:
+    """Whether a scan's text is Chinese text of a real amount: not an OCR layer that could
+    not read Chinese (Adobe Scan, Office Lens), nor a stray line left after the watermarks."""
+    text = _norm(pdf_text)
+    cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff")
+    return readable_text(text) and cjk >= max(20, SCAN_TEXT_PER_PAGE * pages) and cjk >= 0.3 * len(text)

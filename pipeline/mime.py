@@ -1282,13 +1282,26 @@ def _content_reason(subject: str, body: str, returns_own: bool) -> str | None:
     return None
 
 
-def parse_mail(raw: RawMail, *, own_addresses: frozenset[str] = frozenset()) -> Mail:
-    """Parse one mail; never raises (an unreadable mail becomes a finding)."""
+def parse_mail(raw: RawMail, *, own_addresses: frozenset[str] = frozenset(), seconds: float = 0) -> Mail:
+    """Parse one mail; never raises (an unreadable mail becomes a finding). `seconds`:
+    a time limit (`deadline`) for a mail whose structure would keep the parser busy."""
+    from .deadline import call
+
     try:
-        return _parse(raw, own_addresses)
+        mail, timed_out = call(seconds, _parse, raw, own_addresses)
+        if timed_out:
+            log.warning("mail %s: parsing took over %s s", getattr(raw, "sha256", "?"), seconds)
+            return _unparseable(raw, TimeoutError(seconds))
+        return mail
     except Exception as exc:  # RecursionError, MemoryError from hostile input too
         log.warning("mail %s unparseable: %r", getattr(raw, "sha256", "?"), exc)
         return _unparseable(raw, exc)
+
+
+def _unparseable_reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "邮件结构过于复杂，解析超时（原始邮件已保存，请工作人员查看）"
+    return f"邮件无法解析：{type(exc).__name__}"
 
 
 def _sha(raw: RawMail) -> str:
@@ -1326,7 +1339,7 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
         received_at=_aware(received) if isinstance(received, datetime) else (sent_at or stamped or datetime.now(timezone.utc)),
         body_text="",
         no_reply_reason="邮件无法解析",
-        problems=(Finding("mail_unparseable", WARNING, f"邮件无法解析：{type(exc).__name__}", "邮件"),),
+        problems=(Finding("mail_unparseable", WARNING, _unparseable_reason(exc), "邮件"),),
     )
 
 

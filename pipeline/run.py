@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .archives import ARCHIVE_KINDS
 from .config import Config
-from . import failpoints
+from . import deadline, failpoints
 from .files import FileStore
 from .jobs import RunStats
 from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
@@ -40,6 +40,17 @@ NOT_DOCX = Finding(
     "format_unreadable",
     "error",
     "申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
+    "Word 版申报书",
+)
+# Pure-Python parsing of one file or mail in the poll's own process (`deadline`): a normal
+# form reads in ~15 ms and a 50 MB mail parses in a few seconds.
+WORD_SECONDS = 20.0
+MAIL_SECONDS = 60.0
+WORD_TOO_COMPLEX = Finding(
+    "format_unreadable",
+    "error",
+    "Word 版申报书结构过于复杂，系统无法在限定时间内读取（可能含有大量嵌套的内容控件或表格）。"
+    "请在 Word 或 WPS 中将申报书“另存为”一份新的 .docx（或复制正文到空白申报书模板中）后重新发送。",
     "Word 版申报书",
 )
 ENCRYPTED_WORD = Finding(
@@ -120,7 +131,7 @@ class Runner:
         too_big = len(raw.data) > self.cfg.replies.max_mail_mb * 1024 * 1024
         try:
             # An over-limit mail is stored raw (above) and answered, but only its header is read.
-            mail = parse_mail(_header_only(raw) if too_big else raw, own_addresses=self.cfg.own_addresses())
+            mail = parse_mail(_header_only(raw) if too_big else raw, own_addresses=self.cfg.own_addresses(), seconds=MAIL_SECONDS)
         except Exception as exc:  # parse_mail promises not to raise; belt and braces
             log.exception("parse_mail failed on %s", raw.sha256)
             mail = _unparsed(raw, exc)
@@ -319,7 +330,11 @@ class Runner:
             if data is None:
                 self._parsed[sha256] = Application(problems=(ENCRYPTED_WORD if kind == "office_encrypted" else NOT_DOCX,))
             else:
-                self._parsed[sha256] = read_form(data)
+                app, timed_out = deadline.call(WORD_SECONDS, read_form, data)
+                if timed_out:
+                    log.warning("reading Word file %s took over %s s", sha256[:12], WORD_SECONDS)
+                    app = Application(problems=(WORD_TOO_COMPLEX,))
+                self._parsed[sha256] = app
         return self._parsed[sha256]
 
     def _prefetch_pdfs(self, keys: list[str]) -> None:
@@ -374,10 +389,13 @@ class Runner:
 
     def _forms_first(self, docs: list) -> list:
         """An applicant's documents without PDFs that plainly are not the form (an appendix,
-        a certificate: a text layer with no heading or title of the form) once another PDF
-        is: sent alone later, such a file must not replace the stamped form (the stamped
-        page alone still does). Kept on record."""
-        from .consistency import looks_like_form
+        a certificate: a readable text layer of its own with no heading or title of the form)
+        once another PDF is: sent alone later, such a file must not replace the stamped form
+        (the stamped page alone still does). Kept on record. A scan whose only text is a scan
+        app's watermark or an OCR layer that could not read Chinese has no layer of its own
+        (`forms.pdf`), and an export whose layer cannot be read (a print-to-PDF without a
+        Unicode map) says nothing about what it is: both stay candidates for the form."""
+        from .consistency import looks_like_form, readable_text
 
         pdfs = [d for _, role, d in docs if role == "pdf"]
         if len(pdfs) < 2:
@@ -385,7 +403,8 @@ class Runner:
 
         def other(d: Document) -> bool:
             facts = self.read_pdf(d.sha256)
-            return facts.has_text_layer and facts.text_source not in OCR_SOURCES and not looks_like_form(facts.text, least=1)
+            return (facts.has_text_layer and facts.text_source not in OCR_SOURCES and readable_text(facts.text)
+                    and not looks_like_form(facts.text, least=1))
 
         extra = {d.sha256 for d in pdfs if other(d)}
         return docs if len(extra) == len(pdfs) else [x for x in docs if x[1] != "pdf" or x[2].sha256 not in extra]

@@ -54,6 +54,14 @@ GREY_STAMP = (
     "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
     "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。"
 )
+BW_STAMP = (
+    "盖章 PDF 版是黑白（或灰度）扫描件，页面上没有任何颜色，看不出红色公章。"
+    "请在加盖红色公章的申报书上用彩色模式扫描，导出为 PDF 后重新发送。"
+)
+LONG_STAMP = (
+    "盖章 PDF 版共 {pages} 页，页数较多，只检查了其中 {searched} 页，未找到单位红色公章。"
+    "请将盖章的申报书单独扫描或导出为一个 PDF 重新发送（佐证材料不必合并在内）。"
+)
 # OCR text (a scanner's layer too) may put spaces between the characters.
 OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
@@ -98,6 +106,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         return _unreadable(result.get("reason", "damaged"), encrypted=bool(result.get("encrypted")))
     if result.get("repaired"):
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
+    from .seal import MAX_PAGES as SEAL_PAGES
     from .seal import a_series, unmeasured
 
     sizes = tuple((float(w), float(h)) for w, h in result["page_sizes"])
@@ -114,10 +123,15 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
             Finding("pdf_not_a4", WARNING, f"PDF 第 {pages} 页不是 A4 纸张大小（210×297 mm），请按 A4 纸打印后扫描或导出。", LOCATION)
         )
     seal = SealEvidence(**result["seal"]) if result.get("seal") else None
+    count = int(result["pages"])
     if seal is not None and seal.kind == "none":
-        problems.append(Finding("missing_stamp", ERROR, MISSING_STAMP, STAMP_LOCATION))
+        # Past the pages searched, with no page naming 八 to search first, the seal may be unseen.
+        unseen = count > SEAL_PAGES and not result.get("opinion_page")
+        message = LONG_STAMP.format(pages=count, searched=SEAL_PAGES) if unseen else MISSING_STAMP
+        problems.append(Finding("missing_stamp", ERROR, message, STAMP_LOCATION))
     elif seal is not None and seal.kind == "grey":
-        problems.append(Finding("missing_stamp", ERROR, GREY_STAMP, STAMP_LOCATION))
+        # Without a page no grey ring was seen: the pages show no colour at all (`find_seal`).
+        problems.append(Finding("missing_stamp", ERROR, GREY_STAMP if seal.page else BW_STAMP, STAMP_LOCATION))
     if result.get("repaired"):
         problems.append(Finding("pdf_repaired", WARNING, REPAIRED, LOCATION, staff_only=True))
     has_layer = bool(result["has_text_layer"])
@@ -131,7 +145,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     else:
         source = "ocr" if ocr_text.strip() else ""
     return PdfFacts(
-        pages=int(result["pages"]),
+        pages=count,
         text=result["text"] if has_layer else ocr_text,
         page_sizes=sizes,
         encrypted=bool(result["encrypted"]),
@@ -380,6 +394,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     """Text and seal via PDFium; qpdf's repaired copy when PDFium rejects the original."""
     import pypdfium2 as pdfium
 
+    from ..consistency import chinese_text, own_text, readable_form_text
     from .seal import find_seal
 
     doc = None
@@ -395,9 +410,9 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     if doc is None:
         return {"ok": False, "reason": "damaged", "error": error}
     try:
-        texts, total = [], 0
+        page_texts, total = [], 0
         opinion_page = None
-        text_pages, scan_pages, scan_text_pages = [], [], []
+        scan_pages, scan_text_pages = [], []
         budget = [MAX_PAGE_OBJECTS]
         for i in range(len(doc)):
             page = doc[i]
@@ -422,23 +437,29 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
                 scan_pages.append(i + 1)
                 if text_hidden:
                     scan_text_pages.append(i + 1)
-            if any(not c.isspace() for c in t):
-                text_pages.append(i + 1)
             if OPINION_MARK.search(t):
                 opinion_page = i + 1  # the last page naming 申报单位意见/(公章)
-            if total < MAX_TEXT:
-                texts.append(t[: MAX_TEXT - total])
-                total += len(texts[-1])
-        text = "\n".join(texts).replace("\r\n", "\n").replace("\r", "\n")
+            page_texts.append(t[: max(MAX_TEXT - total, 0)].replace("\r\n", "\n").replace("\r", "\n"))
+            total += len(page_texts[-1])
+        # Page images: a line on every page is a scan app's mark, not the scanned sheets' text.
+        scanned = len(scan_pages) * 2 > pages
+        own = own_text(page_texts, repeated=scanned)
+        text_pages = [i for i, t in enumerate(own, start=1) if any(not c.isspace() for c in t)]
+        text = "\n".join(own)
         try:
-            seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page)
+            seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page, scans=frozenset(scan_pages))
             seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
         except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             seal_dict = None
         has_layer = sum(not c.isspace() for c in text) >= 10
-        ocr_pages = {} if has_layer or os.environ.get(OCR_ENV) == "0" else _ocr(doc)
+        # Page images whose only text is no Chinese text of this form (a scan app's watermark,
+        # an OCR layer that could not read Chinese) are read by our own OCR, as a plain scan is.
+        unread = not has_layer or (scanned and not readable_form_text(text))
+        ocr_pages = _ocr(doc) if unread and os.environ.get(OCR_ENV) != "0" else {}
         ocr_text = "\n".join(ocr_pages.values())
+        if has_layer and scanned and unread and (readable_form_text(ocr_text) or not chinese_text(text, len(text_pages))):
+            has_layer = False  # set aside for what OCR reads, or for nothing: the staff check the scan
         if opinion_page is None:
             opinion_page = max((n for n, t in ocr_pages.items() if OPINION_MARK.search(t)), default=None)
     finally:
@@ -449,9 +470,9 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         "ocr_text": ocr_text,
         "pages": pages,
         "page_sizes": sizes,
-        "text": text,
-        "has_text_layer": sum(not c.isspace() for c in text) >= 10,
-        "text_pages": text_pages,  # pages with any text (1-based)
+        "text": text if has_layer else "",
+        "has_text_layer": has_layer,  # the file's own text: not scan-app watermarks, not an unreadable layer on page images
+        "text_pages": text_pages,  # pages with text of their own (1-based)
         "scan_pages": scan_pages,  # pages covered by images: scanned pages
         "scan_text_pages": scan_text_pages,  # scanned pages whose text is hidden: a scanner's OCR layer
         "encrypted": encrypted,

@@ -2,7 +2,9 @@
 
 Two kinds of evidence count: a signed PDF signature field (an electronic
 seal), or a round or oval (椭圆形章) red ring on a rendered page. A ring of the same shape in
-grey means a photocopied seal and is reported as such, not accepted.
+grey means a photocopied seal and is reported as such, not accepted; so is a file of page images that
+show no colour at all (a black-and-white or greyscale scan), where a red seal
+cannot show and its broken-up ring may not be found either.
 
 The ring test: render at ~100 dpi of the paper (a page with A-series
 proportions is A4 paper whatever its size in points: scans are often
@@ -36,7 +38,7 @@ from ..models import SealEvidence
 DPI = 100
 CELL = 4  # grid cell in pixels: ~1 mm at 100 dpi
 R_MIN_MM, R_MAX_MM = 10.0, 38.0
-MAX_PAGES = 60  # pages rendered at most (the last page first)
+MAX_PAGES = 60  # pages rendered at most (see _page_order)
 MAX_PIXELS = 12_000_000  # cap for huge pages: render them smaller
 
 # Thresholds for a ring to count as a seal.
@@ -712,12 +714,18 @@ def electronic_seal(pdf, size: int | None = None) -> tuple[SealEvidence | None, 
     return None, "；".join(notes[:3])
 
 
+FORM_PAGES = 12  # the form's own length and a little more: searched right after the likely pages
+
+
 def _page_order(n: int, first: int | None = None) -> list[int]:
     """Page indexes to search: `first` (1-based: where the text says 八 is) and its
-    neighbours, then the last page (section 八), the cover, then backwards. Capped at
-    MAX_PAGES, so a long appendix after the form cannot hide the stamped page."""
+    neighbours, then the last page (section 八), the cover, the rest of the first
+    FORM_PAGES pages, then backwards from the end. Capped at MAX_PAGES: a form
+    merged in front of a long appendix has its seal among its own first pages,
+    which the cap must not leave to the appendix."""
     lead = [first - 1, first, first - 2] if first is not None and 1 <= first <= n else []
-    order = lead + [n - 1] + ([0] if n > 1 else []) + list(range(n - 2, 0, -1))
+    head = list(range(1, min(FORM_PAGES, n - 1)))
+    order = lead + [n - 1] + ([0] if n > 1 else []) + head + list(range(n - 2, 0, -1))
     return list(dict.fromkeys(i for i in order if 0 <= i < n))[:MAX_PAGES]
 
 
@@ -812,6 +820,18 @@ def _mostly_pale(red: np.ndarray, pale: np.ndarray, px_per_mm: float) -> bool:
     return added >= 2 * math.pi * R_MIN_MM * 0.6 * px_per_mm**2 and added >= int(red.sum())
 
 
+COLOUR_CHROMA = 24  # max - min channel: grey renders stay at 0, JPEG ringing of grey pictures at a few units
+COLOUR_SHARE = 0.0002  # coloured share of a page (sampled) that shows it is no black-and-white scan
+
+
+def _colourless(rgb: np.ndarray) -> bool:
+    """Whether a rendered page shows no colour anywhere (sampled every 4th pixel):
+    a 1-bit, CCITT or greyscale scan, in which a red seal cannot show."""
+    sample = rgb[::4, ::4].astype(np.int16)
+    chroma = sample.max(axis=2) - sample.min(axis=2)
+    return int((chroma >= COLOUR_CHROMA).sum()) <= COLOUR_SHARE * chroma.size
+
+
 def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> SealEvidence:
     if isinstance(ring, Oval):
         x, y, a, b = (v / px_per_mm for v in (ring.cx, ring.cy, ring.a, ring.b))
@@ -822,13 +842,20 @@ def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> Seal
     return SealEvidence(kind, page=page, confidence=ring.confidence, detail=detail)
 
 
-def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None, first: int | None = None) -> SealEvidence:
+def find_seal(
+    source, *, pike=None, dpi: int = DPI, size: int | None = None, first: int | None = None,
+    scans: frozenset[int] | set[int] | None = None,
+) -> SealEvidence:
     """Best seal evidence in a PDF (bytes or a pypdfium2 PdfDocument).
 
     `pike` is an open pikepdf.Pdf of the same file for the signature check;
     without it the bytes are opened with pikepdf when given. `size` (the
     file's length) lets an electronic seal say whether it covers the file.
     `first` is the page (1-based) to search first: where the text layer puts 八.
+    `scans` are the pages (1-based) that are page images: when every page
+    searched is one and shows no colour at all (a black-and-white or greyscale
+    scan) and no ring is found, the verdict is "grey" without a page: such a
+    file cannot show a red seal, so asking to stamp it would be wrong.
     """
     import pypdfium2 as pdfium
 
@@ -859,12 +886,14 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None, fir
                 return e
         best_grey: SealEvidence | None = None
         order = _page_order(len(doc), first)
+        colourless = scans is not None
         for index in order:
             page = doc[index]
             try:
                 rgb, px_per_mm = _render(page, dpi)
             finally:
                 page.close()
+            colourless = colourless and index + 1 in scans and _colourless(rgb)
             rgb = white_balance(rgb, paper_colour(rgb))
             red = red_mask(rgb)
             rings = find_rings(red, px_per_mm, first=True)
@@ -886,6 +915,8 @@ def find_seal(source, *, pike=None, dpi: int = DPI, size: int | None = None, fir
         note = f"；{signature_note}" if signature_note else ""
         if best_grey is not None:
             return replace(best_grey, detail=best_grey.detail + note) if note else best_grey
+        if colourless and order:
+            return SealEvidence("grey", detail=f"黑白或灰度扫描件（{searched}，页面上没有任何彩色），看不出红色印章{note}")
         return SealEvidence("none", detail=f"{searched}，未发现圆形红色印章{note}")
     finally:
         if owned is not None:

@@ -538,6 +538,94 @@ def searchable_scan_pdf(
     return buf.getvalue()
 
 
+SCAN_APP_WATERMARK = "扫描全能王 创建"  # what copying text out of a CamScanner (free) PDF gives
+
+
+def scan_app_pdf(
+    data: bytes, *, watermark: str | None = SCAN_APP_WATERMARK, latin_layer: bool = False, seed: int = 0, dpi: int = 150
+) -> bytes:
+    """A phone scan app's PDF: each page one JPEG of the sheet, with the app's
+    watermark line at the bottom as visible real text (CamScanner's free version),
+    and with `latin_layer` an invisible OCR layer that could not read Chinese
+    (Adobe Scan, Office Lens: Latin letters where the characters are)."""
+    from reportlab.lib.utils import ImageReader
+
+    images = _scan_images(data, seed, dpi)
+    rng = random.Random(seed)
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    font = _font()
+    for image, text in zip(images, _page_texts(data)):
+        jpeg = io.BytesIO()
+        image.save(jpeg, "JPEG", quality=75)
+        c.drawImage(ImageReader(io.BytesIO(jpeg.getvalue())), 0, 0, width=_W, height=_H)
+        if latin_layer:
+            obj = c.beginText(_LEFT, _TOP)
+            obj.setTextRenderMode(3)
+            obj.setFont("Helvetica", 10)
+            for line in text.split("\n"):
+                obj.textLine("".join(rng.choice("il1t;:'.,-_~^fjrJ|!") if not ch.isspace() else " " for ch in line))
+            c.drawText(obj)
+        if watermark:
+            c.setFillColorRGB(0.55, 0.55, 0.55)
+            c.setFont(font, 8)
+            c.drawRightString(_W - 20, 14, watermark)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def bilevel_scan_pdf(data: bytes, *, threshold: int = 100, seed: int = 0, dpi: int = 200) -> bytes:
+    """An office copier's black-and-white scan (1 bit a pixel, CCITT G4 when Pillow has
+    libtiff): the red seal turns into black specks, at a dark `threshold` mostly gone."""
+    pages = [im.convert("L").point(lambda v: 255 if v > threshold else 0).convert("1")
+             for im in _scan_images(data, seed, dpi)]
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=dpi)
+    return out.getvalue()
+
+
+def unmapped_export_pdf(data: bytes, *, seal: bool = True) -> bytes:
+    """An export whose fonts have no Unicode map (a print-to-PDF driver): the pages'
+    lines are there as text, but copying them gives control characters. With `seal`,
+    the last page carries the unit's seal as a picture."""
+    import pikepdf
+    from reportlab.lib.utils import ImageReader
+
+    texts = _page_texts(data)
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    for n in range(len(texts)):
+        if seal and n == len(texts) - 1:
+            png = seal_png("新乡市红旗区科学技术协会")
+            c.drawImage(ImageReader(io.BytesIO(png)), _LEFT + 100 * mm, 60 * mm, 42 * mm, 42 * mm, mask="auto")
+        c.showPage()
+    c.save()
+    pdf = pikepdf.open(io.BytesIO(buf.getvalue()))
+    glyph = pdf.make_stream(b"500 0 0 0 450 700 d1 40 0 380 650 re f")
+    codes = [c for c in range(1, 32) if c not in (2, 3, 9, 10, 13)]
+    font = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type3, FontBBox=[0, 0, 500, 700],
+        FontMatrix=[0.001, 0, 0, 0.001, 0, 0], CharProcs=pikepdf.Dictionary(g=glyph),
+        Encoding=pikepdf.Dictionary(Type=pikepdf.Name.Encoding, Differences=[1] + [pikepdf.Name("/g")] * 31),
+        FirstChar=1, LastChar=31, Widths=[500] * 31, Resources=pikepdf.Dictionary(),
+    ))
+    for page, text in zip(pdf.pages, texts):
+        lines = []
+        for k, line in enumerate(text.split("\n")[:60]):
+            chars = [ch for ch in line if not ch.isspace()]
+            if chars:
+                run = bytes(codes[(k + i) % len(codes)] for i in range(len(chars)))
+                lines.append(f"BT /T3 10 Tf {_LEFT:.1f} {_TOP - 12 * k:.1f} Td <{run.hex()}> Tj ET")
+        resources = page.obj.get("/Resources") or pikepdf.Dictionary()
+        resources.Font = pikepdf.Dictionary(T3=font)
+        page.obj.Resources = resources
+        page.contents_add(pdf.make_stream("\n".join(lines).encode("ascii")))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
 def build_form_pdf(
     app: Application,
     *,

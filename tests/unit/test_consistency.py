@@ -93,6 +93,15 @@ def test_garbled_text_layer_is_only_a_staff_note():
     assert "文字层无法读出" in note.message and "扫描件" not in note.message  # it has a text layer, it is no scan
 
 
+def test_a_scan_layer_that_is_not_the_form_is_no_font_problem():
+    """A scanner's layer reading as no text of this form is a scan note, not "字体缺少编码映射"."""
+    latin = "Il1 t;: rJ|! fj ,.-_ " * 40
+    layer = dataclasses.replace(facts(latin), text_source="scan_layer")
+    note = next(f for f in _findings(APP, layer) if f.code == "unit_mismatch")
+    assert (note.severity, note.staff_only) == ("warning", True)
+    assert "扫描件" in note.message and "编码映射" not in note.message
+
+
 def test_pdf_total_survives_numbers_wrapped_in_narrow_cells():
     from pipeline.consistency import pdf_total
 

@@ -426,18 +426,19 @@ def test_paper_of_unknown_size_is_measured_as_about_a4_across():
 
 
 def test_the_page_naming_section_eight_is_searched_first_past_the_page_limit():
-    """A stamped 5-page form with 60 appendix pages after it: page 5 is where 八 is, not
-    beyond the 60 pages searched from the end."""
+    """Appendix pages first, then a stamped 5-page form, then more appendix: 65 pages, and
+    page 17 is where 八 is, neither among the first pages nor the others searched from the end."""
     from pipeline.forms.pdf import read_pdf
 
-    pdf = pikepdf.open(io.BytesIO(build_form_pdf(APP, seal="red", seed=2)))
+    form = pikepdf.open(io.BytesIO(build_form_pdf(APP, seal="red", seed=2)))
     appendix = pikepdf.open(io.BytesIO(build_form_pdf(APP, seal="none", seed=2)))
-    for _ in range(60):
-        pdf.pages.append(appendix.pages[1])
+    pdf = pikepdf.new()
+    for n in range(65):
+        pdf.pages.append(form.pages[n - 12] if 12 <= n < 17 else appendix.pages[1])
     out = io.BytesIO()
     pdf.save(out)
     facts = read_pdf(out.getvalue(), ocr=False)
-    assert facts.opinion_page == 5
-    assert (facts.seal.kind, facts.seal.page) == ("red", 5)
-    assert find_seal(out.getvalue()).kind == "none"  # without the hint: the 60 last pages only
+    assert facts.opinion_page == 17
+    assert (facts.seal.kind, facts.seal.page) == ("red", 17)
+    assert find_seal(out.getvalue()).kind == "none"  # without the hint: the cap is spent elsewhere
     assert "（共 65 页，其余未检查）" in find_seal(out.getvalue()).detail
