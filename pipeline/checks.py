@@ -245,6 +245,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
         "text": "盖章 PDF 版与 Word 版内容差别较大（第三至五部分相似度 {similarity:.0%}），可能不是同一份（或同一版本的）申报书。请确认后重新发送一致的 Word 版和盖章 PDF 版。",
         "weak": "盖章 PDF 版与 Word 版第三至五部分有出入（相似度 {similarity:.0%}），请工作人员核对是否为同一版本。",
         "budget": "盖章 PDF 版的经费合计为 {pdf_total} 元，而 Word 版为 {word_total} 元，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
+        "budget_note": "盖章 PDF 版“合计”一行读出的数字是 {pdf_total}，没有一个与 Word 版的合计 {word_total} 元相同（PDF 的表格列读不出来，哪个是合计无法确定），请工作人员核对两份文件是否为同一版本。",
         "pilot": "盖章 PDF 版勾选的试点类型是“{pdf_pilot}”，而 Word 版是“{word_pilot}”，两份文件不是同一版本。请发送同一版本的 Word 版和盖章 PDF 版。",
         "scan": "盖章 PDF 版为扫描件，无法自动核对与 Word 版是否一致（文字识别未安装、已关闭或未识别出单位名称），请工作人员人工核对。",
         "garbled": "盖章 PDF 版的文字层无法读出（字体缺少编码映射，常见于“打印为 PDF”），无法自动核对与 Word 版是否一致，请工作人员人工核对。",
@@ -255,7 +256,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
 )
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
-    from .consistency import containment, form_text, pdf_pilot_types, pdf_total, pdf_units, readable_form_text
+    from .consistency import containment, form_text, pdf_pilot_types, pdf_total_readings, pdf_units, readable_form_text
     from .units import nearly_same_unit, normalize_unit, probably_same_unit, similar_unit, unit_in_text
 
     app, pdf = ctx.application, ctx.pdf
@@ -293,9 +294,15 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         if app.unit and not unit_in_text(app.unit, pdf.text):
             yield Hit("盖章 PDF 版", variant="scan", severity=WARNING, staff_only=True)
         return  # only the cover and seal page were read: no text to compare
-    total = pdf_total(pdf.text)
-    if total is not None and app.budget_total is not None and total != app.budget_total and not _cut_off(total, app.budget_total):
-        yield Hit("七、经费支出预算表 / 合计", {"pdf_total": fmt_money(total), "word_total": fmt_money(app.budget_total)}, variant="budget", **note)
+    readings, word_total = pdf_total_readings(pdf.text), app.budget_total
+    if readings and word_total is not None and not any(r == word_total or _cut_off(r, word_total) for r in readings):
+        if len(readings) == 1:
+            yield Hit("七、经费支出预算表 / 合计", {"pdf_total": fmt_money(readings[0]), "word_total": fmt_money(word_total)}, variant="budget", **note)
+        else:
+            # Several numbers on the 合计 line (more columns than 金额): which one is the total is a guess.
+            totals = "、".join(fmt_money(r) for r in readings[:4])
+            yield Hit("七、经费支出预算表 / 合计", {"pdf_total": totals, "word_total": fmt_money(word_total)}, variant="budget_note",
+                      severity=WARNING, staff_only=True)
         return
     ticked = pdf_pilot_types(pdf.text)
     if len(ticked) == 1 and len(app.pilot_types) == 1 and ticked != app.pilot_types:

@@ -10,13 +10,15 @@ import re
 import unicodedata
 
 from .models import Application
+from .units import simplified
 
 _WS = re.compile(r"\s+")
 _UNIT_LABEL = re.compile(r"(?:申报单位|单位名称)\s*[:：]?\s*(?!基本情况|意见)([^\s:：]{4,80})")
 
 
 def _norm(text: str) -> str:
-    return _WS.sub("", unicodedata.normalize("NFKC", text or ""))
+    # Traditional forms as simplified: a scanner's OCR layer set to 繁体 reads 申報單位 for 申报单位.
+    return _WS.sub("", simplified(unicodedata.normalize("NFKC", text or "")))
 
 
 def _grams(text: str, n: int = 4) -> set[str]:
@@ -48,7 +50,7 @@ _AFTER_NAME = re.compile(r"[(（]?\s*(?:盖章|公章|签章)|\d{4}\s*年|\d{4}[
 def pdf_units(pdf_text: str, *, ocr: bool = False) -> list[str]:
     """Unit names the PDF writes after 申报单位/单位名称 (`ocr`: text read from page images),
     without what a cover line adds after them (（盖章）2025年6月20日)."""
-    text = unicodedata.normalize("NFKC", pdf_text or "")
+    text = simplified(unicodedata.normalize("NFKC", pdf_text or ""))
     if ocr:
         text = _CJK_GAP.sub("", text)
     units = []
@@ -77,20 +79,32 @@ _COVER_MARKS = ("申报书", "试点类型")
 _TOTAL = re.compile(r"合\s*计\s*[:：]?\s*((?:(?!合\s*计)[^(（]){1,30})")
 
 
-def pdf_total(pdf_text: str):
-    """The 合计 the PDF states (Decimal), or None when it cannot be read."""
+def pdf_total_readings(pdf_text: str) -> tuple:
+    """Every way the PDF's (last) 合计 row reads as an amount (Decimals, the pieces joined first).
+
+    A text layer loses the table's columns: "合计 2014 3600" is 数量 and 金额, "合计 3600 800"
+    申请 and 自筹, and "合计 270\n0" one number wrapped in a narrow cell. So the readings are
+    the pieces joined, each piece, and each two neighbours joined; the caller accepts the
+    Word's total if any reading is it."""
     from .amounts import parse_amount
 
-    found = None
+    found: tuple = ()
     for match in _TOTAL.finditer(unicodedata.normalize("NFKC", pdf_text or "")):
-        # Narrow table cells wrap numbers in the text layer ("270\n0"): join the pieces.
-        words = re.sub(r"\s+", "", match.group(1))
-        if words.startswith(("不超过", "不得超过", "上限", "限额")):
+        joined = re.sub(r"\s+", "", match.group(1))
+        if joined.startswith(("不超过", "不得超过", "上限", "限额")):
             continue  # the form's own note: 经费支出合计不超过 4000 元
-        value = parse_amount(words)
-        if value is not None:
-            found = value  # the table's 合计 row comes last
+        pieces = match.group(1).split()
+        texts = [joined, *pieces, *(a + b for a, b in zip(pieces, pieces[1:]))]
+        readings = tuple(dict.fromkeys(v for v in map(parse_amount, texts) if v is not None))
+        if readings:
+            found = readings  # the table's 合计 row comes last
     return found
+
+
+def pdf_total(pdf_text: str):
+    """The 合计 the PDF states, its pieces joined (Decimal), or None when it cannot be read."""
+    readings = pdf_total_readings(pdf_text)
+    return readings[0] if readings else None
 
 
 _COVER_END = re.compile(r"填\s*报\s*说\s*明|一\s*、\s*申\s*报\s*单\s*位\s*基\s*本\s*情\s*况")
@@ -101,7 +115,7 @@ def pdf_pilot_types(pdf_text: str) -> tuple[str, ...]:
     (boxes before or after their names, （√）, ✅ …: `forms.docx.pilot_types`)."""
     from .forms.docx import pilot_types
 
-    text = unicodedata.normalize("NFC", pdf_text or "")
+    text = simplified(unicodedata.normalize("NFC", pdf_text or ""))
     end = _COVER_END.search(text)
     return pilot_types(text[: end.start() if end else 1500])
 

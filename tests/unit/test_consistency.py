@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+
+import pytest
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -200,3 +202,37 @@ def test_another_units_name_on_the_cover_is_not_excused_by_the_own_name_elsewher
     text = (f"申报单位：新乡县科学技术协会\n一、申报单位基本情况\n单位名称 新乡县科学技术协会\n"
             f"三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}\n账户名称：{APP.unit_name}")
     assert codes(APP, facts(text)) == [("unit_mismatch", "error", False)]
+
+
+@pytest.mark.parametrize(
+    "line, word_total",
+    [("合计 2014 3600", 3600), ("合计 2014 3,600.00 按实际测算", 3600), ("合计 3600 800", 3600), ("合计 4项 3600", 3600),
+     ("合计:\n270\n0\n(单位", 2700)],
+    ids=["quantity_column", "basis_column", "own_funds_column", "count_column", "wrapped"],
+)
+def test_a_total_row_with_more_columns_matches_the_words_total(line, word_total):
+    """Extra columns glued together read 20,143,600 元 and the applicant was told the two files
+    were different versions."""
+    from decimal import Decimal
+
+    app = dataclasses.replace(APP, budget_total=Decimal(word_total))
+    text = f"申报单位：新乡市红旗区科学技术协会\n{BASIS}\n{PLAN}\n七、经费支出预算表\n{line}\n"
+    assert codes(app, facts(text)) == []
+
+
+def test_a_different_total_is_an_error_when_unambiguous_and_a_staff_note_when_not():
+    from decimal import Decimal
+
+    app = dataclasses.replace(APP, budget_total=Decimal(3600))
+    base = f"申报单位：新乡市红旗区科学技术协会\n{BASIS}\n{PLAN}\n七、经费支出预算表\n"
+    assert codes(app, facts(base + "合计 3800\n")) == [("unit_mismatch", "error", False)]
+    assert codes(app, facts(base + "合计 2014 3800\n")) == [("unit_mismatch", "warning", True)]
+
+
+def test_a_traditional_character_ocr_layer_names_the_same_unit():
+    """A scanner's OCR layer with mixed 简/繁 recognition: 申报单位：新鄉市紅旗區科學技術協會 made the
+    applicant hear that the PDF named another unit."""
+    text = f"申报单位：新鄉市紅旗區科學技術協會\n三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}"
+    assert codes(APP, facts(text)) == []
+    (unit,) = pdf_units("申報單位：新鄉市紅旗區科學技術協會")
+    assert unit == "新乡市红旗区科学技术协会"
