@@ -157,17 +157,20 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     doc = sub.word if kind == "word" else sub.pdf
     if doc is not None:
         return
+    where = "Word 版申报书" if kind == "word" else "盖章 PDF 版"
     if any(f.code in ("attachment_link_only", "mail_too_large") for f in sub.mail_problems):
         # The link notice already asks for the file as an attachment; a mail too large to
         # open did carry files: "未收到" would contradict the notice that says so.
         return
+    if any(f.code == "attachment_too_large" and f.location == where for f in sub.mail_problems):
+        return  # it came, too large to read: that notice says so and what to do
     if kind == "pdf" and sub.images:
         ofd = [d for d in sub.images if d.kind == "ofd"]
         shown = ofd or list(sub.images)
         names = "、".join(d.filename for d in shown[:3]) + ("等" if len(shown) > 3 else "")
         yield Hit("盖章 PDF 版", {"count": len(shown), "names": names}, variant="pdf_ofd" if ofd else "pdf_images")
         return
-    yield Hit("Word 版申报书" if kind == "word" else "盖章 PDF 版", variant=kind)
+    yield Hit(where, variant=kind)
 
 
 @check("reader_problems", messages="{message}", codes=(list, REQUIRED))

@@ -161,6 +161,10 @@ def files_to_send(errors: tuple[Finding, ...], files: tuple[Document, ...]) -> s
     has_pdf = any(d.kind == "pdf" for d in files)
     for f in errors:
         if f.code in _REASON_FOR_MISSING:
+            if f.location.startswith("Word"):
+                need.add("word")  # the Word came too large to read: that notice stands for missing_word
+            elif "PDF" in f.location:
+                need.add("pdf")
             continue
         if f.code in _WORD_ONLY or (f.code == "format_unreadable" and f.location.startswith("Word")):
             need.add("word")

@@ -178,7 +178,7 @@ class Runner:
         for att in attachments:
             role = role_of(att.kind)
             if att.size > limit:
-                problems.append(_attachment_too_large(att.filename, limit))
+                problems.append(_attachment_too_large(att.filename, limit, role))
                 continue
             path = self.files.put_file(att.sha256, att.kind, att.data)
             file_rows.append(_file_row(mail, att, role, path))
@@ -762,12 +762,24 @@ def _header_only(raw: RawMail) -> RawMail:
     return dataclasses.replace(raw, data=data[: min(cut, 262144)] + b"\r\n\r\n")
 
 
-def _attachment_too_large(filename: str, limit: int) -> Finding:
+def _attachment_too_large(filename: str, limit: int, role: str = "other") -> Finding:
+    """Filed under the file it is (the reply then says the Word or PDF came but was too large,
+    not that it never came), with advice that fits it: a Word form is large for its photos."""
+    size = f"{limit / 1048576:g} MB"
+    if role == "word":
+        return Finding(
+            "attachment_too_large", WARNING,
+            f"Word 版申报书“{filename}”超过 {size}，未能处理。请压缩其中的图片（Word：图片格式→压缩图片；WPS：图片工具→压缩）"
+            "或删去部分照片后重新发送。", "Word 版申报书",
+        )
+    if role == "pdf":
+        return Finding(
+            "attachment_too_large", WARNING,
+            f"盖章 PDF 版“{filename}”超过 {size}，未能处理。请降低扫描分辨率（200 dpi 即可）或压缩 PDF 后重新发送。", "盖章 PDF 版",
+        )
     return Finding(
-        "attachment_too_large",
-        WARNING,
-        f"附件“{filename}”超过 {limit / 1048576:g} MB，未能处理。请压缩文件（扫描件可改用 200 dpi）后作为附件重新发送。",
-        "邮件附件",
+        "attachment_too_large", WARNING,
+        f"附件“{filename}”超过 {size}，未能处理。请压缩文件（扫描件可改用 200 dpi）后作为附件重新发送。", "邮件附件",
     )
 
 

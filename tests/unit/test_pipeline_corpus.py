@@ -1025,3 +1025,43 @@ def test_a_word_online_package_with_document2_is_the_form_not_an_archive(pipe, f
     (row,) = pipe.rows("SELECT * FROM applicants")
     assert (row["unit"], row["status"]) == (app.unit_name, "accepted")
     assert [r["kind"] for r in pipe.rows("SELECT kind FROM files ORDER BY id")] == ["docx", "pdf"]
+
+
+def padded(data: bytes, kind: str, size: int) -> bytes:
+    """The same file made `size` bytes larger (photos in the Word, a high-dpi scan)."""
+    import io
+    import os
+    import zipfile
+
+    if kind == "pdf":
+        return data + b"\n%" + b"0" * size + b"\n"
+    buf = io.BytesIO(data)
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_STORED) as zf:
+        zf.writestr("word/media/photo99.bin", os.urandom(size))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("role", ["word", "pdf"])
+def test_a_form_over_the_size_limit_is_not_told_it_never_came(pipe, forms, role):
+    """A Word form of 55 photos (33 MB) drew both '附件超过 30 MB…（扫描件可改用 200 dpi）' and
+    '未收到 Word 版申报书'; the advice is now the file's own and only that file is asked for."""
+    import dataclasses as dc
+
+    app, docx, pdf = forms[0]
+    limit = max(len(docx), len(pdf)) + 1000
+    if role == "word":
+        docx = padded(docx, "docx", limit)
+    else:
+        pdf = padded(pdf, "pdf", limit)
+    cfg = pipe.runner.cfg
+    pipe.runner.cfg = dc.replace(cfg, replies=dc.replace(cfg.replies, max_attachment_mb=limit / 1048576))
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    (reply,) = pipe.rows("SELECT * FROM outbox")
+    text = reply_text(reply)
+    if role == "word":
+        assert "未收到 Word 版" not in text and "压缩其中的图片" in text and "200 dpi" not in text
+        assert "请将 Word 版申报书（.docx）发送至本邮箱" in text and "已收到的盖章 PDF 版无需重复发送" in text
+    else:
+        assert "未收到盖章 PDF 版" not in text and "200 dpi" in text
+        assert "请将盖章 PDF 版发送至本邮箱" in text and "已收到的 Word 版申报书无需重复发送" in text
