@@ -329,8 +329,9 @@ def test_an_attachment_over_the_limit_is_named_with_what_to_do(tmp_path, forms):
     [row] = p.rows("SELECT * FROM outbox")
     text = reply_text(row)
     assert row["kind"] == "correction"
-    assert "附件“扫描件.pdf”超过 0 MB" not in text  # the limit as configured, not rounded away
-    assert "未能处理。请压缩文件" in text and "未收到盖章 PDF 版" in text
+    assert "超过 0 MB" not in text and "盖章 PDF 版“扫描件.pdf”超过 0.5 MB" in text  # the limit as configured, not rounded away
+    # It came, too large to read: the notice says so (not also that it never came) and what to do.
+    assert "未能处理。请降低扫描分辨率" in text and "未收到盖章 PDF 版" not in text
     p.close()
 
 
