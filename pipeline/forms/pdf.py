@@ -119,8 +119,13 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
            if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s)))]
     if off:
         pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
+        w, h = sorted(sizes[off[0] - 1])
+        size = f"{w / 72 * 25.4:.0f}×{h / 72 * 25.4:.0f} mm"
+        # Paper is nearly always A4 here: a different size is the scanner's or the exporter's
+        # page setting (US Letter by default). Said as a note, not as something to redo.
         problems.append(
-            Finding("pdf_not_a4", WARNING, f"PDF 第 {pages} 页不是 A4 纸张大小（210×297 mm），请按 A4 纸打印后扫描或导出。", LOCATION)
+            Finding("pdf_not_a4", WARNING, f"PDF 第 {pages} 页的页面大小为 {size}，不是 A4（210×297 mm），"
+                    "多为扫描或导出时的纸张设置所致；此项仅为提醒，不影响审核，今后扫描或导出时请选择 A4。", LOCATION)
         )
     seal = SealEvidence(**result["seal"]) if result.get("seal") else None
     count = int(result["pages"])

@@ -653,6 +653,27 @@ def _shown(widget) -> bool:
     return abs(x1 - x0) >= 5 and abs(y1 - y0) >= 5 and not flags & (2 | 32)  # Hidden, NoView
 
 
+_PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(Z|[+-]\d{2}'?\d{2}'?)?")
+
+
+def pdf_date_text(value: str) -> str:
+    """A PDF date (D:20250620103000+08'00') as staff read it: 2025-06-20 10:30（UTC+08:00）."""
+    m = _PDF_DATE.match((value or "").strip())
+    if not m:
+        return value
+    year, month, day, hour, minute = (m.group(i) for i in range(1, 6))
+    text = "-".join(x for x in (year, month, day) if x)
+    if hour:
+        text += f" {hour}:{minute or '00'}"
+    zone = m.group(7)
+    if zone == "Z":
+        text += "（UTC）"
+    elif zone:
+        digits = zone.replace("'", "")
+        text += f"（UTC{digits[:3]}:{digits[3:5] or '00'}）"
+    return text
+
+
 def electronic_seal(pdf, size: int | None = None) -> tuple[SealEvidence | None, str]:
     """A signed `/FT /Sig` field (a pikepdf.Pdf) as an electronic seal, and a note on
     signatures that are not one.
@@ -700,9 +721,11 @@ def electronic_seal(pdf, size: int | None = None) -> tuple[SealEvidence | None, 
         if signer_is_person(named) or (not named and not _shown(field)):
             notes.append(f"PDF 含数字签名（签署人 {named or '未知'}），{'签署人是个人' if named else '不显示在页面上、签署人不明'}，不作为电子公章")
             continue
-        when = _pdf_string(value.get("/M", ""))
+        when = pdf_date_text(_pdf_string(value.get("/M", "")))
         page = page_of.get(field.objgen) if field.is_indirect else None
-        detail = f"电子签章：签署人 {signer or '未知'}，时间 {when or '未知'}"
+        # A field name (Signature1) is the form's, not a signer: say the signer is not named.
+        shown_signer = named or ("" if re.fullmatch(r"(?i)sig(nature)?[\s_-]*\d*", signer or "") else signer)
+        detail = f"电子签章：签署人 {shown_signer or '未写明'}，时间 {when or '未知'}"
         if size is not None:
             try:
                 start, _, second, length = (int(x) for x in byte_range)

@@ -87,6 +87,8 @@ def test_signed_field_is_an_electronic_seal():
     assert evidence.kind == "electronic"
     assert evidence.page == 5
     assert "新乡市红旗区科学技术协会" in evidence.detail
+    # Staff read the signing time as a date, not as the raw D:20250620103000+08'00'.
+    assert "时间 2025-06-20 10:30（UTC+08:00）" in evidence.detail and "D:2025" not in evidence.detail
 
 
 def test_unsigned_signature_field_is_not_a_seal():
@@ -442,3 +444,17 @@ def test_the_page_naming_section_eight_is_searched_first_past_the_page_limit():
     assert (facts.seal.kind, facts.seal.page) == ("red", 17)
     assert find_seal(out.getvalue()).kind == "none"  # without the hint: the cap is spent elsewhere
     assert "（共 65 页，其余未检查）" in find_seal(out.getvalue()).detail
+
+
+def test_a_shown_signature_without_a_name_is_not_signed_by_its_field_name():
+    """The field's name (Signature1) was shown to staff as the signer."""
+    pdf = pikepdf.open(io.BytesIO(build_signed_pdf(APP, seal="none")))
+    field = pdf.Root.AcroForm.Fields[0]
+    del field.V["/Name"]
+    field.T = pikepdf.String("Signature1")
+    field.Rect = pikepdf.Array([330, 200, 450, 320])
+    out = io.BytesIO()
+    pdf.save(out)
+    evidence = find_seal(out.getvalue())
+    assert evidence.kind == "electronic"
+    assert "签署人 未写明" in evidence.detail and "Signature1" not in evidence.detail
