@@ -34,8 +34,12 @@ _ARABIC = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(万|千|百)?")
 _MULTIPLIER = {"万": Decimal(10000), "千": Decimal(1000), "百": Decimal(100), None: Decimal(1)}
 
 
-def parse_amount(text: str) -> Decimal | None:
-    """The amount in `text` in yuan as an exact Decimal, or None if it has no number."""
+def parse_amount(text: str, unit: Decimal | int = 1) -> Decimal | None:
+    """The amount in `text` in yuan as an exact Decimal, or None if it has no number.
+
+    `unit` is what a bare Arabic number counts in (10000 under a 金额（万元）
+    header); a number written with its own unit (`1200元`, `0.12万`) keeps it.
+    """
     if not text:
         return None
     norm = unicodedata.normalize("NFKC", text)  # full-width digits, ￥, ，．
@@ -57,6 +61,8 @@ def parse_amount(text: str) -> Decimal | None:
             value = Decimal(whole.replace(",", "") + (frac or ""))
         except InvalidOperation:
             return None
+        if mult is None and not re.search("[元圆万萬千]", norm):
+            return value * Decimal(unit)
         return value * _MULTIPLIER[mult]
     return _parse_chinese_money(norm)
 

@@ -259,6 +259,7 @@ def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:
 )
 def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     """The PDF must be the printed and stamped Word form, not another unit's or an older draft."""
+    from .amounts import parse_amount
     from .consistency import containment, form_text, pdf_pilot_types, pdf_total_readings, pdf_units, readable_form_text
     from .units import nearly_same_unit, normalize_unit, probably_same_unit, similar_unit, unit_in_text
 
@@ -298,7 +299,10 @@ def _pdf_matches_word(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
             yield Hit("盖章 PDF 版", variant="scan", severity=WARNING, staff_only=True)
         return  # only the cover and seal page were read: no text to compare
     readings, word_total = pdf_total_readings(pdf.text), app.budget_total
-    if readings and word_total is not None and not any(r == word_total or _cut_off(r, word_total) for r in readings):
+    # The Word's total in 元, and as written when it was in 万元 (0.36 under a 万元 header prints as 0.36).
+    written = parse_amount(app.budget_total_text or "")
+    as_written = {word_total} | ({written} if written is not None and word_total is not None and written * 10000 == word_total else set())
+    if readings and word_total is not None and not any(r in as_written or _cut_off(r, word_total) for r in readings):
         if len(readings) == 1:
             yield Hit("七、经费支出预算表 / 合计", {"pdf_total": fmt_money(readings[0]), "word_total": fmt_money(word_total)}, variant="budget", **note)
         else:

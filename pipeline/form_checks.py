@@ -141,26 +141,32 @@ def _section_length(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
 
 @check(
     "budget_limit",
-    messages="{section}：合计 {total} 元，超过上限 {limit} 元，请调整后" + RESEND + "。",
+    messages={
+        "": "{section}：合计 {total} 元，超过上限 {limit} 元，请调整后" + RESEND + "。",
+        "sum": "{section}：各项金额之和 {total} 元，超过上限 {limit} 元，请调整后" + RESEND + "。",
+    },
     limit=((int, float), REQUIRED),
     section=(str, "七、经费支出预算表"),
 )
 def _budget_limit(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
-    """The stated 合计 or the sum of the lines, whichever is larger, over the cap."""
+    """The stated 合计, or else the sum of the lines, over the cap.
+
+    The message names what was over: the 合计 as written, or the sum of the
+    lines when no 合计 was read or the lines add up to more. Calling a sum
+    "合计" beside "合计未填写" contradicted the reply.
+    """
     app = _app(ctx)
     if app is None:
         return
     limit = Decimal(str(params["limit"]))
     amounts = [i.amount for i in app.budget_items if i.amount is not None]
-    candidates = [sum(amounts, Decimal(0))] if amounts else []
-    if app.budget_total is not None:
-        candidates.append(app.budget_total)
-    if not candidates:
-        return
-    total = max(candidates)
-    if total > limit:
-        section = params["section"]
-        yield Hit(f"{section} / 合计", {"section": section, "total": _money(total), "limit": _limit_text(limit)})
+    section = params["section"]
+    where = f"{section} / 合计"
+    if app.budget_total is not None and app.budget_total > limit:
+        yield Hit(where, {"section": section, "total": _money(app.budget_total), "limit": _limit_text(limit)})
+    elif amounts and sum(amounts, Decimal(0)) > limit:
+        total = sum(amounts, Decimal(0))
+        yield Hit(where, {"section": section, "total": _money(total), "limit": _limit_text(limit)}, "sum")
 
 
 @check(

@@ -20,6 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import NamedTuple
 
 from lxml import etree
@@ -44,9 +45,27 @@ UNREADABLE = Finding(
     "Word 版申报书无法打开，请确认文件为 .docx 格式（可用 Word 或 WPS“另存为 .docx”）后重新发送。",
     "Word 版申报书",
 )
+TOO_LARGE = Finding(
+    "format_unreadable",
+    ERROR,
+    "Word 版申报书的内容过多或结构过于复杂（文字部分解压后过大，或层层嵌套的表格、内容控件），超出处理限制，无法读取。"
+    "请删除与申报书无关的内容，在 Word 或 WPS 中“另存为 .docx”后重新发送。",
+    "Word 版申报书",
+)
 
-MAX_XML_BYTES = 64 * 1024 * 1024  # an inflated document.xml larger than this is refused
+# Limits on what one document may hold; beyond them it is a bomb, not a form, and reads as TOO_LARGE.
+# A filled form's document.xml is 30–150 KB (photos live in media/, not in the XML); 50 pages of
+# Word's most verbose markup with 50 photos are about 3 MB, 125,000 tags and 500 rows. At these
+# limits a hostile file reads in about a second and 120 MB.
+MAX_XML_BYTES = 8 * 1024 * 1024  # an inflated part larger than this is refused
+MAX_MARKUP = 500_000  # tags ('<') in all parts read for one document: bounds the tree before it is built
+MAX_ROWS = 20_000  # paragraphs and table rows read
+MAX_CONTROL_DEPTH = 40  # content controls inside content controls
 MAX_CHUNKS = 20  # altChunk parts read per document (web exports use one)
+
+
+class _TooLarge(Exception):
+    """The document is beyond the limits a real form needs: refused before it costs time or memory."""
 
 W_MAIN = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"
@@ -155,13 +174,31 @@ def _flat_lines(rows: list[Row]) -> list[str]:
     return [line for row in rows for cell in row.cells for line in cell.lines]
 
 
+@dataclass
+class _Shared:
+    """What the readers of one document share: the limits left and each content control's reading."""
+    rows: int = MAX_ROWS  # rows still allowed
+    markup: int = MAX_MARKUP  # tags still allowed
+    shown: dict = field(default_factory=dict)  # sdt element → the text it shows
+    prompt: dict = field(default_factory=dict)  # sdt element → whether that text is only its prompt
+    depth: int = 0  # content controls being read inside one another
+
+    def add_rows(self, n: int) -> None:
+        self.rows -= n
+        if self.rows < 0:
+            raise _TooLarge("too many rows")
+
+
 class _Reader:
     """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
 
-    def __init__(self, ns: str, chunks=None, prompts: _PromptSource | None = None):
+    def __init__(self, ns: str, chunks=None, prompts: _PromptSource | None = None, shared: _Shared | None = None):
         self.ns = ns
         self.chunks = chunks  # r:id -> (rows, pictures) of an altChunk's document, or None
         self.prompts = prompts or _PromptSource()
+        self.shared = shared or _Shared()
+        # Only a control's shown text is wanted: nested controls give their remembered text.
+        self.text_only = False
         self.rows: list[Row] = []
         self.pictures = 0  # drawings and VML pictures: tells a pasted-in scan from a letter
         self.fields: list[_Field] = []  # complex fields open in the current paragraph
@@ -181,6 +218,7 @@ class _Reader:
             tag = child.tag
             if tag == self.w("p"):
                 lines, boxes = self.paragraph(child)
+                self.shared.add_rows(1)
                 self.rows.append(Row([Cell(0, 1, lines)], False, self._set_off(child), tuple(self.struck)))
                 for box in boxes:
                     self.blocks(box)
@@ -207,7 +245,33 @@ class _Reader:
 
     def _sub(self) -> _Reader:
         """A reader for a part of this document read on its own (a cell's control, a nested table)."""
-        return _Reader(self.ns, self.chunks, self.prompts)
+        return _Reader(self.ns, self.chunks, self.prompts, self.shared)
+
+    def _shown(self, sdt) -> str:
+        """The text a content control shows, read once per control.
+
+        Its content is read in text-only mode, where a nested control gives
+        its own remembered text instead of being read again: reading each
+        level anew doubled the work per level of nesting.
+        """
+        memo = self.shared.shown
+        if sdt in memo:
+            return memo[sdt]
+        content = sdt.find(self.w("sdtContent"))
+        parts: list[str] = []
+        if content is not None:
+            shared = self.shared
+            shared.depth += 1
+            if shared.depth > MAX_CONTROL_DEPTH:
+                raise _TooLarge("content controls nested too deep")
+            try:
+                sub = self._sub()
+                sub.text_only = True
+                sub._inline(content, parts, [], None)
+            finally:
+                shared.depth -= 1
+        memo[sdt] = text = "".join(parts)
+        return text
 
     def _placeholder(self, sdt) -> bool:
         """A content control showing only its prompt (单击或点击此处输入文字。): nothing typed.
@@ -220,13 +284,16 @@ class _Reader:
         since typed or pasted text may stay in that style. A control showing
         no text (a picture) goes by the flag.
         """
+        memo = self.shared.prompt
+        if sdt not in memo:
+            memo[sdt] = self._judge_placeholder(sdt)
+        return memo[sdt]
+
+    def _judge_placeholder(self, sdt) -> bool:
         pr = sdt.find(self.w("sdtPr"))
         flag = pr.find(self.w("showingPlcHdr")) if pr is not None else None
         content = sdt.find(self.w("sdtContent"))
-        parts: list[str] = []
-        if content is not None:
-            self._sub()._inline(content, parts, [], None)
-        shown = "".join(parts).strip()
+        shown = self._shown(sdt).strip()
         text = norm(shown)
         flagged = flag is not None and _truthy(self.attr(flag, "val"), default=True)
         if not text:
@@ -312,6 +379,7 @@ class _Reader:
                 shown[col] = inherited if inherited is not None and not any(x.strip() for x in lines) else lines
                 col += span
             above = shown
+            self.shared.add_rows(1)
             self.rows.append(Row(cells, True, struck=tuple(struck)))
             for item in nested:
                 if isinstance(item, tuple):
@@ -398,6 +466,9 @@ class _Reader:
                     out.append(mark)
                 elif self._placeholder(child):
                     continue
+                elif self.text_only:
+                    typed = self._shown(child)
+                    out.append(_PROMPT_AT_EDGE.sub("", typed) if _PROMPT_AT_EDGE.search(typed) else typed)
                 else:
                     content = child.find(w("sdtContent"))
                     if content is not None:
@@ -617,19 +688,27 @@ def _prompt_source(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> _Pr
                 name = style.find(f"{{{ns}}}name")
                 if name is not None and norm(name.get(f"{{{ns}}}val") or "").lower() == "placeholdertext":
                     styles.add(style.get(f"{{{ns}}}styleId") or "")
-    except (etree.XMLSyntaxError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
-        pass  # a damaged styles or glossary part: the form itself may still read
+    except (etree.XMLSyntaxError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, _TooLarge):
+        pass  # a damaged or oversized styles or glossary part: the form itself may still read
     return _PromptSource(parts, frozenset(styles))
 
 
-def _read(zf: zipfile.ZipFile, name: str) -> bytes:
+def _read(zf: zipfile.ZipFile, name: str, shared: _Shared | None = None) -> bytes:
+    """A part's bytes, refused when it inflates past MAX_XML_BYTES (the size in the
+    directory may lie) or, for the parts read as the document, holds more tags than are left."""
     info = zf.getinfo(name)
     if info.file_size > MAX_XML_BYTES:
-        raise ValueError("part too large")
+        raise _TooLarge("part too large")
     with zf.open(info) as fh:
         data = fh.read(MAX_XML_BYTES + 1)
     if len(data) > MAX_XML_BYTES:
-        raise ValueError("part too large")
+        raise _TooLarge("part too large")
+    if shared is not None:
+        # Every element starts with '<' (text holds &lt;), so this bounds the tree before lxml
+        # builds it: 60 MB of one-character paragraphs took 37 s and 2.6 GB to read.
+        shared.markup -= data.count(b"<")
+        if shared.markup < 0:
+            raise _TooLarge("too many elements")
     return data
 
 
@@ -637,13 +716,19 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
+def _rows(data: bytes, depth: int = 0, shared: _Shared | None = None) -> tuple[list[Row], int] | None:
     """The body as rows, and how many pictures it holds."""
+    shared = shared or _Shared()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         target = _main_part(zf)
         if target is None:
             return None
-        root = etree.fromstring(_read(zf, target), _parser())
+        try:
+            root = etree.fromstring(_read(zf, target, shared), _parser())
+        except etree.XMLSyntaxError as e:
+            if "depth" in str(e).lower():  # libxml2 refuses nesting past 256 levels: a bomb, not damage
+                raise _TooLarge("nested too deep") from e
+            raise
         ns = etree.QName(root).namespace
         if ns not in (W_MAIN, W_STRICT):
             return None
@@ -661,9 +746,9 @@ def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
             if name is None or name in used or len(used) >= MAX_CHUNKS or name not in zf.namelist():
                 return None
             used.add(name)
-            return _chunk_rows(_read(zf, name), depth)
+            return _chunk_rows(_read(zf, name, shared), depth, shared)
 
-        reader = _Reader(ns, chunks, _prompt_source(zf, rels))
+        reader = _Reader(ns, chunks, _prompt_source(zf, rels), shared)
         reader.blocks(body)
         return reader.rows, reader.pictures
 
@@ -671,10 +756,10 @@ def _rows(data: bytes, depth: int = 0) -> tuple[list[Row], int] | None:
 # -- altChunk: a document Word imports into the form when it opens it ----------
 
 
-def _chunk_rows(data: bytes, depth: int) -> tuple[list[Row], int] | None:
+def _chunk_rows(data: bytes, depth: int, shared: _Shared) -> tuple[list[Row], int] | None:
     """Rows of an imported chunk: a .docx, an MHT or HTML page (web 导出Word tools), or plain text."""
     if data.startswith(b"PK\x03\x04"):
-        return _rows(data, depth + 1) if depth < 1 else None
+        return _rows(data, depth + 1, shared) if depth < 1 else None
     from ..mime import decode_bytes  # the mail reader's charset rules (GB labels as GB18030)
 
     head = data[:300].lstrip().lower()
@@ -685,7 +770,10 @@ def _chunk_rows(data: bytes, depth: int) -> tuple[list[Row], int] | None:
     else:
         text = decode_bytes(data).lstrip("\ufeff")
     if "<" in text and re.search(r"<(?:html|body|p|div|table|br|span|h\d)\b", text, re.I):
-        return _html_rows(text)
+        rows, pictures = _html_rows(text)
+        shared.add_rows(len(rows))
+        return rows, pictures
+    shared.add_rows(text.count("\n") + 1)
     return [Row([Cell(0, 1, [line])], False) for line in text.splitlines()], 0
 
 
@@ -828,9 +916,16 @@ SECTIONS = (
     (7, ("经费支出预算表", "经费支出预算")),
     (8, ("申报单位意见",)),
 )
+_ROMAN = r"(?:VIII|VII|VI|IV|V|III|II|I)"  # Ⅰ–Ⅷ after NFKC
 _NUMBERED = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、.,，]|[(（][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十]+(?:部分|章|节)[:：、.]?|[1-8][、.](?!\d))"
+    r"^(?:[一二三四五六七八九十]+[、.,，]|[(（][一二三四五六七八九十]+[)）]|第[一二三四五六七八九十]+(?:部分|章|节)[:：、.]?"
+    rf"|[1-8][、.](?!\d)|[(（][1-8][)）]|{_ROMAN}[、.,，])"
 )
+# A number written straight before the title: 三　工作基础 (the space is gone after `norm`),
+# ③工作基础 (NFKC: 3工作基础), Ⅲ工作基础. A heading only when the printed title follows it exactly,
+# so that a sentence opening with a numeral (三年来…, 3个乡镇…) stays text.
+_GLUED_NUMBER = re.compile(rf"^(?:[一二三四五六七八九十]{{1,2}}|[1-8]|{_ROMAN})(?=[^\W\d_])")
+_DINGBAT_DIGITS = {0x2776 + i: str(i + 1) for i in range(8)} | {0x278A + i: str(i + 1) for i in range(8)}  # ❶ ➊
 _BRACKETED = re.compile(r"^[(（][^()（）]*[)）][:：]?$")
 
 
@@ -851,10 +946,15 @@ def heading_index(line: str) -> _Heading | None:
     is part of the heading. A renamed or extended title is only `exact=False`:
     `split_sections` decides whether it is a heading or a sub-heading of the text.
     """
-    n = norm(line)
+    n = norm(line.translate(_DINGBAT_DIGITS))
     if not n:
         return None
+    if n.startswith("【") and "】" in n:
+        n = n[1:].replace("】", "", 1)  # 【工作基础】: a title in brackets, standing alone
     m = _NUMBERED.match(n)
+    glued = m is None and _GLUED_NUMBER.match(n)
+    if glued:
+        m = glued
     numbered = m is not None
     numeral = _numeral(m.group()) if m else None
     body = n[m.end():] if m else n
@@ -864,7 +964,9 @@ def heading_index(line: str) -> _Heading | None:
             if body.startswith(key):
                 rest = body[len(key):]
                 exact = not rest or rest[0] in ":：(（"
-            elif numbered and _renamed(key, body):
+                if glued and not exact:
+                    continue
+            elif numbered and not glued and _renamed(key, body):
                 rest = body[re.match(r"[^:：(（]*", body).end():]
                 exact = False
             else:
@@ -888,10 +990,13 @@ def heading_index(line: str) -> _Heading | None:
 
 
 def _numeral(prefix: str) -> int | None:
-    """5 for `五、`, `（五）`, `第五部分`, `5.`; None for 十一 and beyond."""
+    """5 for `五、`, `（五）`, `第五部分`, `5.`, `Ⅴ、` (V); None for 十一 and beyond."""
     digit = re.search(r"[1-8]", prefix)
     if digit:
         return int(digit.group())
+    roman = re.match(_ROMAN, prefix)
+    if roman:
+        return ("I", "II", "III", "IV", "V", "VI", "VII", "VIII").index(roman.group()) + 1
     chinese = re.search("[一二三四五六七八九十]+", prefix)
     if chinese and len(chinese.group()) == 1:
         return "一二三四五六七八九十".index(chinese.group()) + 1
@@ -910,6 +1015,7 @@ def _renamed(key: str, body: str) -> bool:
 @dataclass
 class Region:
     rows: list[Row]
+    title: str = ""  # the heading line that starts it (七's may say 单位：万元)
 
     def lines(self) -> list[str]:
         return _flat_lines(self.rows)
@@ -936,6 +1042,7 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
                         regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck))
                     out_cells, kept = [], []
                     current = found.index
+                    regions[current].title = line
                     if found.rest:
                         kept.append(found.rest)
                     continue
@@ -1222,6 +1329,9 @@ def _cover(region: Region) -> dict:
 
 _OPTION = re.compile("|".join(map(re.escape, PILOT_TYPES)))
 _OPEN, _CLOSE = "(（[【〔［", ")）]】〕］"
+# (filled, hollow) marks of one kind, as radio buttons and online-form printouts pair them.
+_RADIO_FAMILIES = (("●◉⦿", "○◯〇⚪"), ("◆", "◇"), ("★", "☆"), ("▲", "△"))
+_BOX_GAP = "[ \t\u3000]*"
 
 
 def _normalise_marks(text: str) -> str:
@@ -1235,6 +1345,13 @@ def _normalise_marks(text: str) -> str:
     t = "".join(CHECKED if c in CHECKED_CHARS else UNCHECKED if c in UNCHECKED_CHARS else c for c in t)
     t = re.sub(f"[{re.escape(_OPEN)}][ \t\u3000]*{CHECKED}[ \t\u3000]*[{re.escape(_CLOSE)}]", CHECKED, t)
     t = re.sub(f"[{re.escape(_OPEN)}][ \t\u3000]*[{re.escape(_CLOSE)}]", UNCHECKED, t)
+    # Radio buttons (●县级科协试点 ○高校科协试点): beside a filled mark of their own family, hollow
+    # marks in a box's place are empty boxes, so the filled one is the odd box (`_odd_box`). Without
+    # one, a lone ☆ or 〇 among □ is itself that odd box; away from an option ○ is a zero (二○二五年).
+    for filled, hollow in _RADIO_FAMILIES:
+        if re.search(f"[{filled}]{_BOX_GAP}(?:{_OPTION.pattern})|(?:{_OPTION.pattern}){_BOX_GAP}[{filled}]", t):
+            t = re.sub(f"[{hollow}](?={_BOX_GAP}(?:{_OPTION.pattern}))", UNCHECKED, t)
+            t = re.sub(f"((?:{_OPTION.pattern}){_BOX_GAP})[{hollow}]", lambda m: m.group(1) + UNCHECKED, t)
     return re.sub(f"[{CHECKED}{UNCHECKED}]{{2,}}", lambda m: CHECKED if CHECKED in m.group() else UNCHECKED, t)
 
 
@@ -1518,24 +1635,36 @@ def _field_of(cell: Cell, cols: dict[int, tuple[int, str]]) -> str | None:
     return None
 
 
-def _table_records(region: Region, rules, is_header, stop=None, skip=None, merged=False):
+def _table_records(region: Region, rules, is_header, stop=None, skip=None, merged=False, settle=None):
     """Rows under the header as {field: text}; header repeats and `skip` rows are skipped.
 
     With `merged`, a vertically merged cell gives its text to every row it spans.
-    `stop` and `skip` see the row and the header's columns.
-    Returns (records, stop_row_index or None, columns).
+    `stop` and `skip` see the row and the header's columns; `settle(header rows,
+    columns)` may adjust the columns once the header (one row or two) is read.
+    Returns (records, stop_row_index or None, columns, the header's rows).
     """
     cols: dict[int, tuple[int, str]] | None = None
+    header: list[Row] = []
+    in_header = False  # right under a header row: a second header row may follow
     records: list[dict[str, str]] = []
     for i, row in enumerate(region.rows):
         if is_header(row):
             if cols is None:
-                cols = _columns(row, rules)
+                cols, header = _columns(row, rules), [row]
+            in_header = True
             continue
         if cols is None:
             continue
+        if in_header and _continues_header(row):
+            if not records:  # the first header's own rows name columns; a repeated header's are skipped
+                header.append(row)
+                _narrow_columns(cols, _columns(row, rules))
+            continue
+        if in_header and not records and settle is not None:
+            settle(header, cols)
+        in_header = False
         if stop is not None and stop(row, cols):
-            return records, i, cols
+            return records, i, cols, header
         if not row.is_table or (skip is not None and skip(row, cols)):
             continue
         rec: dict[str, str] = {}
@@ -1547,7 +1676,33 @@ def _table_records(region: Region, rules, is_header, stop=None, skip=None, merge
             if name and text:
                 rec[name] = (rec[name] + "\n" + text) if name in rec else text
         records.append(rec)
-    return records, None, cols or {}
+    return records, None, cols or {}, header
+
+
+# A unit written in a cell of its own: （元） under 金额 in a two-row header, 单位：万元.
+_UNIT_NOTE = re.compile(r"^[(（\[【]?(?:单位[:：]?)?(?:人民币)?(?:万元|千元|元|万|千)[)）\]】]?$")
+
+
+def _continues_header(row: Row) -> bool:
+    """A second header row: cells merged down from the header (w:vMerge) beside sub-headings
+    (申请 / 自筹 under 金额) or unit notes, and no number, or nothing but unit notes."""
+    if not row.is_table:
+        return False
+    texts = [norm(cell_text(c)) for c in row.cells]
+    filled = [t for t in texts if t]
+    if not filled or any(re.search(r"\d", t) for t in filled):
+        return False
+    merged_down = any(c.above is not None and not t for c, t in zip(row.cells, texts))
+    return merged_down or all(_UNIT_NOTE.match(t) for t in filled)
+
+
+def _narrow_columns(cols: dict[int, tuple[int, str]], sub: dict[int, tuple[int, str]]) -> None:
+    """A field named again in a second header row, inside its first-row span, takes that narrower column."""
+    for col, (span, name) in sub.items():
+        for start, (wide, known) in list(cols.items()):
+            if known == name and start <= col < start + wide and span < wide:
+                del cols[start]
+                cols[col] = (span, name)
 
 
 def _row_has(row: Row, *keys: str) -> bool:
@@ -1563,7 +1718,7 @@ _PARTICIPANT_COLS = [
 
 
 def _participants(region: Region) -> tuple[Participant, ...]:
-    records, _, _ = _table_records(
+    records, *_ = _table_records(
         region, _PARTICIPANT_COLS, lambda r: _row_has(r, "姓名") and (_row_has(r, "序号") or _row_has(r, "性别")), merged=True
     )
     out = []
@@ -1578,7 +1733,7 @@ _PLACEHOLDER_PERIOD = re.compile(r"^[\s*＊]*年[\s*＊]*月至[\s*＊]*月$")
 
 def _schedule(region: Region) -> tuple[Stage, ...]:
     rules = [("name", ("实施阶段", "阶段")), ("goal", ("目标",)), ("period", ("时间",))]
-    records, _, _ = _table_records(region, rules, lambda r: _row_has(r, "目标") and (_row_has(r, "阶段") or _row_has(r, "时间")))
+    records, *_ = _table_records(region, rules, lambda r: _row_has(r, "目标") and (_row_has(r, "阶段") or _row_has(r, "时间")))
     out = []
     for rec in records:
         name = clean_lines(rec.get("name", ""))
@@ -1596,11 +1751,25 @@ def _schedule(region: Region) -> tuple[Stage, ...]:
 _BUDGET_COLS = [("seq", ("序号",)), ("item", ("支出事项", "事项", "项目", "内容")), ("amount", ("金额",)), ("basis", ("测算", "依据", "标准"))]
 
 
-_TOTAL = re.compile(r"^(小计|合计|总计|共计)(?:[:：].*|[0-9０-９¥￥].*)?$")
+# 合计, 合计：3600, 合计（大写）：叁仟陆佰元整, 合计人民币3600元; not 小计类耗材 (an item).
+_TOTAL = re.compile(
+    r"^(小计|合计|总计|共计)(?:[(（][^()（）]{0,8}[)）])?(?:[:：].*|(?:人民币)?[0-9０-９¥￥零壹贰叁肆伍陆柒捌玖拾佰仟].*)?$"
+)
+_TOTAL_LABEL = re.compile(r"^\s*(?:小\s*计|合\s*计|总\s*计|共\s*计)\s*(?:[(（][^()（）]{0,8}[)）])?\s*[:：]?")
+# What may stand before the amount in its cell: （小写）：, 大写:, 人民币, ￥ is left to parse_amount.
+_AMOUNT_NOTE = re.compile(r"^\s*(?:[(（]\s*(?:大写|小写|元|人民币|金额)\s*[)）]|大写|小写)\s*[:：]?\s*")
+
+
+def _amount_start(cols: dict[int, tuple[int, str]]) -> int | None:
+    return next((start for start, (_, name) in cols.items() if name == "amount"), None)
 
 
 def _label_cells(row: Row, cols: dict[int, tuple[int, str]]) -> list[str]:
-    """The normalised 序号/支出事项 cells: where a sum row writes 合计 (its 测算依据 may say 共计2000份)."""
+    """The normalised cells where a sum row writes 合计: any cell starting left of the amount column
+    (序号, 类别, 支出事项), never 测算依据 (which may say 共计2000份)."""
+    amount = _amount_start(cols)
+    if amount is not None:
+        return [norm(cell_text(c)) for c in row.cells if c.col < amount and _field_of(c, cols) != "basis"]
     cells = [norm(cell_text(c)) for c in row.cells if _field_of(c, cols) in ("seq", "item")]
     if not any(f in ("seq", "item") for _, f in cols.values()):
         cells = [t for t in (norm(cell_text(c)) for c in row.cells) if t][:1]
@@ -1617,44 +1786,143 @@ def _is_grand_total_row(row: Row, cols: dict[int, tuple[int, str]]) -> bool:
     return any(_TOTAL.match(t) and not t.startswith("小计") for t in _label_cells(row, cols))
 
 
+# Money other than what is requested from the call: the limit is about the 申请 (requested) amount.
+_OWN_FUNDS = ("自筹", "配套", "其他", "其它", "单位出资", "单位承担")
+_REQUESTED = ("申请", "申报", "资助", "补助", "市科协")
+
+
+def _requested_column(header: list[Row], cols: dict[int, tuple[int, str]]) -> None:
+    """With two amount columns (申请金额 | 自筹金额), read the requested one, wherever it stands.
+
+    The call caps the money asked for (经费支出合计不超过 4000 元), so the
+    applicant's own contribution is neither an item's amount nor the total.
+    """
+    amount = _amount_start(cols)
+    span = cols[amount][0] if amount is not None else 0
+    candidates = []
+    for depth, row in enumerate(header):
+        for cell in row.cells:
+            t = norm(cell_text(cell))
+            # 申请 / 自筹 written under a merged 金额 need not repeat the word.
+            under = depth > 0 and amount is not None and amount <= cell.col < amount + span
+            if t and ("金额" in t or under) and not _UNIT_NOTE.match(t):
+                rank = 0 if any(k in t for k in _REQUESTED) else 2 if any(k in t for k in _OWN_FUNDS) else 1
+                candidates.append((rank, -depth, cell.col, cell))
+    if len(candidates) < 2:
+        return
+    best = min(candidates, key=lambda c: c[:3])[3]
+    for start, (_, name) in list(cols.items()):
+        if name == "amount" or start == best.col:
+            del cols[start]
+    cols[best.col] = (best.span, "amount")
+
+
+_UNIT_FACTORS = {"万": Decimal(10000), "千": Decimal(1000), "": Decimal(1)}
+_UNIT_IN_HEADER = re.compile(r"[(（/／\[【]\s*(?:单位[:：]?)?\s*(?:人民币)?\s*([万千]?)元?\s*[)）\]】]?$|单位[:：]?\s*(?:人民币)?\s*([万千]?)元")
+_UNIT_NOTE_LINE = re.compile(r"单位[:：]?\s*(?:人民币)?\s*([万千]?)元")
+# 100万元 is far beyond any budget of this kind: bare numbers that large were typed in 元 under a
+# heading left saying 万元, and multiplying them would only produce an absurd reply.
+_IMPLAUSIBLE = Decimal(1_000_000)
+
+
+def _budget_unit(region: Region, header: list[Row], cols: dict[int, tuple[int, str]]) -> Decimal:
+    """Yuan per bare number in the amount column: 金额（万元） or a note 单位：万元 above the table.
+
+    The amount column's header (and the unit row under it) decides; then a
+    单位 note in the other header cells; then the nearest one above the table,
+    the section's heading last (the printed one says 单位:人民币元).
+    """
+    amount = _amount_start(cols)
+    span = cols[amount][0] if amount is not None else 0
+    in_amount, elsewhere = [], []
+    for row in header:
+        for cell in row.cells:
+            t = norm(cell_text(cell))
+            overlaps = amount is not None and cell.col < amount + span and amount < cell.col + cell.span
+            (in_amount if overlaps else elsewhere).append(t)
+    for texts, pattern in ((in_amount, _UNIT_IN_HEADER), (elsewhere, _UNIT_NOTE_LINE)):
+        for t in texts:
+            m = pattern.search(t)
+            if m:
+                return _UNIT_FACTORS[next((g for g in m.groups() if g is not None), "")]
+    first = next((i for i, row in enumerate(region.rows) if header and row is header[0]), 0)
+    for line in [*reversed(_flat_lines(region.rows[:first])), region.title]:
+        m = _UNIT_NOTE_LINE.search(norm(line))
+        if m:
+            return _UNIT_FACTORS[m.group(1)]
+    return Decimal(1)
+
+
 def _budget(region: Region) -> dict:
     is_header = lambda r: _row_has(r, "金额") and (_row_has(r, "支出事项") or _row_has(r, "序号"))  # noqa: E731
     is_stop = lambda r, cols: _is_grand_total_row(r, cols) or _row_has(r, "开户")  # noqa: E731
-    records, stop, cols = _table_records(region, _BUDGET_COLS, is_header, stop=is_stop, skip=_is_total_row)
-    items = []
+    skip = lambda r, cols: _is_total_row(r, cols) or _only_unit_notes(r)  # noqa: E731
+    records, stop, cols, header = _table_records(
+        region, _BUDGET_COLS, is_header, stop=is_stop, skip=skip, settle=_requested_column
+    )
+    rows = []
     for rec in records:
         rec = {k: clean_lines(v) for k, v in rec.items()}
         if rec.get("item") or rec.get("amount") or rec.get("basis"):
-            text = rec.get("amount", "")
-            items.append(BudgetItem(seq=rec.get("seq", ""), item=rec.get("item", ""), amount_text=text,
-                                    amount=parse_amount(text), basis=rec.get("basis", "")))
+            rows.append(rec)
     total_text = ""
     if stop is not None and _is_grand_total_row(region.rows[stop], cols):
-        total_text = _total_text(region.rows[stop], region)
+        total_text = _total_text(region.rows[stop], cols)
+    unit = _budget_unit(region, header, cols)
+    if unit != 1:
+        scaled = [parse_amount(t, unit=unit) for t in [r.get("amount", "") for r in rows] + [total_text] if t]
+        if any(v is not None and v >= _IMPLAUSIBLE for v in scaled):
+            unit = Decimal(1)
+    items = tuple(
+        BudgetItem(seq=r.get("seq", ""), item=r.get("item", ""), amount_text=r.get("amount", ""),
+                   amount=parse_amount(r.get("amount", ""), unit=unit), basis=r.get("basis", ""))
+        for r in rows
+    )
     account = _account(region.text())
     return {
-        "budget_items": tuple(items),
+        "budget_items": items,
         "budget_total_text": total_text,
-        "budget_total": parse_amount(total_text) if total_text else None,
+        "budget_total": parse_amount(total_text, unit=unit) if total_text else None,
         **account,
     }
 
 
-def _total_text(row: Row, region: Region) -> str:
+def _only_unit_notes(row: Row) -> bool:
+    """A row holding nothing but a unit (（元）, 单位：元): never a budget line."""
+    texts = [norm(cell_text(c)) for c in row.cells]
+    return any(texts) and all(_UNIT_NOTE.match(t) for t in texts if t)
+
+
+def _total_text(row: Row, cols: dict[int, tuple[int, str]]) -> str:
+    """The total as written in the 合计 row: in the amount column, or after 合计 in its own cell.
+
+    Extra columns (数量, 单价, 自筹金额) may be filled in the total row too,
+    so the amount column is read, not the first filled cell. A row that gives
+    the total twice (合计（大写）：叁仟陆佰元整 | （小写）：3600元) is read by
+    its Arabic figure, which is what the applicant typed as the number.
+    """
+    amount = _amount_start(cols)
+    span = cols[amount][0] if amount is not None else 0
     cells = row.cells
     for i, cell in enumerate(cells):
         text = cell_text(cell)
-        m = re.match(r"^\s*(合\s*计|总\s*计|共\s*计)\s*[:：]?", text)
-        if not m:
+        m = _TOTAL_LABEL.match(text)
+        if not m or (amount is not None and cell.col >= amount):
             continue
-        rest = clean_lines(text[m.end():])
+        found = []
+        rest = _AMOUNT_NOTE.sub("", clean_lines(text[m.end():]))
         if rest:
-            return rest
-        for other in cells[i + 1:]:
-            value = clean_lines(cell_text(other))
-            if value and not re.fullmatch(r"[(（]?\s*单位.*", value):
-                return value
-        return ""
+            found.append(rest)
+        later = [clean_lines(cell_text(c)) for c in cells[i + 1:]]
+        if amount is not None:
+            column = [
+                clean_lines(cell_text(c)) for c in cells[i + 1:] if c.col < amount + span and amount < c.col + c.span
+            ]
+            found += [_AMOUNT_NOTE.sub("", v) for v in column if v]
+        if not found:
+            found += [_AMOUNT_NOTE.sub("", v) for v in later if v and not re.fullmatch(r"[(（]?\s*单位.*", v)][:1]
+        arabic = [v for v in found if re.search(r"[0-9０-９]", v)]
+        return (arabic or found or [""])[0]
     return ""
 
 
@@ -1763,6 +2031,8 @@ def read_form(data: bytes) -> Application:
             return Application(problems=(UNREADABLE,))
         rows, pictures = parsed
         return parse_rows(rows, pictures)
+    except _TooLarge:
+        return Application(problems=(TOO_LARGE,))
     except Exception:  # any bytes at all: corrupt zip, bad XML, bombs, recursion
         return Application(problems=(UNREADABLE,))
 

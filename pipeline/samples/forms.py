@@ -18,6 +18,10 @@ from docx.shared import Cm, Mm, Pt
 from ..models import PILOT_TYPES, Application, BudgetItem, Participant, Stage
 
 CHECKBOX_STYLES = ("char", "wingdings", "w14", "formfield")
+# Budget tables as finance staff retype them: a 类别 column with merged cells, 数量/单价 columns
+# (filled in the 合计 row too), 自筹/申请 amount columns, a two-row header with （元） under 金额,
+# amounts in 万元, and the total given in capitals and figures (合计（大写）… | （小写）…).
+BUDGET_LAYOUTS = ("plain", "category", "quantity", "requested", "two_row_header", "wan", "capital_total")
 
 GUIDANCE_BASIS = "(填写科技志愿服务相关的工作经验、成果等情况, 以及辖区内高校、科研院所、医疗卫生机构等的数量和联系合作等情况, 限 1500 字以内)"
 GUIDANCE_PLAN = "(围绕试点建设的主要任务进行填写，需集中体现目标任务、工作思路、具体举措、保障措施等，限 1500 字以内)"
@@ -38,10 +42,13 @@ def build_form_docx(
     keep_guidance: bool = True,
     extra_rows: int = 0,
     split_tables: bool = False,
+    budget_layout: str = "plain",
 ) -> bytes:
     """The filled form as .docx bytes; `Application()` gives the blank form."""
     if checkbox_style not in CHECKBOX_STYLES:
         raise ValueError(f"checkbox_style must be one of {CHECKBOX_STYLES}")
+    if budget_layout not in BUDGET_LAYOUTS:
+        raise ValueError(f"budget_layout must be one of {BUDGET_LAYOUTS}")
     doc = Document()
     # The notice asks for A4 (A4纸双面打印); python-docx's default template is US Letter,
     # and a PDF exported from a Letter form gets pdf_not_a4.
@@ -64,7 +71,10 @@ def build_form_docx(
     _text_section(b, "四、试点建设方案", GUIDANCE_PLAN, app.plan.text, keep_guidance, inline=False)
     _text_section(b, "五、考核指标", GUIDANCE_INDICATORS, app.indicators.text, keep_guidance, inline=True)
     _schedule(b, app, keep_guidance, extra_rows)
-    _budget(b, app, keep_guidance, extra_rows)
+    if budget_layout == "plain":
+        _budget(b, app, keep_guidance, extra_rows)
+    else:
+        _budget_variant(b, app, budget_layout)
     _opinion(b, app)
     out = io.BytesIO()
     doc.save(out)
@@ -272,6 +282,85 @@ def _budget(b: _Builder, app: Application, keep: bool, extra_rows: int) -> None:
         [f"开户名: {app.account_name}", f"开户银行: {app.account_bank}", f"账号: {app.account_number}"],
         spans=(2, 2),
     )
+
+
+def _budget_variant(b: _Builder, app: Application, layout: str) -> None:
+    """The budget table in one of the retyped layouts of BUDGET_LAYOUTS (filled forms only)."""
+    b.paragraph("七、经费支出预算表(单位:人民币元)")
+    b.paragraph("注: 经费支出合计不超过 4000 元。")
+    items = list(app.budget_items)
+    total = app.budget_total_text
+    if layout == "category":
+        b.new_table(5)
+        b.row("序号", "类别", "支出事项", "金额", "测算依据/标准")
+        for i, item in enumerate(items):
+            b.row(item.seq, "宣传类" if i == 0 else "活动类" if i == 2 else "", item.item, item.amount_text, item.basis)
+        for first, last in ((1, min(2, len(items))), (3, len(items))):
+            if last > first:
+                b.table.cell(first, 1).merge(b.table.cell(last, 1))  # w:vMerge, as Word merges cells
+        b.row("", "合计", "", total, "")
+    elif layout == "quantity":
+        b.new_table(6)
+        b.row("序号", "支出事项", "数量", "单价（元）", "金额（元）", "测算依据")
+        for item in items:
+            b.row(item.seq, item.item, "1", item.amount_text, item.amount_text, item.basis)
+        b.row("", "合计", str(len(items)), "", total, "")
+    elif layout == "requested":
+        b.new_table(5)
+        b.row("序号", "支出事项", "自筹金额", "申请金额", "测算依据")
+        for item in items:
+            b.row(item.seq, item.item, "1500", item.amount_text, item.basis)  # the unit's own money may be more
+        b.row("", "合计", str(1500 * len(items)), total, "")
+    elif layout == "two_row_header":
+        b.new_table(4)
+        b.row("序号", "支出事项", "金额", "测算依据/标准")
+        b.row("", "", "（元）", "")
+        for col in (0, 1, 3):
+            b.table.cell(0, col).merge(b.table.cell(1, col))
+        for item in items:
+            b.row(item.seq, item.item, item.amount_text, item.basis)
+        b.row("", "合计:", total, "(单位:人民币元)")
+    elif layout == "wan":
+        b.new_table(4)
+        b.row("序号", "支出事项", "金额（万元）", "测算依据")
+        for item in items:
+            b.row(item.seq, item.item, _wan(item.amount), item.basis)
+        b.row("", "合计", _wan(app.budget_total), "")
+    else:  # capital_total
+        b.new_table(4)
+        b.row("序号", "支出事项", "金额", "测算依据/标准")
+        for item in items:
+            b.row(item.seq, item.item, item.amount_text, item.basis)
+        amount = app.budget_total
+        b.row(f"合计（大写）：{_capitals(amount)}", f"（小写）：{amount:f}元", spans=(2, 2))
+    cols = b.cols
+    b.row(
+        "乙方账户信息",
+        [f"开户名: {app.account_name}", f"开户银行: {app.account_bank}", f"账号: {app.account_number}"],
+        spans=(cols // 2, cols - cols // 2),
+    )
+
+
+def _wan(amount) -> str:
+    """An amount in yuan written in 万元 (1200 → 0.12)."""
+    return f"{(amount / 10000).normalize():f}"
+
+
+def _capitals(amount) -> str:
+    """Whole yuan in financial capitals, as 合计（大写） writes them: 3600 → 叁仟陆佰元整."""
+    digits, units = "零壹贰叁肆伍陆柒捌玖", ("", "拾", "佰", "仟")
+    n = int(amount)
+    if not 0 < n < 10000 or amount != n:
+        raise ValueError("only whole amounts under 10,000 yuan are written in capitals here")
+    out, zero = "", False
+    for power in range(3, -1, -1):
+        d = n // 10**power % 10
+        if d:
+            out += ("零" if zero and out else "") + digits[d] + units[power]
+            zero = False
+        else:
+            zero = True
+    return out + "元整"
 
 
 def _opinion(b: _Builder, app: Application) -> None:

@@ -66,3 +66,18 @@ def test_chinese_integers(text, expected):
 def test_formatted_amounts_round_trip(value):
     for text in (f"{value}", f"{value:,}", f"￥{value:,.2f}", f"{value}元"):
         assert parse_amount(text) == value
+
+
+@pytest.mark.parametrize(
+    "text, unit, expected",
+    [
+        ("0.44", 10000, "4400"),  # under a 金额（万元） header
+        ("0.36", 1000, "360"),
+        ("0.12万元", 10000, "1200"),  # its own unit: not multiplied twice
+        ("1200元", 10000, "1200"),
+        ("叁仟陆佰元整", 10000, "3600"),
+        ("1200", 1, "1200"),
+    ],
+)
+def test_a_bare_number_counts_in_the_column_unit(text, unit, expected):
+    assert parse_amount(text, unit=unit) == Decimal(expected)

@@ -236,3 +236,13 @@ def test_a_traditional_character_ocr_layer_names_the_same_unit():
     assert codes(APP, facts(text)) == []
     (unit,) = pdf_units("申報單位：新鄉市紅旗區科學技術協會")
     assert unit == "新乡市红旗区科学技术协会"
+
+
+def test_a_total_in_wan_yuan_matches_as_printed():
+    """Under a 金额（万元） header the Word total is 3,600 元 but the PDF prints 0.36."""
+    from decimal import Decimal
+
+    app = dataclasses.replace(APP, budget_total=Decimal(3600), budget_total_text="0.36")
+    text = f"申报单位：新乡市红旗区科学技术协会\n{BASIS}\n{PLAN}\n七、经费支出预算表（单位：万元）\n合计 0.36\n"
+    assert codes(app, facts(text)) == []
+    assert codes(dataclasses.replace(app, budget_total_text="0.38", budget_total=Decimal(3800)), facts(text)) == [("unit_mismatch", "error", False)]

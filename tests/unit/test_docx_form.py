@@ -1343,3 +1343,245 @@ def test_prompt_words_inside_a_sentence_are_kept(sentence):
 
     app = dataclasses.replace(APPS[0], plan=section(APPS[0].plan.text + "\n" + sentence))
     assert diff(read_form(build_form_docx(app)), app) == {}
+
+
+# -- QA round 5: hostile files, budget tables as finance staff type them, headings ------------
+
+
+def with_document_xml(data: bytes, edit) -> bytes:
+    """The package with word/document.xml rewritten as text by `edit(str) -> str`."""
+    return rewrite_package(data, {"word/document.xml": lambda body: edit(body.decode("utf-8")).encode("utf-8")})
+
+
+def body_wrapped_in_controls(data: bytes, depth: int) -> bytes:
+    """The whole body inside `depth` nested rich-text content controls (a template built of controls)."""
+
+    def edit(xml: str) -> str:
+        start, end = xml.index("<w:body>") + len("<w:body>"), xml.rindex("<w:sectPr")
+        opening = '<w:sdt><w:sdtPr><w:alias w:val="申报书"/></w:sdtPr><w:sdtContent>' * depth
+        return xml[:start] + opening + xml[start:end] + "</w:sdtContent></w:sdt>" * depth + xml[end:]
+
+    return with_document_xml(data, edit)
+
+
+def test_nested_content_controls_read_in_linear_time():
+    """Each level of nesting used to read its content twice: 10 levels took 3 s, 20 never ended."""
+    import time
+
+    app = APPS[0]
+    data = body_wrapped_in_controls(build_form_docx(app), 10)
+    started = time.perf_counter()
+    got = read_form(data)
+    assert time.perf_counter() - started < 1.0
+    assert diff(got, app) == {}
+
+
+def test_content_controls_nested_past_the_limit_are_too_complex():
+    from pipeline.forms.docx import MAX_CONTROL_DEPTH, TOO_LARGE
+
+    data = body_wrapped_in_controls(build_form_docx(APPS[0]), MAX_CONTROL_DEPTH + 1)
+    assert read_form(data).problems == (TOO_LARGE,)
+
+
+def appended_to_body(data: bytes, xml: str, times: int) -> bytes:
+    return with_document_xml(data, lambda doc: doc[: doc.rindex("<w:sectPr")] + xml * times + doc[doc.rindex("<w:sectPr"):])
+
+
+@pytest.mark.parametrize(
+    "xml, times",
+    [
+        ("<w:p><w:r><w:t>字</w:t></w:r></w:p>", 100_000),  # 3 MB of one-character paragraphs
+        ("<w:p/>", 25_000),  # 125 KB of empty paragraphs
+    ],
+    ids=["tiny-paragraphs", "empty-paragraphs"],
+)
+def test_a_document_of_countless_elements_is_refused_as_too_large(xml, times):
+    """60 MB of tiny paragraphs took 37 s and 2.6 GB; the file says it is too large instead."""
+    import time
+
+    data = appended_to_body(build_form_docx(APPS[0]), xml, times)
+    started = time.perf_counter()
+    app = read_form(data)
+    assert [(p.code, "内容过多" in p.message) for p in app.problems] == [("format_unreadable", True)]
+    assert time.perf_counter() - started < 1.0
+
+
+def test_tables_nested_past_the_parser_depth_are_too_complex():
+    """libxml2 refuses 256 levels: said as too complex, not as a damaged file."""
+    nest = "<w:tbl><w:tr><w:tc>" * 120 + "<w:p/>" + "</w:tc></w:tr></w:tbl>" * 120
+    problems = read_form(appended_to_body(build_form_docx(APPS[0]), nest, 1)).problems
+    assert [(p.code, "结构过于复杂" in p.message) for p in problems] == [("format_unreadable", True)]
+
+
+WORDY_RUN_PROPS = (
+    '<w:rPr><w:rFonts w:ascii="仿宋_GB2312" w:eastAsia="仿宋_GB2312" w:hAnsi="仿宋" w:cs="仿宋" w:hint="eastAsia"/>'
+    '<w:color w:val="000000"/><w:kern w:val="0"/><w:sz w:val="32"/><w:szCs w:val="32"/>'
+    '<w:lang w:val="en-US" w:eastAsia="zh-CN"/></w:rPr>'
+)
+PHOTO = (
+    '<w:p><w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+    '<wp:extent cx="5274310" cy="3956050"/><wp:docPr id="{n}" name="图片 {n}"/>'
+    '<a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+    '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+    '<pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:nvPicPr>'
+    '<pic:cNvPr id="{n}" name="图片 {n}"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip/><a:stretch><a:fillRect/>'
+    "</a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x=\"0\" y=\"0\"/><a:ext cx=\"5274310\" cy=\"3956050\"/></a:xfrm>"
+    '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic>'
+    "</wp:inline></w:drawing></w:r></w:p>"
+)
+
+
+def wordy_paragraph(text: str, n: int) -> str:
+    """A paragraph as Word writes it after much editing: a run every 8 characters, each with its fonts."""
+    runs = "".join(
+        f'<w:r w:rsidRPr="00A3{n % 10000:04d}">{WORDY_RUN_PROPS}<w:t>{text[k:k + 8]}</w:t></w:r>'
+        for k in range(0, len(text), 8)
+    )
+    return (
+        f'<w:p w:rsidR="00C5{n % 10000:04d}"><w:pPr><w:spacing w:line="560" w:lineRule="exact"/>'
+        f'<w:ind w:firstLineChars="200" w:firstLine="640"/><w:jc w:val="both"/>{WORDY_RUN_PROPS}</w:pPr>'
+        f'<w:bookmarkStart w:id="{n}" w:name="_Toc{n}"/>{runs}<w:bookmarkEnd w:id="{n}"/></w:p>'
+    )
+
+
+def test_a_fifty_page_form_with_photos_stays_well_inside_the_limits():
+    """The size limits are for bombs: a long, photo-heavy form in Word's most verbose markup reads."""
+    from pipeline.forms import docx as reader
+
+    app = APPS[0]
+    sentence = "组织科技志愿者深入社区、学校和农村开展科普宣传活动，累计服务群众三千余人次，取得良好社会效果。" * 3
+    pages = "".join(wordy_paragraph(sentence, n) + (PHOTO.format(n=1000 + n) if n % 9 == 0 else "") for n in range(450))
+
+    def edit(xml: str) -> str:
+        end = xml.index("</w:tc>", xml.index(app.work_basis.text.split("\n")[-1]))
+        return xml[:end] + pages + xml[end:]
+
+    data = with_document_xml(build_form_docx(app), edit)
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml")
+    assert len(xml) < reader.MAX_XML_BYTES / 2 and xml.count(b"<") < reader.MAX_MARKUP / 3
+    got = read_form(data)
+    assert not got.problems and got.unit_name == app.unit_name and got.work_basis.chars > 60_000
+    for sample in APPS:
+        xml = zipfile.ZipFile(io.BytesIO(build_form_docx(sample))).read("word/document.xml")
+        assert len(xml) < reader.MAX_XML_BYTES / 20 and xml.count(b"<") < reader.MAX_MARKUP / 20
+
+
+@pytest.mark.parametrize("layout", ["category", "quantity", "requested", "two_row_header", "capital_total"])
+@pytest.mark.parametrize("index", range(len(APPS)))
+def test_budget_tables_as_finance_staff_lay_them_out(index, layout):
+    """The items and the 合计 are read from the amount column whatever other columns the table has.
+
+    合计 in a 类别 column or written 合计（大写）：… was an item and the total
+    missing; the 数量 filled in the 合计 row was the total; a （元） row under
+    a two-row header was budget line 1; 自筹金额 must not be read for 申请金额.
+    """
+    app = APPS[index]
+    got = read_form(build_form_docx(app, budget_layout=layout))
+    assert [(i.item, i.amount) for i in got.budget_items] == [(i.item, i.amount) for i in app.budget_items]
+    assert got.budget_total == app.budget_total
+
+
+def test_a_total_given_in_capitals_and_figures_is_read_by_its_figures():
+    app = APPS[0]
+    got = read_form(build_form_docx(app, budget_layout="capital_total"))
+    assert got.budget_total_text == "3600元" and got.budget_total == 3600
+
+
+@pytest.mark.parametrize("index", range(len(APPS)))
+def test_amounts_under_a_wan_yuan_header_are_in_wan_yuan(index):
+    """金额（万元） with 0.12 means 1,200 元: read as 0.12 元, a budget over the limit was accepted."""
+    app = APPS[index]
+    got = read_form(build_form_docx(app, budget_layout="wan"))
+    assert [i.amount for i in got.budget_items] == [i.amount for i in app.budget_items]
+    assert got.budget_total == app.budget_total
+
+
+def test_the_budget_heading_can_give_the_unit():
+    app = APPS[0]
+
+    def edit(xml: str) -> str:
+        xml = xml.replace("七、经费支出预算表(单位:人民币元)", "七、经费支出预算表(单位:万元)")
+        for i in app.budget_items:
+            xml = xml.replace(f"<w:t>{i.amount_text}</w:t>", f"<w:t>{(i.amount / 10000).normalize():f}</w:t>")
+        return xml.replace(f"<w:t>{app.budget_total_text}</w:t>", f"<w:t>{(app.budget_total / 10000).normalize():f}</w:t>")
+
+    got = read_form(with_document_xml(build_form_docx(app), edit))
+    assert [i.amount for i in got.budget_items] == [i.amount for i in app.budget_items]
+    assert got.budget_total == app.budget_total
+
+
+def test_yuan_figures_under_a_header_left_saying_wan_yuan_stay_yuan():
+    """1200 under 金额（万元） would be 12,000,000 元: the header was left over, the figures are yuan."""
+    app = APPS[0]
+    data = with_document_xml(build_form_docx(app), lambda xml: xml.replace("<w:t>金额</w:t>", "<w:t>金额（万元）</w:t>", 1))
+    got = read_form(data)
+    assert [i.amount for i in got.budget_items] == [i.amount for i in app.budget_items]
+    assert got.budget_total == app.budget_total
+
+
+HEADINGS = {
+    "一": "申报单位基本情况", "二": "主要参加人员", "三": "工作基础", "四": "试点建设方案",
+    "五": "考核指标", "六": "计划进度及阶段目标", "七": "经费支出预算表(单位:人民币元)", "八": "申报单位意见",
+}
+
+
+@pytest.mark.parametrize(
+    "numbered",
+    [
+        lambda n, i, title: f"{n} {title}",
+        lambda n, i, title: f"{n}\u3000{title}",
+        lambda n, i, title: f"{n}\t{title}",
+        lambda n, i, title: f"{chr(0x2160 + i)}、{title}",  # Ⅲ、工作基础
+        lambda n, i, title: f"{chr(0x2160 + i)}.{title}",
+        lambda n, i, title: f"（{i + 1}）{title}",
+        lambda n, i, title: f"{chr(0x2460 + i)}{title}",  # ③工作基础
+        lambda n, i, title: f"{chr(0x2776 + i)}{title}",  # ❸工作基础
+        lambda n, i, title: f"【{title}】",
+    ],
+    ids=["space", "ideographic-space", "tab", "roman", "roman-dot", "bracketed-arabic", "circled", "dingbat", "lenticular"],
+)
+def test_section_headings_numbered_as_people_number_them(numbered):
+    """三　工作基础 was no heading: 三 read 0 字 and its text went to 二, unchecked against the limit."""
+    app = APPS[0]
+
+    def edit(xml: str) -> str:
+        for i, (n, title) in enumerate(HEADINGS.items()):
+            xml = xml.replace(f"<w:t>{n}、{title}</w:t>", f"<w:t>{numbered(n, i, title)}</w:t>", 1)
+        return xml
+
+    data = with_document_xml(build_form_docx(app), edit)
+    assert diff(read_form(data), app) == {}
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["三年来工作基础不断夯实", "3个乡镇建立了科技志愿服务站点", "一工作基础扎实，成效明显", "IV期项目考核指标已完成", "三 工作基础扎实"],
+)
+def test_a_sentence_opening_with_a_numeral_is_no_heading(line):
+    from pipeline.forms.docx import heading_index
+
+    assert heading_index(line) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("试点类型：\n● 县级科协试点\n○ 高校科协试点\n○ 市级学会试点\n○ 其它单位", ("县级科协试点",)),
+        ("试点类型：○县级科协试点 ◉高校科协试点 ○市级学会试点 ○其他单位", ("高校科协试点",)),
+        ("县级科协试点○  高校科协试点○  市级学会试点●  其它单位○", ("市级学会试点",)),
+        ("◇县级科协试点 ◇高校科协试点 ◇市级学会试点 ◆其它单位", ("其它单位",)),
+        ("○县级科协试点 ○高校科协试点 ○市级学会试点 ○其它单位", ()),
+        ("申报时间：二○二五年六月\n●县级科协试点 ○高校科协试点 ○市级学会试点 ○其它单位", ("县级科协试点",)),
+        ("☆县级科协试点 □高校科协试点 □市级学会试点 □其它单位", ("县级科协试点",)),  # no ★: ☆ is the odd box
+    ],
+)
+def test_a_filled_mark_among_hollow_ones_is_the_choice(text, expected):
+    """Radio buttons (● among ○) from online-form tools: the one filled mark is the tick."""
+    from pipeline.forms.docx import pilot_types
+
+    assert pilot_types(text) == expected
+
+
+def test_a_radio_button_cover_in_word_is_read():
+    lines = ["试点类型：", "● 县级科协试点", "○ 高校科协试点", "○ 市级学会试点", "○ 其它单位", "申报单位：新乡市红旗区科协"]
+    assert read_form(docx_of(lines)).pilot_types == ("县级科协试点",)

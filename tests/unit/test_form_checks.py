@@ -135,6 +135,32 @@ def test_budget_over_limit_message_gives_total_and_limit():
     assert "4,500.00" in f.message and "4,000" in f.message and f.severity == "error"
 
 
+@pytest.mark.parametrize("layout", ["category", "quantity", "requested", "two_row_header", "capital_total", "wan"])
+def test_budget_tables_read_from_word_pass_the_budget_rules(layout):
+    """A 合计（大写）… row or a 类别 column gave “合计未填写” and “合计 7,200.00 元，超过上限” at once."""
+    from pipeline.forms.docx import read_form
+    from pipeline.samples.forms import build_form_docx
+
+    assert codes(read_form(build_form_docx(BASE, budget_layout=layout))) == []
+
+
+def test_a_budget_in_wan_yuan_over_the_limit_is_over_the_limit():
+    """0.44 under 金额（万元） is 4,400 元; read as 0.44 元 it was accepted."""
+    from pipeline.forms.docx import read_form
+    from pipeline.samples.forms import build_form_docx
+
+    app = with_budget(BASE, ["2000", "1000", "800", "600"], "4400")
+    assert codes(read_form(build_form_docx(app, budget_layout="wan"))) == ["budget_over_limit"]
+
+
+@pytest.mark.parametrize("total", ["", "3000"], ids=["no-total", "total-within-limit"])
+def test_budget_over_limit_by_the_lines_says_it_is_their_sum(total):
+    """With no 合计 read (or a 合计 within the limit), calling the lines' sum 合计 contradicted
+    “合计未填写” in the same reply."""
+    (f,) = [f for f in findings(with_budget(BASE, ["3000", "1500"], total)) if f.code == "budget_over_limit"]
+    assert "各项金额之和 4,500.00 元" in f.message and "合计 4,500.00" not in f.message
+
+
 @pytest.mark.parametrize(
     "changes, fires",
     [
