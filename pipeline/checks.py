@@ -139,6 +139,9 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     )
 
 
+MAIL_FILES = "邮件附件"  # where a problem of the mail's attachments as a whole is filed
+
+
 @check(
     "file_present",
     messages={
@@ -158,9 +161,10 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if doc is not None:
         return
     where = "Word 版申报书" if kind == "word" else "盖章 PDF 版"
-    if any(f.code in ("attachment_link_only", "mail_too_large") for f in sub.mail_problems):
+    if any(f.code in ("attachment_link_only", "mail_too_large") or (f.code == "format_unreadable" and f.location == MAIL_FILES)
+           for f in sub.mail_problems):
         # The link notice already asks for the file as an attachment; a mail too large to
-        # open did carry files: "未收到" would contradict the notice that says so.
+        # open, or encrypted, did carry files: "未收到" would contradict the notice that says so.
         return
     if any(f.code == "attachment_too_large" and f.location == where for f in sub.mail_problems):
         return  # it came, too large to read: that notice says so and what to do

@@ -120,3 +120,21 @@ def test_any_bytes_are_read_or_refused(data):
     for blob in (data, b"\x30\x80" + data, b"\x30\x82\x01\x00\x06\x09" + smime.SIGNED_DATA + data):
         assert smime.kind(blob) in (None, "signed", "encrypted")
         assert smime.signed_content(blob) is None or isinstance(smime.signed_content(blob), bytes)
+
+
+def test_an_encrypted_mail_is_not_also_told_its_files_never_came(tmp_path, signer):
+    from pipeline_harness import Pipeline
+    from test_pipeline_corpus import reply_text
+
+    key, cert = signer
+    blob = pkcs7.PKCS7EnvelopeBuilder().set_data(inner_entity()).add_recipient(cert).encrypt(serialization.Encoding.DER, [])
+    pipe = Pipeline(tmp_path)
+    try:
+        pipe.feed(wrap(blob, "enveloped-data", top=False))
+        pipe.judge()
+        (reply,) = pipe.rows("SELECT * FROM outbox")
+        text = reply_text(reply)
+        assert reply["kind"] == "correction" and "取消“加密邮件”" in text
+        assert "未收到 Word 版" not in text and "未收到盖章 PDF 版" not in text
+    finally:
+        pipe.close()
