@@ -633,22 +633,47 @@ def _ocr(doc, dpi: int = 150, timeout: float = 30) -> dict[int, str]:
     if not ocr.available() or len(doc) == 0:
         return {}
     indexes = sorted({0, len(doc) - 1})
-    pages = []
+    images, dpis = [], []
     for index in indexes:
         page = doc[index]
         try:
             # At `dpi` of the paper, not of the points: a scan written at 72 dpi
             # would otherwise render at 4x its own resolution.
             scale, px_per_mm = render_scale(*page.get_size(), dpi, max_pixels=OCR_MAX_PIXELS)
-            image = page.render(scale=scale, grayscale=True).to_pil().convert("L")
+            images.append(page.render(scale=scale, grayscale=True).to_pil().convert("L"))
         finally:
             page.close()
-        pages.append(ocr.Page(image.tobytes(), image.width, image.height, round(px_per_mm * 25.4)))
-    texts = ocr.read_pages(pages, timeout=timeout)
+        dpis.append(round(px_per_mm * 25.4))
+    texts = ocr.read_pages([_ocr_page(im, d) for im, d in zip(images, dpis)], timeout=timeout)
     if texts is None:
         print("OCR failed or ran out of time", file=sys.stderr)
         return {}
+    # A sheet scanned sideways or upside down reads as none of the form's words (or as
+    # characters that make no words): try it turned, and keep the reading with most of them.
+    blind = [n for n, text in enumerate(texts) if _form_words(text) < OCR_TURN_BELOW]
+    if blind:
+        turns = [(n, angle) for n in blind for angle in (180, 90, 270)]
+        turned = ocr.read_pages([_ocr_page(images[n].rotate(angle, expand=True), dpis[n]) for n, angle in turns], timeout=timeout)
+        for (n, _), text in zip(turns, turned or ()):
+            if _form_words(text) > _form_words(texts[n]):
+                texts[n] = text
     return {index + 1: text for index, text in zip(indexes, texts)}
+
+
+# Words the form's cover and last page print; an upright page reads several, a turned one none.
+OCR_FORM_WORDS = ("申报", "单位", "试点", "科协", "科学技术", "协会", "负责人", "联系", "时间", "意见", "同意", "盖章", "公章")
+OCR_TURN_BELOW = 3
+
+
+def _ocr_page(image, dpi: int):
+    from . import ocr
+
+    return ocr.Page(image.tobytes(), image.width, image.height, dpi)
+
+
+def _form_words(text: str) -> int:
+    flat = "".join((text or "").split())
+    return sum(flat.count(word) for word in OCR_FORM_WORDS)
 
 
 def _handle(data: bytes) -> dict:

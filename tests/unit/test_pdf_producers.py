@@ -185,3 +185,36 @@ def test_past_the_page_cap_without_a_seal_asks_for_the_form_alone(opinion_page, 
                      opinion_page=opinion_page)
     hits = list(_seal_present(Context(None, None, None, facts), {}))
     assert [h.variant for h in hits] == [variant]
+
+
+@pytest.mark.parametrize("angle", [180, 90])
+def test_a_scan_turned_sideways_or_upside_down_is_still_read(angle):
+    """The seal was found but OCR read nothing: staff got "无法自动核对" and another unit's
+    scan would have passed unnoticed."""
+    from PIL import Image
+
+    from pipeline.forms import ocr
+    from pipeline.forms.pdf import read_pdf
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.pdfs import build_form_pdf, scan_pdf
+
+    if not ocr.available():
+        pytest.skip("tesseract with chi_sim not installed")
+    app = sample_applications()[0]
+    upright = pdfium_images(scan_pdf(build_form_pdf(app)))
+    turned = [im.rotate(angle, expand=True) for im in upright]
+    out = io.BytesIO()
+    turned[0].save(out, "PDF", save_all=True, append_images=turned[1:], resolution=150)
+    facts = read_pdf(out.getvalue())
+    assert facts.text_source == "ocr"
+    assert "红旗区" in facts.text.replace(" ", "")
+
+
+def pdfium_images(data: bytes):
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    try:
+        return [doc[i].render(scale=150 / 72).to_pil().convert("RGB") for i in range(len(doc))]
+    finally:
+        doc.close()
