@@ -452,7 +452,10 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         text_pages = [i for i, t in enumerate(own, start=1) if any(not c.isspace() for c in t)]
         text = "\n".join(own)
         try:
-            seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page, scans=frozenset(scan_pages))
+            # Only pages whose pictures cannot hold colour (1-bit, CCITT/JBIG2, greyscale) may be
+            # called a black-and-white scan: a colour scan of an unstamped sheet shows no colour either.
+            grey = frozenset(n for n in scan_pages if pdf is not None and n <= len(pdf.pages) and _grey_pictures(pdf.pages[n - 1]))
+            seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page, scans=grey)
             seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
         except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -500,6 +503,45 @@ def _masked_sizes(page, limit: int = 1000) -> frozenset[tuple[int, int]]:
             if "/SMask" in x or "/Mask" in x or bool(x.get("/ImageMask", False)) or int(x.get("/SMaskInData", 0) or 0):
                 sizes.add((int(x.get("/Width", 0)), int(x.get("/Height", 0))))
     return frozenset(sizes)
+
+
+GREY_SPACES = ("/DeviceGray", "/CalGray")
+BILEVEL_FILTERS = ("/CCITTFaxDecode", "/JBIG2Decode")
+
+
+def _grey_pictures(page) -> bool:
+    """Whether every picture drawn directly on a pikepdf page is bilevel or greyscale: a
+    black-and-white scanner's output, on which no red can show. Anything uncertain (a
+    JPEG 2000 without a colour space, an indexed palette, pictures inside forms) is taken
+    as able to hold colour."""
+    import pikepdf
+
+    try:
+        images = list(page.images.values())
+    except Exception:  # noqa: BLE001 - unknown: may be colour
+        return False
+    if not images:
+        return False
+    for image in images:
+        if image.get("/ImageMask", False):
+            continue  # a stencil: painted in one fill colour, no colours of its own
+        filters = image.get("/Filter", None)
+        names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)]
+        if any(f in BILEVEL_FILTERS for f in names) or int(image.get("/BitsPerComponent", 8)) == 1:
+            continue
+        space = image.get("/ColorSpace", None)
+        if space is None:
+            return False
+        if str(space) in GREY_SPACES:
+            continue
+        try:
+            family = str(space[0])
+            if family in GREY_SPACES or (family == "/ICCBased" and int(space[1].get("/N", 3)) == 1):
+                continue
+        except Exception:  # noqa: BLE001 - a name or an odd array: may be colour
+            pass
+        return False
+    return True
 
 
 def _page_picture(page, budget: list[int] | None = None, grid: int = 64, masked=frozenset()) -> tuple[float, bool]:

@@ -218,3 +218,34 @@ def pdfium_images(data: bytes):
         return [doc[i].render(scale=150 / 72).to_pil().convert("RGB") for i in range(len(doc))]
     finally:
         doc.close()
+
+
+@pytest.mark.parametrize("seed", [2, 6, 9, 11])
+def test_a_colour_scan_of_an_unstamped_form_is_asked_to_stamp_not_to_scan_in_colour(seed):
+    """Colour scans whose pages happen to show no colour (no seal, grey paper) were told they were
+    black-and-white scans: the applicant who forgot the stamp would rescan the unstamped sheet."""
+    from pipeline.forms.pdf import read_pdf
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.pdfs import build_form_pdf
+
+    facts = read_pdf(build_form_pdf(sample_applications()[0], seal="none", scan=True, seed=seed))
+    assert facts.seal.kind == "none"
+    (stamp,) = [p for p in facts.problems if p.code == "missing_stamp"]
+    assert "加盖单位公章" in stamp.message and "黑白" not in stamp.message
+
+
+def test_a_greyscale_jpeg_scan_without_a_ring_is_a_black_and_white_scan():
+    """No ring at all on greyscale pictures: the seal, if any, cannot show (a grey ring found is
+    the photocopy verdict, tested elsewhere)."""
+    from PIL import Image
+
+    from pipeline.forms.pdf import read_pdf
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.pdfs import build_form_pdf
+
+    pages = [im.convert("L") for im in pdfium_images(build_form_pdf(sample_applications()[0], seal="none"))]
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=150)
+    facts = read_pdf(out.getvalue())
+    assert (facts.seal.kind, facts.seal.page) == ("grey", None)
+    assert any("黑白" in p.message and "彩色模式扫描" in p.message for p in facts.problems)
