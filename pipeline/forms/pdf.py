@@ -124,8 +124,8 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         # Paper is nearly always A4 here: a different size is the scanner's or the exporter's
         # page setting (US Letter by default). Said as a note, not as something to redo.
         problems.append(
-            Finding("pdf_not_a4", WARNING, f"PDF 第 {pages} 页的页面大小为 {size}，不是 A4（210×297 mm），"
-                    "多为扫描或导出时的纸张设置所致；此项仅为提醒，不影响审核，今后扫描或导出时请选择 A4。", LOCATION)
+            Finding("pdf_not_a4", WARNING, f"PDF 第 {pages} 页的页面大小为 {size}，不是 A4（210×297 mm）。"
+                    "此项仅为提醒，不影响审核；如纸张本是 A4，多为扫描或导出时的纸张设置所致，今后请选择 A4。", LOCATION)
         )
     seal = SealEvidence(**result["seal"]) if result.get("seal") else None
     count = int(result["pages"])
