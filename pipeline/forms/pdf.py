@@ -510,14 +510,14 @@ BILEVEL_FILTERS = ("/CCITTFaxDecode", "/JBIG2Decode")
 
 
 def _grey_pictures(page) -> bool:
-    """Whether every picture drawn directly on a pikepdf page is bilevel or greyscale: a
-    black-and-white scanner's output, on which no red can show. Anything uncertain (a
-    JPEG 2000 without a colour space, an indexed palette, pictures inside forms) is taken
-    as able to hold colour."""
+    """Whether every picture on a pikepdf page (inside its forms too) is bilevel or greyscale:
+    a black-and-white scanner's output, on which no red can show. Anything uncertain (a
+    JPEG 2000 without a colour space, an indexed palette) is taken as able to hold colour."""
     import pikepdf
 
     try:
-        images = list(page.images.values())
+        # pikepdf 10: get_images() (nested forms included); older: the page's own images.
+        images = list((page.get_images() if hasattr(page, "get_images") else page.images).values())
     except Exception:  # noqa: BLE001 - unknown: may be colour
         return False
     if not images:
