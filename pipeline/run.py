@@ -414,8 +414,13 @@ class Runner:
         template, an unreadable file) when the same mail brought one that is: an applicant
         who forwards our 补正通知 or 来信收到 with the filled form keeps our template in the
         mail, and the order of attachments must not make the template the answer. Kept on record."""
-        words = [d for _, role, d in docs if role == "word"]
-        if len(words) < 2:
+        from collections import Counter
+
+        per_mail = Counter(d.mail_sha256 for _, role, d in docs if role == "word")
+        # Only mails with two Word files or more (a single version is never read here: an old
+        # .doc would cost a LibreOffice conversion on every re-judgement).
+        words = [d for _, role, d in docs if role == "word" and per_mail[d.mail_sha256] > 1]
+        if not words:
             return docs
 
         def not_form(d: Document) -> bool:
