@@ -220,6 +220,7 @@ MSG_ATTACH = "__attach_version1.0_#"
 MSG_EMBEDDED = "__substg1.0_3701000D"  # an attached mail: a whole message storage
 MSG_DATA = "__substg1.0_37010102"
 # Attachment name properties, best first: long name, short name, display name (Unicode, then 8-bit).
+MSG_MAX_ENTRIES = 20_000  # a mail with 200 attachments has a few thousand; more is a bomb, not a mail
 MSG_NAMES = ("3707001F", "3704001F", "3001001F", "3707001E", "3704001E", "3001001E")
 
 
@@ -232,6 +233,8 @@ def _msg(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
     problems: list[Finding] = []
     with olefile.OleFileIO(io.BytesIO(att.data)) as ole:
         entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
+        if len(entries) > MSG_MAX_ENTRIES:
+            return [], [_problem(f"{_what(att)}结构异常（条目过多），未打开。")]
         total = _msg_members(ole, entries, (), att, members, limits, level=0)
     if total > limits.max_total_bytes:
         return [], [_problem(f"{_what(att)}中的文件过大，未打开。")]
