@@ -524,7 +524,7 @@ class Runner:
             if repeat:
                 self.store.conn.execute("UPDATE mails SET no_reply_reason=? WHERE sha256=?", (repeat, pending))
             if outbox_row is not None:
-                self.store.db["outbox"].insert(outbox_row, ignore=True)
+                self.store.queue_reply(outbox_row)
                 self.stats.replies_queued += 1
 
     def _record(self, a: "Assessment", status: str, *, hold: bool, pending: str | None) -> None:
@@ -588,7 +588,7 @@ class Runner:
             return None
         row = self.render_row(a, verdict, latest, f"decision:{decision_id}")
         with self.store.transaction():
-            self.store.db["outbox"].insert(row, ignore=True)
+            self.store.queue_reply(row)
         return row
 
     def render_row(self, a: "Assessment", verdict: Verdict, mail_sha: str, trigger_key: str) -> dict[str, Any]:

@@ -194,6 +194,10 @@ def open_question() -> tuple[str, tuple[str]]:
     return "category='application' AND problems LIKE ? AND answered_at IS NULL", (f"%{QUESTION_CODE}%",)
 
 
+# The letters an applicant gets about the application (not staff mail, not `none` rows).
+LETTER_KINDS = ("receipt", "correction", "late", "question")
+
+
 def submitted_by(mails, when: datetime | None = None) -> bool:
     """Whether these mail rows (received_at, problems) include something to judge, by `when`:
     files, a cloud link or an over-limit mail, not only questions (`mail_without_files`)."""
@@ -448,7 +452,7 @@ class Store:
     def last_correction_at(self, applicant: str) -> datetime | None:
         """When our latest correction notice was written: each notice names the end of its own window."""
         row = self.one(
-            "SELECT MAX(created_at) AS t FROM outbox WHERE applicant=? AND kind='correction' AND state != 'failed'",
+            "SELECT MAX(created_at) AS t FROM outbox WHERE applicant=? AND kind='correction' AND state NOT IN ('failed', 'superseded')",
             (applicant,),
         )
         return parse_iso(row["t"]) if row and row["t"] else None
@@ -467,7 +471,7 @@ class Store:
     def last_reply_basis(self, applicant: str) -> str | None:
         """`basis` of the newest reply to the applicant that was not a failure."""
         row = self.one(
-            "SELECT basis FROM outbox WHERE applicant=? AND kind IN ('receipt','correction','late','question') AND state != 'failed' "
+            "SELECT basis FROM outbox WHERE applicant=? AND kind IN ('receipt','correction','late','question') AND state NOT IN ('failed', 'superseded') "
             "ORDER BY id DESC LIMIT 1",
             (applicant,),
         )
@@ -478,6 +482,24 @@ class Store:
         return row["n"]
 
     # -- outbox ---------------------------------------------------------------
+
+    def queue_reply(self, row: dict[str, Any]) -> bool:
+        """Queue a reply (False: this trigger was answered already). An older letter to the same
+        applicant still waiting to go out (SMTP down, 163 throttling) is withdrawn: a 补正通知
+        must not arrive after, or beside, the 受理回执 that answers the corrected files.
+        Call inside a transaction."""
+        before = self.conn.total_changes
+        self.db["outbox"].insert(row, ignore=True)
+        if self.conn.total_changes == before:
+            return False
+        if row.get("state") == "rendered" and row.get("applicant") and row.get("kind") in LETTER_KINDS:
+            marks = ",".join("?" * len(LETTER_KINDS))
+            self.conn.execute(
+                f"UPDATE outbox SET state='superseded', error=?, updated_at=? WHERE applicant=? AND state='rendered'"
+                f" AND kind IN ({marks}) AND id < (SELECT MAX(id) FROM outbox WHERE applicant=?)",
+                ("未发送：发送前已有更新的回复（以最新一封为准）", iso(now_utc()), row["applicant"], *LETTER_KINDS, row["applicant"]),
+            )
+        return True
 
     def outbox(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         if states:

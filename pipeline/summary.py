@@ -38,6 +38,7 @@ REPLY_STATE_ZH = {
     "uncertain": "不确定是否送达",
     "held": "未自动回复",
     "bounced": "被退回",
+    "superseded": "未发送（已有更新的回复）",
 }
 FORMATS = ("json", "csv", "html", "xlsx")
 TZ = ZoneInfo("Asia/Shanghai")

@@ -1066,3 +1066,20 @@ def test_a_form_over_the_size_limit_is_not_told_it_never_came(pipe, forms, role)
     else:
         assert "未收到盖章 PDF 版" not in text and "200 dpi" in text
         assert "请将盖章 PDF 版发送至本邮箱" in text and "已收到的 Word 版申报书无需重复发送" in text
+
+
+def test_a_correction_still_queued_is_withdrawn_when_the_receipt_is_queued(pipe, forms):
+    """SMTP down or 163 throttling: the 补正通知 and then the 受理回执 for the corrected files were
+    both sent, oldest first, when delivery worked again."""
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", docx)]), ON_TIME - timedelta(hours=2))
+    pipe.runner.now = lambda: ON_TIME  # past the pairing window: the correction is written
+    pipe.judge()
+    assert [r["kind"] for r in pipe.rows("SELECT kind FROM outbox")] == ["correction"]
+    pipe.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)]))
+    pipe.judge()
+    rows = pipe.rows("SELECT kind, state, error FROM outbox ORDER BY id")
+    assert [(r["kind"], r["state"]) for r in rows] == [("correction", "superseded"), ("receipt", "rendered")]
+    assert "更新的回复" in rows[0]["error"]
+    # A withdrawn notice opens no correction window and is not what the applicant was last told.
+    assert pipe.store.last_correction_at(pipe.rows("SELECT key FROM applicants")[0]["key"]) is None
