@@ -112,6 +112,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     basis TEXT,             -- what the reply said about which files (run.reply_basis)
     UNIQUE (applicant, trigger_mail)
 );
+CREATE TABLE IF NOT EXISTS retired_receipts (  -- numbers of applicants merged into another: never issued again
+    receipt_no TEXT PRIMARY KEY, merged_into TEXT, at TEXT
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY, kind TEXT, at TEXT, to_addrs TEXT
 );
@@ -192,6 +195,12 @@ def open_question() -> tuple[str, tuple[str]]:
     from .models import QUESTION_CODE
 
     return "category='application' AND problems LIKE ? AND answered_at IS NULL", (f"%{QUESTION_CODE}%",)
+
+
+def _receipt_order(number: str) -> tuple[int, str]:
+    """Receipt numbers in the order they were issued (2025-KJZY-009 before 2025-KJZY-010)."""
+    tail = number.rsplit("-", 1)[-1]
+    return (int(tail) if tail.isdigit() else 1 << 30, number)
 
 
 # The letters an applicant gets about the application (not staff mail, not `none` rows).
@@ -341,7 +350,10 @@ class Store:
             # Numbers are never reused, also after two applicants were merged.
             numbers = [
                 int(r["n"])
-                for r in self.rows("SELECT substr(receipt_no, ?) AS n FROM applicants", (len(prefix) + 2,))
+                for r in self.rows(
+                    "SELECT substr(receipt_no, ?) AS n FROM applicants UNION ALL SELECT substr(receipt_no, ?) FROM retired_receipts",
+                    (len(prefix) + 2, len(prefix) + 2),
+                )
                 if str(r["n"]).isdigit()
             ]
             number = f"{prefix}-{max(numbers, default=0) + 1:03d}"
@@ -404,12 +416,23 @@ class Store:
         The unit keeps the older receipt number; every mail, file, reply and
         decision follows. Call inside a transaction.
         """
-        if old == new or self.one("SELECT 1 AS x FROM applicants WHERE key=?", (old,)) is None:
+        gone = self.one("SELECT receipt_no FROM applicants WHERE key=?", (old,))
+        if old == new or gone is None:
             return
-        if self.one("SELECT 1 AS x FROM applicants WHERE key=?", (new,)) is None:
+        kept = self.one("SELECT receipt_no FROM applicants WHERE key=?", (new,))
+        if kept is None:
             self.conn.execute("UPDATE applicants SET key=? WHERE key=?", (new, old))
         else:
             self.conn.execute("DELETE FROM applicants WHERE key=?", (old,))
+            numbers = sorted((n for n in (gone["receipt_no"], kept["receipt_no"]) if n), key=_receipt_order)
+            if numbers:
+                # The first number told stays; the other is retired, never to be issued again.
+                self.conn.execute("UPDATE applicants SET receipt_no=? WHERE key=?", (numbers[0], new))
+                for number in numbers[1:]:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO retired_receipts (receipt_no, merged_into, at) VALUES (?, ?, ?)",
+                        (number, numbers[0], iso(now_utc())),
+                    )
         for table in ("mails", "files", "outbox", "status_history", "decisions"):
             self.conn.execute(f"UPDATE {table} SET applicant=? WHERE applicant=?", (new, old))
 
@@ -430,6 +453,11 @@ class Store:
             " ORDER BY key LIMIT 1",
             (ref.strip().lower(), ref.strip().lower(), ref.strip(), ref.strip(), unit_key(ref)),
         )
+        if row is None:
+            # A number retired by a merge: the unit it was merged into.
+            merged = self.one("SELECT merged_into FROM retired_receipts WHERE receipt_no=?", (ref.strip(),))
+            if merged is not None:
+                row = self.one("SELECT key FROM applicants WHERE receipt_no=?", (merged["merged_into"],))
         if row is None:
             # An address the applicant's mail came from (a shared mailbox whose Reply-To we answer,
             # the address before a `resend --to`): the unit its latest mail was filed under.

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sqlite3
 
+import pytest
+
 from pipeline.store import SCHEMA_VERSION, Store
 
 
@@ -41,3 +43,23 @@ def test_reopening_a_current_database_needs_no_write_lock(tmp_path, monkeypatch)
         other.execute("ROLLBACK")
         other.close()
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("first", ["unit", "address"])
+def test_a_merge_keeps_the_first_number_told_and_never_issues_the_other_again(tmp_path, first):
+    """Merging an office's address-keyed applicant into its unit deleted one number and kept the
+    newer: the next new unit was then issued that number again (two units, one 受理编号)."""
+    store = Store.open(tmp_path / "intake.db")
+    try:
+        order = ["unit:红旗区科协", "office@163.com"] if first == "unit" else ["office@163.com", "unit:红旗区科协"]
+        with store.transaction():
+            for key in order:
+                store.ensure_applicant(key, "x@qq.com", "2025-KJZY")
+            store.merge_applicant("office@163.com", "unit:红旗区科协")
+            store.ensure_applicant("unit:卫辉市科协", "y@qq.com", "2025-KJZY")
+        numbers = {r["key"]: r["receipt_no"] for r in store.rows("SELECT key, receipt_no FROM applicants")}
+        assert numbers == {"unit:红旗区科协": "2025-KJZY-001", "unit:卫辉市科协": "2025-KJZY-003"}
+        # Staff quoting the retired number (from a letter the office got) still reach the unit.
+        assert store.find_applicant("2025-KJZY-002") == "unit:红旗区科协"
+    finally:
+        store.close()
