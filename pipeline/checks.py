@@ -199,11 +199,11 @@ def _unopened_attachments(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]
     "未收到" alone would puzzle an applicant who sent them. With both files in, staff see it
     in the summary; the applicant needs no advice about a spare file."""
     sub = ctx.submission
-    if sub.word is not None and sub.pdf is not None:
-        return
+    both = sub.word is not None and sub.pdf is not None
     for f in sub.mail_problems:
         if f.code in params["codes"]:
-            yield Hit(f.location, {"message": f.message})
+            # With both files in (a later "最终版" too large, a spare locked archive), staff see it.
+            yield Hit(f.location, {"message": f.message}, **({"severity": WARNING, "staff_only": True} if both else {}))
 
 
 @check(

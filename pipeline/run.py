@@ -42,6 +42,10 @@ NOT_DOCX = Finding(
     "申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
     "Word 版申报书",
 )
+# Problems of files we could not open, and which file each stands for (by where it is filed).
+UNOPENED_CODES = frozenset({"attachment_too_large", "archive_unreadable"})
+UNOPENED_ROLE = {"Word 版申报书": "word", "盖章 PDF 版": "pdf"}
+
 # Pure-Python parsing of one file or mail in the poll's own process (`deadline`): a normal
 # form reads in ~15 ms and a 50 MB mail parses in a few seconds.
 WORD_SECONDS = 20.0
@@ -439,11 +443,20 @@ class Runner:
         mails = store.applicant_mails(key)
         docs = self._words_first(self._forms_first(store.documents(key)))
         last_doc_time = max((d.received_at for _, _, d in docs), default=None)
+        last_of = {role: max((d.received_at for _, r, d in docs if r == role), default=None) for role in ("word", "pdf")}
         mail_problems: list[Finding] = []
         for m in mails:
-            # A link-only mail stops mattering once real files came after it.
-            if last_doc_time is None or parse_iso(m["received_at"]) >= last_doc_time:
-                mail_problems.extend(findings_from_json(m["problems"]))
+            at = parse_iso(m["received_at"])
+            for f in findings_from_json(m["problems"]):
+                # A link-only mail stops mattering once real files came after it. A file that came
+                # too large (or locked in an archive) stops mattering only once that file came after
+                # it: a PDF arriving later does not make "the Word was too large" untrue.
+                if f.code in UNOPENED_CODES:
+                    roles = [UNOPENED_ROLE[f.location]] if f.location in UNOPENED_ROLE else ["word", "pdf"]
+                    if any(last_of[r] is None or at >= last_of[r] for r in roles):
+                        mail_problems.append(f)
+                elif last_doc_time is None or at >= last_doc_time:
+                    mail_problems.append(f)
         sub = build_submission(
             key,
             row["sender"],

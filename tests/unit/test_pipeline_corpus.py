@@ -1083,3 +1083,39 @@ def test_a_correction_still_queued_is_withdrawn_when_the_receipt_is_queued(pipe,
     assert "更新的回复" in rows[0]["error"]
     # A withdrawn notice opens no correction window and is not what the applicant was last told.
     assert pipe.store.last_correction_at(pipe.rows("SELECT key FROM applicants")[0]["key"]) is None
+
+
+def test_a_word_too_large_stays_the_reason_when_the_pdf_comes_later(pipe, forms):
+    """The second notice said '未收到 Word 版申报书' after the first had said it came too large."""
+    import dataclasses as dc
+
+    app, docx, pdf = forms[0]
+    limit = max(len(docx), len(pdf)) + 1000
+    cfg = pipe.runner.cfg
+    pipe.runner.cfg = dc.replace(cfg, replies=dc.replace(cfg.replies, max_attachment_mb=limit / 1048576))
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", padded(docx, "docx", limit))]), ON_TIME - timedelta(hours=2))
+    pipe.judge()
+    pipe.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)]))
+    pipe.judge()
+    texts = [reply_text(r) for r in pipe.rows("SELECT * FROM outbox ORDER BY id")]
+    assert len(texts) == 2
+    assert "压缩其中的图片" in texts[-1] and "未收到 Word 版" not in texts[-1]
+
+
+def test_a_final_version_too_large_after_acceptance_is_shown_to_staff(pipe, forms):
+    """'最终版，以此为准' over the size limit was recorded nowhere staff look (and the unit heard nothing)."""
+    import dataclasses as dc
+
+    from pipeline.summary import applicant_rows
+
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), ON_TIME - timedelta(days=1))
+    pipe.judge()
+    limit = max(len(docx), len(pdf)) + 1000
+    cfg = pipe.runner.cfg
+    pipe.runner.cfg = dc.replace(cfg, replies=dc.replace(cfg.replies, max_attachment_mb=limit / 1048576))
+    pipe.feed(form_mail("a@qq.com", [("申报书最终版.docx", padded(docx, "docx", limit))], subject="申报书最终版，以此为准"))
+    pipe.judge()
+    (row,) = applicant_rows(pipe.store)
+    assert row["status"] == "accepted"
+    assert any("申报书最终版.docx" in p["message"] and p["severity"] == "warning" for p in row["problems"])
