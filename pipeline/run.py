@@ -108,6 +108,7 @@ class Runner:
         self.stats = RunStats()
         self._parsed: dict[str, Any] = {}
         self._pdf_futures: dict[str, Any] = {}
+        self._blank_sha: str | None = None  # sha256 of the call's blank form (see _words_first)
         self._pdf_threads = None
         self._pdf_pool = None
         self.progress = progress
@@ -413,6 +414,14 @@ class Runner:
         extra = {d.sha256 for d in pdfs if other(d)}
         return docs if len(extra) == len(pdfs) else [x for x in docs if x[1] != "pdf" or x[2].sha256 not in extra]
 
+    def _blank_form_sha(self) -> str:
+        from .replies import blank_form_attachment
+
+        if self._blank_sha is None:
+            form = blank_form_attachment(self.ruleset.call)
+            self._blank_sha = hashlib.sha256(form[1]).hexdigest() if form else ""
+        return self._blank_sha
+
     def _words_first(self, docs: list) -> list:
         """An applicant's documents without Word files that are not the form (our blank
         template, an unreadable file) when the same mail brought one that is: an applicant
@@ -420,6 +429,11 @@ class Runner:
         mail, and the order of attachments must not make the template the answer. Kept on record."""
         from collections import Counter
 
+        # Our own blank form (attached to 来信收到 and wrong-form notices) is never an applicant's
+        # Word version once they have another: a unit forwarding our letter with a question keeps it.
+        ours = self._blank_form_sha()
+        if ours and any(role == "word" and d.sha256 != ours for _, role, d in docs):
+            docs = [x for x in docs if x[1] != "word" or x[2].sha256 != ours]
         per_mail = Counter(d.mail_sha256 for _, role, d in docs if role == "word")
         # Only mails with two Word files or more (a single version is never read here: an old
         # .doc would cost a LibreOffice conversion on every re-judgement).

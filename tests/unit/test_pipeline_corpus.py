@@ -1119,3 +1119,20 @@ def test_a_final_version_too_large_after_acceptance_is_shown_to_staff(pipe, form
     (row,) = applicant_rows(pipe.store)
     assert row["status"] == "accepted"
     assert any("申报书最终版.docx" in p["message"] and p["severity"] == "warning" for p in row["problems"])
+
+
+def test_our_blank_template_forwarded_alone_later_does_not_undo_an_acceptance(pipe, forms):
+    """A unit forwarding our 来信收到 (template attached) with a question after acceptance was
+    switched to 需补正 and told its Word was a blank template."""
+    from pipeline.resources import shipped
+
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]), ON_TIME - timedelta(days=1))
+    pipe.judge()
+    blank = (shipped("templates") / "forms" / "申报书.docx").read_bytes()
+    pipe.feed(form_mail("a@qq.com", [("新乡市科技志愿服务试点建设申报书（空白模板）.docx", blank)],
+                        subject="转发: 【来信收到】 我们已经提交了，请问还需要纸质材料吗？"))
+    pipe.judge()
+    (row,) = pipe.rows("SELECT * FROM applicants")
+    assert row["status"] == "accepted"
+    assert [r["kind"] for r in pipe.rows("SELECT kind FROM outbox ORDER BY id")] == ["receipt"]
