@@ -144,6 +144,13 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
 
 
 SEAL_ZH = {"red": "红色公章", "electronic": "电子签章", "grey": "疑似黑白复印", "none": "未发现公章"}
+BW_SCAN_ZH = "黑白扫描，看不出红章"  # "grey" without a page: no ring at all, on pages that cannot show colour
+
+
+def _seal_kind_text(seal: dict[str, Any]) -> str:
+    if seal.get("kind") == "grey" and not seal.get("page"):
+        return BW_SCAN_ZH
+    return SEAL_ZH.get(seal.get("kind"), seal.get("kind") or "")
 
 
 def seal_text(pdf_facts: dict[str, Any]) -> str:
@@ -151,7 +158,7 @@ def seal_text(pdf_facts: dict[str, Any]) -> str:
     seal = pdf_facts.get("seal") or {}
     if not seal:
         return ""
-    text = SEAL_ZH.get(seal.get("kind"), seal.get("kind", ""))
+    text = _seal_kind_text(seal)
     if seal.get("page"):
         text += f"（第 {seal['page']} 页"
         if pdf_facts.get("opinion_page") and pdf_facts["opinion_page"] != seal["page"]:
@@ -167,7 +174,7 @@ def seal_short(pdf_facts: dict[str, Any]) -> str:
     seal = pdf_facts.get("seal") or {}
     if not seal:
         return ""
-    text = SEAL_ZH.get(seal.get("kind"), seal.get("kind") or "")
+    text = _seal_kind_text(seal)
     return f"{text}（第{seal['page']}页）" if seal.get("page") else text
 
 
@@ -367,7 +374,8 @@ def _href(row: dict[str, Any], role: str, out: Path | None) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     # The applicant's own file name (made safe for any file system), behind the receipt number.
     name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", row.get(f"{role}_file") or role)[:80]
-    if not name.lower().endswith(Path(path).suffix):
+    # The stored suffix says the kind; .bin only says "not one we convert": keep the applicant's (…docx).
+    if Path(path).suffix != ".bin" and not name.lower().endswith(Path(path).suffix):
         name += Path(path).suffix
     target = folder / f"{row['receipt_no']}-{name}"
     shutil.copyfile(path, target)

@@ -386,3 +386,12 @@ def test_the_digest_says_how_many_counted_units_sent_no_file_yet(db):
     body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
     assert ("申报单位 2 个：已受理 1 个，需补正 1 个，逾期 0 个；另有 1 位发件人仅来信咨询、未报送材料；"
             "申报单位中有 1 个尚未收到 Word 或 PDF 文件。") in body
+
+
+def test_a_black_and_white_scan_is_not_called_a_photocopied_seal():
+    from pipeline.summary import seal_short, seal_text
+
+    bw = {"seal": {"kind": "grey", "page": None, "confidence": 0, "detail": "黑白或灰度扫描件"}}
+    copied = {"seal": {"kind": "grey", "page": 5, "confidence": 0.8, "detail": ""}}
+    assert seal_short(bw) == "黑白扫描，看不出红章" and "复印" not in seal_text(bw)
+    assert seal_short(copied) == "疑似黑白复印（第5页）"
