@@ -247,7 +247,7 @@ def answered(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime]
     with open_run(cfg, "answered") as (store, _files):
         key = store.find_applicant(ref)
         if key is None:
-            raise IntakeError(f"找不到申报单位或发件人：{ref}（可用发件地址、受理编号或单位全称）")
+            raise IntakeError(f"找不到申报单位或发件人：{ref}（可用发件地址、受理编号、单位全称或发件人姓名）")
         return store.mark_questions_answered(key, by or cfg.operator or "工作人员", now())
 
 
@@ -258,7 +258,7 @@ def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", 
     with open_run(cfg, "decide") as (store, files):
         key = store.find_applicant(ref)
         if key is None:
-            raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号或单位全称）")
+            raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号、单位全称或发件人姓名）")
         if not submitted_by(store.applicant_mails(key)):
             # Only questions so far: no application to accept or to correct (a receipt would
             # tell a person who asked something that materials arrived and were accepted).

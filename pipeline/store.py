@@ -448,6 +448,11 @@ class Store:
 
         if not ref.strip():
             return None
+        if "<" in ref and "@" in ref:
+            # Pasted as a mail client shows the sender: 李主任 <li.office@qq.com>.
+            from email.utils import parseaddr
+
+            ref = parseaddr(ref)[1] or ref
         row = self.one(
             "SELECT key FROM applicants WHERE key=? OR sender=? OR receipt_no=? OR unit=? OR key=?"
             " ORDER BY key LIMIT 1",
@@ -458,6 +463,13 @@ class Store:
             merged = self.one("SELECT merged_into FROM retired_receipts WHERE receipt_no=?", (ref.strip(),))
             if merged is not None:
                 row = self.one("SELECT key FROM applicants WHERE receipt_no=?", (merged["merged_into"],))
+        if row is None:
+            # The name a sender's mail gave (张伟), when it names one applicant only.
+            named = self.rows(
+                "SELECT DISTINCT applicant FROM mails WHERE sender_name=? AND applicant IS NOT NULL", (ref.strip(),)
+            )
+            if len(named) == 1:
+                row = {"key": named[0]["applicant"]}
         if row is None:
             # An address the applicant's mail came from (a shared mailbox whose Reply-To we answer,
             # the address before a `resend --to`): the unit its latest mail was filed under.
