@@ -1141,13 +1141,7 @@ def test_our_blank_template_forwarded_alone_later_does_not_undo_an_acceptance(pi
 def test_staff_name_a_question_sender_by_name_or_as_the_mail_client_shows_them(pipe):
     """Senders who only asked have no receipt number or unit: `answered 张伟` and
     `answered '张伟 <zhangwei_hj@163.com>'` found nobody."""
-    msg = EmailMessage()
-    msg["From"] = "张伟 <zhangwei_hj@163.com>"
-    msg["To"] = OWN
-    msg["Subject"] = "请问试点申报书模板在哪里下载"
-    msg["Date"] = format_datetime(ON_TIME)
-    msg.set_content("老师好，请问申报书模板在哪里下载？")
-    pipe.feed(msg.as_bytes())
+    pipe.feed(form_mail("张伟 <zhangwei_hj@163.com>", [], subject="请问试点申报书模板在哪里下载"))
     pipe.judge()
     key = pipe.rows("SELECT key FROM applicants")[0]["key"]
     assert pipe.store.find_applicant("张伟") == key
