@@ -195,6 +195,11 @@ class Runner:
             owners = self._assign(mail.sender, file_rows)
             applicant = next(iter(owners.values()), None) or self._sender_default(mail.sender)
         links = find_cloud_links(mail.body_text) if category == "application" else []
+        # The unit each Word of the mail names (read before the transaction: a .doc is converted first).
+        word_units = {
+            owners.get(r["sha256"], applicant): self.read_word(r["sha256"], r["kind"]).unit
+            for r in file_rows if r["role"] == "word" and category == "application"
+        }
         failpoints.hit("mail.stored")
         with self.store.transaction():
             if bounce is not None and (returned := self.store.mark_bounced(bounce.message_ids, bounce.reason, bounce.recipients)):
@@ -221,6 +226,12 @@ class Runner:
             for key in keys:
                 if key != mail.sender:
                     self.store.merge_applicant(mail.sender, key)
+                if key.startswith("unit:") and word_units.get(key):
+                    # The unit's stamped PDF filed earlier under another address (the office's)
+                    # joins the Word that names it: one applicant, one number, one reply.
+                    for orphan in self.store.waiting_for_word(word_units[key]):
+                        if orphan != key:
+                            self.store.merge_applicant(orphan, key)
                 self.store.ensure_applicant(key, answer_to, self.ruleset.call.receipt_prefix, numbered=submits)
                 # Replies go to whoever wrote last for the unit (to the Reply-To they gave).
                 self.store.conn.execute(

@@ -410,6 +410,18 @@ class Store:
     def known_units(self) -> list[tuple[str, str]]:
         return [(r["key"], r["unit"] or r["key"][5:]) for r in self.rows("SELECT key, unit FROM applicants WHERE key LIKE 'unit:%'")]
 
+    def waiting_for_word(self, unit: str) -> list[str]:
+        """Address-keyed applicants with a PDF and no Word whose PDF names `unit`: the office
+        sent the stamped scan before the contact (another address) sent the Word."""
+        from .units import probably_same_unit
+
+        rows = self.rows(
+            "SELECT a.key, a.unit FROM applicants a WHERE a.key NOT LIKE 'unit:%' AND a.unit IS NOT NULL AND a.unit != ''"
+            " AND EXISTS (SELECT 1 FROM files f WHERE f.applicant = a.key AND f.role = 'pdf')"
+            " AND NOT EXISTS (SELECT 1 FROM files f WHERE f.applicant = a.key AND f.role = 'word')"
+        )
+        return [r["key"] for r in rows if probably_same_unit(r["unit"], unit)]
+
     def merge_applicant(self, old: str, new: str) -> None:
         """Fold an address-keyed applicant into its unit (once the form says who it is).
 

@@ -1147,3 +1147,24 @@ def test_staff_name_a_question_sender_by_name_or_as_the_mail_client_shows_them(p
     assert pipe.store.find_applicant("张伟") == key
     assert pipe.store.find_applicant("张伟 <zhangwei_hj@163.com>") == key
     assert pipe.store.find_applicant("李四") is None
+
+
+def test_the_offices_stamped_scan_first_and_the_contacts_word_later_are_one_applicant(pipe, forms, monkeypatch):
+    """The office scanned the stamped form and sent it from its own mailbox; the contact sent the
+    Word an hour later: two applicants, two numbers, each told a file was missing."""
+    from pipeline.forms import ocr
+
+    app, docx, pdf = forms[0]
+    from pipeline.samples.pdfs import build_form_pdf
+
+    if not ocr.available():
+        pytest.skip("tesseract with chi_sim not installed: the scan's unit cannot be read")
+    scan = build_form_pdf(app, scan=True, seed=1)
+    pipe.feed(form_mail("office@126.com", [("CamScanner 06-20-2025 10.00.pdf", scan)]), ON_TIME - timedelta(hours=1))
+    pipe.judge()
+    pipe.feed(form_mail("contact@163.com", [("申报书.docx", docx)]))
+    pipe.judge()
+    rows = pipe.rows("SELECT * FROM applicants")
+    assert len(rows) == 1 and rows[0]["status"] == "accepted" and rows[0]["receipt_no"] == "2025-KJZY-001"
+    kinds = [(r["kind"], r["state"]) for r in pipe.rows("SELECT kind, state FROM outbox ORDER BY id")]
+    assert kinds[-1] == ("receipt", "rendered") and all(state == "superseded" for _, state in kinds[:-1])
