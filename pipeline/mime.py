@@ -1104,6 +1104,16 @@ def _picture_is_a_file(name: str, data: bytes, in_text: bool) -> bool:
     return width * height >= PHOTO_PIXELS if width else len(data) >= PHOTO_BYTES
 
 
+def not_a_page(data: bytes) -> bool:
+    """Whether a picture plainly is no photo or scan of a paper page: a phone or PC screenshot
+    (19.5:9, 16:9, 16:10), a banner. Unreadable pictures (HEIC) count as pages."""
+    fmt, width, height, camera = _picture_facts(data)
+    if not width or not height or camera:
+        return False
+    ratio = max(width, height) / min(width, height)
+    return not PAGE_RATIO[0] <= ratio <= PAGE_RATIO[1]
+
+
 def _picture_facts(data: bytes) -> tuple[str, int, int, bool]:
     """(format, width, height as shown, has camera EXIF) of a picture; ("", 0, 0, False) if unreadable."""
     from PIL import Image

@@ -172,6 +172,9 @@ class Runner:
         problems = list(mail.problems)
         if category == "application" and not too_big and not mail.attachments and not mail.problems:
             problems.append(_without_files(mail))
+        elif category == "application" and not too_big and self._question_with_pictures(mail):
+            # "请问截图中这一栏怎么填？" with a screenshot: a question, not an application made of pictures.
+            problems.append(_without_files(mail, pictures=len(mail.attachments)))
         attachments = list(mail.attachments)
         from .archives import expand
 
@@ -265,6 +268,15 @@ class Runner:
             # The sender's units that have a Word and no PDF yet: a PDF alone is theirs.
             waiting=frozenset(key for key, _ in history if {role for _, role, _ in self.store.documents(key)} == {"word"}),
         )
+
+    def _question_with_pictures(self, mail: Mail) -> bool:
+        """Only pictures, none of them a page (screenshots), from a sender with nothing on
+        record: someone asking about the form, not sending it."""
+        from .mime import not_a_page
+
+        if not mail.attachments or any(a.kind != "image" or not not_a_page(a.data) for a in mail.attachments):
+            return False
+        return not (self.store.documents(mail.sender) or any(self.store.documents(k) for k, _ in self.store.sender_units(mail.sender)))
 
     def _follow_up(self, mail: Mail) -> str | None:
         """The staff note for a mail with no files and no link that follows up on earlier
@@ -826,16 +838,18 @@ def _attachment_too_large(filename: str, limit: int, role: str = "other") -> Fin
     )
 
 
-def _without_files(mail: Mail) -> Finding:
+def _without_files(mail: Mail, pictures: int = 0) -> Finding:
     """A mail about the call with nothing attached is most likely a question: the applicant
     gets the list of files to send, and staff get the question to answer (a note in the
-    summary, never in the reply)."""
+    summary, never in the reply). So is one whose only files are `pictures` that are no
+    page (screenshots)."""
     text = " ".join((mail.body_text or "").split())
     snippet = text[:120] + ("…" if len(text) > 120 else "")
+    what = f"邮件只附有 {pictures} 张截图或图片（不是申报材料）" if pictures else "邮件没有附件"
     return Finding(
         QUESTION_CODE,
         WARNING,
-        f"邮件没有附件，可能是咨询，请人工查看并答复。主题：“{mail.subject or '（无主题）'}”；正文：“{snippet or '（无正文）'}”",
+        f"{what}，可能是咨询，请人工查看并答复。主题：“{mail.subject or '（无主题）'}”；正文：“{snippet or '（无正文）'}”",
         "邮件正文",
         staff_only=True,
     )

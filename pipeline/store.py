@@ -379,9 +379,14 @@ class Store:
     def images(self, applicant: str) -> list["Document"]:
         """Pictures and OFD files the applicant sent (photos of stamped pages, an OFD export:
         instead of a PDF, often), oldest first."""
-        from .models import Document
+        from .models import QUESTION_CODE, Document
 
-        rows = self.rows("SELECT * FROM files WHERE applicant=? AND kind IN ('image', 'ofd') ORDER BY received_at, id", (applicant,))
+        # Not the screenshots of a question (a mail filed as one: see run._question_with_pictures).
+        rows = self.rows(
+            "SELECT * FROM files WHERE applicant=? AND kind IN ('image', 'ofd') AND mail_sha256 NOT IN"
+            " (SELECT sha256 FROM mails WHERE problems LIKE ?) ORDER BY received_at, id",
+            (applicant, f"%{QUESTION_CODE}%"),
+        )
         return [Document(r["sha256"], r["filename"], r["kind"], r["size"], parse_iso(r["received_at"]), r["mail_sha256"]) for r in rows]
 
     def latest_mail(self, applicant: str) -> str | None:

@@ -1168,3 +1168,41 @@ def test_the_offices_stamped_scan_first_and_the_contacts_word_later_are_one_appl
     assert len(rows) == 1 and rows[0]["status"] == "accepted" and rows[0]["receipt_no"] == "2025-KJZY-001"
     kinds = [(r["kind"], r["state"]) for r in pipe.rows("SELECT kind, state FROM outbox ORDER BY id")]
     assert kinds[-1] == ("receipt", "rendered") and all(state == "superseded" for _, state in kinds[:-1])
+
+
+def picture(width: int, height: int, fmt: str = "JPEG") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (240, 240, 240)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_a_question_with_a_screenshot_is_a_question_not_a_numbered_application(pipe, forms):
+    """'请问截图中这一栏怎么填？' with a phone screenshot got 2025-KJZY-001 and a 补正通知 ('收到的是
+    1 张图片，不是 PDF'), and the question was shown to nobody."""
+    app, docx, pdf = forms[0]
+    pipe.feed(form_mail("a@qq.com", [("Screenshot_20250619_101512.jpg", picture(1080, 2340))], subject="申报书填写咨询"))
+    pipe.judge()
+    (row,) = pipe.rows("SELECT * FROM applicants")
+    assert row["receipt_no"] is None
+    (reply,) = pipe.rows("SELECT * FROM outbox")
+    assert reply["kind"] == "question" and "不是 PDF" not in reply_text(reply)
+    from pipeline.summary import applicant_rows
+
+    (summary_row,) = applicant_rows(pipe.store)
+    assert summary_row["status"] == "inquiry"
+    assert any("截图" in p["message"] for p in summary_row["problems"])
+    # The next real applicant is 001.
+    pipe.feed(form_mail("b@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    pipe.judge()
+    assert pipe.rows("SELECT receipt_no FROM applicants WHERE sender='b@qq.com'")[0]["receipt_no"] == "2025-KJZY-001"
+
+
+def test_photos_of_pages_are_still_an_application_told_to_send_a_pdf(pipe):
+    pipe.feed(form_mail("a@qq.com", [("IMG_0001.jpg", picture(1200, 1600)), ("IMG_0002.jpg", picture(1200, 1600))]))
+    pipe.judge()
+    (reply,) = pipe.rows("SELECT * FROM outbox")
+    assert reply["kind"] == "correction" and "不是 PDF 文件" in reply_text(reply)
