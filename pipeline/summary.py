@@ -90,6 +90,7 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
         last_reply[r["applicant"]] = r
     decisions = {d["id"]: d for d in store.rows("SELECT * FROM decisions")}
     questions: dict[str, list[dict[str, Any]]] = {}
+    answered = answered_questions(store)
     for q in question_mails(store):
         questions.setdefault(q["applicant"], []).append(q["problem"])
     mails: dict[str, list[dict[str, Any]]] = {}
@@ -129,7 +130,8 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
                     for f in findings_from_json(a["findings"])
                     if f.code != QUESTION_CODE and not inquiry  # questions: listed from the mails below, until answered
                 ]
-                + questions.get(a["key"], []),
+                + questions.get(a["key"], [])
+                + answered.get(a["key"], []),
                 "reply": {"kind": reply["kind"], "state": reply["state"]} if reply else None,
                 "decision": (
                     {"status": decision["status"], "note": decision["note"], "by": decision["by"], "at": _local(decision["at"])}
@@ -243,6 +245,25 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
         }
         for r in store.rows("SELECT * FROM mails WHERE category IN ('no_reply','other') ORDER BY received_at")
     ]
+
+
+ANSWERED_CODE = "question_answered"
+
+
+def answered_questions(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Questions staff marked answered (`intake answered`), per applicant, as a note: a colleague
+    must see that the question was answered, by whom and when, not that it vanished."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in store.rows(
+        "SELECT applicant, subject, answered_at, answered_by FROM mails WHERE answered_at IS NOT NULL AND applicant IS NOT NULL"
+        " ORDER BY received_at"
+    ):
+        who = f"{m['answered_by']} " if m["answered_by"] else ""
+        message = f"咨询已由{who}于 {minute_text(m['answered_at'])} 答复（主题：“{m['subject'] or '（无主题）'}”）"
+        out.setdefault(m["applicant"], []).append(
+            {"code": ANSWERED_CODE, "severity": "warning", "message": message, "location": "邮件正文"}
+        )
+    return out
 
 
 def question_mails(store: Store) -> list[dict[str, Any]]:

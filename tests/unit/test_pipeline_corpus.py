@@ -1206,3 +1206,18 @@ def test_photos_of_pages_are_still_an_application_told_to_send_a_pdf(pipe):
     pipe.judge()
     (reply,) = pipe.rows("SELECT * FROM outbox")
     assert reply["kind"] == "correction" and "不是 PDF 文件" in reply_text(reply)
+
+
+def test_an_answered_question_stays_visible_with_who_answered_it(pipe):
+    """After `intake answered` the question vanished from every summary: a colleague could not tell
+    whether it was answered or lost."""
+    from pipeline.summary import applicant_rows, question_mails
+
+    pipe.feed(form_mail("张伟 <zhangwei_hj@163.com>", [], subject="请问截止时间"))
+    pipe.judge()
+    key = pipe.rows("SELECT key FROM applicants")[0]["key"]
+    assert pipe.store.mark_questions_answered(key, "王老师", ON_TIME + timedelta(hours=2)) == 1
+    assert question_mails(pipe.store) == []
+    (row,) = applicant_rows(pipe.store)
+    (note,) = row["problems"]
+    assert note["severity"] == "warning" and "王老师" in note["message"] and "请问截止时间" in note["message"]
