@@ -27,3 +27,22 @@ class StoreError(IntakeError):
 
 class LockedError(IntakeError):
     """Another intake run holds the lock on this storage directory."""
+
+
+def connection_reason(exc: BaseException) -> str:
+    """Why a server could not be reached, in words staff can act on (not "[Errno 111] …")."""
+    import socket
+    import ssl
+
+    if isinstance(exc, ConnectionRefusedError):
+        return "连接被拒绝（服务器未运行，或地址、端口不对）"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "连接超时（网络不通或服务器无响应）"
+    if isinstance(exc, socket.gaierror):
+        return "找不到服务器（服务器地址写错，或网络/DNS 不通）"
+    if isinstance(exc, ssl.SSLError):
+        return "加密连接失败（SSL/TLS 设置与服务器不符）"
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return "连接被服务器中断"
+    text = str(exc).replace("\n", " ").strip()
+    return text[:200] or type(exc).__name__

@@ -139,6 +139,7 @@ def _aware(value) -> datetime | None:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).replace("\n", " ").strip()
-    return text[:200] or type(exc).__name__
+    from .errors import connection_reason
+
+    return connection_reason(exc)
 

@@ -1212,10 +1212,11 @@ def _header_reason(msg: Message, sender: str) -> str | None:
 
     auto = first("auto-submitted").split(";")[0].strip().lower()
     if auto and auto != "no":
-        return f"自动发送的邮件（Auto-Submitted: {auto}）"
+        # Staff read what the header says, not the header (RFC 3834 values).
+        return {"auto-replied": "自动回复的邮件", "auto-notified": "系统自动通知的邮件"}.get(auto, "系统自动发送的邮件") + "（邮件头标明为自动发送）"
     precedence = first("precedence").lower()
     if precedence in BULK_PRECEDENCE:
-        return f"群发或自动邮件（Precedence: {precedence}）"
+        return "群发或自动发送的邮件（邮件头标明为群发）"
     if _raw_header(msg, "list-id") is not None or _raw_header(msg, "list-unsubscribe") is not None:
         return "邮件列表或群发邮件"
     if _raw_header(msg, "x-autoreply") is not None or _raw_header(msg, "x-autorespond") is not None:

@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 
 from . import failpoints
 from .config import SmtpConfig
-from .errors import SmtpError
+from .errors import SmtpError, connection_reason
 from .store import Store, day_ago
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as exc:
             raise SmtpError(f"发信服务器登录失败（{cfg.user}）：请检查授权码（{exc.smtp_code}）") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise SmtpError(f"无法连接发信服务器 {cfg.host}:{cfg.port}：{str(exc)[:200] or type(exc).__name__}") from exc
+            raise SmtpError(f"无法连接发信服务器 {cfg.host}:{cfg.port}：{connection_reason(exc)}") from exc
         return conn
 
     def send(self, sender: str, to: str, data: bytes) -> None:

@@ -595,7 +595,8 @@ def test_header_signals_still_win_over_files():
     assert mail.no_reply_reason is None
     data = corpus.with_files(FILES).replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\nAuto-Submitted: auto-replied\r\n", 1)
     got = parse(data).no_reply_reason
-    assert got and "Auto-Submitted" in got and "请工作人员查看" in got
+    # In words staff read (not the raw header), and asking them to look: the files are not dropped.
+    assert got and "自动回复的邮件" in got and "Auto-Submitted" not in got and "请工作人员查看" in got
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,20 @@ def test_a_resend_rewrites_only_the_to_header():
 
     to, data = readdressed(b"From: us@163.com\r\nTo: old@x.cn\r\nSubject: s\r\n\r\nbody\r\n", "王五 <WangWu@163.com>")
     assert to == "wangwu@163.com" and b"To: wangwu@163.com" in data and b"old@x.cn" not in data and data.endswith(b"body\r\n")
+
+
+def test_a_refused_connection_is_told_in_words_staff_can_act_on():
+    """status and the digest printed '[Errno 111] Connection refused'."""
+    import socket
+
+    from pipeline.config import SmtpConfig
+    from pipeline.errors import SmtpError
+    from pipeline.outbox import SmtpTransport
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    transport = SmtpTransport(SmtpConfig("127.0.0.1", port, "", "", "a@b.cn", ssl=False, timeout=5))
+    with pytest.raises(SmtpError) as caught:
+        transport.send("a@b.cn", "c@d.cn", b"Subject: x\r\n\r\nx")
+    assert "连接被拒绝" in str(caught.value) and "Errno" not in str(caught.value)
