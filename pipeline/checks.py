@@ -206,36 +206,44 @@ def _unopened_attachments(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]
             yield Hit(f.location, {"message": f.message}, **({"severity": WARNING, "staff_only": True} if both else {}))
 
 
-@check(
-    "seal_present",
-    messages={
-        "none": "盖章 PDF 版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
-        "grey": "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
-        "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。",
-        "bw": "盖章 PDF 版是黑白（或灰度）扫描件，页面上没有任何颜色，看不出红色公章。"
-        "请在加盖红色公章的申报书上用彩色模式扫描，导出为 PDF 后重新发送。",
-        "too_long": "盖章 PDF 版共 {pages} 页，页数较多，只检查了其中 {searched} 页，未找到单位红色公章。"
-        "请将盖章的申报书单独扫描或导出为一个 PDF 重新发送（佐证材料不必合并在内）。",
-    },
-)
+# What the applicant is told when no seal was found, by what was seen (`stamp_variant`).
+STAMP_MESSAGES = {
+    "none": "盖章 PDF 版中未发现单位红色公章。请在申报书第八部分“申报单位意见”处加盖单位公章，扫描或导出为 PDF 后重新发送。",
+    "grey": "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
+    "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。",
+    "bw": "盖章 PDF 版是黑白（或灰度）扫描件，页面上没有任何颜色，看不出红色公章。"
+    "请在加盖红色公章的申报书上用彩色模式扫描，导出为 PDF 后重新发送。",
+    "too_long": "盖章 PDF 版共 {pages} 页，页数较多，只检查了其中 {searched} 页，未找到单位红色公章。"
+    "请将盖章的申报书单独扫描或导出为一个 PDF 重新发送（佐证材料不必合并在内）。",
+}
+
+
+def stamp_variant(seal, pages: int, opinion_page: int | None) -> str | None:
+    """The STAMP_MESSAGES key a seal verdict calls for; None when a seal (red or electronic)
+    was found or none was looked for. A file that shows no colour at all cannot show a red
+    seal, and a file longer than the pages searched was not seen whole: neither is told to
+    stamp a form it may well have stamped."""
+    from .forms.seal import MAX_PAGES
+
+    if seal is None or seal.kind in ("red", "electronic"):
+        return None
+    if seal.kind == "grey":
+        return "grey" if seal.page else "bw"  # no page: no ring at all, on pages without colour
+    # The page the text names as 八 is searched first: without one, the cap may have hidden it.
+    return "too_long" if pages > MAX_PAGES and not opinion_page else "none"
+
+
+@check("seal_present", messages=STAMP_MESSAGES)
 def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
-    """No red or electronic seal: say what was seen. A file that shows no colour at all
-    cannot show a red seal, and a file longer than the pages searched was not seen whole:
-    neither is told to stamp a form it may well have stamped."""
+    """No red or electronic seal: say what was seen (`stamp_variant`)."""
     from .forms.seal import MAX_PAGES
 
     pdf = ctx.pdf
     if pdf is None or any(p.code == "format_unreadable" for p in pdf.problems):
         return  # missing or unreadable PDF is reported by its own rule
-    seal = pdf.seal
-    if seal is None or seal.kind in ("red", "electronic"):
-        return  # None: seal detection unavailable; not the applicant's fault
-    if seal.kind == "grey":
-        variant = "grey" if seal.page else "bw"  # no page: no ring at all, on pages without colour
-    else:
-        # The page the text names as 八 is searched first: without one, the cap may have hidden it.
-        variant = "too_long" if pdf.pages > MAX_PAGES and not pdf.opinion_page else "none"
-    yield Hit("八、申报单位意见（公章）", {"pages": pdf.pages, "searched": MAX_PAGES}, variant=variant)
+    variant = stamp_variant(pdf.seal, pdf.pages, pdf.opinion_page)  # None: detection unavailable or a seal found
+    if variant is not None:
+        yield Hit("八、申报单位意见（公章）", {"pages": pdf.pages, "searched": MAX_PAGES}, variant=variant)
 
 
 def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:

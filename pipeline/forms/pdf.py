@@ -49,19 +49,6 @@ _MESSAGES = {
     "请将盖章后扫描或导出的 PDF 文件本身作为附件发送。",
 }
 _GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
-MISSING_STAMP = "盖章 PDF 版中未发现单位红色公章，请在申报书第八部分“申报单位意见”处加盖单位公章后扫描或导出 PDF 重新发送。"
-GREY_STAMP = (
-    "盖章 PDF 版中的公章只见黑白或灰色（未见红色印章），可能是复印件，或扫描时选了黑白/灰度模式。"
-    "请在加盖原始红色公章的申报书上用彩色模式扫描（或导出为 PDF）后重新发送。"
-)
-BW_STAMP = (
-    "盖章 PDF 版是黑白（或灰度）扫描件，页面上没有任何颜色，看不出红色公章。"
-    "请在加盖红色公章的申报书上用彩色模式扫描，导出为 PDF 后重新发送。"
-)
-LONG_STAMP = (
-    "盖章 PDF 版共 {pages} 页，页数较多，只检查了其中 {searched} 页，未找到单位红色公章。"
-    "请将盖章的申报书单独扫描或导出为一个 PDF 重新发送（佐证材料不必合并在内）。"
-)
 # OCR text (a scanner's layer too) may put spaces between the characters.
 OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
@@ -106,6 +93,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         return _unreadable(result.get("reason", "damaged"), encrypted=bool(result.get("encrypted")))
     if result.get("repaired"):
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
+    from ..checks import STAMP_MESSAGES, stamp_variant
     from .seal import MAX_PAGES as SEAL_PAGES
     from .seal import a_series, unmeasured
 
@@ -129,14 +117,11 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         )
     seal = SealEvidence(**result["seal"]) if result.get("seal") else None
     count = int(result["pages"])
-    if seal is not None and seal.kind == "none":
-        # Past the pages searched, with no page naming 八 to search first, the seal may be unseen.
-        unseen = count > SEAL_PAGES and not result.get("opinion_page")
-        message = LONG_STAMP.format(pages=count, searched=SEAL_PAGES) if unseen else MISSING_STAMP
+    # The same words the seal rule gives the applicant (`checks.stamp_variant`).
+    variant = stamp_variant(seal, count, result.get("opinion_page"))
+    if variant is not None:
+        message = STAMP_MESSAGES[variant].format(pages=count, searched=SEAL_PAGES)
         problems.append(Finding("missing_stamp", ERROR, message, STAMP_LOCATION))
-    elif seal is not None and seal.kind == "grey":
-        # Without a page no grey ring was seen: the pages show no colour at all (`find_seal`).
-        problems.append(Finding("missing_stamp", ERROR, GREY_STAMP if seal.page else BW_STAMP, STAMP_LOCATION))
     if result.get("repaired"):
         problems.append(Finding("pdf_repaired", WARNING, REPAIRED, LOCATION, staff_only=True))
     has_layer = bool(result["has_text_layer"])
