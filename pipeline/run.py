@@ -276,7 +276,11 @@ class Runner:
 
         if not mail.attachments or any(a.kind != "image" or not not_a_page(a.data) for a in mail.attachments):
             return False
-        return not (self.store.documents(mail.sender) or any(self.store.documents(k) for k, _ in self.store.sender_units(mail.sender)))
+        return not self._has_files(mail.sender)
+
+    def _has_files(self, sender: str) -> bool:
+        """Whether this address, or a unit it wrote for, has a Word or PDF on record."""
+        return bool(self.store.documents(sender)) or any(self.store.documents(k) for k, _ in self.store.sender_units(sender))
 
     def _follow_up(self, mail: Mail) -> str | None:
         """The staff note for a mail with no files and no link that follows up on earlier
@@ -285,7 +289,7 @@ class Runner:
             return None  # files (photos of stamped pages too) are answered
         if any(f.code == "attachment_link_only" for f in mail.problems):
             return None
-        if any(self.store.documents(key) for key, _ in self.store.sender_units(mail.sender)) or self.store.documents(mail.sender):
+        if self._has_files(mail.sender):
             return "已报送材料的单位来信（无附件），请工作人员阅处"
         if mail.references and self.store.answers_our_reply(mail.references):
             return "对本系统回复邮件的回信（无附件，可能是自动回复或咨询），未自动回复，请工作人员阅处"
