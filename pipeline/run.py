@@ -502,7 +502,8 @@ class Runner:
             key,
             row["sender"],
             [(role, doc) for _, role, doc in docs],
-            [parse_iso(m["received_at"]) for m in mails],
+            # A question is no submission: its date makes no later file on time (nor 首次收到).
+            [parse_iso(m["received_at"]) for m in (_submitting(mails) or mails)],
             mail_problems=tuple(mail_problems),
             correction_notice_at=(notice := _window_notice(store.last_correction_at(key), mails)),
             images=tuple(store.images(key)),
@@ -722,6 +723,11 @@ def _window_notice(notice_at: datetime | None, mails: list[dict[str, Any]]) -> d
     submitted something. A notice that only answered questions opens no window, or a
     question would buy its sender days past the deadline that others did not get."""
     return notice_at if notice_at is not None and submitted_by(mails, notice_at) else None
+
+
+def _submitting(mails: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The mails that submitted something (files, a link, an over-limit mail), not only asked."""
+    return [m for m in mails if submitted_by([m])]
 
 
 def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:

@@ -413,6 +413,34 @@ def test_a_question_before_the_deadline_buys_no_days_after_it(tmp_path, forms):
     p.close()
 
 
+def test_a_question_before_the_deadline_does_not_make_a_late_word_on_time(tmp_path, forms):
+    """The question's date counted as the unit's first submission: a Word alone sent after the
+    deadline got a 补正 (send the PDF) instead of the late notice, its window then let the PDF in
+    (accepted), and the summary's 首次收到 showed the question's date."""
+    from pipeline.summary import applicant_rows
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    asked = datetime(2025, 6, 20, 9, tzinfo=timezone(timedelta(hours=8)))
+    sent = datetime(2025, 6, 24, 10, tzinfo=timezone(timedelta(hours=8)))
+    p.runner.now = lambda: asked + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [], asked, subject="试点申报咨询"), asked)
+    p.judge()
+    p.runner.now = lambda: sent + timedelta(hours=1)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)], sent), sent)
+    p.judge()
+    assert status_of(p) == {app.unit: "late"}
+    assert p.rows("SELECT kind FROM outbox ORDER BY id")[-1]["kind"] == "late"
+    later = sent + timedelta(days=1)
+    p.runner.now = lambda: later + timedelta(minutes=5)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], later), later)
+    p.judge()
+    assert status_of(p) == {app.unit: "late"}
+    row = next(r for r in applicant_rows(p.store) if r["unit"] == app.unit)
+    assert row["first_received_at"].startswith("2025-06-24T10:00"), row["first_received_at"]
+    p.close()
+
+
 def test_files_sent_on_time_still_open_a_window_after_an_earlier_question(tmp_path, forms):
     """Question, then an on-time but incomplete submission: its notice opens the usual window."""
     app, docx, pdf = forms[0]
