@@ -217,11 +217,11 @@ def decide(config_path: Path, applicant: str, decision: str, note: str, by: str,
 @click.argument("applicant")
 @click.option("--by", default="", help="操作人；默认取配置 [staff] operator")
 def answered(config_path: Path, applicant: str, by: str) -> None:
-    """工作人员已人工答复咨询：APPLICANT 为发件地址、受理编号或单位全称；其咨询邮件不再列入汇总的待办和每日汇总。"""
+    """工作人员已人工答复咨询或处理了留给人工的邮件：APPLICANT 为发件地址、受理编号或单位全称；这些邮件不再列入汇总的待办、每日汇总和 status 的计数。"""
     from .jobs import answered as run_answered
 
     n = run_answered(load_config(config_path), applicant, by=by)
-    click.echo(f"已标记为已答复：{applicant} 的咨询邮件 {n} 封" if n else f"{applicant} 没有待答复的咨询邮件")
+    click.echo(f"已标记为已处理：{applicant} 的咨询或待人工查看的邮件 {n} 封" if n else f"{applicant} 没有待答复的咨询或待人工查看的邮件")
 
 
 def _config_from(ctx: click.Context, config_path: Path | None) -> Config:

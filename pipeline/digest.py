@@ -10,7 +10,7 @@ from .config import Config
 from .errors import ConfigError
 from .outbox import send_to_staff
 from .store import Store
-from .summary import INQUIRY, applicant_rows, bounced_lines, question_lines, render, status_lines, totals_line
+from .summary import INQUIRY, applicant_rows, bounced_lines, left_mail_lines, question_lines, render, status_lines, totals_line
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -23,6 +23,7 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
     empty = sum(1 for r in rows if not r["word_file"] and not r["pdf_file"] and r["status"] != INQUIRY)
     questions = question_lines(store)
     bounced = bounced_lines(store)
+    left = left_mail_lines(store)
     lines = [
         f"截至 {local:%Y-%m-%d %H:%M}，{totals_line(rows, ' 个')}"
         + (f"；申报单位中有 {empty} 个尚未收到 Word 或 PDF 文件。" if empty else "。"),
@@ -30,6 +31,11 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
         *(
             [f"没有附件、可能是咨询、需要人工答复的邮件 {len(questions)} 封（正文见汇总表“问题”列）：", *questions, ""]
             if questions
+            else []
+        ),
+        *(
+            [f"未自动回复、请工作人员查看的其他邮件 {len(left)} 封（处理后可用 intake answered 发件地址 标记）：", *left, ""]
+            if left
             else []
         ),
         *([f"被退回、未送达的回复 {len(bounced)} 封（请电话联系这些单位，核对邮箱后可用 intake replies resend 回复编号 --to 正确地址 重发）：", *bounced, ""]

@@ -243,12 +243,16 @@ def reprocess(cfg: Config, *, dry_run: bool = False) -> RunStats:
 
 
 def answered(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> int:
-    """Staff answered an applicant's questions by hand: how many open questions were closed."""
+    """Staff answered an applicant's questions, or dealt with the mails left for them, by hand:
+    how many mails were closed. `ref` may also be the address of a sender who is no applicant."""
+    from email.utils import parseaddr
+
     with open_run(cfg, "answered") as (store, _files):
         key = store.find_applicant(ref)
-        if key is None:
+        address = (parseaddr(ref)[1] if "@" in ref else "").strip().lower()
+        if key is None and not (address and store.one("SELECT 1 AS x FROM mails WHERE sender=? LIMIT 1", (address,))):
             raise IntakeError(f"找不到申报单位或发件人：{ref}（可用发件地址、受理编号、单位全称或发件人姓名）")
-        return store.mark_questions_answered(key, by or cfg.operator or "工作人员", now())
+        return store.mark_questions_answered(key, by or cfg.operator or "工作人员", now(), address=address)
 
 
 def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", reply: bool = False) -> RunStats:

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS mails (
     problems TEXT,          -- JSON list of findings about the mail itself
     links TEXT,             -- JSON list of cloud-attachment links
     processed_at TEXT,
-    answered_at TEXT,       -- a question (mail_without_files) staff marked answered (`intake answered`)
+    answered_at TEXT,       -- a question (mail_without_files) or a mail left for staff ('other') closed by `intake answered`
     answered_by TEXT
 );
 CREATE INDEX IF NOT EXISTS mails_message_id ON mails(message_id);
@@ -195,6 +195,12 @@ def open_question() -> tuple[str, tuple[str]]:
     from .models import QUESTION_CODE
 
     return "category='application' AND problems LIKE ? AND answered_at IS NULL", (f"%{QUESTION_CODE}%",)
+
+
+def open_other() -> str:
+    """SQL condition on `mails`: a mail left for staff (category 'other': forms on a mail marked
+    bulk, a unit writing again without files, no usable From) that staff have not closed."""
+    return "category='other' AND answered_at IS NULL"
 
 
 def _receipt_order(number: str) -> tuple[int, str]:
@@ -496,15 +502,26 @@ class Store:
             )
         return row["key"] if row else None
 
-    def mark_questions_answered(self, applicant: str, by: str, at: datetime) -> int:
-        """Staff answered this applicant's open questions (mail without files): they leave the
-        summary's to-do and the digest. How many were marked."""
+    def mark_questions_answered(self, applicant: str | None, by: str, at: datetime, address: str = "") -> int:
+        """Staff answered this applicant's open questions (mail without files) and dealt with the
+        mails left for them from its addresses (or from `address`, who need be no applicant):
+        they leave the summary's to-do, the digest and the status count. How many were marked."""
         condition, params = open_question()
+        addresses = {address.lower()} - {""}
         with self.transaction():
-            return self.conn.execute(
-                f"UPDATE mails SET answered_at=?, answered_by=? WHERE applicant=? AND {condition}",
-                (iso(at), by, applicant, *params),
-            ).rowcount
+            n = 0
+            if applicant is not None:
+                n = self.conn.execute(
+                    f"UPDATE mails SET answered_at=?, answered_by=? WHERE applicant=? AND {condition}",
+                    (iso(at), by, applicant, *params),
+                ).rowcount
+                addresses |= {r["sender"] for r in self.rows("SELECT sender FROM mails WHERE applicant=? AND sender IS NOT NULL", (applicant,))}
+                addresses |= {r["sender"] for r in self.rows("SELECT sender FROM applicants WHERE key=? AND sender IS NOT NULL", (applicant,))}
+            for addr in sorted(addresses):
+                n += self.conn.execute(
+                    f"UPDATE mails SET answered_at=?, answered_by=? WHERE sender=? AND {open_other()}", (iso(at), by, addr)
+                ).rowcount
+            return n
 
     def last_correction_at(self, applicant: str) -> datetime | None:
         """When our latest correction notice was written: each notice names the end of its own window."""

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
-from .store import Store, findings_from_json, open_question, parse_iso, submitted_by
+from .store import Store, findings_from_json, open_other, open_question, parse_iso, submitted_by
 
 STATUS_ZH = {"accepted": "已受理", "needs_correction": "需补正", "late": "逾期", "inquiry": "仅来信咨询"}
 # A sender who has only written without files (questions): listed, but not an application.
@@ -241,10 +241,18 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
             "subject": r["subject"],
             "received_at": _local(r["received_at"]),
             "category": r["category"],
-            "reason": r["no_reply_reason"] or "",
+            "reason": _handled(r["no_reply_reason"] or "", r),
         }
         for r in store.rows("SELECT * FROM mails WHERE category IN ('no_reply','other') ORDER BY received_at")
     ]
+
+
+def _handled(reason: str, mail) -> str:
+    """The staff reason of a left mail, with who closed it (`intake answered`) and when."""
+    if not mail["answered_at"]:
+        return reason
+    who = f"{mail['answered_by']} " if mail["answered_by"] else ""
+    return f"{reason}（已由{who}于 {minute_text(mail['answered_at'])} 处理）"
 
 
 ANSWERED_CODE = "question_answered"
@@ -310,6 +318,20 @@ def question_lines(store: Store) -> list[str]:
     for q in question_mails(store):
         who = " ".join(x for x in (q["receipt_no"], q["unit"]) if x)
         lines.append(f"  {minute_text(q['received_at'])} {q['sender']}{f'（{who}）' if who else ''}：{q['subject'] or '（无主题）'}")
+    return lines
+
+
+def left_mail_lines(store: Store) -> list[str]:
+    """The mails left for staff and not yet closed, as the digest lists them: when, who (with the
+    unit the address wrote for), the subject and why no automatic reply was sent."""
+    lines = []
+    for m in store.rows(f"SELECT * FROM mails WHERE {open_other()} ORDER BY received_at"):
+        units = [u for _, u in store.sender_units(m["sender"])] if m["sender"] else []
+        who = f"（{units[-1]}）" if units else ""
+        lines.append(
+            f"  {minute_text(m['received_at'])} {m['sender'] or '（无发件地址）'}{who}：{m['subject'] or '（无主题）'}"
+            f"——{m['no_reply_reason'] or '请查看原邮件'}"
+        )
     return lines
 
 
@@ -566,7 +588,7 @@ def status_lines(store: Store) -> list[str]:
     counts = {r["state"]: r["n"] for r in store.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")}
     condition, params = open_question()
     attention = store.one(
-        f"SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR category='other' OR ({condition})", params
+        f"SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR ({open_other()}) OR ({condition})", params
     )["n"]
     lines = [
         f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}",

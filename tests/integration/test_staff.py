@@ -139,7 +139,7 @@ def test_a_question_is_marked_answered_from_the_command_line(tmp_path, dovecot, 
     assert poll(cfg, dovecot).returncode == 0
     assert "需要人工查看的邮件：1 封" in run_intake(cfg, dovecot, "status").stdout
     done = run_intake(cfg, dovecot, "answered", "li.office@qq.com", "--by", "郭明梅")
-    assert done.returncode == 0 and "咨询邮件 1 封" in done.stdout, done.stderr
+    assert done.returncode == 0 and "待人工查看的邮件 1 封" in done.stdout, done.stderr
     assert "需要人工查看的邮件：0 封" in run_intake(cfg, dovecot, "status").stdout
     unknown = run_intake(cfg, dovecot, "answered", "nobody@example.cn")
     assert unknown.returncode != 0 and "找不到" in unknown.stderr

@@ -1249,3 +1249,53 @@ def test_an_answered_question_stays_visible_with_who_answered_it(pipe):
     (row,) = applicant_rows(pipe.store)
     (note,) = row["problems"]
     assert note["severity"] == "warning" and "王老师" in note["message"] and "请问截止时间" in note["message"]
+
+
+def test_a_mail_left_for_staff_is_named_in_the_digest_and_closed_by_answered(tmp_path, forms):
+    """A submitted unit writing again without files ('other': not answered automatically) was
+    counted in 需要人工查看 but named nowhere in the digest, and `intake answered` could not close
+    it: the count never went down."""
+    from pipeline.digest import build_digest
+    from pipeline.jobs import answered
+    from pipeline.summary import other_mail_rows, status_lines
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)]))
+    p.judge()
+    later = ON_TIME + timedelta(days=1)
+    assert p.feed(form_mail("a@qq.com", [], later, subject="请问试点申报结果何时公布？"), later) == "other"
+    p.judge()
+    digest = build_digest(p.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", later + timedelta(hours=1))
+    text = digest.get_body(("plain",)).get_content()
+    assert "请问试点申报结果何时公布？" in text and "a@qq.com" in text and app.unit in text
+    assert "需要人工查看的邮件：1 封" in status_lines(p.store)
+    p.close()
+    assert answered(p.runner.cfg, app.unit, by="王老师") == 1
+    p = Pipeline(tmp_path)
+    assert "需要人工查看的邮件：0 封" in status_lines(p.store)
+    text = build_digest(p.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", later + timedelta(hours=2)).get_body(("plain",)).get_content()
+    assert "请问试点申报结果何时公布？" not in text
+    (row,) = [r for r in other_mail_rows(p.store) if r["subject"] == "请问试点申报结果何时公布？"]
+    assert "王老师" in row["reason"]
+    p.close()
+
+
+def test_answered_closes_a_left_mail_from_an_address_that_is_no_applicant(tmp_path, forms):
+    """Forms on a mail an OA system marked as bulk: left for staff, the sender is no applicant;
+    `intake answered <address>` still closes it."""
+    from pipeline.jobs import answered
+    from pipeline.summary import status_lines
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    msg = form_mail("oa@xxkx.gov.cn", [("申报书.docx", docx), ("盖章版.pdf", pdf)])
+    msg = msg.replace(b"Subject:", b"Precedence: bulk\r\nSubject:", 1) if b"\r\n" in msg else msg.replace(b"Subject:", b"Precedence: bulk\nSubject:", 1)
+    assert p.feed(msg) == "other"
+    p.judge()
+    assert "需要人工查看的邮件：1 封" in status_lines(p.store)
+    p.close()
+    assert answered(p.runner.cfg, "OA <oa@xxkx.gov.cn>") == 1
+    p = Pipeline(tmp_path)
+    assert "需要人工查看的邮件：0 封" in status_lines(p.store)
+    p.close()
