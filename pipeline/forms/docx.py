@@ -1350,8 +1350,13 @@ def _normalise_marks(text: str) -> str:
     # one, a lone ☆ or 〇 among □ is itself that odd box; away from an option ○ is a zero (二○二五年).
     for filled, hollow in _RADIO_FAMILIES:
         if re.search(f"[{filled}]{_BOX_GAP}(?:{_OPTION.pattern})|(?:{_OPTION.pattern}){_BOX_GAP}[{filled}]", t):
-            t = re.sub(f"[{hollow}](?={_BOX_GAP}(?:{_OPTION.pattern}))", UNCHECKED, t)
-            t = re.sub(f"((?:{_OPTION.pattern}){_BOX_GAP})[{hollow}]", lambda m: m.group(1) + UNCHECKED, t)
+            t, before = re.subn(f"[{hollow}](?={_BOX_GAP}(?:{_OPTION.pattern}))", UNCHECKED, t)
+            t, after = re.subn(f"((?:{_OPTION.pattern}){_BOX_GAP})[{hollow}]", lambda m: m.group(1) + UNCHECKED, t)
+            if before or after:
+                # Filled and hollow marks of one family: every filled one is a choice (two ● among
+                # ○ are two choices, which the rules then question, not none).
+                t = re.sub(f"[{filled}](?={_BOX_GAP}(?:{_OPTION.pattern}))", CHECKED, t) if before else t
+                t = re.sub(f"((?:{_OPTION.pattern}){_BOX_GAP})[{filled}]", lambda m: m.group(1) + CHECKED, t) if after else t
     return re.sub(f"[{CHECKED}{UNCHECKED}]{{2,}}", lambda m: CHECKED if CHECKED in m.group() else UNCHECKED, t)
 
 

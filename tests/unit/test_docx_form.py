@@ -1573,6 +1573,11 @@ def test_a_sentence_opening_with_a_numeral_is_no_heading(line):
         ("○县级科协试点 ○高校科协试点 ○市级学会试点 ○其它单位", ()),
         ("申报时间：二○二五年六月\n●县级科协试点 ○高校科协试点 ○市级学会试点 ○其它单位", ("县级科协试点",)),
         ("☆县级科协试点 □高校科协试点 □市级学会试点 □其它单位", ("县级科协试点",)),  # no ★: ☆ is the odd box
+        # two filled among hollow: two choices (the rules ask which), not none
+        ("●县级科协试点 ●高校科协试点 ○市级学会试点 ○其它单位", ("县级科协试点", "高校科协试点")),
+        ("试点类型：\n○ 县级科协试点\n● 高校科协试点\n○ 市级学会试点\n● 其它单位", ("高校科协试点", "其它单位")),
+        ("县级科协试点●  高校科协试点○  市级学会试点●  其它单位○", ("县级科协试点", "市级学会试点")),
+        ("●县级科协试点 ●高校科协试点 ●市级学会试点 ●其它单位", ()),  # bullets, no choice
     ],
 )
 def test_a_filled_mark_among_hollow_ones_is_the_choice(text, expected):
