@@ -11,7 +11,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Any, Iterable
 
-from .amounts import parse_chinese_int
+from .amounts import parse_amount, parse_chinese_int
 from .checks import REQUIRED, Context, Hit, check, fmt_money
 from .models import Application, Section
 
@@ -175,6 +175,7 @@ def _budget_limit(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         "mismatch": "{section}：各项金额相加为 {sum} 元，与填写的合计 {total} 元不一致。请核对金额和合计后" + RESEND + "。",
         "amount": "{section}第 {row} 行“{item}”的金额“{text}”无法识别为数字。请填写阿拉伯数字金额（如 1200 或 1,200.00）后" + RESEND + "。",
         "total": "{section}：合计“{text}”无法识别为数字。请填写阿拉伯数字金额（如 3,600.00）后" + RESEND + "。",
+        "capital": "{section}：合计大写“{capital}”（即 {capital_value} 元）与小写 {total} 元不一致。请核对大写和小写金额后" + RESEND + "。",
     },
     section=(str, "七、经费支出预算表"),
     tolerance=((int, float), 0.005),
@@ -192,6 +193,12 @@ def _budget_sum(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
             yield Hit(f"{section} / 第 {n} 行金额", {"section": section, "row": n, "item": it.item, "text": it.amount_text}, "amount")
     if app.budget_total_text.strip() and app.budget_total is None:
         yield Hit(f"{section} / 合计", {"section": section, "text": app.budget_total_text}, "total")
+        return
+    capital = parse_amount(app.budget_total_capital) if app.budget_total_capital.strip() else None
+    if capital is not None and app.budget_total is not None and abs(capital - app.budget_total) > Decimal(str(params["tolerance"])):
+        # 大写 and 小写 of one 合计 disagree: which is meant only the applicant can say.
+        yield Hit(f"{section} / 合计", {"section": section, "capital": app.budget_total_capital,
+                                        "capital_value": _money(capital), "total": _money(app.budget_total)}, "capital")
         return
     amounts = [i.amount for i in app.budget_items if i.amount is not None]
     if unreadable or app.budget_total is None or not amounts:

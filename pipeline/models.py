@@ -155,6 +155,7 @@ class Application:
     budget_items: tuple[BudgetItem, ...] = ()
     budget_total_text: str = ""
     budget_total: Decimal | None = None
+    budget_total_capital: str = ""  # 合计（大写）beside the figure, as written (checked against it)
     account_name: str = ""
     account_bank: str = ""
     account_number: str = ""

@@ -1870,9 +1870,9 @@ def _budget(region: Region) -> dict:
         rec = {k: clean_lines(v) for k, v in rec.items()}
         if rec.get("item") or rec.get("amount") or rec.get("basis"):
             rows.append(rec)
-    total_text = ""
+    total_text = capital = ""
     if stop is not None and _is_grand_total_row(region.rows[stop], cols):
-        total_text = _total_text(region.rows[stop], cols)
+        total_text, capital = _total_text(region.rows[stop], cols)
     unit = _budget_unit(region, header, cols)
     if unit != 1:
         scaled = [parse_amount(t, unit=unit) for t in [r.get("amount", "") for r in rows] + [total_text] if t]
@@ -1888,6 +1888,7 @@ def _budget(region: Region) -> dict:
         "budget_items": items,
         "budget_total_text": total_text,
         "budget_total": parse_amount(total_text, unit=unit) if total_text else None,
+        "budget_total_capital": capital,
         **account,
     }
 
@@ -1898,13 +1899,15 @@ def _only_unit_notes(row: Row) -> bool:
     return any(texts) and all(_UNIT_NOTE.match(t) for t in texts if t)
 
 
-def _total_text(row: Row, cols: dict[int, tuple[int, str]]) -> str:
-    """The total as written in the 合计 row: in the amount column, or after 合计 in its own cell.
+def _total_text(row: Row, cols: dict[int, tuple[int, str]]) -> tuple[str, str]:
+    """The total as written in the 合计 row (in the amount column, or after 合计 in its own
+    cell), and the total in words when the row gives both.
 
     Extra columns (数量, 单价, 自筹金额) may be filled in the total row too,
     so the amount column is read, not the first filled cell. A row that gives
     the total twice (合计（大写）：叁仟陆佰元整 | （小写）：3600元) is read by
-    its Arabic figure, which is what the applicant typed as the number.
+    its Arabic figure, which is what the applicant typed as the number; the
+    words are returned beside it for the check that both say the same.
     """
     amount = _amount_start(cols)
     span = cols[amount][0] if amount is not None else 0
@@ -1927,8 +1930,9 @@ def _total_text(row: Row, cols: dict[int, tuple[int, str]]) -> str:
         if not found:
             found += [_AMOUNT_NOTE.sub("", v) for v in later if v and not re.fullmatch(r"[(（]?\s*单位.*", v)][:1]
         arabic = [v for v in found if re.search(r"[0-9０-９]", v)]
-        return (arabic or found or [""])[0]
-    return ""
+        words = [v for v in found if v not in arabic] if arabic else []
+        return (arabic or found or [""])[0], (words or [""])[0]
+    return "", ""
 
 
 _ACCOUNT = re.compile(r"(开户名称|开户名|户名|开户银行|开户行|银行账号|账号|帐号)\s*[:：]?")

@@ -1485,6 +1485,7 @@ def test_a_total_given_in_capitals_and_figures_is_read_by_its_figures():
     app = APPS[0]
     got = read_form(build_form_docx(app, budget_layout="capital_total"))
     assert got.budget_total_text == "3600元" and got.budget_total == 3600
+    assert got.budget_total_capital == "叁仟陆佰元整"  # kept for the check that both agree
 
 
 @pytest.mark.parametrize("index", range(len(APPS)))

@@ -144,6 +144,22 @@ def test_budget_tables_read_from_word_pass_the_budget_rules(layout):
     assert codes(read_form(build_form_docx(BASE, budget_layout=layout))) == []
 
 
+def test_a_total_whose_capitals_and_figures_disagree_is_questioned():
+    """合计（大写）叁仟元整 beside （小写）3600元: which one is meant only the applicant can say
+    (a finance office rejects such a table); it was accepted on the figure alone."""
+    from pipeline.forms.docx import read_form
+    from pipeline.samples.forms import build_form_docx
+    from test_docx_form import with_document_xml
+
+    assert codes(read_form(build_form_docx(BASE, budget_layout="capital_total"))) == []
+    data = build_form_docx(BASE, budget_layout="capital_total")
+    wrong = with_document_xml(data, lambda xml: xml.replace("叁仟陆佰元整", "叁仟元整"))
+    got = read_form(wrong)
+    assert codes(got) == ["budget_sum_mismatch"]
+    (f,) = [f for f in findings(got) if f.code == "budget_sum_mismatch"]
+    assert "叁仟元整" in f.message and "3,000.00" in f.message and "3,600.00" in f.message and f.severity == "error"
+
+
 def test_a_budget_in_wan_yuan_over_the_limit_is_over_the_limit():
     """0.44 under 金额（万元） is 4,400 元; read as 0.44 元 it was accepted."""
     from pipeline.forms.docx import read_form
