@@ -221,16 +221,21 @@ def decision_text(decision: dict[str, Any] | None) -> str:
 
 
 def pilot_type_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Applicants per pilot type; a unit whose Word form was not read has no type to count."""
+    """Applicants per pilot type. A unit whose Word form was not read (none yet, unreadable,
+    not the form) has no type to count: they are counted apart, so the types add up to the units."""
     counts: dict[str, int] = {}
     for r in rows:
-        if not r.get("form_read"):
+        if r.get("status") == INQUIRY:
             continue
-        key = r["pilot_type"] or "未勾选"
+        if not r.get("form_read"):
+            key = "申报书未读取"
+        else:
+            key = r["pilot_type"] or "未勾选"
         if "、" in key:
             key = "勾选多项"
         counts[key] = counts.get(key, 0) + 1
-    return counts
+    unread = counts.pop("申报书未读取", 0)
+    return {**counts, **({"申报书未收到或未能读取": unread} if unread else {})}
 
 
 def other_mail_rows(store: Store) -> list[dict[str, Any]]:

@@ -303,6 +303,8 @@ def test_untyped_counts_only_units_whose_form_was_read(db):
     totals = html.split('<div class="totals">', 1)[1].split("</div>", 1)[0]
     assert "<span>未勾选 1 个</span>" in totals
     assert "<span>市级学会试点 1 个</span>" in totals and "<span>勾选多项 1 个</span>" in totals
+    # The units without a read form are counted apart (the types add up to the units).
+    assert totals.index("勾选多项") < totals.index("<span>申报书未收到或未能读取 3 个</span>")
 
 
 # -- 9. questions that need a human answer ------------------------------------
