@@ -903,6 +903,8 @@ def _embedded_mail(part: Message) -> Message | None:
             return None
     elif isinstance(payload, str) and part_filename(part).lower().endswith(".eml"):
         data = part_bytes(part)
+    elif isinstance(payload, str) and _nameless_file(part) and _mail_head(data := part_bytes(part)):
+        pass  # a forwarded mail attached as ATT00001.bin, or with no name at all
     elif isinstance(payload, str) and _is_pkcs7(part):
         # Opaque-signed S/MIME: the signed MIME entity (the sender's text and files) is inside.
         from .smime import signed_content
@@ -916,6 +918,32 @@ def _embedded_mail(part: Message) -> Message | None:
         return None
     mail = email.message_from_bytes(data, policy=email.policy.compat32)
     return mail if MAIL_HEADERS & {k.lower() for k in mail.keys()} else None
+
+
+# Names a gateway or client gives a file it has no name for; the real type is inside.
+_NO_NAME_EXTENSIONS = ("", ".bin", ".dat", ".tmp", ".att")
+
+
+def _nameless_file(part: Message) -> bool:
+    """An octet-stream part whose name says nothing of what it is (ATT00001.bin, none, 申报材料)."""
+    name = part_filename(part).lower()
+    ext = "." + name.rsplit(".", 1)[1] if "." in name.strip(".") else ""
+    return _content_type(part) == "application/octet-stream" and (ext in _NO_NAME_EXTENSIONS or len(ext) > 6)
+
+
+def _mail_head(data: bytes) -> bool:
+    """Whether `data` opens with a mail's header block: header lines only up to the first blank
+    line, with From and Date/Subject/Message-ID, or MIME-Version and Content-Type."""
+    head = data[:16384].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    names = set()
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded header's continuation
+        name, colon, _ = line.partition(b":")
+        if not colon or not re.fullmatch(rb"[A-Za-z][A-Za-z0-9-]{0,60}", name):
+            return False
+        names.add(name.decode("ascii").lower())
+    return bool(names & {"from"} and names & {"date", "subject", "message-id"}) or {"mime-version", "content-type"} <= names
 
 
 PKCS7_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
@@ -973,7 +1001,11 @@ def returns_own_mail(part: Message, own_addresses: frozenset[str]) -> bool:
 def _carries_mail(part: Message) -> bool:
     """A message part, or a saved .eml file that `_walk` opened (a gateway or 作为附件转发
     returns our reply that way too)."""
-    return _content_type(part) in MESSAGE_TYPES or part_filename(part).lower().endswith(".eml")
+    return (
+        _content_type(part) in MESSAGE_TYPES
+        or part_filename(part).lower().endswith(".eml")
+        or (_nameless_file(part) and isinstance(part._payload, list))
+    )
 
 
 def _collect(

@@ -979,6 +979,23 @@ def test_saved_mail_attached_as_a_file_keeps_its_files():
     assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
 
 
+@pytest.mark.parametrize("disposition", ['attachment; filename="ATT00001.bin"', "attachment", 'attachment; filename="申报材料"'])
+def test_a_saved_mail_attached_without_the_eml_name_keeps_its_files(disposition):
+    """Some gateways and phone clients attach a forwarded mail as application/octet-stream named
+    ATT00001.bin, with no name at all or a name without .eml: its Word and PDF were lost."""
+    inner = corpus.with_files(FILES, sender="原发件人 <orig@example.cn>")
+    mail = parse(forwarded(corpus.att(disposition, inner)))
+    assert [(a.filename, a.kind) for a in mail.attachments] == [("申报书.docx", "docx"), ("盖章版.pdf", "pdf")]
+
+
+def test_a_text_file_with_header_like_lines_is_no_mail():
+    """Only a header block a mail has (From/Date/Subject or MIME-Version with a Content-Type)
+    opens a nameless file as a mail; notes with a "Subject:" line stay a file."""
+    notes = "Subject: 会议纪要\n今天讨论了试点申报。\n".encode("utf-8")
+    mail = parse(forwarded(corpus.att('attachment; filename="纪要"', notes)))
+    assert [a.kind for a in mail.attachments] == ["text"]
+
+
 def test_a_text_file_named_eml_that_is_no_mail_stays_a_file():
     mail = parse(forwarded(corpus.att('attachment; filename="notes.eml"', "只是一些文字，没有邮件头。".encode("utf-8"))))
     assert [(a.filename, a.kind) for a in mail.attachments] == [("notes.eml", "text")]
