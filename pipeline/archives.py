@@ -99,14 +99,14 @@ def _recurse(members: list[Attachment], limits: Limits, depth: int, problems: li
 def _zip(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
     problems: list[Finding] = []
     members: list[Attachment] = []
-    with zipfile.ZipFile(io.BytesIO(att.data), metadata_encoding="gb18030") as zf:
+    with zipfile.ZipFile(io.BytesIO(att.data)) as zf:  # cp437 for unflagged names: never fails; see _zip_name
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > limits.max_members:
             return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
         total = 0
         for info in infos:
             if info.flag_bits & 0x1:
-                problems.append(_problem(f"压缩包“{att.filename}”中的“{display_name(info.filename)}”有密码，无法打开。请发送未加密的文件。"))
+                problems.append(_problem(f"压缩包“{att.filename}”中的“{display_name(_zip_name(info))}”有密码，无法打开。请发送未加密的文件。"))
                 continue
             total += info.file_size
             ratio = info.file_size / max(info.compress_size, 1)
@@ -116,8 +116,23 @@ def _zip(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
                 data = fh.read(info.file_size + 1)  # the header may lie about the size
             if len(data) > info.file_size:
                 return members, problems + [_problem(f"压缩包“{att.filename}”已损坏，未解压。")]
-            members.append(_member(info.filename, data, att))
+            members.append(_member(_zip_name(info), data, att))
     return _recurse(members, limits, depth, problems), problems
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """A member's name. Without the UTF-8 flag the bytes are whatever the zipper used: GBK from
+    Windows' built-in zipper and WinRAR, UTF-8 from macOS Finder and Info-ZIP (zipfile read them
+    as cp437, which keeps every byte)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437")
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("gb18030", "replace")
 
 
 def _7z(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:

@@ -24,19 +24,18 @@ def tiny_docx() -> bytes:
 
 
 
-def write_gbk_zip(members: dict[str, bytes]) -> bytes:
+def write_gbk_zip(members: dict[str, bytes], encoding: str = "gbk") -> bytes:
     # zipfile always writes non-ASCII names as UTF-8 with the flag set; patch the
-    # headers to GBK bytes without the flag, as Windows' built-in zipper does.
+    # headers to GBK bytes without the flag, as Windows' built-in zipper does (or to
+    # UTF-8 bytes without the flag, as macOS Finder and Info-ZIP do).
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for i, (name, data) in enumerate(members.items()):
-            placeholder = f"n{i:0{len(name.encode('gbk')) - 1}d}"[: len(name.encode("gbk"))]
-            zf.writestr(zipfile.ZipInfo(placeholder), data)
+            zf.writestr(zipfile.ZipInfo(chr(ord("a") + i) * len(name.encode(encoding))), data)
     raw = buf.getvalue()
     for i, name in enumerate(members):
-        gbk = name.encode("gbk")
-        placeholder = f"n{i:0{len(gbk) - 1}d}"[: len(gbk)].encode()
-        raw = raw.replace(placeholder, gbk)
+        encoded = name.encode(encoding)
+        raw = raw.replace(chr(ord("a") + i).encode() * len(encoded), encoded)  # no name is another's prefix
     return raw
 
 
@@ -51,6 +50,22 @@ def test_gbk_member_names_and_types():
     assert problems == []
     assert {(m.filename, m.kind) for m in members} == {("新乡市红旗区科协申报书.docx", "docx"), ("盖章版.pdf", "pdf")}
     assert next(m for m in members if m.kind == "docx").sha256 == hashlib.sha256(docx).hexdigest()
+
+
+def test_utf8_member_names_without_the_utf8_flag():
+    """macOS Finder (压缩) and Info-ZIP write UTF-8 names without the flag: read as GB18030 the
+    archive failed whole ("无法打开") and both files were lost."""
+    docx = tiny_docx()
+    names = {"红旗区科协申报书.docx": docx, "红旗区科协申报书（盖章版）.pdf": b"%PDF-1.4\n%%EOF\n", "说明.txt": b"x"}
+    members, problems = expand(att(write_gbk_zip(names, encoding="utf-8")))
+    assert problems == []
+    assert {(m.filename, m.kind) for m in members} >= {("红旗区科协申报书.docx", "docx"), ("红旗区科协申报书（盖章版）.pdf", "pdf")}
+
+
+def test_member_names_in_no_known_encoding_still_give_the_files():
+    raw = write_gbk_zip({"申报书.docx": tiny_docx()}, encoding="gbk").replace("申报书".encode("gbk"), b"\xff\xfe\x80\xff\xfe\x80")
+    members, problems = expand(att(raw))
+    assert problems == [] and [m.kind for m in members] == ["docx"] and members[0].filename.endswith(".docx")
 
 
 def test_nested_archive_and_folders():
