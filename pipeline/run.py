@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .archives import ARCHIVE_KINDS
 from .config import Config
 from . import deadline, failpoints
+from .errors import IntakeError
 from .files import FileStore
 from .jobs import RunStats
 from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
@@ -630,6 +631,9 @@ class Runner:
         else:
             extra = (Finding("staff_note", "error", note, "审核意见"),) if note else ()
             verdict = Verdict(key, status, verdict.errors + extra + verdict.warnings)
+            if reply and not verdict.errors:
+                # A 补正通知 listing nothing to correct: the applicant could do nothing with it.
+                raise IntakeError("改判为需补正并回复时，请用 --note 写明需要补正的内容（系统没有发现可列出的问题）")
         with self.store.transaction():
             decision_id = self.store.db["decisions"].insert(
                 {"applicant": key, "status": status, "note": note, "by": by, "at": iso(now_utc())}

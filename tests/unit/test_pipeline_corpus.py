@@ -776,6 +776,25 @@ def test_a_staff_decision_stands_when_the_same_files_come_again(tmp_path, forms)
     p.close()
 
 
+def test_a_staff_correction_with_nothing_to_correct_is_refused_not_sent_empty(tmp_path, forms):
+    """`decide … needs-correction --reply` without --note on an accepted unit sent a 补正通知 whose
+    list of problems was empty; it is refused (nothing recorded), and with a note it is sent."""
+    from pipeline.errors import IntakeError
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    with pytest.raises(IntakeError, match="--note"):
+        p.runner.decide(key, "needs_correction", note="", by="郭明梅", reply=True)
+    assert p.rows("SELECT status, decision_id FROM applicants")[0]["status"] == "accepted"
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["receipt"]
+    p.runner.decide(key, "needs_correction", note="试点建设方案请补充经费测算依据", by="郭明梅", reply=True)
+    last = p.rows("SELECT * FROM outbox ORDER BY id")[-1]
+    assert last["kind"] == "correction" and "试点建设方案请补充经费测算依据" in reply_text(last)
+    p.close()
+
+
 def test_the_window_runs_from_the_latest_notice_and_each_notice_names_its_end(tmp_path, forms):
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
