@@ -127,7 +127,10 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if sub.first_received_at > deadline:
         arrived = sub.complete_at or sub.first_received_at
     elif sub.complete_at is not None and sub.complete_at > deadline:
-        if sub.correction_notice_at is not None and sub.complete_at <= call.cutoff(sub.correction_notice_at):
+        # Started on time, completed after the deadline: within the window of our correction
+        # notice, or, when none was written in between (the PDF minutes after the Word, judged
+        # together), within the window a notice on the first files would have opened.
+        if sub.complete_at <= call.cutoff(sub.correction_notice_at or sub.first_received_at):
             return
         arrived = sub.complete_at
     else:

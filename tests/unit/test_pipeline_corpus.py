@@ -641,6 +641,36 @@ def _step(p, sender, files, when, subject="试点申报材料"):
     p.judge()
 
 
+def test_a_pdf_minutes_after_the_deadline_is_judged_like_one_days_later(tmp_path, forms):
+    """Word at 23:40 on the last day, the office's stamped PDF at 00:05: judged together (no notice
+    in between) it got the 逾期通知, while a PDF sent two days later got a 补正通知 whose window
+    then let it in. Both started on time and completed within the window a notice opens."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    word_at = datetime(2025, 6, 23, 23, 40, tzinfo=timezone(timedelta(hours=8)))
+    pdf_at = word_at + timedelta(minutes=25)
+    p.runner.now = lambda: pdf_at + timedelta(hours=1)
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)], word_at), word_at)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], pdf_at), pdf_at)
+    p.judge()
+    assert status_of(p) == {app.unit: "accepted"}
+    assert [r["kind"] for r in p.rows("SELECT kind FROM outbox ORDER BY id")] == ["receipt"]
+    p.close()
+
+
+def test_an_application_first_sent_on_time_and_completed_past_any_window_is_late(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    word_at = datetime(2025, 6, 23, 23, 40, tzinfo=timezone(timedelta(hours=8)))
+    pdf_at = word_at + timedelta(days=4)
+    p.runner.now = lambda: pdf_at + timedelta(hours=1)  # both judged together: no notice between them
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx)], word_at), word_at)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], pdf_at), pdf_at)
+    p.judge()
+    assert status_of(p) == {app.unit: "late"}
+    p.close()
+
+
 def test_versions_sent_after_the_deadline_do_not_change_an_accepted_application(tmp_path, forms):
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
