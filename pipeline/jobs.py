@@ -14,7 +14,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -121,7 +121,7 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         try:
             try:
                 with Mailbox(cfg.mailbox) as box:
-                    state = box.state()
+                    state = box.state(since=call_published(cfg))
                     seen = store.seen_uids(state.folder, state.uidvalidity)
                     new = [u for u in state.uids if u not in seen]
                     if new and not seen and store.folder_known(state.folder):
@@ -156,6 +156,19 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         finally:
             if runner is not None:
                 runner.close()
+
+
+def call_published(cfg: Config) -> date | None:
+    """The call's notice date from the rules file, read cheaply (every idle poll asks): mail
+    received before it belongs to an earlier call. None when the file or the date cannot be
+    read; the rules loader then says what is wrong when there is work to do."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(Path(cfg.rules_path).read_text(encoding="utf-8"))["call"]["notice_date"]
+        return raw if isinstance(raw, date) and not isinstance(raw, datetime) else date.fromisoformat(str(raw))
+    except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        return None
 
 
 def _skip_known_after_uidvalidity_change(store: Store, box, state, uids: list[int]) -> list[int]:

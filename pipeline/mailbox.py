@@ -10,7 +10,7 @@ import logging
 import socket
 import ssl as ssl_mod
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Iterator
 
 from imapclient import IMAPClient
@@ -77,12 +77,14 @@ class Mailbox:
                 pass
             self.client = None
 
-    def state(self) -> FolderState:
-        """UIDVALIDITY and the UIDs present, from a read-only EXAMINE."""
+    def state(self, since: date | None = None) -> FolderState:
+        """UIDVALIDITY and the UIDs present (received on or after `since`: mail from before the
+        call was published is no concern of it), from a read-only EXAMINE."""
         assert self.client is not None
         try:
             info = self.client.select_folder(self.cfg.folder, readonly=True)
-            uids = self.client.search("ALL") if info.get(b"EXISTS", 1) else []
+            criteria = ["SINCE", since] if since else "ALL"
+            uids = self.client.search(criteria) if info.get(b"EXISTS", 1) else []
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"无法打开邮箱文件夹 {self.cfg.folder}：{_short(exc)}") from exc
         return FolderState(self.cfg.folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .archives import ARCHIVE_KINDS
 from .config import Config
 from . import deadline, failpoints
-from .errors import IntakeError
+from .errors import ConfigError, IntakeError
 from .files import FileStore
 from .jobs import RunStats
 from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
@@ -103,6 +103,12 @@ class Runner:
 
             ruleset = load_rules(cfg.rules_path)  # a broken rules file stops the command here
         self.ruleset = ruleset
+        if (other := store.bind_call(ruleset.call.id, ruleset.call.name)) is not None:
+            raise ConfigError(
+                f"数据目录 {cfg.storage_dir} 属于征集“{other[1] or other[0]}”（id = {other[0]}），而规则文件 {cfg.rules_path} "
+                f"是征集“{ruleset.call.name}”（id = {ruleset.call.id}）。新的征集请在配置 [storage] dir 中换一个新的数据目录；"
+                "如只是修改本次征集的规则，请保持 [call] id 不变。"
+            )
         self.sender = cfg.smtp.sender if cfg.smtp else f"{ruleset.call.organizer} <{ruleset.call.mailbox}>"
         self._env = None
         self.now = now

@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS retired_receipts (  -- numbers of applicants merged i
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY, kind TEXT, at TEXT, to_addrs TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (      -- call_id, call_name: the call this database belongs to
+    key TEXT PRIMARY KEY, value TEXT
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     command TEXT, started_at TEXT, finished_at TEXT, ok INTEGER, error TEXT,
@@ -501,6 +504,21 @@ class Store:
                 (ref.strip().lower(),),
             )
         return row["key"] if row else None
+
+    def bind_call(self, call_id: str, name: str) -> tuple[str, str] | None:
+        """Tie the database to the call on first use; (id, name) of the call it belongs to when
+        that is another one (last year's database under next year's rules would mix both)."""
+        row = self.one("SELECT value FROM meta WHERE key='call_id'")
+        if row is None:
+            with self.transaction():
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [("call_id", call_id), ("call_name", name)]
+                )
+            return None
+        if row["value"] == call_id:
+            return None
+        named = self.one("SELECT value FROM meta WHERE key='call_name'")
+        return row["value"], named["value"] if named else ""
 
     def mark_questions_answered(self, applicant: str | None, by: str, at: datetime, address: str = "") -> int:
         """Staff answered this applicant's open questions (mail without files) and dealt with the

@@ -306,3 +306,15 @@ def test_broken_rules_file_fails_the_poll_and_says_so(tmp_path, dovecot, smtp_si
     assert result.returncode == 1 and "bad-rules.toml" in result.stderr, result.stderr
     assert db(tmp_path).execute("SELECT ok FROM runs ORDER BY id DESC LIMIT 1").fetchone() == (0,)
     assert db(tmp_path)["mails"].count == 0 and smtp_sink.messages == []
+
+
+def test_mail_from_before_the_call_was_published_is_left_alone(tmp_path, dovecot, smtp_sink, corpus):
+    """A mailbox in use before the notice (last year's applications, old questions): a new call's
+    first poll judged every old mail under the new rules and answered it."""
+    before = datetime(2025, 6, 10, 9, 0, tzinfo=CST)  # the notice is of 2025-06-18
+    load(dovecot, corpus, [("01-complete.eml", before), ("04-missing-pdf.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    assert [r["sender"] for r in db(tmp_path)["mails"].rows] == ["whkx_yf@163.com"]
+    assert len(smtp_sink.messages) == 1 and "补正通知" in subjects(smtp_sink)[0]
+    assert poll(cfg, dovecot).returncode == 0 and db(tmp_path)["mails"].count == 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,25 @@ def test_a_merge_keeps_the_first_number_told_and_never_issues_the_other_again(tm
         assert store.find_applicant("2025-KJZY-002") == "unit:红旗区科协"
     finally:
         store.close()
+
+
+def test_a_database_belongs_to_one_call(tmp_path):
+    """Last year's database under next year's rules mixed both calls (old units listed as 已受理,
+    a 2026 receipt with a 2025 number): a Runner with another call's rules refuses to start."""
+    from pipeline.config import default_config
+    from pipeline.errors import ConfigError
+    from pipeline.files import FileStore
+    from pipeline.run import Runner
+
+    rules = Path(__file__).resolve().parents[2] / "rules"
+    store = Store.open(tmp_path / "intake.db")
+    files = FileStore(tmp_path)
+    Runner(default_config(tmp_path), store, files).close()
+    Runner(default_config(tmp_path), store, files).close()  # the same call again: fine
+    with pytest.raises(ConfigError, match="新的数据目录") as err:
+        Runner(default_config(tmp_path, rules / "example-2026-kjzyfw.toml"), store, files)
+    assert "新乡市科技志愿服务试点建设" in str(err.value) and "example-2026-kjzyfw" in str(err.value)
+    store.close()
+    other = Store.open(tmp_path / "new" / "intake.db")  # a new storage dir takes the new call
+    Runner(default_config(tmp_path / "new", rules / "example-2026-kjzyfw.toml"), other, FileStore(tmp_path / "new")).close()
+    other.close()
