@@ -58,7 +58,7 @@ def expand(att: Attachment, limits: Limits = Limits(), depth: int = 1) -> tuple[
             return _msg(att, limits, depth)
     except Exception:  # a hostile archive must not stop the run; the applicant reads no exception names
         log.warning("unpacking %s (%s) failed", att.filename, att.kind, exc_info=True)
-        return [], [_problem(f"{_what(att)}无法打开，请直接将 Word 和 PDF 文件作为附件发送（不要压缩或打包）。")]
+        return [], [_problem(f"{_what(att)}无法打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
     return [], []
 
 
@@ -86,7 +86,7 @@ def _recurse(members: list[Attachment], limits: Limits, depth: int, problems: li
     for m in members:
         if m.kind in ARCHIVE_KINDS:
             if depth >= limits.max_depth:
-                problems.append(_problem(f"压缩包“{m.filename}”嵌套层数过多，未解压。请直接发送 Word 和 PDF 文件。"))
+                problems.append(_problem(f"压缩包“{m.filename}”嵌套层数过多，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
                 continue
             inner, inner_problems = expand(m, limits, depth + 1)
             out.extend(inner)
@@ -102,7 +102,7 @@ def _zip(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
     with zipfile.ZipFile(io.BytesIO(att.data)) as zf:  # cp437 for unflagged names: never fails; see _zip_name
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > limits.max_members:
-            return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
+            return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
         total = 0
         for info in infos:
             if info.flag_bits & 0x1:
@@ -111,11 +111,11 @@ def _zip(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
             total += info.file_size
             ratio = info.file_size / max(info.compress_size, 1)
             if total > limits.max_total_bytes or ratio > limits.max_ratio:
-                return members, problems + [_problem(f"压缩包“{att.filename}”解压后过大，未解压。请直接发送 Word 和 PDF 文件。")]
+                return members, problems + [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             with zf.open(info) as fh:
                 data = fh.read(info.file_size + 1)  # the header may lie about the size
             if len(data) > info.file_size:
-                return members, problems + [_problem(f"压缩包“{att.filename}”已损坏，未解压。")]
+                return members, problems + [_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             members.append(_member(_zip_name(info), data, att))
     return _recurse(members, limits, depth, problems), problems
 
@@ -139,17 +139,17 @@ def _7z(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], 
     try:
         import py7zr
     except ImportError:
-        return [], [_problem(f"暂不能解压 7z 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+        return [], [_problem(f"暂不能解压 7z 压缩包“{att.filename}”。请改用 ZIP 压缩，或直接将 Word 版申报书和盖章 PDF 版作为附件发送。")]
     problems: list[Finding] = []
     with py7zr.SevenZipFile(io.BytesIO(att.data), mode="r") as archive:
         if archive.needs_password():
             return [], [_problem(f"压缩包“{att.filename}”有密码，无法打开。请发送未加密的文件。")]
         infos = [i for i in archive.list() if not i.is_directory]
         if len(infos) > limits.max_members:
-            return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
+            return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
         total = sum(i.uncompressed for i in infos)
         if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
-            return [], [_problem(f"压缩包“{att.filename}”解压后过大，未解压。请直接发送 Word 和 PDF 文件。")]
+            return [], [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
         from py7zr.io import BytesIOFactory
 
         factory = BytesIOFactory(limits.max_total_bytes)
@@ -168,21 +168,21 @@ def _rar(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
     except ImportError:
         rarfile = None
     if rarfile is None:
-        return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+        return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”。请改用 ZIP 压缩，或直接将 Word 版申报书和盖章 PDF 版作为附件发送。")]
     problems: list[Finding] = []
     members: list[Attachment] = []
     try:
         with rarfile.RarFile(io.BytesIO(att.data)) as rf:
             infos = [i for i in rf.infolist() if not i.is_dir()]
             if len(infos) > limits.max_members:
-                return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未解压。")]
+                return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             total = sum(i.file_size for i in infos)
             if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
-                return [], [_problem(f"压缩包“{att.filename}”解压后过大，未解压。")]
+                return [], [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             for info in infos:
                 members.append(_member(info.filename, rf.read(info), att))
     except rarfile.RarCannotExec:
-        return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”，请改用 ZIP 压缩或直接发送 Word 和 PDF 文件。")]
+        return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”。请改用 ZIP 压缩，或直接将 Word 版申报书和盖章 PDF 版作为附件发送。")]
     return _recurse(members, limits, depth, problems), problems
 
 
@@ -210,7 +210,7 @@ def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment]
         from tnefparse import properties as mapi_props
         from tnefparse.tnef import TNEF
     except ImportError:
-        return [], [_problem(f"暂不能读取 Outlook 的 winmail.dat（“{att.filename}”），请以普通附件重新发送 Word 和 PDF 文件。")]
+        return [], [_problem(f"暂不能读取 Outlook 的 winmail.dat（“{att.filename}”）。请直接将 Word 版申报书和盖章 PDF 版作为普通附件重新发送。")]
     from .mime import decode_bytes, norm_charset
 
     tnef = _parse_tnef(TNEF, att.data)
@@ -221,7 +221,7 @@ def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment]
         data = bytes(item.data or b"")
         total += len(data)
         if total > limits.max_total_bytes:
-            return [], [_problem(f"“{att.filename}”中的文件过大，未解开。")]
+            return [], [_problem(f"{_what(att)}中的文件过大，未能打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
         long_names = [a.data for a in item.mapi_attrs if a.name == mapi_props.MAPI_ATTACH_LONG_FILENAME]
         name = long_names[0] if long_names else item._name
         if isinstance(name, bytes):
@@ -249,10 +249,10 @@ def _msg(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
     with olefile.OleFileIO(io.BytesIO(att.data)) as ole:
         entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
         if len(entries) > MSG_MAX_ENTRIES:
-            return [], [_problem(f"{_what(att)}结构异常（条目过多），未打开。")]
+            return [], [_problem(f"{_what(att)}结构异常（条目过多），未能打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
         total = _msg_members(ole, entries, (), att, members, limits, level=0)
     if total > limits.max_total_bytes:
-        return [], [_problem(f"{_what(att)}中的文件过大，未打开。")]
+        return [], [_problem(f"{_what(att)}中的文件过大，未能打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
     return _recurse(members, limits, depth, problems), problems
 
 

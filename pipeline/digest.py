@@ -19,14 +19,17 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
     """The staff digest: totals and health in the body, the XLSX and HTML attached."""
     rows = applicant_rows(store)
     local = now.astimezone(TZ)
-    # An unopenable archive or a cloud link makes an application without a file: say how many.
-    empty = sum(1 for r in rows if not r["word_file"] and not r["pdf_file"] and r["status"] != INQUIRY)
+    # An unopenable archive or a cloud link makes an application without a file; a Word or a PDF
+    # alone makes one with half of it. Counted apart: "Word 或 PDF" read as "either one".
+    units = [r for r in rows if r["status"] != INQUIRY]
+    empty = sum(1 for r in units if not r["word_file"] and not r["pdf_file"])
+    partial = sum(1 for r in units if bool(r["word_file"]) != bool(r["pdf_file"]))
     questions = question_lines(store)
     bounced = bounced_lines(store)
     left = left_mail_lines(store)
     lines = [
         f"截至 {local:%Y-%m-%d %H:%M}，{totals_line(rows, ' 个')}"
-        + (f"；申报单位中有 {empty} 个尚未收到 Word 或 PDF 文件。" if empty else "。"),
+        + _missing_files_text(empty, partial),
         "",
         *(
             [f"没有附件、可能是咨询、需要人工答复的邮件 {len(questions)} 封（正文见汇总表“问题”列）：", *questions, ""]
@@ -63,6 +66,18 @@ def build_digest(store: Store, sender: str, to: str, now: datetime) -> EmailMess
     html = render(store, "html", links=False)
     msg.add_attachment(html, maintype="text", subtype="html", filename=f"汇总-{stamp}.html", params={"charset": "utf-8"})
     return msg
+
+
+def _missing_files_text(empty: int, partial: int) -> str:
+    """The end of the totals line: units without both files, and units with one of the two."""
+    neither = f"{empty} 个 Word 版申报书和盖章 PDF 版均未收到（如压缩包打不开、只发了云附件链接）"
+    if empty and partial:
+        return f"；申报单位中有 {neither}，另有 {partial} 个只收到其中一个。"
+    if empty:
+        return f"；申报单位中有 {neither}。"
+    if partial:
+        return f"；申报单位中有 {partial} 个只收到 Word 版申报书和盖章 PDF 版中的一个。"
+    return "。"
 
 
 def preview_digest(cfg: Config, now: datetime) -> bytes:

@@ -173,7 +173,7 @@ def _budget_limit(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     "budget_sum",
     messages={
         "mismatch": "{section}：各项金额相加为 {sum} 元，与填写的合计 {total} 元不一致。请核对金额和合计后" + RESEND + "。",
-        "amount": "{section}第 {row} 行“{item}”的金额“{text}”无法识别为数字。请填写阿拉伯数字金额（如 1200 或 1,200.00）后" + RESEND + "。",
+        "amount": "{section}第 {row} 行{item}的金额“{text}”无法识别为数字。请填写阿拉伯数字金额（如 1200 或 1,200.00）后" + RESEND + "。",
         "total": "{section}：合计“{text}”无法识别为数字。请填写阿拉伯数字金额（如 3,600.00）后" + RESEND + "。",
         "capital": "{section}：合计大写“{capital}”（即 {capital_value} 元）与小写 {total} 元不一致。请核对大写和小写金额后" + RESEND + "。",
     },
@@ -190,7 +190,7 @@ def _budget_sum(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     for n, it in enumerate(app.budget_items, 1):
         if it.amount_text.strip() and it.amount is None:
             unreadable = True
-            yield Hit(f"{section} / 第 {n} 行金额", {"section": section, "row": n, "item": it.item, "text": it.amount_text}, "amount")
+            yield Hit(f"{section} / 第 {n} 行金额", {"section": section, "row": n, "item": f"“{it.item}”" if it.item else "", "text": it.amount_text}, "amount")
     if app.budget_total_text.strip() and app.budget_total is None:
         yield Hit(f"{section} / 合计", {"section": section, "text": app.budget_total_text}, "total")
         return

@@ -39,7 +39,7 @@ MAX_NAME = 200
 MAX_DEPTH = 50  # MIME nesting we follow; deeper parts are left unread
 
 LINK_ONLY_MESSAGE = (
-    "您的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期，我们无法据此受理。"
+    "贵单位的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期，我们无法据此受理。"
     "请将{files}作为普通附件直接添加到邮件中重新发送。"
 )
 # A leading space keeps "请将 Word 版…" spaced as everywhere else.

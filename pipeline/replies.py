@@ -15,7 +15,7 @@ from email.mime.base import MIMEBase
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .checks import Call, fmt_time
@@ -69,6 +69,20 @@ class ReplyInput:
     # then does a correction notice open a window past the deadline. Without it (questions,
     # files forgotten) the reply is a 来信收到 letter, never "your materials arrived".
     opens_window: bool = True
+    # When the mail this reply answers came (a later 补正通知 answers the corrected files, not
+    # the first mail); None: `received_at`.
+    mail_received_at: datetime | None = None
+    # The first submission and when both files were first on record: a receipt names both
+    # when they differ (None: `received_at` stands for both).
+    first_received_at: datetime | None = None
+    complete_at: datetime | None = None
+    # A staff decision (`intake decide … --reply`): "经审核", not "材料齐全、格式符合要求".
+    staff_decision: bool = False
+    # Whether a Word form was read (only then is an empty pilot type "未勾选"); None: a Word
+    # file is among `files`.
+    form_read: bool | None = None
+    # Pictures (screenshots) that came with a question: passed to staff, not "no attachment".
+    pictures: int = 0
 
 
 def one_line(value: str, limit: int = 120) -> str:
@@ -101,6 +115,58 @@ def _section_of(f: Finding) -> str:
     return f.location.split("/")[0].strip() if f.location else "其他"
 
 
+# Display names that name a mail client's account, not a person or a unit.
+_GENERIC_NAMES = frozenset({
+    "管理员", "系统管理员", "超级管理员", "用户", "默认用户", "本人", "我", "发件人", "收件人", "联系人", "办公室",
+    "综合办公室", "邮箱", "网易邮箱", "QQ邮箱", "未命名", "匿名", "无", "测试",
+})
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def addressee(unit: str, sender_name: str) -> str:
+    """Whom a letter greets: the unit, else the writer's display name when it is a Chinese name,
+    not a client's account name (Administrator, admin, 管理员) or an address; else nobody."""
+    if unit:
+        return unit
+    name = sender_name.strip()
+    if not _CJK.search(name) or "@" in name or re.sub(r"\s+", "", name) in _GENERIC_NAMES:
+        return ""
+    return name
+
+
+def _strip_section(section: str, message: str) -> str:
+    """The message without its section's name when it is listed under that 【section】 heading:
+    "七、经费支出预算表：合计…" → "合计…", "一、…基本情况中的“单位地址”…" → "“单位地址”…"."""
+    rank, index = _form_order(section)
+    if not (rank == 1 or (rank == 2 and index >= 0)) or not message.startswith(section):
+        return message  # only the form's own headings (封面, 一…八): "Word 版申报书设置了密码" keeps its subject
+    rest = message[len(section):]
+    for joint in ("：", "中的"):
+        if rest.startswith(joint):
+            return rest[len(joint):]
+    return rest if rest.startswith(("第", "“")) else message
+
+
+def _place(location: str) -> str:
+    """A location as a reader says it: "七、经费支出预算表 / 合计" → 七、经费支出预算表中的“合计”."""
+    head, *rest = [p.strip() for p in location.split("/")]
+    return head + "".join(f"中的“{p}”" for p in rest if p)
+
+
+def _with_place(message: str, where: str) -> str:
+    """The place put into the problem's own sentence, before its full stop (not after the instruction)."""
+    if not where:
+        return message
+    note = f"（位置：{_place(where)}）"
+    depth = 0
+    for i, ch in enumerate(message):
+        depth += ch == "“"
+        depth -= ch == "”"
+        if ch == "。" and depth <= 0:
+            return message[:i] + note + message[i:]
+    return message + note
+
+
 _NUMERALS = "一二三四五六七八九十"
 
 
@@ -126,14 +192,21 @@ def _says_where(f: Finding) -> bool:
     return not f.location or f.location in f.message or _section_of(f) in f.message
 
 
-def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict[str, str]]]]:
-    """Errors grouped under their section, in the form's order; `where` only when the message doesn't say it."""
-    groups: dict[str, list[dict[str, str]]] = {}
+def group_by_section(findings: tuple[Finding, ...]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Errors grouped under their section, in the form's order, numbered through (one "第 3 条"
+    on the phone); the place only when the message doesn't say it, the heading not repeated."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for f in findings:
         section = _section_of(f)
         where = f.location if f.location != section and not _says_where(f) else ""
-        groups.setdefault(section, []).append({"message": f.message, "where": where})
-    return sorted(groups.items(), key=lambda item: _form_order(item[0]))  # stable: rule order within a rank
+        groups.setdefault(section, []).append({"message": _with_place(_strip_section(section, f.message), where)})
+    ordered = sorted(groups.items(), key=lambda item: _form_order(item[0]))  # stable: rule order within a rank
+    n = 0
+    for _, items in ordered:
+        for point in items:
+            n += 1
+            point["n"] = n
+    return ordered
 
 
 def warning_points(findings: tuple[Finding, ...]) -> list[dict[str, str]]:
@@ -190,15 +263,34 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     sender_name = one_line(inp.sender_name, 40)
     tz = call.timezone
     window_end = call.cutoff(now) if inp.opens_window else call.deadline
+    word = next((d for d in inp.files if d.kind not in ("pdf", "image", "ofd")), None)
+    pdf = next((d for d in inp.files if d.kind == "pdf"), None)
+    form_read = inp.form_read if inp.form_read is not None else word is not None
+    mail_at = inp.mail_received_at or inp.received_at
     ctx = {
         "call": call,
         "kind": kind,
-        "unit": unit or "（未能识别）",
+        # Unknown (a staff decision on files never read): the line is left out, no placeholder.
+        "unit": unit,
         # Whom the letter greets: the unit, else the person who wrote, else nobody
-        # ("申报单位：" read as if we had not looked at the mail).
-        "addressee": unit or sender_name,
+        # ("申报单位：" read as if we had not looked at the mail; "Administrator：").
+        "addressee": addressee(unit, sender_name),
         "sender_name": sender_name,
-        "pilot_type": inp.pilot_type or "（未勾选）",
+        # "未勾选" only when a Word form was read; else nothing is known about the type.
+        "pilot_type": inp.pilot_type or ("（未勾选）" if form_read else ""),
+        "staff_decision": inp.staff_decision,
+        "pictures": inp.pictures,
+        # The mail this letter answers, and whether every listed file came in it.
+        "mail_received": fmt_time(mail_at, tz),
+        "one_mail": all(d.received_at == mail_at for d in inp.files),
+        "times": [(label, fmt_time(at, tz)) for label, at in _receipt_times(inp)],
+        # A late pair sent in two mails: which file came when (the Word may have been on time).
+        "late_split": (
+            {"word": fmt_time(word.received_at, tz), "pdf": fmt_time(pdf.received_at, tz)}
+            if word and pdf and word.received_at != pdf.received_at
+            and max(word.received_at, pdf.received_at) == inp.received_at and not inp.correction_until
+            else None
+        ),
         # A question is no application: no 受理编号 in its acknowledgement.
         "receipt_no": "" if letter == "question" else inp.receipt_no,
         "closed": closed,
@@ -241,6 +333,23 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         in_reply_to=inp.in_reply_to,
         references=inp.references,
     )
+
+
+def _receipt_times(inp: ReplyInput) -> list[tuple[str, datetime]]:
+    """The times a receipt names: one 收到时间 when everything came at once; else the first
+    submission, when the files were complete, and when the latest version came."""
+    first = inp.first_received_at or inp.received_at
+    complete = inp.complete_at if inp.first_received_at else inp.received_at
+    pair = [d.received_at for d in inp.files if d.kind not in ("image", "ofd")]
+    latest = max(pair) if pair else None
+    if (complete is None or complete == first) and (latest is None or latest == first):
+        return [("收到时间", first)]
+    times = [("首次报送", first)]
+    if complete is not None and complete != first:
+        times.append(("材料报齐", complete))
+    if latest is not None and latest > (complete or first):
+        times.append(("最近一次报送", latest))
+    return times
 
 
 def build_message(reply: Reply, sender: str, now: datetime) -> EmailMessage:

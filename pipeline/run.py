@@ -40,7 +40,7 @@ ARCHIVE_OR_IMAGE = ARCHIVE_KINDS | {"image", "ofd"}  # winmail.dat too: Outlook 
 NOT_DOCX = Finding(
     "format_unreadable",
     "error",
-    "申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
+    "Word 版申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
     "Word 版申报书",
 )
 # Problems of files we could not open, and which file each stands for (by where it is filed).
@@ -692,6 +692,14 @@ class Runner:
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
             opens_window=submitted_by(mails, self.now()),
+            # What the letter dates and says: the mail answered, the first and the complete
+            # submission, a staff decision, whether a form was read, screenshots with a question.
+            mail_received_at=parse_iso(trigger["received_at"]),
+            first_received_at=sub.first_received_at,
+            complete_at=sub.complete_at,
+            staff_decision=trigger_key.startswith("decision:"),
+            form_read=a.app is not None and not a.app.problems,
+            pictures=self.store.one("SELECT COUNT(*) AS n FROM files WHERE mail_sha256=? AND kind='image'", (mail_sha,))["n"],
         )
         now = self.now()
         try:
@@ -879,7 +887,7 @@ def _mail_too_large(size: int, limit_mb: float) -> Finding:
     return Finding(
         "mail_too_large",
         "error",
-        f"邮件过大（{size / 1048576:.0f} MB，上限 {limit_mb:.0f} MB），未能处理其中的附件。请压缩 PDF，或将 Word 版申报书和盖章 PDF 版分两封邮件发送。",
+        f"邮件过大（{size / 1048576:.1f} MB，上限 {limit_mb:g} MB），未能处理其中的附件。请压缩 PDF，或将 Word 版申报书和盖章 PDF 版分两封邮件发送。",
         "邮件附件",
     )
 

@@ -39,16 +39,16 @@ SCAN_VISIBLE_TEXT = 3  # visible text objects a scanned page's hidden OCR text m
 OCR_MAX_PIXELS = 16_000_000  # a page rendered for OCR
 
 _MESSAGES = {
-    "encrypted": "PDF 文件设置了打开密码，无法读取。请取消密码后重新导出 PDF 发送。",
-    "too_large": "PDF 文件超过 50 MB，超出处理限制。请降低扫描分辨率（如 200 dpi）后重新发送。",
-    "too_many_pages": f"PDF 文件超过 {MAX_PAGES} 页，超出处理限制。请只发送申报书的盖章 PDF 版。",
+    "encrypted": "盖章 PDF 版设置了打开密码，无法读取。请取消密码后重新导出 PDF 发送。",
+    "too_large": "盖章 PDF 版超过 50 MB，超出处理限制。请降低扫描分辨率（如 200 dpi）后重新发送。",
+    "too_many_pages": f"盖章 PDF 版超过 {MAX_PAGES} 页，超出处理限制。请只发送申报书本身的盖章 PDF 版。",
     "not_pdf": "该文件不是有效的 PDF 文件（可能只是改了扩展名），请重新导出 PDF 后发送。",
-    "too_big_streams": "PDF 文件解压后的页面内容过大，超出处理限制。请用“另存为/导出 PDF”重新生成后发送。",
-    "too_big_image": f"PDF 中有像素过大的图片（超过 {MAX_IMAGE_PIXELS / 1e8:g} 亿像素），超出处理限制。请降低扫描分辨率（如 200 dpi）后重新生成 PDF 发送。",
+    "too_big_streams": "盖章 PDF 版解压后的页面内容过大，超出处理限制。请用“另存为/导出 PDF”重新生成后发送。",
+    "too_big_image": f"盖章 PDF 版中有像素过大的图片（超过 {MAX_IMAGE_PIXELS / 1e8:g} 亿像素），超出处理限制。请降低扫描分辨率（如 200 dpi）后重新生成 PDF 发送。",
     "portfolio": "收到的 PDF 是“PDF 包”（PDF Portfolio，文件夹式 PDF，里面装着其他文件），无法直接审核。"
     "请将盖章后扫描或导出的 PDF 文件本身作为附件发送。",
 }
-_GENERIC = "PDF 文件无法打开（已加密/已损坏/超出处理限制），请重新导出后发送。"
+_GENERIC = "盖章 PDF 版无法打开（文件可能已损坏或未完整上传）。请重新扫描或导出为 PDF 后发送。"
 # OCR text (a scanner's layer too) may put spaces between the characters.
 OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"

@@ -728,7 +728,7 @@ def test_large_attachment_phrase_of_any_provider():
 @pytest.mark.parametrize("body", [
     "张三\n新乡市红旗区科协\n个人云盘：https://caiyun.139.com/ 手机邮箱：http://mail.10086.cn/",
     "Sent from iCloud https://www.icloud.com/ · 阿里邮箱 https://qiye.aliyun.com/ · https://mail.sina.com.cn/",
-    "您好！您的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期。",  # our own notice, quoted back
+    "您好！贵单位的邮件以“超大附件/云附件”链接形式发送了文件，链接会过期。",  # our own notice, quoted back
 ])
 def test_ordinary_links_and_our_quoted_notice_are_no_cloud_attachment(body):
     mail = parse(text_mail(body))

@@ -529,7 +529,7 @@ def test_photos_instead_of_a_pdf_are_named_in_the_correction_notice(tmp_path, fo
     text = reply_text(reply)
     assert "收到的是 2 张图片（盖章页1.jpg、盖章页2.jpg），不是 PDF 文件" in text
     assert "未收到盖章 PDF 版" not in text
-    received = text[text.index("本次已收到的文件"):]
+    received = text[text.index("目前已收到的文件"):]
     assert "申报书.docx" in received and "盖章页2.jpg" in received
     p.close()
 

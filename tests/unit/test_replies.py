@@ -142,7 +142,7 @@ def test_every_problem_code_renders_in_every_reply(code):
 
 # -- what the applicant reads, rendered from the real rules (review of every reply text) --------
 
-def _rendered(app=None, *, word=True, pdf=True, seal="red", mail_problems=(), now=NOW, notice=None, units=True):
+def _rendered(app=None, *, word=True, pdf=True, seal="red", mail_problems=(), now=NOW, notice=None, units=True, rs=None):
     """A reply from the real rules file: sample application, its PDF, the verdict, both parts."""
     from dataclasses import replace
 
@@ -152,7 +152,7 @@ def _rendered(app=None, *, word=True, pdf=True, seal="red", mail_problems=(), no
     from pipeline.samples.apps import sample_applications
 
     app = app or sample_applications()[0]
-    rs = load_rules(RULES)
+    rs = rs or load_rules(RULES)
     at = datetime(2025, 6, 20, 10, 15, tzinfo=CST)
     wdoc = Document("a" * 64, "申报书.docx", "docx", 40000, at, "m") if word else None
     pdoc = Document("b" * 64, "盖章版.pdf", "pdf", 90000, at, "m") if pdf else None
@@ -186,7 +186,7 @@ def test_a_missing_word_asks_for_the_word_only_and_a_content_error_for_both():
 
     _, text, html = _rendered(replace(sample_applications()[0], address=""))
     assert "将 Word 版申报书（.docx）和盖章 PDF 版一并重新发送至本邮箱" in text and "无需重复发送" not in text
-    assert "一、申报单位基本情况中的“单位地址”未填写" in text and "基本情况 / 单位地址未填写" not in html
+    assert "【一、申报单位基本情况】\n  1. “单位地址”未填写" in text and "基本情况 / 单位地址未填写" not in html
 
 
 def test_a_mail_too_large_is_not_told_its_files_never_came():
@@ -213,8 +213,9 @@ def test_a_crashed_check_is_never_shown_to_the_applicant(monkeypatch):
     def boom(ctx, params):
         raise KeyError("x")
 
+    rs = load_rules(RULES)  # loading tries every check on the sample form: break it only afterwards
     monkeypatch.setitem(REGISTRY, "quantified", replace(REGISTRY["quantified"], func=boom))
-    reply, text, html = _rendered()
+    reply, text, html = _rendered(rs=rs)
     assert reply.kind == "receipt"
     assert "检查出错" not in text and "KeyError" not in html
 
@@ -247,7 +248,7 @@ def test_one_name_for_the_stamped_pdf_and_no_doubled_places():
 
 def test_the_html_part_lists_the_files_under_the_same_caption_as_the_text():
     _, text, html = _rendered(seal="none")
-    assert "本次已收到的文件：" in text and "<p>本次已收到的文件：</p>" in html
+    assert "目前已收到的文件：" in text and "<p>目前已收到的文件：</p>" in html
     _, text, html = _rendered()
     assert "收到的文件：" in text and "<p>收到的文件：</p>" in html
 
@@ -304,3 +305,213 @@ def test_long_message_ids_are_written_verbatim():
 
 def test_no_threading_headers_without_a_usable_id():
     assert threading_headers("<x@intake.invalid>", ("<x@intake.invalid>",)) == (None, None)
+
+
+# -- what each letter says about times, pictures, staff decisions and whom it greets ----------
+
+def _letter(findings=(), *, now=NOW, files=None, **kw):
+    """A reply from a hand-made input: `kw` overrides ReplyInput fields."""
+    base = dict(
+        verdict=judge("a@qq.com", tuple(findings)),
+        to="a@qq.com",
+        sender_name="李晓燕",
+        unit="新乡市红旗区科学技术协会",
+        pilot_type="县级科协试点",
+        receipt_no="2025-KJZY-007",
+        files=(Document("0" * 64, "申报书.docx", "docx", 20480, NOW, "m"),) if files is None else files,
+        received_at=NOW,
+        in_reply_to="<orig@qq.com>",
+        references=(),
+    )
+    reply = render_reply(ReplyInput(**{**base, **kw}), load_rules(RULES).call, SENDER, environment(), now)
+    return reply, reply.text, reply.html
+
+
+NOTHING = (Finding("missing_word", "error", "未收到 Word 版申报书（.docx）。", "Word 版申报书"),
+           Finding("missing_pdf", "error", "未收到盖章 PDF 版。", "盖章 PDF 版"))
+
+
+def _at(day, hour, minute=0):
+    return datetime(2025, 6, day, hour, minute, tzinfo=CST)
+
+
+def test_a_question_after_the_deadline_does_not_tell_a_unit_in_its_window_it_is_refused():
+    """The director of a unit with a 补正通知 asks from another address after the deadline."""
+    reply, text, html = _letter(NOTHING, files=(), opens_window=False, unit="", now=_at(24, 9, 5), received_at=_at(24, 9))
+    assert reply.kind == "question"
+    for part in (text, html):
+        assert "截止后收到的申报材料不予受理" not in part
+        assert "截止后首次报送的材料不予受理" in part
+        assert "已收到补正通知的单位，请在补正通知写明的补正期限内发送补正材料" in part
+
+
+def test_a_question_with_a_screenshot_is_not_told_the_mail_had_no_attachment():
+    reply, text, html = _letter(NOTHING, files=(), opens_window=False, unit="", pictures=1)
+    assert reply.kind == "question"
+    for part in (text, html):
+        assert "邮件中没有附件" not in part
+        assert "来信所附的 1 张图片已转工作人员查看" in part
+        assert "邮件中没有申报材料（Word 版申报书和盖章 PDF 版）" in part
+    _, text, _ = _letter(NOTHING, files=(), opens_window=False, unit="")
+    assert "邮件中没有附件" in text and "图片" not in text
+
+
+def test_a_later_correction_notice_dates_the_mail_it_answers():
+    """The first mail came on 6/22; the corrected files on 6/23 16:00: the notice answers those."""
+    corrected = tuple(Document(c * 64, n, k, 20480, _at(23, 16), "m2")
+                      for c, n, k in (("1", "申报书.docx", "docx"), ("2", "盖章版.pdf", "pdf")))
+    stamp = Finding("missing_stamp", "error", "盖章 PDF 版中未发现单位红色公章。", "八、申报单位意见（公章）")
+    reply, text, html = _letter([stamp], files=corrected, received_at=_at(22, 9), first_received_at=_at(22, 9),
+                                complete_at=_at(22, 9), mail_received_at=_at(23, 16), now=_at(23, 16, 5))
+    assert reply.kind == "correction"
+    for part in (text, html):
+        assert "2025年6月22日 09:00" not in part
+        assert "贵单位于 2025年6月23日 16:00 报送的“新乡市科技志愿服务试点建设”申报材料已收到" in part
+    # Files from two mails: the notice names the latest mail, and the list below says which file came when.
+    split = (Document("1" * 64, "申报书.docx", "docx", 20480, _at(21, 9), "m1"),
+             Document("2" * 64, "盖章版.pdf", "pdf", 20480, _at(22, 15), "m2"))
+    _, text, _ = _letter([stamp], files=split, received_at=_at(22, 15), mail_received_at=_at(22, 15))
+    assert "申报材料已收到（最近一封邮件于 2025年6月22日 15:00 收到）" in text
+    assert "目前已收到的文件：" in text and "本次已收到的文件" not in text
+
+
+def test_a_receipt_names_the_first_submission_and_the_day_the_files_were_complete():
+    word = Document("1" * 64, "申报书.docx", "docx", 20480, _at(23, 20), "m1")
+    pdf = Document("2" * 64, "盖章版.pdf", "pdf", 20480, _at(25, 15), "m2")
+    reply, text, html = _letter(files=(word, pdf), received_at=_at(25, 15), first_received_at=_at(23, 20),
+                                complete_at=_at(25, 15), mail_received_at=_at(25, 15), now=_at(25, 15, 5))
+    assert reply.kind == "receipt"
+    for part in (text, html):
+        assert "收到时间：" not in part
+        assert "首次报送：2025年6月23日 20:00" in part and "材料报齐：2025年6月25日 15:00" in part
+    # Corrected and resent: the first pair was complete on 6/22, the files the receipt is for came on 6/25.
+    new = tuple(dataclasses.replace(d, received_at=_at(25, 9)) for d in (word, pdf))
+    _, text, _ = _letter(files=new, received_at=_at(22, 10), first_received_at=_at(22, 10), complete_at=_at(22, 10))
+    assert "首次报送：2025年6月22日 10:00" in text and "最近一次报送：2025年6月25日 09:00" in text
+    assert "材料报齐" not in text and "收到时间：" not in text
+    # One mail with both files: one time, as before.
+    _, text, _ = _letter(first_received_at=NOW, complete_at=NOW)
+    assert "收到时间：2025年6月21日 12:00" in text and "首次报送" not in text
+
+
+def test_a_staff_acceptance_of_unread_files_prints_no_placeholders():
+    """Staff downloaded a cloud link's files themselves and accepted the unit (`decide … accept --reply`)."""
+    reply, text, html = _letter(files=(), unit="", pilot_type="", staff_decision=True, form_read=False,
+                                sender_name="长垣市科协")
+    assert reply.kind == "receipt"
+    for part in (text, html):
+        assert "未能识别" not in part and "未勾选" not in part and "收到的文件" not in part
+        assert "申报单位：" not in part and "试点类型：" not in part
+        assert "材料齐全" not in part and "格式符合要求" not in part
+    assert "经审核，现予受理。" in text and "经审核，现予<strong>受理</strong>。" in html
+    assert "\n\n\n" not in text
+    # A PDF-only unit: no Word form was read, so nothing is known about the ticked type.
+    pdf = Document("2" * 64, "盖章版.pdf", "pdf", 20480, NOW, "m")
+    _, text, _ = _letter(files=(pdf,), pilot_type="", staff_decision=True, form_read=False)
+    assert "试点类型" not in text and "  1. 盖章版.pdf" in text
+    # A Word form read with nothing ticked: that is worth saying.
+    _, text, _ = _letter(pilot_type="", staff_decision=True, form_read=True)
+    assert "试点类型：（未勾选）" in text
+
+
+def test_a_receipt_with_notes_does_not_claim_every_format_is_right():
+    note = Finding("pdf_not_a4", "warning", "PDF 第 1 页的页面大小为 216×279 mm，不是 A4。", "盖章 PDF 版")
+    _, text, html = _letter([note])
+    for part in (text, html):
+        assert "格式符合要求" not in part and "经初步审核，材料齐全，现予" in part
+    _, text, _ = _letter()
+    assert "经初步审核，材料齐全、格式符合要求，现予受理" in text
+
+
+@pytest.mark.parametrize("name", ["Administrator", "admin", "user", "zhangwei@163.com", "Zhang Wei", "管理员", "用户",
+                                  "办公室", "  "])
+def test_a_generic_or_latin_display_name_is_not_used_as_a_greeting(name):
+    _, text, html = _letter([Finding("missing_word", "error", "未收到 Word 版申报书", "Word 版申报书")],
+                            unit="", sender_name=name)
+    assert text.startswith("您好！")  # no "Administrator：" line above it
+    assert "<p>您好！</p>" in html and f"<p>{name.strip()}：</p>" not in html
+
+
+@pytest.mark.parametrize("name", ["李晓燕", "长垣市科协", "王老师 (wang)"])
+def test_a_chinese_display_name_is_kept_as_the_greeting(name):
+    _, text, _ = _letter([Finding("missing_word", "error", "未收到 Word 版申报书", "Word 版申报书")], unit="", sender_name=name)
+    assert text.startswith(f"{name}：\n\n您好！")
+
+
+def test_a_late_notice_says_which_file_came_when():
+    """Word on time at 23:40, the stamped PDF after midnight: the notice must not say "材料于 00:05 收到"."""
+    word = Document("1" * 64, "申报书.docx", "docx", 20480, _at(23, 23, 40), "m1")
+    pdf = Document("2" * 64, "盖章版.pdf", "pdf", 20480, _at(24, 0, 5), "m2")
+    late = Finding("late", "error", "已超过截止时间", "申报时间")
+    reply, text, html = _letter([late], files=(word, pdf), received_at=_at(24, 0, 5), now=_at(24, 0, 10))
+    assert reply.kind == "late"
+    for part in (text, html):
+        assert "申报材料于 2025年6月24日 00:05 收到" not in part
+        assert "Word 版申报书于 2025年6月23日 23:40 收到、盖章 PDF 版于 2025年6月24日 00:05 收到" in part
+        assert "材料报齐时已超过通知规定的截止时间（2025年6月23日 23:59，北京时间）" in part
+
+
+def test_problems_are_numbered_through_and_placed_before_the_full_stop():
+    """1. … 1. … 1. restarted under every heading; "（位置：…）" came after the sentence; the heading was repeated."""
+    errors = [
+        Finding("pilot_type_invalid", "error", "封面“试点类型”未勾选。请勾选一项。", "封面 / 试点类型"),
+        Finding("unit_mismatch", "error", "盖章 PDF 版写的申报单位是“甲”，而 Word 版是“乙”，两份文件不是同一份申报书。"
+                "请发送同一份申报书的 Word 版和盖章 PDF 版。", "一、申报单位基本情况 / 单位名称"),
+        Finding("field_missing", "error", "一、申报单位基本情况中的“单位地址”未填写。请补充填写。", "一、申报单位基本情况 / 单位地址"),
+        Finding("budget_over_limit", "error", "七、经费支出预算表：合计 5,000.00 元，超过上限 4,000 元，请调整。",
+                "七、经费支出预算表 / 合计"),
+    ]
+    _, text, html = _letter(errors)
+    assert "【封面】\n  1. “试点类型”未勾选。" in text
+    assert ("  2. 盖章 PDF 版写的申报单位是“甲”，而 Word 版是“乙”，两份文件不是同一份申报书"
+            "（位置：一、申报单位基本情况中的“单位名称”）。请发送同一份申报书的 Word 版和盖章 PDF 版。\n") in text
+    assert "  3. “单位地址”未填写。请补充填写。\n" in text
+    assert "【七、经费支出预算表】\n  4. 合计 5,000.00 元，超过上限 4,000 元，请调整。\n" in text
+    assert "。（位置：" not in text and " / " not in text
+    assert '<ol start="4">' in html and "<li>合计 5,000.00 元" in html and "中的“单位名称”）。请发送" in html
+
+
+def test_a_budget_line_without_a_name_is_not_quoted_empty():
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from pipeline.samples.apps import item, sample_applications
+
+    app = replace(sample_applications()[0], budget_items=(item("1", "资料印制", "1200", ""), item("2", "", "按实际发生", "培训"),
+                                                          item("3", "站点标识", "800", "")),
+                  budget_total=Decimal("2000"), budget_total_text="2000")
+    reply, text, _ = _rendered(app)
+    assert reply.kind == "correction" and "按实际发生" in text
+    assert "“”" not in text and "第 2 行的金额“按实际发生”无法识别为数字" in text
+
+
+def test_file_problems_say_what_to_send_in_the_same_terms():
+    """Archives end with what to do; the PDF that cannot be opened gets no slash-separated guesses;
+    a cloud link is the unit's mail (贵单位, as the rest of the letter); a size is not rounded to the limit."""
+    import hashlib
+    import io
+    import zipfile
+
+    from pipeline.archives import Limits, expand
+    from pipeline.forms import pdf as pdf_form
+    from pipeline.mime import LINK_ONLY_MESSAGE
+    from pipeline.models import Attachment
+    from pipeline.run import NOT_DOCX, _mail_too_large
+
+    def zip_att(data, name="申报材料.zip"):
+        return Attachment(name, "zip", data, hashlib.sha256(data).hexdigest())
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(5):
+            zf.writestr(f"{i}.txt", "x")
+    _, problems = expand(zip_att(buf.getvalue()), Limits(max_members=2))
+    [p] = problems
+    assert "未解压" not in p.message and "未能解压" in p.message
+    assert p.message.endswith("请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")
+    _, problems = expand(zip_att(b"PK\x03\x04" + b"\x00" * 60))
+    assert all("Word 版申报书和盖章 PDF 版" in p.message for p in problems) and problems
+    assert "/" not in pdf_form._GENERIC and pdf_form._GENERIC.startswith("盖章 PDF 版无法打开")
+    assert "贵单位的邮件" in LINK_ONLY_MESSAGE and "您" not in LINK_ONLY_MESSAGE
+    assert NOT_DOCX.message.startswith("Word 版申报书不是")
+    assert "邮件过大（60.4 MB，上限 60 MB）" in _mail_too_large(int(60.4 * 1048576), 60).message

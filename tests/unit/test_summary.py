@@ -387,7 +387,20 @@ def test_the_digest_says_how_many_counted_units_sent_no_file_yet(db):
     msg = build_digest(db.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", datetime(2025, 6, 25, 0, 0, tzinfo=timezone.utc))
     body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
     assert ("申报单位 2 个：已受理 1 个，需补正 1 个，逾期 0 个；另有 1 位发件人仅来信咨询、未报送材料；"
-            "申报单位中有 1 个尚未收到 Word 或 PDF 文件。") in body
+            "申报单位中有 1 个 Word 版申报书和盖章 PDF 版均未收到（如压缩包打不开、只发了云附件链接）。") in body
+
+
+def test_the_digest_counts_units_missing_one_file_apart_from_those_missing_both(db):
+    """A cloud link only, a PDF only, a Word only: "尚未收到 Word 或 PDF" said 1 where staff expected 3."""
+    db.applicant("cy@163.com", status="needs_correction", findings=[finding("attachment_link_only")])
+    db.applicant("yx@163.com", status="needs_correction", pdf=("盖章版.pdf", {"seal": SEAL}))
+    db.applicant("wh@163.com", status="needs_correction", word=("申报书.docx", FORM))
+    db.applicant("ok@163.com", status="accepted", word=("a.docx", FORM), pdf=("a.pdf", {"seal": SEAL}))
+    msg = build_digest(db.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", datetime(2025, 6, 25, 0, 0, tzinfo=timezone.utc))
+    first = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content().splitlines()[0]
+    assert first.endswith("申报单位中有 1 个 Word 版申报书和盖章 PDF 版均未收到（如压缩包打不开、只发了云附件链接），"
+                          "另有 2 个只收到其中一个。")
+    assert "尚未收到 Word 或 PDF" not in first
 
 
 def test_a_black_and_white_scan_is_not_called_a_photocopied_seal():
@@ -396,4 +409,4 @@ def test_a_black_and_white_scan_is_not_called_a_photocopied_seal():
     bw = {"seal": {"kind": "grey", "page": None, "confidence": 0, "detail": "黑白或灰度扫描件"}}
     copied = {"seal": {"kind": "grey", "page": 5, "confidence": 0.8, "detail": ""}}
     assert seal_short(bw) == "黑白扫描，看不出红章" and "复印" not in seal_text(bw)
-    assert seal_short(copied) == "疑似黑白复印（第5页）"
+    assert seal_short(copied) == "公章无红色，疑为复印件或黑白扫描（第5页）"
