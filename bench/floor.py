@@ -40,6 +40,7 @@ def read_pdf(data: bytes) -> None:
 
 
 with IMAPClient(host, port=port, ssl=False, timeout=60) as c:
+    c._imap.debug = 0  # as intake does: imaplib at imapclient's debug level 5 formats every mail body into a log string
     c.login(user, os.environ["BENCH_IMAP_PASSWORD"])
     c.select_folder("INBOX", readonly=True)
     uids = c.search(["ALL"])

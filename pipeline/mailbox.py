@@ -56,6 +56,11 @@ class Mailbox:
             # Loading the CA bundle costs ~20 ms: only for TLS connections.
             context = ssl_mod.create_default_context() if cfg.ssl or cfg.starttls else None
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.ssl, ssl_context=context, timeout=cfg.timeout)
+            if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+                # imapclient sets imaplib's debug level to 5, at which imaplib formats every response,
+                # the mail bodies of a FETCH included, into a log string even when nothing logs it:
+                # ~3x the mail in memory and the CPU to write it.
+                client._imap.debug = 0
             if cfg.starttls and not cfg.ssl:
                 client.starttls(context)
             client.normalise_times = False  # keep INTERNALDATE's own offset
@@ -119,7 +124,9 @@ class Mailbox:
                 raise MailboxError(f"下载邮件失败：{_short(exc)}") from exc
             for uid in batch:
                 data = resp.get(uid)
-                if not data or b"BODY[]" not in data:
+                if not data or not isinstance(data.get(b"BODY[]"), (bytes, bytearray)):
+                    # Expunged between SEARCH and FETCH (staff deleting in the web client):
+                    # no response, or Dovecot's BODY[] NIL.
                     log.warning("UID %s vanished before it could be fetched", uid)
                     continue
                 body = bytes(data[b"BODY[]"])
