@@ -105,6 +105,12 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
     with open_run(cfg, "poll", dry_run=dry_run) as (store, files):
         if not dry_run:
             store.recover_interrupted_sends()
+            if store.close_aborted_runs():
+                # Polls that were killed never reached their own alert check: a poll that dies
+                # every time (the same huge backlog) must still reach staff.
+                from .alerts import notify
+
+                notify(cfg, store, now())
         run_id = store.start_run("poll")
         runner: Runner | None = None
 
@@ -133,6 +139,11 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                             ingest(raw)
             except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
                 error = str(exc)
+            except IntakeError:
+                raise  # the database itself (locked past the busy timeout): one line, nothing recorded
+            except Exception as exc:  # a bug or exhaustion: what was committed is judged and answered below
+                log.exception("poll failed while reading the mailbox")
+                error = unexpected_error(exc)
             if runner is not None or store.dirty_applicants():  # new mail, or files waiting for a partner
                 try:
                     get_runner().judge_all()
@@ -156,6 +167,12 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         finally:
             if runner is not None:
                 runner.close()
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """One line for staff about an error no one foresaw (the traceback goes to the log)."""
+    what = "内存不足" if isinstance(exc, MemoryError) else f"程序错误（{type(exc).__name__}）"
+    return f"收信过程中出现{what}，本次未处理完；已保存的邮件不受影响，下次运行会继续。请维护人员查看运行日志"
 
 
 def call_published(cfg: Config) -> date | None:

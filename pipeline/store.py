@@ -200,6 +200,9 @@ def open_question() -> tuple[str, tuple[str]]:
     return "category='application' AND problems LIKE ? AND answered_at IS NULL", (f"%{QUESTION_CODE}%",)
 
 
+ABORTED_RUN = "运行未正常结束（进程被终止，可能是内存不足或被强制结束）；已保存的邮件会在下次运行时继续处理"
+
+
 def open_other() -> str:
     """SQL condition on `mails`: a mail left for staff (category 'other': forms on a mail marked
     bulk, a unit writing again without files, no usable From) that staff have not closed."""
@@ -668,6 +671,15 @@ class Store:
         return cur.rowcount
 
     # -- runs -----------------------------------------------------------------
+
+    def close_aborted_runs(self) -> int:
+        """Runs that never finished (the process was killed: out of memory, kill -9) while no
+        other run can be going on (the caller holds the run lock): recorded as failed, so
+        `status` and the staff alert count them. How many there were."""
+        with self.transaction():
+            return self.conn.execute(
+                "UPDATE runs SET finished_at=started_at, ok=0, error=? WHERE finished_at IS NULL", (ABORTED_RUN,)
+            ).rowcount
 
     def start_run(self, command: str) -> int:
         with self.transaction():

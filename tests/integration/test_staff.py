@@ -261,3 +261,40 @@ def test_wrong_document_reply_carries_the_blank_form(tmp_path, dovecot, smtp_sin
     names = [p.get_filename() for p in msg.iter_attachments()]
     assert names == ["新乡市科技志愿服务试点建设申报书（空白模板）.docx"]
     assert "不是本次的申报书" in msg.get_body(("plain",)).get_content()
+
+
+def test_polls_killed_every_time_still_reach_staff(tmp_path, dovecot, smtp_sink, corpus):
+    """A poll killed mid-run (out of memory on the same backlog each time) left its run
+    unfinished: `status` said 连续失败次数 0 and no alert ever went out."""
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("04-missing-pdf.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    cfg.write_text(cfg.read_text(encoding="utf-8") + '\n[staff]\naddresses = ["guo@xxkx.gov.cn"]\nalert_after_failures = 2\n', encoding="utf-8")
+    for _ in range(3):
+        assert poll(cfg, dovecot, failpoint="mail.stored").returncode == 99
+    status = run_intake(cfg, dovecot, "status").stdout
+    assert "未正常结束" in status and "连续失败次数：2" in status, status
+    smtp_sink.wait_for(1, timeout=30)
+    alert = email.message_from_bytes(smtp_sink.messages[0].data, policy=policy.default)
+    assert "告警" in str(alert["Subject"]) and "未正常结束" in alert.get_content()
+    assert poll(cfg, dovecot).returncode == 0  # the backlog goes through once nothing kills it
+    smtp_sink.wait_for(4, timeout=30)
+    assert sorted(str(email.message_from_bytes(m.data, policy=policy.default)["Subject"])[:5] for m in smtp_sink.messages[1:]) == [
+        "【inta", "【受理回执", "【补正通知"]
+
+
+def test_an_unforeseen_error_while_reading_mail_is_one_line_and_the_rest_is_answered(tmp_path, dovecot, smtp_sink, corpus):
+    import os
+
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME), ("04-missing-pdf.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    os.environ["INTAKE_FAILPOINT_RAISE"] = "1"
+    try:
+        failed = poll(cfg, dovecot, failpoint="mail.stored:2")
+    finally:
+        del os.environ["INTAKE_FAILPOINT_RAISE"]
+    assert failed.returncode == 1 and "内存不足" in failed.stderr and "Traceback" not in failed.stderr.splitlines()[-1]
+    assert "内存不足" in run_intake(cfg, dovecot, "status").stdout
+    assert db(tmp_path)["mails"].count == 1  # the mail committed before the error is kept (and judged)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(2, timeout=30)
+    assert len(smtp_sink.messages) == 2
