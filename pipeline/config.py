@@ -115,6 +115,9 @@ def secret(env: str) -> str:
             raise ConfigError(f"无法读取 {env}_FILE：{exc}") from exc
     if value is None:
         raise ConfigError(f"环境变量 {env} 未设置（应保存邮箱授权码）")
+    if not value.strip():
+        # `export X=$CODE` with CODE unset: sent as a password it reads as a wrong 授权码.
+        raise ConfigError(f"环境变量 {env} 是空的（应保存邮箱授权码；检查 cron 或 systemd 里设置它的那一行）")
     return value
 
 

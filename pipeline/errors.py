@@ -44,5 +44,8 @@ def connection_reason(exc: BaseException) -> str:
         return "加密连接失败（SSL/TLS 设置与服务器不符）"
     if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
         return "连接被服务器中断"
-    text = str(exc).replace("\n", " ").strip()
+    # imaplib hands the server's words over as bytes: b'[AUTHENTICATIONFAILED] …' is shown as its text.
+    parts = [a.decode("utf-8", "replace") if isinstance(a, (bytes, bytearray)) else str(a) for a in exc.args]
+    text = " ".join(parts).replace("\n", " ").strip()
+    text = text[2:-1] if len(text) > 3 and text[:2] in ("b'", 'b"') and text[-1] == text[1] else text
     return text[:200] or type(exc).__name__

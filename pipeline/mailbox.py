@@ -69,7 +69,7 @@ class Mailbox:
             if client.has_capability("ID"):
                 client.id_(ID_FIELDS)
         except LoginError as exc:
-            raise MailboxError(f"邮箱登录失败（{cfg.user}@{cfg.host}）：请检查授权码是否正确或已过期（{_short(exc)}）") from exc
+            raise MailboxError(f"邮箱登录失败（账号 {cfg.user}，服务器 {cfg.host}）：请检查授权码是否正确或已过期（服务器答复：{_short(exc)}）") from exc
         except (OSError, socket.error, IMAPClientError, ssl_mod.SSLError) as exc:
             raise MailboxError(f"无法连接邮箱服务器 {cfg.host}:{cfg.port}：{_short(exc)}") from exc
         self.client = client

@@ -226,6 +226,7 @@ def test_bad_password_is_one_line_error(tmp_path, dovecot, smtp_sink):
     assert result.returncode == 1
     assert "邮箱登录失败" in result.stderr
     assert "wrong" not in result.stderr
+    assert "@163.com@" not in result.stderr and "b'" not in result.stderr  # staff read words, not a Python value
 
 
 def test_smtp_down_keeps_replies_queued(tmp_path, dovecot, smtp_sink, corpus):

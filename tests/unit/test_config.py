@@ -98,3 +98,22 @@ def test_a_missing_authorization_code_is_named_before_any_connection(monkeypatch
     cfg = MailboxConfig("imap.invalid", 993, "kpzx350@163.com", "INTAKE_TEST_UNSET_CODE")
     with pytest.raises(ConfigError, match="INTAKE_TEST_UNSET_CODE 未设置"):
         Mailbox(cfg).connect()
+
+
+def test_an_empty_authorization_code_is_named_as_empty(monkeypatch):
+    """`export INTAKE_IMAP_PASSWORD=$CODE` with CODE unset sent "" and staff read 'wrong 授权码'."""
+    from pipeline.config import ConfigError, MailboxConfig
+    from pipeline.mailbox import Mailbox
+
+    monkeypatch.setenv("INTAKE_TEST_EMPTY_CODE", "  ")
+    with pytest.raises(ConfigError, match="INTAKE_TEST_EMPTY_CODE 是空的"):
+        Mailbox(MailboxConfig("imap.invalid", 993, "kpzx350@163.com", "INTAKE_TEST_EMPTY_CODE")).connect()
+
+
+def test_a_server_answer_in_bytes_is_shown_as_its_words():
+    from imapclient.exceptions import LoginError
+
+    from pipeline.errors import connection_reason
+
+    assert connection_reason(LoginError(b"[AUTHENTICATIONFAILED] Authentication failed.")) == "[AUTHENTICATIONFAILED] Authentication failed."
+    assert connection_reason(LoginError("b'[AUTHENTICATIONFAILED] Authentication failed.'")) == "[AUTHENTICATIONFAILED] Authentication failed."
