@@ -189,15 +189,16 @@ def call_published(cfg: Config) -> date | None:
 
 
 def _skip_known_after_uidvalidity_change(store: Store, box, state, uids: list[int]) -> list[int]:
-    """After a UIDVALIDITY change, don't refetch mail we already have (by Message-ID)."""
+    """After a UIDVALIDITY change, don't refetch mail we already have (same Message-ID and
+    size; anything else is fetched, and ingest still knows a copy by its bytes)."""
     ids = box.message_ids(uids)
-    known = store.known_message_ids(list(ids.values()))
+    known = store.known_message_ids([mid for mid, _ in ids.values()])
     rest = []
     with store.transaction():
         for uid in uids:
-            mid = ids.get(uid)
-            if mid in known:
-                row = store.one("SELECT sha256 FROM mails WHERE message_id=?", (mid,))
+            mid, size = ids.get(uid, ("", -1))
+            row = store.one("SELECT sha256 FROM mails WHERE message_id=? AND size=?", (mid, size)) if mid in known else None
+            if row is not None:
                 store.mark_seen(state.folder, state.uidvalidity, uid, row["sha256"])
             else:
                 rest.append(uid)

@@ -94,21 +94,22 @@ class Mailbox:
             raise MailboxError(f"无法打开邮箱文件夹 {self.cfg.folder}：{_short(exc)}") from exc
         return FolderState(self.cfg.folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)))
 
-    def message_ids(self, uids: list[int]) -> dict[int, str]:
-        """Message-ID header of each UID, to recognise mail seen under an old UIDVALIDITY."""
+    def message_ids(self, uids: list[int]) -> dict[int, tuple[str, int]]:
+        """Message-ID header and size of each UID, to recognise mail seen under an old
+        UIDVALIDITY (the size too: OA systems reuse one Message-ID for different mails)."""
         assert self.client is not None
-        out: dict[int, str] = {}
+        out: dict[int, tuple[str, int]] = {}
         key = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
         for i in range(0, len(uids), 200):
             try:
-                resp = self.client.fetch(uids[i : i + 200], ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+                resp = self.client.fetch(uids[i : i + 200], ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]", "RFC822.SIZE"])
             except (OSError, IMAPClientError) as exc:
                 raise MailboxError(f"读取邮件头失败：{_short(exc)}") from exc
             for uid, data in resp.items():
                 raw = data.get(key, b"") or b""
                 value = raw.decode("ascii", "replace").partition(":")[2].strip()
-                if value:
-                    out[int(uid)] = value
+                if value and isinstance(data.get(b"RFC822.SIZE"), int):
+                    out[int(uid)] = (value, data[b"RFC822.SIZE"])
         return out
 
     def fetch(self, state: FolderState, uids: list[int]) -> Iterator[RawMail]:

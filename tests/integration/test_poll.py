@@ -144,6 +144,26 @@ def test_uidvalidity_change_does_not_double(tmp_path, dovecot, smtp_sink, corpus
     assert len({r["uidvalidity"] for r in d["imap_seen"].rows}) == 2
 
 
+def test_after_a_uidvalidity_change_a_new_mail_reusing_a_message_id_is_still_read(tmp_path, dovecot, smtp_sink, corpus):
+    """An OA system reusing one Message-ID: after the mailbox was restored, unit C's new mail had
+    the Message-ID of A's recorded one and was marked seen under A's mail, never processed."""
+    import re
+
+    load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(1, timeout=30)
+    reset_uidvalidity(dovecot, "INBOX")
+    first_id = re.search(rb"(?im)^Message-ID:\s*(<[^>]+>)", corpus["01-complete.eml"]).group(1)
+    other = corpus["04-missing-pdf.eml"]
+    other = re.sub(rb"(?im)^Message-ID:[^\r\n]*", b"Message-ID: " + first_id, other, count=1)
+    assert first_id in other
+    append(dovecot, other, ON_TIME + timedelta(hours=1))
+    assert poll(cfg, dovecot).returncode == 0
+    smtp_sink.wait_for(2, timeout=30)
+    assert db(tmp_path)["mails"].count == 2 and len(smtp_sink.messages) == 2
+
+
 def test_dry_run_changes_nothing(tmp_path, dovecot, smtp_sink, corpus):
     load(dovecot, corpus, [("01-complete.eml", ON_TIME)])
     cfg = write_config(tmp_path, dovecot, smtp_sink)
