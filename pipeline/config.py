@@ -29,6 +29,7 @@ class MailboxConfig:
     starttls: bool = False
     folder: str = "INBOX"
     timeout: float = 60.0
+    junk: bool = True  # also read the folder flagged \Junk (163.com's 垃圾邮件): applications land there
 
     def password(self) -> str:
         return secret(self.password_env)

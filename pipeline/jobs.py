@@ -127,16 +127,20 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
         try:
             try:
                 with Mailbox(cfg.mailbox) as box:
-                    state = box.state(since=call_published(cfg))
-                    seen = store.seen_uids(state.folder, state.uidvalidity)
-                    new = [u for u in state.uids if u not in seen]
-                    if new and not seen and store.folder_known(state.folder):
-                        new = _skip_known_after_uidvalidity_change(store, box, state, new)
-                    if new:
-                        return_big_buffers_to_the_os()
-                        ingest = get_runner().ingest
-                        for raw in _progress(box.fetch(state, new), len(new), progress):
-                            ingest(raw)
+                    since = call_published(cfg)
+                    folders = box.folders()
+                    for folder in folders:
+                        state = box.state(since=since, folder=folder)
+                        seen = store.seen_uids(state.folder, state.uidvalidity)
+                        new = [u for u in state.uids if u not in seen]
+                        if new and not seen and store.folder_known(state.folder):
+                            new = _skip_known_after_uidvalidity_change(store, box, state, new)
+                        if new:
+                            return_big_buffers_to_the_os()
+                            get_runner().junk_folders = frozenset(folders[1:])
+                            ingest = get_runner().ingest
+                            for raw in _progress(box.fetch(state, new), len(new), progress):
+                                ingest(raw)
             except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
                 error = str(exc)
             except IntakeError:

@@ -35,6 +35,24 @@ class FolderState:
     uids: tuple[int, ...]  # every UID in the folder now
 
 
+# Names a junk folder goes by when the server does not flag it \Junk (163.com flags its 垃圾邮件).
+JUNK_NAMES = ("垃圾邮件", "Junk", "Junk E-mail", "Junk Email", "Spam")
+
+
+def folder_name(name: str) -> str:
+    """A folder as configured, decoded if written in IMAP's modified UTF-7 (&V4NXPpCuTvY- is
+    垃圾邮件, as some clients show it): imapclient encodes names itself, and would encode it twice."""
+    if name.isascii() and "&" in name:
+        from imapclient.imap_utf7 import decode
+
+        try:
+            decoded = decode(name.encode("ascii"))
+        except Exception:  # not modified UTF-7 after all: the name as written
+            return name
+        return decoded if isinstance(decoded, str) else name
+    return name
+
+
 class Mailbox:
     """One IMAP session over one folder."""
 
@@ -82,17 +100,34 @@ class Mailbox:
                 pass
             self.client = None
 
-    def state(self, since: date | None = None) -> FolderState:
+    def folders(self) -> list[str]:
+        """The folders to read: the configured one and, unless `junk = false`, the junk folder
+        (163.com files some applications there: a new sender, a zip, a scan)."""
+        assert self.client is not None
+        main = folder_name(self.cfg.folder)
+        if not self.cfg.junk:
+            return [main]
+        try:
+            listing = self.client.list_folders()
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"无法列出邮箱文件夹：{_short(exc)}") from exc
+        names = [name for _flags, _delim, name in listing if isinstance(name, str)]
+        flagged = [name for flags, _delim, name in listing if {b"\\Junk", b"\\Spam"} & set(flags) and isinstance(name, str)]
+        junk = flagged[:1] or [n for n in names if n in JUNK_NAMES][:1]
+        return [main, *(n for n in junk if n != main)]
+
+    def state(self, since: date | None = None, folder: str | None = None) -> FolderState:
         """UIDVALIDITY and the UIDs present (received on or after `since`: mail from before the
         call was published is no concern of it), from a read-only EXAMINE."""
         assert self.client is not None
+        folder = folder or folder_name(self.cfg.folder)
         try:
-            info = self.client.select_folder(self.cfg.folder, readonly=True)
+            info = self.client.select_folder(folder, readonly=True)
             criteria = ["SINCE", since] if since else "ALL"
             uids = self.client.search(criteria) if info.get(b"EXISTS", 1) else []
         except (OSError, IMAPClientError) as exc:
-            raise MailboxError(f"无法打开邮箱文件夹 {self.cfg.folder}：{_short(exc)}") from exc
-        return FolderState(self.cfg.folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)))
+            raise MailboxError(f"无法打开邮箱文件夹 {folder}：{_short(exc)}") from exc
+        return FolderState(folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)))
 
     def message_ids(self, uids: list[int]) -> dict[int, tuple[str, int]]:
         """Message-ID header and size of each UID, to recognise mail seen under an old

@@ -82,6 +82,12 @@ def classify(mail: Mail) -> str:
     return "other"
 
 
+def _about_the_call(mail: Mail) -> bool:
+    """Whether the subject, the text or a file name speaks of the call (申报、试点…)."""
+    texts = [mail.subject or "", (mail.body_text or "")[:5000], *(a.filename for a in mail.attachments)]
+    return any(APPLICATION_HINTS.search(t) for t in texts)
+
+
 class Runner:
     """One run's state: the store, the file store, the rules and the clock."""
 
@@ -116,6 +122,7 @@ class Runner:
         self._parsed: dict[str, Any] = {}
         self._pdf_futures: dict[str, Any] = {}
         self._blank_sha: str | None = None  # sha256 of the call's blank form (see _words_first)
+        self.junk_folders: frozenset[str] = frozenset()  # read too; only mail about the call is answered there
         self._pdf_threads = None
         self._pdf_pool = None
         self.progress = progress
@@ -169,6 +176,10 @@ class Runner:
             # to our own reply (an auto-reply, "好的，马上补发"): a matter for
             # staff, not a new submission to answer automatically (a loop, else).
             category, staff_note = "other", note
+        if category == "application" and raw.folder in self.junk_folders and not _about_the_call(mail):
+            # The junk folder is read for applications the filter misfiled; the spam beside them
+            # (an invoice.pdf from a stranger) is not an applicant to answer.
+            category, staff_note = "no_reply", "垃圾邮件文件夹中与申报无关的邮件（未处理、未回复）"
         bounce = None
         if category == "no_reply" and not too_big:
             from .bounces import read_bounce

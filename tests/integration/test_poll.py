@@ -339,3 +339,58 @@ def test_mail_from_before_the_call_was_published_is_left_alone(tmp_path, dovecot
     assert [r["sender"] for r in db(tmp_path)["mails"].rows] == ["whkx_yf@163.com"]
     assert len(smtp_sink.messages) == 1 and "补正通知" in subjects(smtp_sink)[0]
     assert poll(cfg, dovecot).returncode == 0 and db(tmp_path)["mails"].count == 1
+
+
+JUNK_CONFIG = r"""
+namespace inbox {
+  inbox = yes
+  mailbox "垃圾邮件" {
+    special_use = \Junk
+    auto = subscribe
+  }
+  mailbox "已处理" {
+    auto = subscribe
+  }
+}
+"""
+
+
+def test_applications_the_filter_put_in_the_junk_folder_are_answered_and_its_spam_is_not(tmp_path, smtp_sink, corpus):
+    """163 files some applications in 垃圾邮件 (a new sender, a zip, a scan): they were never read,
+    and staff were not told. The junk folder is read too; the spam in it gets no reply."""
+    from pipeline.samples.mails import mail
+    from servers import DovecotServer
+
+    server = DovecotServer(extra_config=JUNK_CONFIG)
+    server.start()
+    try:
+        append(server, corpus["01-complete.eml"], ON_TIME)
+        append(server, corpus["04-missing-pdf.eml"], ON_TIME, folder="垃圾邮件")
+        spam = mail("财务 <fp@shop.example>", "发票已开具", "您的电子发票见附件", ON_TIME, [("invoice.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")])
+        append(server, spam, ON_TIME, folder="垃圾邮件")
+        cfg = write_config(tmp_path, server, smtp_sink)
+        assert poll(cfg, server).returncode == 0
+        smtp_sink.wait_for(2, timeout=30)
+        assert sorted(s[:6] for s in subjects(smtp_sink)) == ["【受理回执】", "【补正通知】"]
+        rows = {r["sender"]: r for r in db(tmp_path)["mails"].rows}
+        assert rows["fp@shop.example"]["category"] == "no_reply" and "垃圾邮件" in rows["fp@shop.example"]["no_reply_reason"]
+        # Staff move the application out of 垃圾邮件 into the inbox: the same mail, no second reply.
+        from servers import connect
+
+        with connect(server) as c:
+            c.select_folder("垃圾邮件")
+            uids = c.search("ALL")
+            c.copy(uids, "INBOX")
+        assert poll(cfg, server).returncode == 0
+        assert len(smtp_sink.messages) == 2
+        # The folder written as a mail client shows it in modified UTF-7, and junk reading off.
+        text = cfg.read_text(encoding="utf-8").replace(
+            'password_env = "TEST_IMAP_PASSWORD"\n', 'password_env = "TEST_IMAP_PASSWORD"\nfolder = "&XfJZBHQG-"\njunk = false\n', 1
+        )
+        assert "&XfJZBHQG-" in text
+        cfg.write_text(text, encoding="utf-8")
+        append(server, corpus["02-needs-correction.eml"], ON_TIME, folder="已处理")
+        assert poll(cfg, server).returncode == 0, poll(cfg, server).stderr
+        smtp_sink.wait_for(3, timeout=30)
+    finally:
+        server.stop()
