@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import re
+from email.utils import parseaddr
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -176,6 +177,13 @@ class Runner:
             # to our own reply (an auto-reply, "好的，马上补发"): a matter for
             # staff, not a new submission to answer automatically (a loop, else).
             category, staff_note = "other", note
+        if category == "application" and self._from_staff(mail) and any(role_of(a.kind) in ("word", "pdf") for a in mail.attachments):
+            # A colleague forwarding what a unit sent to their own mailbox: answering would tell
+            # the colleague, file the unit under them and date it by the forward.
+            category, staff_note = "other", (
+                f"工作人员（{mail.sender}）转发的申报材料，未自动登记和回复：请让申报单位直接发送到本邮箱，"
+                "或把单位的原邮件另存为 .eml 后用 intake import 导入"
+            )
         if category == "application" and raw.folder in self.junk_folders and not _about_the_call(mail):
             # The junk folder is read for applications the filter misfiled; the spam beside them
             # (an invoice.pdf from a stranger) is not an applicant to answer.
@@ -295,6 +303,11 @@ class Runner:
         if not mail.attachments or any(a.kind != "image" or not not_a_page(a.data) for a in mail.attachments):
             return False
         return not self._has_files(mail.sender)
+
+    def _from_staff(self, mail: Mail) -> bool:
+        """Whether the mail comes from one of the staff addresses of the config ([staff] addresses)."""
+        staff = {parseaddr(a)[1].lower() for a in self.cfg.staff}
+        return bool(mail.sender) and mail.sender.lower() in staff
 
     def _has_files(self, sender: str) -> bool:
         """Whether this address, or a unit it wrote for, has a Word or PDF on record."""

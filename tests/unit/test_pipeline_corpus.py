@@ -1348,3 +1348,20 @@ def test_answered_closes_a_left_mail_from_an_address_that_is_no_applicant(tmp_pa
     p = Pipeline(tmp_path)
     assert "需要人工查看的邮件：0 封" in status_lines(p.store)
     p.close()
+
+
+def test_an_application_a_colleague_forwards_is_left_for_staff_not_receipted_to_them(tmp_path, forms):
+    """A unit sent its files to a staff member's own mailbox, who forwarded them: the 受理回执 went
+    to the colleague, the unit was filed under them and never heard."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    p.runner.cfg = dataclasses.replace(p.runner.cfg, staff=("郭明梅 <GuoMM@xxkx.gov.cn>",))
+    fwd = form_mail("郭明梅 <guomm@xxkx.gov.cn>", [("申报书.docx", docx), ("盖章版.pdf", pdf)], subject="转发：卫辉市科协申报材料")
+    assert p.feed(fwd) == "other"
+    p.judge()
+    assert p.rows("SELECT * FROM outbox") == [] and p.rows("SELECT * FROM applicants") == []
+    mail = p.rows("SELECT * FROM mails")[0]
+    assert "工作人员" in mail["no_reply_reason"] and "intake import" in mail["no_reply_reason"]
+    # The same files from the unit itself are an application as ever.
+    assert p.feed(form_mail("whkx@163.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)])) == "application"
+    p.close()
