@@ -172,11 +172,14 @@ def rules() -> None:
 @rules.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def rules_check(file: Path) -> None:
-    """检查规则文件是否有效（未知检查、参数错误、代码重复）。"""
+    """检查规则文件：[call] 的键和值、每条规则的参数（含列表中的每一项）、固定代码、提示文字、空白申报书。"""
     from .ruleset import load_rules
 
     rs = load_rules(file)
-    click.echo(f"规则文件有效：{rs.call.name}，截止 {rs.call.deadline.isoformat()}，共 {len(rs.rules)} 条规则")
+    for warning in rs.warnings:
+        click.echo(f"提醒：{warning}")
+    click.echo(f"规则文件有效：{rs.call.name}，截止 {rs.call.deadline.isoformat()}，共 {len(rs.rules)} 条规则"
+               + (f"（另有 {len(rs.warnings)} 条提醒）" if rs.warnings else ""))
 
 
 @cli.command()

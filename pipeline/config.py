@@ -162,7 +162,11 @@ def load_config(path: str | Path) -> Config:
     storage = data.get("storage", {})
     storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or storage.get("dir", "data"))
     campaign = data.get("campaign", {})
+    if not isinstance(campaign, dict) or set(campaign) - {"rules"}:
+        raise ConfigError(f"{path}: [campaign] 只有一个设置 rules（规则文件路径），如 rules = \"rules/xinxiang-2026.toml\"")
     rules = campaign.get("rules")
+    if rules is not None and (not isinstance(rules, str) or not rules.strip()):
+        raise ConfigError(f"{path}: [campaign] rules 应为规则文件的路径（加引号的文本），而不是 {rules!r}")
     rules_path = (base / rules) if rules else shipped("rules") / DEFAULT_RULES
     staff_raw = data.get("staff", {})
     return Config(

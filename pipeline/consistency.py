@@ -80,25 +80,43 @@ _TOTAL = re.compile(r"合\s*计\s*[:：]?\s*((?:(?!合\s*计)[^(（]){1,30})")
 
 
 def pdf_total_readings(pdf_text: str) -> tuple:
-    """Every way the PDF's (last) 合计 row reads as an amount (Decimals, the pieces joined first).
+    """Every way the PDF's 合计 rows read as amounts (Decimals): the text's last row first (its
+    pieces joined first), then the last row of each budget table, the last table first.
 
     A text layer loses the table's columns: "合计 2014 3600" is 数量 and 金额, "合计 3600 800"
     申请 and 自筹, and "合计 270\n0" one number wrapped in a narrow cell. So the readings are
     the pieces joined, each piece, and each two neighbours joined; the caller accepts the
-    Word's total if any reading is it."""
+    Word's total if any reading is it. The table's 合计 row comes last (a 合计 typed below the
+    table may even come after 八 in the text layer), but a file may hold two forms (a revision
+    above its old draft, two units' forms): the last 合计 row of each budget table (七 up to 八
+    or the next 七) is a reading too, and the Word reader reports the two forms. A 合计 in a
+    plan's text (合计服务3000人次) lies outside every budget table."""
     from .amounts import parse_amount
 
-    found: tuple = ()
-    for match in _TOTAL.finditer(unicodedata.normalize("NFKC", pdf_text or "")):
-        joined = re.sub(r"\s+", "", match.group(1))
-        if joined.startswith(("不超过", "不得超过", "上限", "限额")):
-            continue  # the form's own note: 经费支出合计不超过 4000 元
-        pieces = match.group(1).split()
-        texts = [joined, *pieces, *(a + b for a, b in zip(pieces, pieces[1:]))]
-        readings = tuple(dict.fromkeys(v for v in map(parse_amount, texts) if v is not None))
-        if readings:
-            found = readings  # the table's 合计 row comes last
-    return found
+    text = unicodedata.normalize("NFKC", pdf_text or "")
+    starts = [m.start() for m in _BUDGET_HEADING.finditer(text)]
+    tables = [(start, _TABLE_END.search(text, start + 1)) for start in starts]
+    spans = [(0, len(text))] + [(start, end.start() if end else len(text)) for start, end in tables]
+    rows: list[tuple] = []
+    for lo, hi in spans:
+        last: tuple = ()
+        for match in _TOTAL.finditer(text, lo, hi):
+            joined = re.sub(r"\s+", "", match.group(1))
+            if joined.startswith(("不超过", "不得超过", "上限", "限额")):
+                continue  # the form's own note: 经费支出合计不超过 4000 元
+            pieces = match.group(1).split()
+            texts = [joined, *pieces, *(a + b for a, b in zip(pieces, pieces[1:]))]
+            readings = tuple(v for v in map(parse_amount, texts) if v is not None)
+            if readings:
+                last = readings  # the table's 合计 row comes last in it
+        if last:
+            rows.append(last)
+    # The whole text's last row first (`pdf_total`), then each table's, the last table first.
+    return tuple(dict.fromkeys(v for readings in rows[:1] + rows[:0:-1] for v in readings))
+
+
+_BUDGET_HEADING = re.compile(r"经\s*费\s*支\s*出\s*预\s*算")
+_TABLE_END = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|经\s*费\s*支\s*出\s*预\s*算")
 
 
 def pdf_total(pdf_text: str):

@@ -90,6 +90,8 @@ def _pilot_type(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     checked = app.pilot_types
     if len(checked) == 1:
         return
+    if not checked and any(f.code == "pilot_type_unrecognized" for f in app.problems):
+        return  # the reader's own finding says what was ticked; "未勾选" beside it would contradict it
     values = {"choices": "、".join(PILOT_TYPES), "count": len(checked), "checked": "、".join(checked)}
     yield Hit(params["location"], values, "none" if not checked else "many")
 

@@ -24,6 +24,16 @@ QUESTION_CODE = "mail_without_files"
 
 # The four pilot types printed on the form's cover, in form order.
 PILOT_TYPES = ("县级科协试点", "高校科协试点", "市级学会试点", "其它单位")
+# Other wordings applicants type for an option: shortened, or copied from the notice's address line
+# (各县（市、区）科协). Each counts as that option only where it stands as a whole option name (beside a
+# box, alone on its line, or all that follows 试点类型：), never inside a sentence. Brackets may be
+# full- or half-width and 、 written as / or ，.
+PILOT_TYPE_ALIASES = {
+    "县级科协试点": ("县（市、区）科协试点", "县（市、区）科协", "县级科协", "县科协试点", "县科协"),
+    "高校科协试点": ("高校科协",),
+    "市级学会试点": ("市级学会",),
+    "其它单位": ("其他单位", "其它", "其他"),
+}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ their printed labels and section headings, never by table position. The XML is
 read directly (not python-docx `.text`) so tracked insertions, content
 controls, text boxes and the four kinds of checkbox are seen, and deleted
 text, hidden text and a content control's unfilled prompt are not. Any
-failure to open the file becomes a `format_unreadable` finding.
+failure to open the file becomes a `format_unreadable` finding; a tick beside
+words that are none of the pilot types (`pilot_type_unrecognized`) and a file
+holding two filled forms (`two_forms_in_word`) become findings too, never a
+silent guess.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from lxml import etree
 from ..amounts import parse_amount
 from ..models import (
     ERROR,
+    PILOT_TYPE_ALIASES,
     PILOT_TYPES,
     Application,
     BudgetItem,
@@ -169,6 +173,18 @@ class Row:
     struck: tuple[str, ...] = ()  # text struck through (删除线): on the cover, options the applicant deleted
 
 
+class _Line(str):
+    """A paragraph's first line, with the checkbox its list bullet draws (`_bullets`): not part
+    of the text (Word's 字数 leaves bullets out), but on the cover it is the option's box."""
+
+    bullet: str
+
+    def __new__(cls, text: str, bullet: str) -> _Line:
+        line = super().__new__(cls, text)
+        line.bullet = bullet
+        return line
+
+
 def _flat_lines(rows: list[Row]) -> list[str]:
     """Every line of `rows`, row by row and cell by cell: reading order."""
     return [line for row in rows for cell in row.cells for line in cell.lines]
@@ -192,11 +208,13 @@ class _Shared:
 class _Reader:
     """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
 
-    def __init__(self, ns: str, chunks=None, prompts: _PromptSource | None = None, shared: _Shared | None = None):
+    def __init__(self, ns: str, chunks=None, prompts: _PromptSource | None = None, shared: _Shared | None = None,
+                 bullets: dict[tuple[str, str], str] | None = None):
         self.ns = ns
         self.chunks = chunks  # r:id -> (rows, pictures) of an altChunk's document, or None
         self.prompts = prompts or _PromptSource()
         self.shared = shared or _Shared()
+        self.bullets = bullets or {}  # (numId, ilvl) -> the checkbox its list bullet draws (`_bullets`)
         # Only a control's shown text is wanted: nested controls give their remembered text.
         self.text_only = False
         self.rows: list[Row] = []
@@ -245,7 +263,7 @@ class _Reader:
 
     def _sub(self) -> _Reader:
         """A reader for a part of this document read on its own (a cell's control, a nested table)."""
-        return _Reader(self.ns, self.chunks, self.prompts, self.shared)
+        return _Reader(self.ns, self.chunks, self.prompts, self.shared, self.bullets)
 
     def _shown(self, sdt) -> str:
         """The text a content control shows, read once per control.
@@ -418,7 +436,22 @@ class _Reader:
         self._inline(p, parts, boxes, None)
         text = "".join(parts)
         text = "" if _ONLY_PROMPTS.fullmatch(text) else _PROMPT_AFTER_LABEL.sub(r"\1", text)
-        return text.split("\n"), boxes
+        lines = text.split("\n")
+        bullet = self._bullet(p)
+        if bullet and lines[0].strip():
+            lines[0] = _Line(lines[0], bullet)
+        return lines, boxes
+
+    def _bullet(self, p) -> str:
+        """The checkbox a paragraph's list bullet draws (☑ or ☐), or ""."""
+        if not self.bullets:
+            return ""
+        num = p.find(f"{self.w('pPr')}/{self.w('numPr')}")
+        if num is None:
+            return ""
+        num_id, ilvl = num.find(self.w("numId")), num.find(self.w("ilvl"))
+        key = (self.attr(num_id, "val") if num_id is not None else None, self.attr(ilvl, "val") if ilvl is not None else "0")
+        return self.bullets.get(key, "")
 
     def _inline(self, el, out: list[str], boxes: list, font: str | None) -> None:
         w = self.w
@@ -693,6 +726,57 @@ def _prompt_source(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> _Pr
     return _PromptSource(parts, frozenset(styles))
 
 
+def _bullets(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+    """(numId, ilvl) -> ☑ or ☐ for the list levels whose bullet is a checkbox.
+
+    pandoc writes a task list (`- [x] 其它单位`) as list items whose bullet is ☒
+    or ☐, and Word's bullet library draws ✓ in Wingdings: the paragraph's text
+    then holds only the option's name. Numbered levels and other bullets are left
+    out. A numbering part that cannot be read, or is oversized (read like the
+    styles part: bounded by MAX_XML_BYTES), only loses the bullets.
+    """
+    name = next((n for _, t, n in rels if t.endswith("/numbering")), None)
+    if name is None or name not in zf.namelist():
+        return {}
+    try:
+        root = etree.fromstring(_read(zf, name), _parser())
+    except (etree.XMLSyntaxError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, _TooLarge):
+        return {}
+    ns = etree.QName(root).namespace
+
+    def w(tag: str) -> str:
+        return f"{{{ns}}}{tag}"
+
+    def glyph(lvl) -> str:
+        fmt, text = lvl.find(w("numFmt")), lvl.find(w("lvlText"))
+        value = text.get(w("val")) if text is not None else ""
+        if fmt is None or fmt.get(w("val")) != "bullet" or not value or len(value.strip()) != 1:
+            return ""
+        c = value.strip()
+        if c in CHECKED_CHARS or c in UNCHECKED_CHARS:
+            return CHECKED if c in CHECKED_CHARS else UNCHECKED
+        fonts = lvl.find(f"{w('rPr')}/{w('rFonts')}")
+        faces = [fonts.get(w(k)) or "" for k in ("ascii", "hAnsi", "eastAsia", "cs")] if fonts is not None else []
+        font = next((f for f in faces if "wingdings" in f.lower() or f.strip().lower() == "symbol"), None)
+        code = ord(c)
+        if font and code < 0x100:
+            code |= 0xF000
+        return _symbol_mark(font or "Wingdings", code) if 0xF000 <= code <= 0xF0FF else ""
+
+    levels = {a.get(w("abstractNumId")): {lvl.get(w("ilvl")): glyph(lvl) for lvl in a.findall(w("lvl"))}
+              for a in root.findall(w("abstractNum"))}
+    out: dict[tuple[str, str], str] = {}
+    for num in root.findall(w("num")):
+        ref = num.find(w("abstractNumId"))
+        drawn = dict(levels.get(ref.get(w("val")) if ref is not None else None, {}))
+        for override in num.findall(w("lvlOverride")):
+            lvl = override.find(w("lvl"))
+            if lvl is not None:
+                drawn[override.get(w("ilvl"))] = glyph(lvl)
+        out.update({(num.get(w("numId")), ilvl): mark for ilvl, mark in drawn.items() if mark})
+    return out
+
+
 def _read(zf: zipfile.ZipFile, name: str, shared: _Shared | None = None) -> bytes:
     """A part's bytes, refused when it inflates past MAX_XML_BYTES (the size in the
     directory may lie) or, for the parts read as the document, holds more tags than are left."""
@@ -748,7 +832,7 @@ def _rows(data: bytes, depth: int = 0, shared: _Shared | None = None) -> tuple[l
             used.add(name)
             return _chunk_rows(_read(zf, name, shared), depth, shared)
 
-        reader = _Reader(ns, chunks, _prompt_source(zf, rels), shared)
+        reader = _Reader(ns, chunks, _prompt_source(zf, rels), shared, _bullets(zf, rels))
         reader.blocks(body)
         return reader.rows, reader.pictures
 
@@ -1024,9 +1108,13 @@ class Region:
         return "\n".join(self.lines())
 
 
-def split_sections(rows: list[Row]) -> dict[int, Region]:
-    """Cut the row stream at headings; 0 is the cover (and 填报说明)."""
-    chosen = _choose_headings(rows)
+def split_sections(rows: list[Row], copies: list | None = None) -> dict[int, Region]:
+    """Cut the row stream at headings; 0 is the cover (and 填报说明).
+
+    `copies`, when given, receives each whole copy of the form found in the
+    file as (its titles {section: position}, whether it is the one read).
+    """
+    chosen = _choose_headings(rows, copies)
     regions: dict[int, Region] = {i: Region([]) for i in range(9)}
     current = 0
     for r, row in enumerate(rows):
@@ -1054,7 +1142,7 @@ def split_sections(rows: list[Row]) -> dict[int, Region]:
     return regions
 
 
-def _choose_headings(rows: list[Row]) -> dict[tuple[int, int, int], _Heading]:
+def _choose_headings(rows: list[Row], copies: list | None = None) -> dict[tuple[int, int, int], _Heading]:
     """The lines that start sections, by (row, cell, line).
 
     Printed titles win: the plan's own sub-heading `五、工作计划进度` or
@@ -1070,7 +1158,7 @@ def _choose_headings(rows: list[Row]) -> dict[tuple[int, int, int], _Heading]:
         for k, line in enumerate(cell.lines)
         if (h := heading_index(line)) is not None
     ]
-    chosen = _printed_headings(rows, found)
+    chosen = _printed_headings(rows, found, copies)
     for index in range(1, 9):
         if index in chosen:
             continue
@@ -1090,7 +1178,7 @@ class _Title(NamedTuple):
     quality: tuple[int, int]  # (carries its own section's number, stands alone in its cell)
 
 
-def _printed_headings(rows: list[Row], found: list) -> dict[int, tuple[int, int, int]]:
+def _printed_headings(rows: list[Row], found: list, seen: list | None = None) -> dict[int, tuple[int, int, int]]:
     """{section: position} of the printed titles, in order, as the form has them.
 
     The plan may carry its own `考核指标：` or `六、计划进度` line, the very
@@ -1112,6 +1200,8 @@ def _printed_headings(rows: list[Row], found: list) -> dict[int, tuple[int, int,
     if not copies:
         return {}
     chain = max(copies, key=lambda chain: _chars_between(rows, min(chain.values()), max(chain.values())))
+    if seen is not None:
+        seen[:] = [(dict(copy), copy is chain) for copy in copies]
     return _later_look_alikes(rows, titles, chain)
 
 
@@ -1203,6 +1293,14 @@ def label_values(region: Region, labels: dict[str, str]) -> list[tuple[str, str]
                 return labels[label], rest
         return None
 
+    # A later "标签：" on the line, after white space: 试点负责人：王建国　　职称/职务：主席.
+    later = re.compile(  # after a non-space: each run of spaces is tried once (no quadratic backtracking)
+        r"(?<=\S)[^\S\n]+(?=(?:" + "|".join(map(re.escape, ordered)) + r")[^\S\n]*(?:[(（][^()（）]{1,12}[)）][^\S\n]*)?[:：∶])"
+    )
+
+    def pieces(line: str) -> list[str]:
+        return _pairs(line, find, later)
+
     out: list[tuple[str, str]] = []
     held: list[_Entry] = []  # the previous row's labels; empty ones may take the row below
     held_row: Row | None = None
@@ -1220,9 +1318,27 @@ def label_values(region: Region, labels: dict[str, str]) -> list[tuple[str, str]
             if not any(cell_text(c) for c in row.cells) and row.is_table == held_row.is_table:
                 continue  # a blank line between a label and what is written under it
         out.extend((e.key, e.value) for e in held)
-        held, held_row = _row_labels(row, find), row
+        held, held_row = _row_labels(row, find, pieces), row
     out.extend((e.key, e.value) for e in held)
     return out
+
+
+def _pairs(line: str, find, later: re.Pattern) -> list[str]:
+    """A line cut into its "标签：值" pieces: at tabs (a row typed or pasted without a table:
+    试点负责人⇥王建国⇥职称/职务⇥主席) and where a known label and its colon follow white space.
+    Pieces of one value split by a tab are joined again with a space."""
+    out: list[str] = []
+    bare = False  # the last piece is a label still waiting for its value
+    for piece in (p.strip() for p in line.split("\t")):
+        if not piece:
+            continue
+        found = find(piece)
+        if found is None and out and not bare:
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+        bare = found is not None and not found[1]
+    return [cut.strip() for piece in out for cut in later.split(piece) if cut.strip()]
 
 
 @dataclass
@@ -1233,12 +1349,13 @@ class _Entry:
     hi: int
 
 
-def _row_labels(row: Row, find) -> list[_Entry]:
-    """The labels of one row with the values found on the row itself."""
+def _row_labels(row: Row, find, pieces) -> list[_Entry]:
+    """The labels of one row with the values found on the row itself (`pieces` cuts a line
+    holding more than one "标签：值")."""
     entries: list[_Entry] = []
     pending: _Entry | None = None  # a label still waiting for its value
     for cell in row.cells:
-        lines = [line.strip() for line in cell.lines if line.strip()]
+        lines = [piece for line in cell.lines if line.strip() for piece in pieces(line)]
         taken: list[str] = []
         for line in lines:
             found = find(line)
@@ -1273,6 +1390,8 @@ def _is_value_row(row: Row, above: Row, find) -> bool:
     lines = [line.strip() for line in raw]
     if not lines or any(_printed(line) for line in raw):
         return False
+    if any((h := heading_index(line)) is not None and h.exact for line in lines):
+        return False  # a section's title (三、工作基础 under a header row typed with tabs) is no value
     return not any(find(line) is not None or line.endswith(_COLONS) or _is_note(line) for line in lines)
 
 
@@ -1317,9 +1436,12 @@ def _cover(region: Region) -> dict:
     for key, value in label_values(region, {**_COVER_LABELS, **_COVER_LOOK_ALIKES}):
         if value and not values.get(key):
             values[key] = value
-    text = region.text()
+    # A list bullet drawing a checkbox (pandoc's task list: ☒ 其它单位) is the option's box here.
+    text = "\n".join(getattr(line, "bullet", "") + line for line in region.lines())
+    reading = read_pilot_types(text, struck=[t for row in region.rows for t in row.struck])
     return {
-        "pilot_types": pilot_types(text, struck=[t for row in region.rows for t in row.struck]),
+        "pilot_types": reading.types,
+        "problems": (_unrecognised_pilot_type(reading.unrecognised),) if reading.unrecognised else (),
         "cover_unit": values.get("unit", ""),
         "cover_leader": values.get("leader", ""),
         "cover_contact": values.get("contact", ""),
@@ -1327,11 +1449,68 @@ def _cover(region: Region) -> dict:
     }
 
 
+def _unrecognised_pilot_type(words: tuple[str, ...]) -> Finding:
+    """A tick beside words that are none of the options: say what was ticked, not only 未勾选."""
+    quoted = "、".join(f"“{w[:20]}…”" if len(w) > 20 else f"“{w}”" for w in words)
+    return Finding(
+        "pilot_type_unrecognized",
+        ERROR,
+        f"封面“试点类型”勾选的是{quoted}，不是申报书列出的选项，无法确定试点类型。"
+        f"请在{''.join(f'“{t}”' for t in PILOT_TYPES)}中勾选一项（不属于前三类的单位请勾选“{PILOT_TYPES[-1]}”），"
+        "然后重新发送 Word 版和盖章 PDF 版。",
+        "封面 / 试点类型",
+    )
+
+
 _OPTION = re.compile("|".join(map(re.escape, PILOT_TYPES)))
 _OPEN, _CLOSE = "(（[【〔［", ")）]】〕］"
 # (filled, hollow) marks of one kind, as radio buttons and online-form printouts pair them.
 _RADIO_FAMILIES = (("●◉⦿", "○◯〇⚪"), ("◆", "◇"), ("★", "☆"), ("▲", "△"))
 _BOX_GAP = "[ \t\u3000]*"
+_H_SPACE = " \t\u3000\xa0"
+
+
+def _alias_pattern(alias: str) -> str:
+    """An option's other wording as a pattern: brackets of either width, 、 also typed as / or ，."""
+    classes = {"(": "[(（]", "（": "[(（]", ")": "[)）]", "）": "[)）]"} | dict.fromkeys("、/／,，", "[、/／,，]")
+    return "".join(classes.get(c, re.escape(c)) for c in alias)
+
+
+_ALIASES = sorted(((a, name) for name, aliases in PILOT_TYPE_ALIASES.items() for a in aliases), key=lambda x: -len(x[0]))
+# An alias that begins its printed name (县级科协 in 县级科协试点) is not looked at there.
+_ALIAS = re.compile("|".join(
+    f"({_alias_pattern(a)}{f'(?!{re.escape(name[len(a):])})' if name.startswith(a) else ''})" for a, name in _ALIASES
+))
+_ALIAS_MARKS = CHECKED + UNCHECKED + "".join(f + h for f, h in _RADIO_FAMILIES)
+_TYPE_HEAD = re.compile(r"[\s]*(?:试[\s]*点[\s]*类[\s]*型[\s]*[:：∶]?[\s]*)?")
+_NAME_NOTE = re.compile(r"[(（][^()（）]*[)）]")
+
+
+def _printed_names(text: str) -> str:
+    """`text` with each other wording of an option (高校科协, 其它, 县（市、区）科协) written as the
+    printed name, where it stands as a whole option name: beside a box with nothing glued to its
+    other side, alone on its line, or all that follows 试点类型：. Inside a sentence it stays text."""
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        if _ALIAS.search(line) is None:
+            continue
+        head = _TYPE_HEAD.match(line).end()  # where a name standing alone on the line would start
+
+        def printed(m: re.Match, line: str = line, head: int = head) -> str:
+            i, j = m.start() - 1, m.end()
+            while i >= 0 and line[i] in _H_SPACE:
+                i -= 1
+            while j < len(line) and line[j] in _H_SPACE:
+                j += 1
+            prev, nxt = line[i] if i >= 0 else "", line[j] if j < len(line) else ""
+            left = not prev or i < m.start() - 1 or prev in _ALIAS_MARKS or prev in ":：∶"
+            right = not nxt or j > m.end() or nxt in _ALIAS_MARKS or nxt in "(（、，,;；。:：∶"
+            boxed = (prev != "" and prev in _ALIAS_MARKS and right) or (nxt != "" and nxt in _ALIAS_MARKS and left)
+            whole = m.start() == head and (not nxt or _NAME_NOTE.fullmatch(line[j:].rstrip(_H_SPACE)) is not None)
+            return _ALIASES[m.lastindex - 1][1] if boxed or whole else m.group()
+
+        lines[n] = _ALIAS.sub(printed, line)
+    return "\n".join(lines)
 
 
 def _normalise_marks(text: str) -> str:
@@ -1345,6 +1524,7 @@ def _normalise_marks(text: str) -> str:
     t = "".join(CHECKED if c in CHECKED_CHARS else UNCHECKED if c in UNCHECKED_CHARS else c for c in t)
     t = re.sub(f"[{re.escape(_OPEN)}][ \t\u3000]*{CHECKED}[ \t\u3000]*[{re.escape(_CLOSE)}]", CHECKED, t)
     t = re.sub(f"[{re.escape(_OPEN)}][ \t\u3000]*[{re.escape(_CLOSE)}]", UNCHECKED, t)
+    t = _printed_names(t)
     # Radio buttons (●县级科协试点 ○高校科协试点): beside a filled mark of their own family, hollow
     # marks in a box's place are empty boxes, so the filled one is the odd box (`_odd_box`). Without
     # one, a lone ☆ or 〇 among □ is itself that odd box; away from an option ○ is a zero (二○二五年).
@@ -1366,22 +1546,117 @@ class _Mark(NamedTuple):
     glued_next: bool  # written against the start of the option after it (☑高校科协试点)
 
 
-def _line_tokens(line: str) -> list[tuple[str, object]]:
-    """("name", option) and ("mark", _Mark) in reading order; other text is skipped."""
+_TOKEN = re.compile(f"({_OPTION.pattern})|([{CHECKED}{UNCHECKED}])")
+
+
+class _Unknown(str):
+    """Words a tick stands beside that are none of the options (社会组织, 街道科协): an option
+    of their own while the line is read, so that tick is never given to a neighbour."""
+
+
+_MAX_OPTION_WORD = 16  # characters: an option's name, not a sentence
+_MAX_OPTION_LINE = 400  # characters: a line of options (four names and their boxes), not a page of text
+
+
+def _line_tokens(line: str, unknown: bool = False) -> list[tuple[str, object]]:
+    """("name", option) and ("mark", _Mark) in reading order; other text is skipped.
+
+    With `unknown`, the word on a tick's box side that is no option becomes a name of its own,
+    an `_Unknown` (`_unknown_words`).
+    """
     tokens: list[tuple[str, object]] = []
-    i = 0
+    unknown = unknown and len(line) <= _MAX_OPTION_LINE
+    spans: list[tuple[int, int]] = []  # where each token stands, for `unknown` only
     name_end = -1
-    while i < len(line):
-        m = _OPTION.match(line, i)
-        if m:
+    for m in _TOKEN.finditer(line):  # a name where one starts, else a box
+        if m.lastindex == 1:
             tokens.append(("name", m.group()))
-            i = name_end = m.end()
+            name_end = m.end()
+        else:
+            i = m.start()
+            tokens.append(("mark", _Mark(line[i] == CHECKED, name_end == i, _OPTION.match(line, i + 1) is not None)))
+        if unknown:
+            spans.append(m.span())
+    if not unknown or not any(kind == "mark" and mark.checked for kind, mark in tokens):
+        return tokens
+    words = _unknown_words(line, tokens, spans)
+    if not words:
+        return tokens
+    placed = [(start, token) for (start, _), token in zip(spans, tokens)]
+    placed += [(start, ("name", _Unknown(line[start:end].strip(_WORD_PUNCT)))) for start, end in words]
+    return [token for _, token in sorted(placed, key=lambda p: p[0])]
+
+
+_WORD_PUNCT = "（）()[]【】、，,;；。."
+
+
+def _unknown_words(line: str, tokens: list, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of the words ticks stand beside on their box side that are no option.
+
+    The box side is the line's convention: when every option has its box before
+    it (or every one after it), a tick's box side is the word after (before) it,
+    whatever that word is. Otherwise a tick with an option on neither side takes
+    the word after it, else the one before, if it looks like an option's name.
+    """
+    names = [span for (kind, _), span in zip(tokens, spans) if kind == "name"]
+
+    def skip(i: int, step: int) -> int:
+        while 0 <= i < len(line) and line[i] in _H_SPACE:
+            i += step
+        return i
+
+    def boxed(i: int) -> bool:
+        return 0 <= i < len(line) and line[i] in (CHECKED, UNCHECKED)
+
+    def word(i: int, step: int) -> tuple[int, int] | None:
+        if not 0 <= i < len(line) or line[i] in _H_SPACE or boxed(i):
+            return None
+        j = i
+        while 0 <= j + step < len(line) and line[j + step] not in _H_SPACE and not boxed(j + step):
+            j += step
+        return (min(i, j), max(i, j) + 1)
+
+    ends = [e for _, e in names]
+
+    def known(w: tuple[int, int] | None) -> bool:
+        """Whether the word holds an option's name (names are in order and never overlap)."""
+        k = bisect.bisect_right(ends, w[0]) if w is not None else len(names)
+        return k < len(names) and names[k][0] < w[1]
+
+    before = bool(names) and all(boxed(skip(s - 1, -1)) for s, _ in names)
+    after = bool(names) and all(boxed(skip(e, 1)) for _, e in names)
+    found: dict[int, tuple[int, int]] = {}
+    for (kind, mark), (p, _) in zip(tokens, spans):
+        if kind != "mark" or not mark.checked:
             continue
-        if line[i] in (CHECKED, UNCHECKED):
-            mark = _Mark(line[i] == CHECKED, name_end == i, _OPTION.match(line, i + 1) is not None)
-            tokens.append(("mark", mark))
-        i += 1
-    return tokens
+        right, left = word(skip(p + 1, 1), 1), word(skip(p - 1, -1), -1)
+        clear = before != after
+        if clear:
+            sides = [right] if before else [left]
+        elif before:  # every box stands between two names: the word the tick is written against
+            glued_right, glued_left = word(p + 1, 1) is not None, word(p - 1, -1) is not None
+            clear = glued_right != glued_left
+            sides = [right] if glued_right and not glued_left else [left] if glued_left and not glued_right else [right, left]
+        elif known(right) or known(left):
+            continue
+        else:
+            sides = [right, left]
+        for w in sides:
+            if w is not None and not known(w) and (clear or _option_like(line[w[0]:w[1]])) and line[w[0]:w[1]].strip(_WORD_PUNCT):
+                found[w[0]] = w
+                break
+    return sorted(found.values())
+
+
+def _option_like(word: str) -> bool:
+    """A short name (社会组织, 民营企业), not a label (试点类型：), a number or a sentence."""
+    core = word.strip(_WORD_PUNCT)
+    return (
+        0 < len(core) <= _MAX_OPTION_WORD
+        and not any(c in ":：∶。，" for c in core)
+        and "试点类型" not in core
+        and re.search(r"[^\W\d_]", core) is not None
+    )
 
 
 def _owner(tokens: list[tuple[str, object]], names: list[int], i: int, marks_before: bool) -> str:
@@ -1443,6 +1718,36 @@ def _boxes_past_names(tokens: list[tuple[str, object]], names: list[int]) -> set
     return chosen
 
 
+def _moved_boxes(tokens: list[tuple[str, object]], names: list[int]) -> set[str] | None:
+    """LibreOffice draws a ☑ it lacks in the text font from a fallback font, and its PDF text writes
+    that glyph at the end of the line: `□县级科协试点　 高校科协试点　□市级学会试点　□其它单位 ☑`.
+
+    When every other option keeps its box on one side (before it, or after it) and the marks left
+    past the last option's own box are as many as the options without one, they are those options'
+    boxes, in order. None when the line is not laid out so.
+    """
+    marks = sum(1 for kind, _ in tokens if kind == "mark")
+    if marks != len(names):
+        return None
+    tail = [mark.checked for kind, mark in tokens[names[-1] + 1:] if kind == "mark"]
+    readings = []
+    for step in (-1, 1):  # boxes before their names, then after
+        boxed = [0 <= n + step < len(tokens) and tokens[n + step][0] == "mark" for n in names]
+        bare = [tokens[n][1] for n, has in zip(names, boxed) if not has]
+        surplus = tail[1:] if step == 1 and boxed[-1] else tail
+        # A box written against the option on its other side (县级科协试点☑ 高校…) is that option's.
+        glued = any(tokens[n + step][1].glued_prev if step == -1 else tokens[n + step][1].glued_next
+                    for n, has in zip(names, boxed) if has)
+        if glued or not bare or len(bare) != len(surplus) or (step == 1 and any(k == "mark" for k, _ in tokens[: names[0]])):
+            continue
+        chosen = {tokens[n][1] for n, has in zip(names, boxed) if has and tokens[n + step][1].checked}
+        readings.append((len(bare), chosen | {name for name, checked in zip(bare, surplus) if checked}))
+    # The convention leaving fewer options without a box; both as good: the line does not say.
+    if not readings or (len(readings) == 2 and readings[0][0] == readings[1][0]):
+        return None
+    return min(readings, key=lambda r: r[0])[1]
+
+
 def _line_choice(tokens: list[tuple[str, object]]) -> set[str]:
     """The checked options of one line, by the line's own convention.
 
@@ -1461,6 +1766,9 @@ def _line_choice(tokens: list[tuple[str, object]]) -> set[str]:
         paired = _boxes_past_names(tokens, names)
         if paired is not None:
             return paired
+    moved = _moved_boxes(tokens, names)
+    if moved is not None:
+        return moved
     lead = any(k == "mark" for k, _ in tokens[: names[0]])
     trail = any(k == "mark" for k, _ in tokens[names[-1] + 1:])
     if lead != trail:
@@ -1491,8 +1799,18 @@ def _names_then_marks(text: str) -> tuple[str, ...] | None:
     return tuple(name for name in PILOT_TYPES if name in chosen)
 
 
+class PilotReading(NamedTuple):
+    types: tuple[str, ...]  # the options chosen, in form order
+    unrecognised: tuple[str, ...] = ()  # ticked words that are none of the options, as written
+
+
 def pilot_types(text: str, *, struck: Iterable[str] = ()) -> tuple[str, ...]:
-    """The pilot types the applicant chose on the cover.
+    """The pilot types the applicant chose on the cover (`read_pilot_types`)."""
+    return read_pilot_types(text, struck=struck).types
+
+
+def read_pilot_types(text: str, *, struck: Iterable[str] = ()) -> PilotReading:
+    """The pilot types the applicant chose on the cover, and what was ticked that is no option.
 
     Boxes and names may share a line in either order, stand on lines of
     their own (a table of cells), or the other options may simply have been
@@ -1500,11 +1818,13 @@ def pilot_types(text: str, *, struck: Iterable[str] = ()) -> tuple[str, ...]:
     left alone is the chosen one. A strike is also emphasis, or lies over the
     whole ticked line, so struck options are deleted only when the cover
     read as it stands shows no choice: a tick is never moved to another option.
+    Nor is a tick beside words that are none of the options (`_Unknown`): they
+    are returned as `unrecognised`, and no option is read for that tick.
     """
     marked = _normalise_marks(text)
     chosen = _choice(marked)
     names = {m.group() for piece in struck for m in _OPTION.finditer(_normalise_marks(piece))}
-    if chosen or not names:
+    if chosen.types or chosen.unrecognised or not names:
         return chosen
     return _choice(_strike_out(marked, names))
 
@@ -1521,14 +1841,24 @@ def _strike_out(marked: str, names: set[str]) -> str:
     return marked
 
 
-def _choice(marked: str) -> tuple[str, ...]:
+def _choice(marked: str) -> PilotReading:
     """The options chosen on a cover whose marks are normalised (`_normalise_marks`)."""
     paired = _names_then_marks(marked)
     if paired is not None:
-        return paired
+        return PilotReading(paired)
     items: list[tuple[str, object]] = []  # ("names", tokens) | ("marks", checked) | ("text", None)
+    block = False  # in the 试点类型 block: its own line and the option lines after it
     for line in marked.split("\n"):
         tokens = _line_tokens(line)
+        has_name = any(k == "name" for k, _ in tokens)
+        if "试点类型" in norm(line):
+            block = True
+        elif not tokens and line.strip():
+            block = False
+        if (has_name or block) and len(line) <= _MAX_OPTION_LINE and any(k == "mark" and m.checked for k, m in tokens):
+            # Only there is a word beside a tick an option of its own: elsewhere on the cover
+            # (填报说明) a ✓ is a bullet.
+            tokens = _line_tokens(line, unknown=True)
         if any(k == "name" for k, _ in tokens):
             items.append(("names", tokens))
         elif tokens and not re.sub(f"[{CHECKED}{UNCHECKED}\\s]", "", line):
@@ -1537,7 +1867,7 @@ def _choice(marked: str) -> tuple[str, ...]:
             items.append(("text", None))
     named = [i for i, (kind, _) in enumerate(items) if kind == "names"]
     if not named:
-        return ()
+        return PilotReading(())
     chosen: set[str] = set()
     for i in named:
         chosen |= _line_choice(items[i][1])
@@ -1554,13 +1884,16 @@ def _choice(marked: str) -> tuple[str, ...]:
                 if 0 <= j < len(items) and items[j][0] == "names":
                     names = [v for k, v in items[j][1] if k == "name"]
                     chosen.add(names[0] if before else names[-1])
-    found = {v for i in named for k, v in items[i][1] if k == "name"}
-    if len(found) == 1:
+    unknown = list(dict.fromkeys(
+        v for i in named for k, v in items[i][1] if k == "name" and isinstance(v, _Unknown) and v in chosen
+    ))
+    found = {v for i in named for k, v in items[i][1] if k == "name" and not isinstance(v, _Unknown)}
+    if len(found) == 1 and not unknown:
         chosen = found  # the other options deleted: what is left is the choice
     if not chosen:
         odd = _odd_box(marked)
         chosen = {odd} if odd else chosen
-    return tuple(name for name in PILOT_TYPES if name in chosen)
+    return PilotReading(tuple(name for name in PILOT_TYPES if name in chosen), tuple(str(v) for v in unknown))
 
 
 def _odd_box(text: str) -> str | None:
@@ -1619,6 +1952,21 @@ def _basic(region: Region) -> dict:
         "leader": Person(**{k: v for k, v in people["leader"].items()}),
         "contact": Person(**{k: v for k, v in people["contact"].items()}),
     }
+
+
+def _tabbed(region: Region) -> Region:
+    """The region with each paragraph of two or more tab-separated pieces read as a table row, one
+    cell per piece (empty ones kept, so the columns line up with a header typed the same way): the
+    notice's text, copied, gives its tables as such lines (序号⇥姓名⇥性别…)."""
+    rows = []
+    for row in region.rows:
+        lines = [line for cell in row.cells for line in cell.lines if line.strip()]
+        if row.is_table or len(row.cells) != 1 or len(lines) != 1 or lines[0].count("\t") < 2:
+            rows.append(row)
+            continue
+        cells = [Cell(col, 1, [piece.strip()] if piece.strip() else []) for col, piece in enumerate(lines[0].split("\t"))]
+        rows.append(Row(cells, True, row.set_off, row.struck))
+    return Region(rows, region.title)
 
 
 def _columns(header: Row, rules: list[tuple[str, tuple[str, ...]]]) -> dict[int, tuple[int, str]]:
@@ -1967,6 +2315,8 @@ def _next_line_value(lines: list[str], n: int) -> str:
             continue
         if _ACCOUNT.match(line) or line.endswith(_COLONS) or re.match(r"^(小|合|总|共)\s*计", line):
             return ""
+        if not re.search(r"[^\W_]", line):
+            return ""  # a rule printed under the account line (------): nothing written
         return line.strip(";；,，。").strip()
     return ""
 
@@ -2046,12 +2396,66 @@ def read_form(data: bytes) -> Application:
         return Application(problems=(UNREADABLE,))
 
 
+def _second_form(rows: list[Row], copies: list) -> list[Finding]:
+    """A finding when more than one copy of the form in the file is filled in (a revision above
+    the old draft, two units' forms in one file): only one is read, and the applicant must say
+    which by sending one form per file. A blank template beside the filled form is no second form."""
+    filled = []  # (unit, read)
+    for titles, read in copies:
+        start, end = min(titles.values())[0], max(titles.values())[0]
+        # Sections 一 to 七 of this copy: 八 runs on into the next copy's cover.
+        regions = split_sections(rows[start:end + 1])
+        basic = _basic(regions[1])
+        parts = (_participants(_tabbed(regions[2])), _schedule(_tabbed(regions[6])), _budget(_tabbed(regions[7]))["budget_items"])
+        texts = [_section_text(regions[i]).text for i in (3, 4, 5)]
+        if basic["unit_name"] or basic["leader"].name or any(parts) or any(texts):
+            filled.append((_without_tabs(basic["unit_name"]), read))
+    if len(filled) < 2:
+        return []
+    units = list(dict.fromkeys(unit for unit, _ in filled if unit))
+    count = "两" if len(filled) == 2 else str(len(filled))
+    listed = "、".join(f"“{u}”" for u in units[:4]) + ("等" if len(units) > 4 else "")
+    named = f"申报单位分别为{listed}" if len(units) > 1 else "可能是修改稿和旧稿"
+    n = next(i for i, (_, read) in enumerate(filled) if read) if any(read for _, read in filled) else None
+    which = f"（目前读取的是第{'一二三四五六七八九十'[n]}份）" if n is not None and n < 10 else ""
+    return [Finding(
+        "two_forms_in_word",
+        ERROR,
+        f"Word 版申报书文件中有{count}份填写过的申报书（{named}），无法确定以哪一份为准{which}。"
+        "请每个 Word 文件只保留一份申报书：修改后的申报书请删除旧稿，其他单位的申报书请由该单位单独发送，"
+        "然后重新发送 Word 版和盖章 PDF 版。",
+        "Word 版申报书",
+    )]
+
+
+_TAB = re.compile(r"[ \u3000]*\t[\t \u3000]*")
+
+
+def _without_tabs(value):
+    """`value` (a field, or a record of fields) with each tab written as a space: values are quoted
+    in replies, where a raw tab shows as a gap or a box."""
+    if isinstance(value, str):
+        return _TAB.sub(" ", value) if "\t" in value else value
+    if isinstance(value, tuple):
+        return tuple(_without_tabs(v) for v in value)
+    if dataclasses.is_dataclass(value):
+        changes = {f.name: _without_tabs(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes) if any(v is not getattr(value, k) for k, v in changes.items()) else value
+    return value
+
+
 def parse_rows(rows: list[Row], pictures: int = 0) -> Application:
     """Build the Application from the flattened rows of a readable document."""
-    regions = split_sections(rows)
+    copies: list = []
+    regions = split_sections(rows, copies)
     fields: dict = {}
     fields.update(_cover(regions[0]))
+    problems = list(fields.pop("problems"))
+    if len(copies) > 1:
+        problems.extend(_second_form(rows, copies))
     fields.update(_basic(regions[1]))
+    for index in (2, 6, 7):  # the sections printed as tables
+        regions[index] = _tabbed(regions[index])
     fields["participants"] = _participants(regions[2])
     fields["work_basis"] = _section_text(regions[3])
     fields["plan"] = _section_text(regions[4])
@@ -2061,12 +2465,12 @@ def parse_rows(rows: list[Row], pictures: int = 0) -> Application:
     fields.update(_opinion(regions[8]))
     headings = sum(1 for i in range(1, 9) if regions[i].rows)
     cover = norm(regions[0].text())
-    app = Application(**fields)
+    app = Application(**{k: _without_tabs(v) for k, v in fields.items()}, problems=tuple(problems))
     if headings < 2 and "试点类型" not in cover:
         # Not this call's 申报书 at all (a letter, another call's form), or a scan of it pasted in.
         text = sum(len(norm(line)) for line in _flat_lines(rows) if not _scan_caption(line))
         problem = PICTURES_ONLY if pictures and text <= MAX_TEXT_OF_A_SCAN else NOT_THE_FORM
         return dataclasses.replace(app, problems=(problem,))
-    if app == Application():
+    if dataclasses.replace(app, problems=()) == Application():
         return dataclasses.replace(app, problems=(BLANK_FORM,))
     return app

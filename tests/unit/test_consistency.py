@@ -246,3 +246,19 @@ def test_a_total_in_wan_yuan_matches_as_printed():
     text = f"申报单位：新乡市红旗区科学技术协会\n{BASIS}\n{PLAN}\n七、经费支出预算表（单位：万元）\n合计 0.36\n"
     assert codes(app, facts(text)) == []
     assert codes(dataclasses.replace(app, budget_total_text="0.38", budget_total=Decimal(3800)), facts(text)) == [("unit_mismatch", "error", False)]
+
+
+def test_every_total_row_of_the_pdf_is_read():
+    """Two forms in one file (a revision above its old draft): the PDF has a 合计 row for each.
+    Only the last was read, so the PDF of the very same .docx was "not the same version"."""
+    from decimal import Decimal
+
+    from pipeline.consistency import pdf_total, pdf_total_readings
+
+    two = "七、经费支出预算表\n合计: 3,600.00 (单位:人民币元)\n八、申报单位意见\n七、经费支出预算表\n合计: 4500 (单位:人民币元)"
+    assert {Decimal(3600), Decimal(4500)} <= set(pdf_total_readings(two))
+    assert pdf_total(two) == 4500  # the last row still comes first
+    text = f"申报单位：新乡市红旗区科学技术协会\n三、工作基础\n{BASIS}\n四、试点建设方案\n{PLAN}\n"
+    for word_total in (3600, 4500):
+        app = dataclasses.replace(APP, budget_total=Decimal(word_total), budget_total_text=str(word_total))
+        assert codes(app, facts(text + two)) == []

@@ -1591,3 +1591,299 @@ def test_a_filled_mark_among_hollow_ones_is_the_choice(text, expected):
 def test_a_radio_button_cover_in_word_is_read():
     lines = ["试点类型：", "● 县级科协试点", "○ 高校科协试点", "○ 市级学会试点", "○ 其它单位", "申报单位：新乡市红旗区科协"]
     assert read_form(docx_of(lines)).pilot_types == ("县级科协试点",)
+
+
+# -- QA round 7: forms retyped in other programs (LibreOffice, pandoc, pasted text) ---------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("试点类型：县（市、区）科协试点", ("县级科协试点",)),
+        ("试点类型：\n☑县（市、区）科协试点\n□高校科协试点\n□市级学会试点\n□其它单位", ("县级科协试点",)),
+        ("试点类型：□县级科协试点　☑高校科协　□市级学会试点　□其它单位", ("高校科协试点",)),
+        ("试点类型：□县级科协试点　□高校科协试点　□市级学会试点　☑其它", ("其它单位",)),
+        ("试点类型：市级学会", ("市级学会试点",)),
+        ("试点类型：县级科协", ("县级科协试点",)),
+        ("试点类型：其他", ("其它单位",)),
+        ("试点类型：☑县(市/区)科协 □高校科协 □市级学会 □其他", ("县级科协试点",)),
+        ("试点类型：\n□ 县（市、区）科协\n□ 高校科协\n□ 市级学会\n（√）其他", ("其它单位",)),
+        ("县级科协□  高校科协□  市级学会☑  其他□", ("市级学会试点",)),
+        ("试点类型：□县级科协试点 □高校科协试点 □市级学会试点 ☑其它：新乡华兴智能科技有限公司", ("其它单位",)),
+    ],
+)
+def test_pilot_type_option_names_typed_in_other_words(text, expected):
+    """People shorten the option names (高校科协, 其它) or copy the notice's 县（市、区）科协: the same option.
+    ☑其它 was read as 市级学会试点 and accepted for a company."""
+    from pipeline.forms.docx import pilot_types
+
+    assert pilot_types(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["试点类型：市级学会试点\n本会联合高校科协、市级学会开展活动", "试点类型：\n☑市级学会试点\n联合高校科协、市级学会和其他"],
+)
+def test_short_option_names_inside_other_text_are_not_options(text):
+    from pipeline.forms.docx import pilot_types
+
+    assert pilot_types(text + "\n高校科协开展的 其他 活动") == ("市级学会试点",)
+
+
+@pytest.mark.parametrize(
+    "lines, seen",
+    [
+        (["试点类型：□县级科协试点　□高校科协试点　□市级学会试点　☑社会组织"], "社会组织"),
+        (["试点类型：", "□县级科协试点", "□高校科协试点", "□市级学会试点", "☑企业"], "企业"),
+        (["试点类型：县级科协试点□ 高校科协试点□ 市级学会试点□ 民营企业☑"], "民营企业"),
+        (["试点类型：", "☑县直单位", "□高校科协试点", "□市级学会试点", "□其它单位"], "县直单位"),
+        # boxes before every name: what follows the tick is what was ticked, even written as a sentence
+        (["试点类型：□县级科协试点 □高校科协试点 □市级学会试点 ☑企业，新乡华兴智能科技有限公司"], "企业，新乡华兴智能科技有限公司"),
+    ],
+)
+def test_a_tick_beside_an_option_name_we_do_not_know_goes_to_no_other_option(lines, seen):
+    """The tick is the applicant's, next to words we cannot match: no type is read (never the neighbour's),
+    and the reply quotes what was ticked instead of saying 未勾选 alone."""
+    from pipeline.consistency import pdf_pilot_types
+
+    app = read_form(docx_of(lines + ["申报单位：新乡市红旗区科协"]))
+    assert app.pilot_types == ()
+    (problem,) = [p for p in app.problems if p.code == "pilot_type_unrecognized"]
+    assert f"“{seen}”" in problem.message and problem.severity == "error" and not problem.staff_only
+    assert pdf_pilot_types("\n".join(lines)) == ()
+
+
+def test_a_retyped_option_name_read_from_word_raises_no_problem():
+    app = read_form(docx_of(["试点类型：", "☑县（市、区）科协试点", "□高校科协试点", "□市级学会试点", "□其它单位",
+                             "申报单位：新乡市红旗区科协"]))
+    assert app.pilot_types == ("县级科协试点",) and app.problems == ()
+
+
+def basic_lines(app: Application, gap: str) -> list[str]:
+    """Cover and section 一 retyped as paragraphs, two "标签：值" pairs on a line separated by `gap`."""
+    lead, contact = app.leader, app.contact
+    return [
+        "试点类型：", "☑县级科协试点", "□高校科协试点", "□市级学会试点", "□其它单位",
+        f"申报单位：{app.cover_unit}", f"主要负责人：{app.cover_leader}{gap}联系方式：{app.cover_contact}",
+        f"申报时间：{app.cover_date}", "一、申报单位基本情况", f"单位名称：{app.unit_name}",
+        f"试点负责人：{lead.name}{gap}职称/职务：{lead.title}", f"电子邮箱：{lead.email}{gap}联系电话：{lead.phone}",
+        f"试点联系人：{contact.name}{gap}职称/职务：{contact.title}", f"电子邮箱：{contact.email}{gap}手机号码：{contact.phone}",
+        f"单位地址：{app.address}", "二、主要参加人员",
+    ]
+
+
+BASIC_FIELDS = ("cover_unit", "cover_leader", "cover_contact", "cover_date", "unit_name", "leader", "contact", "address")
+
+
+@pytest.mark.parametrize("gap", ["\u3000\u3000", "    ", "\xa0\xa0", "\t", " \t "], ids=["ideographic", "spaces", "nbsp", "tab", "mixed"])
+@pytest.mark.parametrize("in_cell", [False, True], ids=["paragraphs", "one-cell"])
+def test_two_label_value_pairs_on_one_line(gap, in_cell):
+    """试点负责人：王建国　　职称/职务：主席 read 职称/职务 as part of the name: 7 fields "未填写"."""
+    import docx as python_docx
+
+    app = APPS[0]
+    lines = basic_lines(app, gap)
+    if in_cell:
+        doc = python_docx.Document()
+        for line in lines[:8]:
+            doc.add_paragraph(line)
+        doc.add_paragraph(lines[8])
+        set_cell(doc.add_table(rows=1, cols=1).rows[0].cells[0], "\n".join(lines[9:-1]))
+        doc.add_paragraph(lines[-1])
+        buf = io.BytesIO()
+        doc.save(buf)
+        data = buf.getvalue()
+    else:
+        data = docx_of(lines)
+    got = read_form(data)
+    assert {f: getattr(got, f) for f in BASIC_FIELDS} == {f: getattr(app, f) for f in BASIC_FIELDS}
+
+
+def test_a_label_inside_a_value_without_its_own_colon_stays_in_the_value():
+    app = read_form(docx_of(["一、申报单位基本情况", "单位地址：新乡市红旗区 联系电话 旁边的院子", "二、主要参加人员"]))
+    assert app.address == "新乡市红旗区 联系电话 旁边的院子"
+
+
+def pasted_form_lines(app: Application) -> list[str]:
+    """The whole form typed as the notice's text shows it: one line per table row, tabs between cells."""
+    lead, contact, t = app.leader, app.contact, "\t"
+    lines = ["新乡市科技志愿服务试点建设 申报书", "试点类型："]
+    lines += [("☑" if name in app.pilot_types else "□") + name for name in ("县级科协试点", "高校科协试点", "市级学会试点", "其它单位")]
+    lines += [f"申报单位：{app.cover_unit}", f"主要负责人：{app.cover_leader}", f"联系方式：{app.cover_contact}",
+              f"申报时间：{app.cover_date}", "新乡市科学技术协会", "填 报 说 明"]
+    lines += ["一、申报单位基本情况\t\t\t\t\t\t", f"单位名称{t}{app.unit_name}{t * 5}",
+              f"试点负责人{t}{lead.name}{t}职称/职务{t}{lead.title}", f"电子邮箱{t}{lead.email}{t}联系电话{t}{lead.phone}",
+              f"试点联系人{t}{contact.name}{t}职称/职务{t}{contact.title}", f"电子邮箱{t}{contact.email}{t}手机号码{t}{contact.phone}",
+              f"单位地址{t}{app.address}", "二、主要参加人员\t\t\t\t\t\t",
+              t.join(["序号", "姓名", "性别", "职务/职称", "工作单位", "在试点建设中承担的主要工作", "联系方式"])]
+    lines += [t.join([p.seq, p.name, p.gender, p.title, p.employer, p.role, p.phone]) for p in app.participants]
+    for heading, section in (("三、工作基础", app.work_basis), ("四、试点建设方案", app.plan), ("五、考核指标", app.indicators)):
+        lines += [heading + t * 6, "(限 1500 字以内)" + t * 6] + section.text.split("\n")
+    lines += ["六、计划进度及阶段目标", t.join(["实施阶段", "目标内容", "时间跨度"])]
+    lines += [t.join([s.name, s.goal, s.period]) for s in app.schedule]
+    lines += ["七、经费支出预算表(单位:人民币元)", "注: 经费支出合计不超过 4000 元。", t.join(["序号", "支出事项", "金额", "测算依据/标准"])]
+    lines += [t.join([b.seq, b.item, b.amount_text, b.basis]) for b in app.budget_items]
+    lines += [t.join(["", "合计:", app.budget_total_text, "(单位:人民币元)"])]
+    lines += [f"乙方账户信息 (请与单位财务部门核实后填写){t}开户名: {app.account_name} 开户银行: {app.account_bank} 账号: {app.account_number}"]
+    lines += ["八、申报单位意见", "申报单位意见:经审核，同意申报。", f"法定代表人(签字):{lead.name}", "(公章)", app.opinion_date]
+    return lines
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_table_rows_typed_as_tab_separated_lines(index):
+    """The notice is published as text: copied, its tables are lines with tabs between cells.
+    二、六、七 read "未填写" and the tabs reached the reply inside the glued 一 values."""
+    app = APPS[index]
+    got = read_form(docx_of(pasted_form_lines(app)))
+    assert diff(got, app) == {}
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if dataclasses.is_dataclass(value):
+        return [s for f in dataclasses.fields(value) for s in _strings(getattr(value, f.name))]
+    if isinstance(value, tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_no_tab_character_reaches_a_value():
+    """Values go into replies: a raw tab shows as a gap or a box in a mail client."""
+    app = APPS[0]
+    lines = pasted_form_lines(app)
+    lines[lines.index(f"单位地址\t{app.address}")] = f"单位地址\t河南省新乡市\t红旗区新二街168号"
+    got = read_form(docx_of(lines))
+    assert got.address and not [s for s in _strings(got) if "\t" in s]
+
+
+def test_a_tab_indented_paragraph_in_the_plan_stays_text():
+    app = APPS[0]
+    lines = pasted_form_lines(app)
+    first = app.plan.text.split("\n")[0]
+    lines[lines.index(first)] = "\t\t" + first
+    assert read_form(docx_of(lines)).plan == app.plan
+
+
+@pytest.mark.parametrize("second", [1, 0], ids=["two-units", "old-draft-below"])
+def test_two_filled_forms_in_one_file_are_questioned(second):
+    """A revision pasted above the old draft, or a second unit's form: one was read silently and the PDF's
+    other 合计 made the reply say the files were not the same version."""
+    app = APPS[0]
+    other = APPS[second] if second else dataclasses.replace(
+        app, budget_total=app.budget_total + 900, budget_total_text=str(app.budget_total + 900))
+    got = read_form(forms_one_after_the_other(build_form_docx(app), build_form_docx(other)))
+    (problem,) = [p for p in got.problems if p.code == "two_forms_in_word"]
+    assert problem.severity == "error" and "两份" in problem.message
+    if second:
+        assert APPS[0].unit_name in problem.message and APPS[1].unit_name in problem.message
+
+
+def test_a_blank_template_beside_the_filled_form_is_not_a_second_form():
+    app = APPS[0]
+    filled, blank = build_form_docx(app), build_form_docx(Application())
+    for data in (forms_one_after_the_other(filled, blank), forms_one_after_the_other(blank, filled)):
+        assert read_form(data).problems == ()
+
+
+NUMBERING = (
+    f'<w:numbering xmlns:w="{W}">'
+    '<w:abstractNum w:abstractNumId="1"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/><w:lvlText w:val="☒"/></w:lvl></w:abstractNum>'
+    '<w:abstractNum w:abstractNumId="2"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/><w:lvlText w:val="☐"/></w:lvl></w:abstractNum>'
+    '<w:abstractNum w:abstractNumId="3"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/><w:lvlText w:val="\uf0fc"/>'
+    '<w:rPr><w:rFonts w:ascii="Wingdings" w:hAnsi="Wingdings" w:hint="default"/></w:rPr></w:lvl></w:abstractNum>'
+    '<w:abstractNum w:abstractNumId="4"><w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/><w:lvlText w:val="\uf0a8"/>'
+    '<w:rPr><w:rFonts w:ascii="Wingdings" w:hAnsi="Wingdings"/></w:rPr></w:lvl></w:abstractNum>'
+    '<w:abstractNum w:abstractNumId="5"><w:lvl w:ilvl="0"><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl></w:abstractNum>'
+    '<w:num w:numId="11"><w:abstractNumId w:val="1"/></w:num><w:num w:numId="12"><w:abstractNumId w:val="2"/></w:num>'
+    '<w:num w:numId="13"><w:abstractNumId w:val="3"/></w:num><w:num w:numId="14"><w:abstractNumId w:val="4"/></w:num>'
+    '<w:num w:numId="15"><w:abstractNumId w:val="5"/></w:num>'
+    "</w:numbering>"
+)
+
+
+def with_bullets(lines: list[tuple[str, int | None]]) -> bytes:
+    """Paragraphs drawn with the list numbering `numId` (None: none), as pandoc writes a task list
+    (`- [x] 其它单位`) and Word's bullet library draws a ✓ or ☐ bullet."""
+
+    def edit(root):
+        for p in root.iter(f"{{{W}}}p"):
+            text = "".join(t.text or "" for t in p.iter(f"{{{W}}}t"))
+            num = dict(lines).get(text)
+            if num is not None:
+                ppr = p.find(f"{{{W}}}pPr")
+                if ppr is None:
+                    ppr = etree.SubElement(p, f"{{{W}}}pPr")
+                    p.insert(0, ppr)
+                ppr.append(w(f'<w:numPr><w:ilvl w:val="0"/><w:numId w:val="{num}"/></w:numPr>'))
+
+    data = edit_document(docx_of([text for text, _ in lines]), edit)
+    return rewrite_package(data, {"word/numbering.xml": lambda body: NUMBERING.encode("utf-8")})
+
+
+@pytest.mark.parametrize("ticked, empty", [(11, 12), (13, 14)], ids=["pandoc-task-list", "wingdings-bullets"])
+def test_a_checkbox_drawn_as_a_list_bullet(ticked, empty):
+    """pandoc writes `- [x] 其它单位` as a list item whose bullet is ☒: the text holds only the name."""
+    lines = [("试点类型：", None), ("县级科协试点", empty), ("高校科协试点", empty), ("市级学会试点", empty),
+             ("其它单位", ticked), ("申报单位：新乡市红旗区科协", None)]
+    assert read_form(with_bullets(lines)).pilot_types == ("其它单位",)
+
+
+def test_list_numbers_and_bullets_outside_the_cover_are_not_text():
+    """Word's 字数 leaves out list numbers and bullets: so does the reader."""
+    app = APPS[0]
+    first = app.plan.text.split("\n")[0]
+    lines = [(line, None) for line in pasted_form_lines(app)]
+    lines[[t for t, _ in lines].index(first)] = (first, 11)
+    assert read_form(with_bullets(lines)).plan == app.plan
+
+
+# The form as the notice's text gives it (附件, copied from the web page): tables as tabbed lines.
+NOTICE_FORM = [
+    "新乡市科技志愿服务试点建设 申报书", "试点类型：", " 县级科协试点", " 高校科协试点", " 市级学会试点", " 其它单位",
+    "申报单位：", "主要负责人：", "联系方式：", "申报时间：", "新乡市科学技术协会", "填 报 说 明",
+    "1. 申报书填写内容须实事求是，表述应明确、严谨。相应栏目请填写完整。格式不符的不予受理。",
+    "一、申报单位基本情况\t\t\t\t\t\t", "单位名称\t\t\t\t\t\t", "试点负责人\t\t职称/职务\t\t\t\t", "电子邮箱\t\t联系电话\t\t\t\t",
+    "试点联系人\t\t职称/职务\t\t\t\t", "电子邮箱\t\t手机号码\t\t\t\t", "单位地址\t\t\t\t\t\t", "二、主要参加人员\t\t\t\t\t\t",
+    "序号\t姓名\t性别\t职务/职称\t工作单位\t在试点建设中承担的主要工作\t联系方式", "三、工作基础\t\t\t\t\t\t",
+    "(填写科技志愿服务相关的工作经验、成果等情况, 以及辖区内高校、科研院所、医疗卫生机构等的数量和联系合作等情况, 限 1500 字以内)\t\t\t\t\t\t",
+    "四、试点建设方案\t\t\t\t\t\t", "(围绕试点建设的主要任务进行填写，需集中体现目标任务、工作思路、具体举措、保障措施等，限 1500 字以内)",
+    "五、考核指标", "(提出完成试点建设的考核指标，考核指标需要可量化，包括具体事项、质量、数量等要素，限 500 字以内)",
+    "六、计划进度及阶段目标", "实施阶段\t目标内容\t时间跨度", "第一阶段\t**年**月至**月", "第二阶段\t\t", "第三阶段\t\t",
+    ".....\t(实施阶段以工作方案为准, 数量可增减)\t", "七、经费支出预算表(单位:人民币元)", "注: 经费支出合计不超过 4000 元。",
+    "序号\t支出事项\t金额\t测算依据/标准", "\t合计:\t\t(单位:人民币元)",
+    "乙方账户信息 (请与单位财务部门核实后填写)\t开户名: 开户银行: 账号:", "----------------------------------\t----------------------",
+    "八、申报单位意见", "申报单位意见:", "法定代表人(签字):", "(公章)", "年 月 日",
+]
+
+
+def test_the_notices_form_copied_as_text_is_a_blank_form():
+    assert blank_form_finding_only(read_form(docx_of(NOTICE_FORM)))
+
+
+@pytest.mark.parametrize("notice_first", [True, False], ids=["notice-above", "notice-below"])
+def test_the_notices_form_copied_beside_the_filled_form_is_no_second_form(notice_first):
+    """A blank copy, no second form; and its header row 序号⇥…⇥联系方式, read as labels, must not give
+    the cover's 联系方式 the title below it (三、工作基础)."""
+    app = APPS[0]
+    notice, filled = docx_of(NOTICE_FORM), build_form_docx(app)
+    got = read_form(forms_one_after_the_other(*((notice, filled) if notice_first else (filled, notice))))
+    assert diff(got, app) == {}
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("□县级科协试点\u3000 高校科协试点\u3000□市级学会试点\u3000□其它单位 ☑", ("高校科协试点",)),
+        ("□县级科协试点\u3000 高校科协\u3000□市级学会试点\u3000□其它单位 ☑", ("高校科协试点",)),
+        (" 县级科协试点\u3000□高校科协试点\u3000□市级学会试点\u3000□其它单位 ☑", ("县级科协试点",)),
+        ("□县级科协试点\u3000□高校科协试点\u3000□市级学会试点\u3000 其它 ☑", ("其它单位",)),
+        ("县级科协试点□\u3000高校科协试点 \u3000市级学会试点□\u3000其它单位□ ☑", ("高校科协试点",)),
+    ],
+)
+def test_a_tick_moved_to_the_end_of_the_line_in_pdf_text(line, expected):
+    """LibreOffice draws ☑ in a fallback font and its PDF text writes that glyph at the end of the line:
+    the one option left without its box owns it (it was read as 其它单位, the last option: "不是同一版本")."""
+    from pipeline.consistency import pdf_pilot_types
+
+    assert pdf_pilot_types(f"试点类型：{line}\n申报单位：河南师范大学科学技术协会") == expected

@@ -308,3 +308,12 @@ def test_an_invalid_bank_account_is_quoted_masked():
     found = [f for f in findings(replace(BASE, account_number="6222-0217-0000-1234-567X")) if f.code == "contact_invalid"]
     assert len(found) == 1 and "****567X" in found[0].message
     assert "0217" not in found[0].message and "6222" not in found[0].message
+
+
+def test_an_unrecognised_tick_is_told_what_was_ticked_not_also_that_nothing_was():
+    """The reader quotes the ticked words that are no option; "未勾选" beside it contradicted it."""
+    from pipeline.models import Finding
+
+    seen = Finding("pilot_type_unrecognized", "error", "封面“试点类型”勾选的是“社会组织”，不是申报书列出的选项。", "封面 / 试点类型")
+    assert codes(replace(BASE, pilot_types=(), problems=(seen,))) == ["pilot_type_unrecognized"]
+    assert codes(replace(BASE, pilot_types=())) == ["pilot_type_invalid"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.checks import Context
+from pipeline.errors import RulesError
 from pipeline.models import BudgetItem, Document, PdfFacts, SealEvidence, Section, Submission
 from pipeline.ruleset import load_rules
 from pipeline.samples.apps import sample_applications
@@ -65,3 +66,99 @@ def test_rules_check_names_the_problem(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipeline", "rules", "check", str(bad)], capture_output=True, text=True)
     assert result.returncode == 1
     assert "budget_summ" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def intake(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("edit", [
+    ("correction_window_days = 3", 'correction_window_days = "5天"'),
+    ("pairing_window_minutes = 30", 'pairing_window_minutes = "30分钟"'),
+    ('params = { section = "七、经费支出预算表" }', 'params = "七、经费支出预算表"'),
+])
+def test_a_broken_rules_file_ends_every_command_with_one_line(tmp_path, edit):
+    """`rules check`, and a command loading the rules (cron's import/poll), end with one Chinese line, exit 1."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(RULES_2025.read_text(encoding="utf-8").replace(*edit, 1), encoding="utf-8")
+    config = tmp_path / "intake.toml"
+    config.write_text('[storage]\ndir = "data"\n[campaign]\nrules = "bad.toml"\n', encoding="utf-8")
+    sample = sorted((ROOT / "data" / "samples").glob("*.eml"))[0]
+    for args in (["rules", "check", str(bad)], ["import", "--config", str(config), str(sample)], ["reprocess", "--config", str(config)]):
+        result = intake(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("错误："), (args, result.stderr)
+
+
+def test_rules_check_warns_when_the_blank_form_states_other_limits():
+    """The 2026 example still names the 2025 form (限 1500 字, 4000 元): a warning, the file stays valid."""
+    result = intake("rules", "check", str(RULES_2026))
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stdout.splitlines() if line.startswith("提醒：")]
+    assert len(warning) == 1
+    for needle in ("申报书.docx", "三、工作基础 限 1500 字（规则 2000 字）", "五、考核指标 限 500 字（规则 800 字）", "4000 元（规则 6000 元）"):
+        assert needle in warning[0], warning[0]
+    assert "提醒" not in intake("rules", "check", str(RULES_2025)).stdout
+
+
+def _form_with(text_edits: dict[str, str]) -> bytes:
+    """The shipped blank form with some of its words changed (as next year's form would be)."""
+    import io
+    import zipfile
+
+    source = ROOT / "templates" / "forms" / "申报书.docx"
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "word/document.xml":
+                text = data.decode("utf-8")
+                for old, new in text_edits.items():
+                    assert old in text, old
+                    text = text.replace(old, new)
+                data = text.encode("utf-8")
+            zout.writestr(info, data)
+    return out.getvalue()
+
+
+def test_a_blank_form_beside_the_rules_file_is_the_one_attached(tmp_path):
+    """Next year's form is kept beside the rules file (templates/ of an installed package is not for editing)."""
+    from pipeline.replies import blank_form_attachment
+
+    form = _form_with({"等情况, 限 1500 字以内": "等情况, 限 2000 字以内", "限 500 字以内)": "限 800 字以内)", "不超过 4000 元": "不超过 6000 元"})
+    (tmp_path / "申报书2026.docx").write_bytes(form)
+    rules = tmp_path / "rules-2026.toml"
+    text = RULES_2026.read_text(encoding="utf-8").replace('blank_form = "申报书.docx"', 'blank_form = "申报书2026.docx"')
+    rules.write_text(text, encoding="utf-8")
+    rs = load_rules(rules)
+    attached = blank_form_attachment(rs.call)
+    assert attached is not None and attached[1] == form
+    # 四、试点建设方案 is 2500 字 in the 2026 rules, and this form still says 1500 there.
+    assert len(rs.warnings) == 1 and "四、试点建设方案 限 1500 字（规则 2500 字）" in rs.warnings[0]
+    assert "三、工作基础" not in rs.warnings[0] and "元" not in rs.warnings[0]
+    (tmp_path / "申报书2026.docx").write_bytes(b"not a docx")
+    with pytest.raises(RulesError, match="Word"):
+        load_rules(rules)
+
+
+def test_readme_documents_what_a_rules_file_may_say():
+    """A maintainer writes next year's file from the README: every [call] key, check, param, fixed code and placeholder."""
+    from pipeline.checks import REGISTRY
+    from pipeline.ruleset import CALL_KEYS, FIELD_KINDS, FIXED_CODES, READER_CODES, message_values
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## 规则文件"):readme.index("## 数据库结构")]
+    for key in CALL_KEYS:
+        assert f"`{key}`" in section, key
+    for name in [*FIXED_CODES, *FIELD_KINDS, *READER_CODES]:
+        assert f"`{name}`" in section, name
+    table = section[section.index("### 检查与参数"):section.index("### 固定代码")]
+    for name, spec in REGISTRY.items():
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{name}` ")), None)
+        assert row is not None, name
+        for param in spec.params:
+            assert f"`{param}`" in row, (name, param)
+        for variant, values in message_values(spec).items():
+            assert not variant or f"`{variant}`" in row, (name, variant)
+            for value in values:
+                assert f"{{{value}}}" in row, (name, value)
