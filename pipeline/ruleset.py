@@ -271,6 +271,9 @@ CALL_KEYS: dict[str, tuple[bool, str]] = {
     "correction_window_days": (False, "补正期限（天），默认 3"),
     "pairing_window_minutes": (False, "配对窗口（分钟），默认 30"),
     "blank_form": (False, "空白申报书 .docx 的文件名"),
+    "topic_words": (False, "判断无附件来信是否与本次征集有关的词（列表），默认 [\"申报\", \"申请\", \"试点\", \"志愿服务\"]"),
+    "next_steps": (False, "受理回执中的“后续安排”一句，默认“市科协将根据申报情况择优确定试点单位，结果另行通知。”"),
+    "late_closing": (False, "逾期通知的结束语，默认“欢迎贵单位继续关注市科协今后发布的相关通知。”"),
 }
 
 
@@ -501,7 +504,17 @@ def _parse_call(raw: dict[str, Any], path: str) -> Call:
         correction_window=timedelta(days=number("correction_window_days", 3, "天", "5")),
         pairing_window=timedelta(minutes=number("pairing_window_minutes", 30, "分钟", "30")),
         blank_form=_blank_form(text("blank_form"), path, where),
+        topic_words=_words(raw.get("topic_words", list(Call.topic_words)), where),
+        next_steps=text("next_steps", Call.next_steps),
+        late_closing=text("late_closing", Call.late_closing),
     )
+
+
+def _words(value: Any, where: str) -> tuple[str, ...]:
+    """topic_words: a non-empty list of non-empty words."""
+    if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.strip() for w in value):
+        raise RulesError(f"{where} topic_words 应为不空的词语列表，如 [\"申报\", \"试点\"]，而不是 {_shown(value)}")
+    return tuple(w.strip() for w in value)
 
 
 def _deadline(value: Any, where: str) -> datetime:

@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # checks and templates load only when an applicant is judged 
 
 log = logging.getLogger(__name__)
 
-APPLICATION_HINTS = re.compile(r"申报|申请|试点|志愿服务")
 ARCHIVE_OR_IMAGE = ARCHIVE_KINDS | {"image", "ofd"}  # winmail.dat too: Outlook hides the files in it
 
 
@@ -68,8 +67,12 @@ ENCRYPTED_WORD = Finding(
 )
 
 
-def classify(mail: Mail) -> str:
-    """'application', 'no_reply' or 'other' for one parsed mail."""
+def _hints(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, words)))
+
+
+def classify(mail: Mail, topic_words: tuple[str, ...] = ("申报", "申请", "试点", "志愿服务")) -> str:
+    """'application', 'no_reply' or 'other' for one parsed mail (`topic_words`: the call's, [call] topic_words)."""
     if mail.no_reply_reason:
         return "no_reply"
     roles = {role_of(a.kind) for a in mail.attachments}
@@ -77,16 +80,18 @@ def classify(mail: Mail) -> str:
         return "application"
     if any(f.code == "attachment_link_only" for f in mail.problems):
         return "application"
-    mentions = APPLICATION_HINTS.search(mail.subject or "") or APPLICATION_HINTS.search((mail.body_text or "")[:5000])
+    hints = _hints(topic_words)
+    mentions = hints.search(mail.subject or "") or hints.search((mail.body_text or "")[:5000])
     if mentions or any(a.kind in ARCHIVE_OR_IMAGE for a in mail.attachments):
         return "application"
     return "other"
 
 
-def _about_the_call(mail: Mail) -> bool:
+def _about_the_call(mail: Mail, topic_words: tuple[str, ...]) -> bool:
     """Whether the subject, the text or a file name speaks of the call (申报、试点…)."""
     texts = [mail.subject or "", (mail.body_text or "")[:5000], *(a.filename for a in mail.attachments)]
-    return any(APPLICATION_HINTS.search(t) for t in texts)
+    hints = _hints(topic_words)
+    return any(hints.search(t) for t in texts)
 
 
 class Runner:
@@ -163,7 +168,7 @@ class Runner:
                 sha256=raw.sha256,
                 problems=mail.problems + (_mail_too_large(len(raw.data), self.cfg.replies.max_mail_mb),),
             )
-        category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail))
+        category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail, self.ruleset.call.topic_words))
         staff_note = mail.no_reply_reason
         if category == "no_reply" and any(role_of(a.kind) in ("word", "pdf") for a in mail.attachments):
             # A machine's mark (Precedence: bulk from an OA system, a no-reply platform)
@@ -184,7 +189,7 @@ class Runner:
                 f"工作人员（{mail.sender}）转发的申报材料，未自动登记和回复：请让申报单位直接发送到本邮箱，"
                 "或把单位的原邮件另存为 .eml 后用 intake import 导入"
             )
-        if category == "application" and raw.folder in self.junk_folders and not _about_the_call(mail):
+        if category == "application" and raw.folder in self.junk_folders and not _about_the_call(mail, self.ruleset.call.topic_words):
             # The junk folder is read for applications the filter misfiled; the spam beside them
             # (an invoice.pdf from a stranger) is not an applicant to answer.
             category, staff_note = "no_reply", "垃圾邮件文件夹中与申报无关的邮件（未处理、未回复）"

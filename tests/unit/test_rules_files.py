@@ -53,6 +53,37 @@ def test_same_form_two_calls(app):
     assert judge(RULES_2026, app, after_2026) == {"late"}
 
 
+def test_the_letters_words_and_the_calls_topic_come_from_the_rules_file(tmp_path):
+    """What a receipt says comes next, a late notice's closing and the words that make a mail
+    about the call were the 2025 call's in code: another organizer's letters promised 市科协's selection."""
+    from pipeline.judge import judge as verdict_of
+    from pipeline.models import Finding, Mail
+    from pipeline.replies import ReplyInput, environment, render_reply
+    from pipeline.run import classify
+
+    text = RULES_2025.read_text(encoding="utf-8").replace('id = "xinxiang-2025-kjzyfw"', 'id = "henan-2026-kpjd"')
+    text = text.replace('next_steps = "市科协将根据申报情况择优确定试点单位，结果另行通知。"', 'next_steps = "省科协将组织专家评审，结果在省科协网站公布。"')
+    text = text.replace('late_closing = "欢迎贵单位继续关注市科协今后发布的相关通知。"', 'late_closing = "欢迎贵单位关注省科协今后的认定工作。"')
+    text = text.replace('topic_words = ["申报", "申请", "试点", "志愿服务"]', 'topic_words = ["认定", "科普基地"]')
+    rules = tmp_path / "henan.toml"
+    rules.write_text(text, encoding="utf-8")
+    call = load_rules(rules).call
+    when = datetime(2025, 6, 20, 10, tzinfo=CST)
+
+    def letter(findings, now):
+        inp = ReplyInput(verdict_of("a@qq.com", findings), "a@qq.com", "张三", "新乡市红旗区科协", "县级科协试点", "2025-KJZY-001",
+                         (), when, "<m@qq.com>", ())
+        return render_reply(inp, call, "中心 <kpzx350@163.com>", environment(), now)
+
+    receipt = letter((), when)
+    late = letter((Finding("late", "error", "已超过截止时间", "申报时间"),), when + timedelta(days=9))
+    assert "省科协将组织专家评审" in receipt.text and "市科协将根据申报情况" not in receipt.text
+    assert "欢迎贵单位关注省科协今后的认定工作。" in late.text and "市科协今后" not in late.text
+    question = Mail(sha256="0" * 64, message_id="<q@qq.com>", sender="a@qq.com", sender_name="", subject="请问科普基地认定需要什么材料",
+                    sent_at=when, received_at=when, body_text="")
+    assert classify(question, call.topic_words) == "application" and classify(question) == "other"
+
+
 def test_every_shipped_rules_file_checks_out():
     for path in sorted((ROOT / "rules").glob("*.toml")):
         result = subprocess.run([sys.executable, "-m", "pipeline", "rules", "check", str(path)], capture_output=True, text=True)
