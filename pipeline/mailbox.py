@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FETCH_BATCH = 20
+# Bytes of mail one FETCH may bring: 20 scans of 40 MB in one response held 800 MB at once.
+FETCH_BYTES = 64 * 1024 * 1024
 ID_FIELDS = {"name": "intake", "version": "0.1", "vendor": "xinxiang-kexie", "support-email": ""}
 
 
@@ -152,8 +154,7 @@ class Mailbox:
         from .models import RawMail
 
         assert self.client is not None
-        for i in range(0, len(uids), FETCH_BATCH):
-            batch = uids[i : i + FETCH_BATCH]
+        for batch in self._batches(uids):
             try:
                 resp = self.client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
             except (OSError, IMAPClientError) as exc:
@@ -165,7 +166,8 @@ class Mailbox:
                     # no response, or Dovecot's BODY[] NIL.
                     log.warning("UID %s vanished before it could be fetched", uid)
                     continue
-                body = bytes(data[b"BODY[]"])
+                body = data.pop(b"BODY[]")
+                body = body if isinstance(body, bytes) else bytes(body)
                 yield RawMail(
                     data=body,
                     sha256=hashlib.sha256(body).hexdigest(),
@@ -175,6 +177,29 @@ class Mailbox:
                     uidvalidity=state.uidvalidity,
                     uid=uid,
                 )
+
+
+    def _batches(self, uids: list[int]) -> Iterator[list[int]]:
+        """UIDs in groups of at most FETCH_BATCH mails and FETCH_BYTES bytes (a big mail alone)."""
+        assert self.client is not None
+        sizes: dict[int, int] = {}
+        for i in range(0, len(uids), 500):
+            try:
+                resp = self.client.fetch(uids[i : i + 500], ["RFC822.SIZE"])
+            except (OSError, IMAPClientError) as exc:
+                raise MailboxError(f"读取邮件大小失败：{_short(exc)}") from exc
+            sizes.update({int(u): d[b"RFC822.SIZE"] for u, d in resp.items() if isinstance(d.get(b"RFC822.SIZE"), int)})
+        batch: list[int] = []
+        total = 0
+        for uid in uids:
+            size = sizes.get(uid, 0)
+            if batch and (len(batch) >= FETCH_BATCH or total + size > FETCH_BYTES):
+                yield batch
+                batch, total = [], 0
+            batch.append(uid)
+            total += size
+        if batch:
+            yield batch
 
 
 def _aware(value) -> datetime | None:

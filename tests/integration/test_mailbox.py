@@ -59,3 +59,24 @@ def test_a_mail_deleted_between_search_and_fetch_is_skipped_not_a_crash(dovecot)
         other.logout()
         got = list(box.fetch(state, list(state.uids)))
     assert [r.uid for r in got] == [state.uids[0]]
+
+
+def test_big_mails_are_fetched_a_few_megabytes_at_a_time(dovecot, monkeypatch):
+    """20 scans of 40 MB came in one FETCH: the whole batch in memory at once."""
+    import pipeline.mailbox as mailbox_module
+
+    monkeypatch.setattr(mailbox_module, "FETCH_BYTES", 20 * 1024 * 1024, raising=False)
+    mails = [big_mail(9) + str(i).encode() for i in range(3)]
+    for data in mails:
+        append(dovecot, data, ON_TIME)
+    with mailbox(dovecot) as box:
+        state = box.state()
+        tracemalloc.start()
+        got = []
+        for raw in box.fetch(state, list(state.uids)):
+            got.append(raw.sha256)
+            del raw
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert len(got) == 3
+    assert peak < 2.2 * len(mails[0]), f"peak {peak / 1e6:.0f} MB for mails of {len(mails[0]) / 1e6:.0f} MB"
