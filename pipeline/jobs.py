@@ -129,8 +129,10 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                 with Mailbox(cfg.mailbox) as box:
                     since = call_published(cfg)
                     folders = box.folders()
+                    older = []
                     for folder in folders:
                         state = box.state(since=since, folder=folder)
+                        older += [f"{folder} {state.older} 封"] if state.older else []
                         seen = store.seen_uids(state.folder, state.uidvalidity)
                         new = [u for u in state.uids if u not in seen]
                         if new and not seen and store.folder_known(state.folder):
@@ -141,6 +143,9 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                             ingest = get_runner().ingest
                             for raw in _progress(box.fetch(state, new), len(new), progress):
                                 ingest(raw)
+                    if not dry_run:
+                        # Shown by `status`: mail the poll leaves alone is not mail nobody knows of.
+                        store.set_meta("older_mail", f"{since}|{'、'.join(older)}" if older else "")
             except (MailboxError, ConfigError) as exc:  # e.g. cron's environment lacks the code
                 error = str(exc)
             except IntakeError:

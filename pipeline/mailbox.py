@@ -34,7 +34,8 @@ ID_FIELDS = {"name": "intake", "version": "0.1", "vendor": "xinxiang-kexie", "su
 class FolderState:
     folder: str
     uidvalidity: int
-    uids: tuple[int, ...]  # every UID in the folder now
+    uids: tuple[int, ...]  # every UID in the folder now (received since the notice date)
+    older: int = 0  # mails in the folder received before the notice date: left alone
 
 
 # Names a junk folder goes by when the server does not flag it \Junk (163.com flags its 垃圾邮件).
@@ -129,7 +130,9 @@ class Mailbox:
             uids = self.client.search(criteria) if info.get(b"EXISTS", 1) else []
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"无法打开邮箱文件夹 {folder}：{_short(exc)}") from exc
-        return FolderState(folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)))
+        exists = info.get(b"EXISTS", 0)
+        older = max(exists - len(uids), 0) if since and isinstance(exists, int) else 0
+        return FolderState(folder, int(info[b"UIDVALIDITY"]), tuple(sorted(int(u) for u in uids)), older)
 
     def message_ids(self, uids: list[int]) -> dict[int, tuple[str, int]]:
         """Message-ID header and size of each UID, to recognise mail seen under an old

@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS retired_receipts (  -- numbers of applicants merged i
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY, kind TEXT, at TEXT, to_addrs TEXT
 );
-CREATE TABLE IF NOT EXISTS meta (      -- call_id, call_name: the call this database belongs to
+CREATE TABLE IF NOT EXISTS meta (      -- call_id, call_name: the call this database belongs to; older_mail: left before the notice date
     key TEXT PRIMARY KEY, value TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -507,6 +507,16 @@ class Store:
                 (ref.strip().lower(),),
             )
         return row["key"] if row else None
+
+    def meta(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key=?", (key,))
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Write only a changed value: an idle poll must not commit (and fsync) every five minutes."""
+        if self.meta(key) != value:
+            with self.transaction():
+                self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def bind_call(self, call_id: str, name: str) -> tuple[str, str] | None:
         """Tie the database to the call on first use; (id, name) of the call it belongs to when

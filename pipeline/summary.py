@@ -605,4 +605,8 @@ def status_lines(store: Store) -> list[str]:
         else "回复：无",
         f"需要人工查看的邮件：{attention} 封",
     ]
+    older = store.meta("older_mail")
+    if older:
+        since, _, where = older.partition("|")
+        lines.append(f"通知日期（{since}）之前收到、不属于本次征集而未处理的邮件：{where}")
     return lines

@@ -339,6 +339,7 @@ def test_mail_from_before_the_call_was_published_is_left_alone(tmp_path, dovecot
     assert [r["sender"] for r in db(tmp_path)["mails"].rows] == ["whkx_yf@163.com"]
     assert len(smtp_sink.messages) == 1 and "补正通知" in subjects(smtp_sink)[0]
     assert poll(cfg, dovecot).returncode == 0 and db(tmp_path)["mails"].count == 1
+    assert "通知日期（2025-06-18）之前收到、不属于本次征集而未处理的邮件：INBOX 1 封" in run_intake(cfg, dovecot, "status").stdout
 
 
 JUNK_CONFIG = r"""
