@@ -95,7 +95,8 @@ def tmp_listing() -> set[str]:
     # other processes (concurrent test sessions, Dovecot instances, a LibreOffice some other
     # process runs: its pipe and lu*.tmp files) may use /tmp too: only names that such
     # processes make are ignored; ours get a private TMPDIR (the fixture below)
-    ignore = re.compile(r"^(dovecot-|pytest-of-|tmp[a-z0-9_]{8}(\.[a-z]+)?$|\.X|systemd-|script|OSL_PIPE_|lu[a-z0-9]+\.tmp$)")
+    # (bash_tool_*: the developers' shell tool, next to a test run on their machine)
+    ignore = re.compile(r"^(dovecot-|pytest-of-|tmp[a-z0-9_]{8}(\.[a-z]+)?$|\.X|systemd-|script|OSL_PIPE_|lu[a-z0-9]+\.tmp$|bash_tool_)")
     return {n for n in os.listdir("/tmp") if not ignore.match(n)}
 
 
