@@ -2289,6 +2289,9 @@ _ACCOUNT_KEYS = {"开户名称": "account_name", "开户名": "account_name", "�
                  "银行账号": "account_number", "账号": "account_number", "帐号": "account_number"}
 
 
+_NEXT_SECTION = re.compile(r"[一二三四五六七八九十]{1,2}[、．.]\s*\S")
+
+
 def _account(text: str) -> dict:
     """开户名/开户银行/账号, each from its own line or, when that is empty, the next line
     (a long number wrapped under `账号:`, or label and value in two cells)."""
@@ -2298,7 +2301,9 @@ def _account(text: str) -> dict:
         matches = list(_ACCOUNT.finditer(line))
         for i, m in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
-            value = line[m.end():end].strip().strip(";；,，。").strip()
+            value = line[m.end():end]
+            # A converted .doc may glue the next section onto the line (账号: 2490…八、申报单位意见).
+            value = _NEXT_SECTION.split(value, 1)[0].strip().strip(";；,，。").strip()
             if not value and i == len(matches) - 1:
                 value = _next_line_value(lines, n)
             key = _ACCOUNT_KEYS[m.group(1)]

@@ -1887,3 +1887,12 @@ def test_a_tick_moved_to_the_end_of_the_line_in_pdf_text(line, expected):
     from pipeline.consistency import pdf_pilot_types
 
     assert pdf_pilot_types(f"试点类型：{line}\n申报单位：河南师范大学科学技术协会") == expected
+
+
+def test_an_account_line_glued_to_the_next_section_keeps_only_the_number():
+    """A .doc converted by LibreOffice glued 八、申报单位意见 onto the account line: the reply told the
+    unit its account “****位意见:” was no bank account number."""
+    from pipeline.forms.docx import _account
+
+    got = _account("开户名: 新乡市红旗区科学技术协会\n开户银行: 中国银行新乡红旗支行\n账号: 249071234567八、申报单位意见申报单位意见:")
+    assert got == {"account_name": "新乡市红旗区科学技术协会", "account_bank": "中国银行新乡红旗支行", "account_number": "249071234567"}
