@@ -321,17 +321,19 @@ def _rfc2231(params: list[tuple[str, str, bool]], base: str) -> str | None:
             charset, _lang, value = value.split("'", 2)
         pieces.append((encoded, value))
     out: list[str] = []
-    buf = b""
+    # Encoded segments are joined before %XX decoding: some mailers cut a segment inside a
+    # triple (…%E7%94%B3% | E6%8A%A5…), which decoded segment by segment left "%" and "E6" as text.
+    buf = ""
     for encoded, value in pieces:
         if encoded:
-            buf += _percent_bytes(value)
+            buf += value
         else:
             if buf:
-                out.append(decode_bytes(buf, charset))
-                buf = b""
+                out.append(decode_bytes(_percent_bytes(buf), charset))
+                buf = ""
             out.append(value)
     if buf:
-        out.append(decode_bytes(buf, charset))
+        out.append(decode_bytes(_percent_bytes(buf), charset))
     return "".join(out)
 
 

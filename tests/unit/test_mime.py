@@ -1111,3 +1111,13 @@ def test_text_that_only_looks_like_uuencode_stays_text():
             b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body)
     mail = parse(data)
     assert mail.attachments == () and "这不是编码" in mail.body_text
+
+
+def test_an_rfc2231_name_cut_inside_a_percent_triple_is_read_whole():
+    """Some mailers split filename*0*/filename*1* inside a %XX triple: the name came out as mojibake
+    with a stray '%E6' (and, for a .docx, a name staff could not read)."""
+    name = "申报书（盖章版）.pdf"
+    enc = "".join("%%%02X" % b for b in name.encode("utf-8"))
+    disposition = f"attachment;\r\n filename*0*=utf-8''{enc[:10]};\r\n filename*1*={enc[10:]}"
+    mail = parse(forwarded(corpus.att(disposition, b"%PDF-1.4\n%%EOF\n", ctype="application/pdf")))
+    assert [a.filename for a in mail.attachments] == [name]
