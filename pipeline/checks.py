@@ -159,6 +159,8 @@ MAIL_FILES = "邮件附件"  # where a problem of the mail's attachments as a wh
         "（用手机拍照的，可用扫描类 App 把各页合并导出为一个 PDF），作为附件发送。",
         "pdf_ofd": "收到的“{names}”是 OFD 格式的文件，不是 PDF 文件，无法审核。请在 OFD 阅读器或 WPS 中将盖章后的申报书"
         "导出（另存）为 PDF，作为附件发送。",
+        "pdf_misnamed": "收到的“{name}”{what}。请将打印并加盖单位公章的申报书扫描或导出为 PDF，作为附件发送。",
+        "word_misnamed": "收到的“{name}”{what}。请将填写好的申报书 Word 文件（.docx）作为附件发送。",
     },
     kind=(str, REQUIRED),
 )
@@ -176,13 +178,34 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     if any(f.code == "attachment_too_large" and f.location == where for f in sub.mail_problems):
         return  # it came, too large to read: that notice says so and what to do
-    if kind == "pdf" and sub.images:
-        ofd = [d for d in sub.images if d.kind == "ofd"]
-        shown = ofd or list(sub.images)
+    # A file whose name says it is the missing one (the Word renamed .pdf, an empty upload):
+    # "未收到" beside it in the list of files received would puzzle the applicant.
+    named = [d for d in sub.images if d.filename.lower().endswith(_NAMED[kind]) and d.kind not in ("image", "ofd")]
+    if named:
+        yield Hit(where, {"name": named[-1].filename, "what": _really(named[-1], kind)}, variant=f"{kind}_misnamed")
+        return
+    pictures = [d for d in sub.images if d.kind in ("image", "ofd")]
+    if kind == "pdf" and pictures:
+        ofd = [d for d in pictures if d.kind == "ofd"]
+        shown = ofd or pictures
         names = "、".join(d.filename for d in shown[:3]) + ("等" if len(shown) > 3 else "")
         yield Hit("盖章 PDF 版", {"count": len(shown), "names": names}, variant="pdf_ofd" if ofd else "pdf_images")
         return
     yield Hit(where, variant=kind)
+
+
+_NAMED = {"pdf": (".pdf",), "word": (".docx", ".doc", ".wps")}
+
+
+def _really(doc, wanted: str) -> str:
+    """What a file named as the missing one really is, in the applicant's words."""
+    if doc.size == 0:
+        return "是空文件（0 字节），可能是上传没有完成"
+    if doc.kind in ("docx", "doc", "wps", "rtf", "odt", "word2003xml", "office_encrypted"):
+        return "实际是 Word 文件（只改了文件扩展名），不是 PDF 文件"
+    if doc.kind == "pdf":
+        return "实际是 PDF 文件（只改了文件扩展名），不是 Word 文件"
+    return f"打不开，不是 {'PDF' if wanted == 'pdf' else 'Word'} 文件（可能已损坏，或是网页等其他内容）"
 
 
 @check("reader_problems", messages="{message}", codes=(list, REQUIRED))

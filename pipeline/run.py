@@ -789,7 +789,9 @@ def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:
 
 def reply_files(sub: Submission) -> tuple[Document, ...]:
     """The files a reply lists: the pair, and the pictures while there is no PDF (the applicant sees we got them)."""
-    return tuple(d for d in (sub.word, sub.pdf) if d is not None) + (sub.images if sub.pdf is None else ())
+    pair = tuple(d for d in (sub.word, sub.pdf) if d is not None)
+    extra = tuple(d for d in sub.images if d.sha256 not in {x.sha256 for x in pair}) if sub.pdf is None else ()
+    return pair + extra
 
 
 def reply_basis(verdict: Verdict, sub: Submission) -> str:

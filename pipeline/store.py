@@ -389,14 +389,18 @@ class Store:
         return out
 
     def images(self, applicant: str) -> list["Document"]:
-        """Pictures and OFD files the applicant sent (photos of stamped pages, an OFD export:
-        instead of a PDF, often), oldest first."""
+        """What the applicant sent in place of a PDF or Word file, oldest first: pictures and OFD
+        files (photos of stamped pages, an OFD export), and files named .pdf/.docx/.doc/.wps that
+        are something else (the Word renamed .pdf, an empty upload, a PDF renamed .docx)."""
         from .models import QUESTION_CODE, Document
 
         # Not the screenshots of a question (a mail filed as one: see run._question_with_pictures).
         rows = self.rows(
-            "SELECT * FROM files WHERE applicant=? AND kind IN ('image', 'ofd') AND mail_sha256 NOT IN"
-            " (SELECT sha256 FROM mails WHERE problems LIKE ?) ORDER BY received_at, id",
+            "SELECT * FROM files WHERE applicant=? AND (kind IN ('image', 'ofd')"
+            " OR (lower(filename) LIKE '%.pdf' AND kind != 'pdf')"
+            " OR ((lower(filename) LIKE '%.docx' OR lower(filename) LIKE '%.doc' OR lower(filename) LIKE '%.wps')"
+            " AND kind NOT IN ('docx', 'doc', 'wps', 'rtf', 'html_doc', 'word2003xml', 'odt', 'office_encrypted')))"
+            " AND mail_sha256 NOT IN (SELECT sha256 FROM mails WHERE problems LIKE ?) ORDER BY received_at, id",
             (applicant, f"%{QUESTION_CODE}%"),
         )
         return [Document(r["sha256"], r["filename"], r["kind"], r["size"], parse_iso(r["received_at"]), r["mail_sha256"]) for r in rows]

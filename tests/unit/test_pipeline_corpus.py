@@ -1365,3 +1365,32 @@ def test_an_application_a_colleague_forwards_is_left_for_staff_not_receipted_to_
     # The same files from the unit itself are an application as ever.
     assert p.feed(form_mail("whkx@163.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)])) == "application"
     p.close()
+
+
+@pytest.mark.parametrize(
+    "files, told, not_told",
+    [
+        # The Word renamed .pdf ("PDF 版" asked for): "未收到 PDF" next to a listed ".pdf" puzzled the applicant.
+        (lambda docx, pdf: [("红旗区科协申报书（盖章版）.pdf", docx)], "实际是 Word 文件", "未收到盖章 PDF 版"),
+        (lambda docx, pdf: [("申报书.docx", docx), ("申报书（盖章版）.pdf", docx + b"")], "实际是 Word 文件", "未收到盖章 PDF 版"),
+        # An interrupted upload: a 0-byte .pdf, or a 0-byte .docx beside a good PDF.
+        (lambda docx, pdf: [("申报书.docx", docx), ("申报书（盖章）.pdf", b"")], "是空文件", "未收到盖章 PDF 版"),
+        (lambda docx, pdf: [("申报书.docx", b""), ("申报书（盖章）.pdf", pdf)], "是空文件", "未收到 Word 版"),
+        # A PDF renamed .docx.
+        (lambda docx, pdf: [("申报书.docx", pdf)], "实际是 PDF 文件", "未收到 Word 版"),
+    ],
+    ids=["docx-named-pdf", "docx-named-pdf-beside-docx", "empty-pdf", "empty-docx", "pdf-named-docx"],
+)
+def test_a_file_named_as_the_missing_one_is_named_with_what_it_really_is(tmp_path, forms, files, told, not_told):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    sent = files(docx, pdf)
+    if len(sent) == 2 and sent[1][1] == docx:  # the same Word twice under two names: give the copy other bytes
+        sent[1] = (sent[1][0], build_form_docx(dataclasses.replace(app, address=app.address + " ")))
+    p.feed(form_mail("a@qq.com", sent))
+    p.runner.now = lambda: ON_TIME + timedelta(days=2)
+    p.judge()
+    [reply] = p.rows("SELECT * FROM outbox")
+    text = reply_text(reply)
+    assert reply["kind"] == "correction" and told in text and not_told not in text, text
+    p.close()
