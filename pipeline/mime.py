@@ -148,6 +148,11 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     tried = []
     if charset:
         tried.append(norm_charset(charset))
+        if tried[0] == "gb18030" and _plain_utf8(data):
+            # PHP's "=?GB2312?B?".base64_encode($utf8): UTF-8 bytes under a GB label decode as GB18030
+            # without error, into nonsense (红旗区 → 绾㈡棗鍖). Three or more multi-byte UTF-8
+            # characters are never GBK text by chance.
+            tried.insert(0, "utf-8")
     tried += ["utf-8", "gb18030"]
     for codec in tried:
         try:
@@ -157,6 +162,17 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
         except Exception:  # exotic codecs can fail in other ways
             continue
     return _clean(data.decode(tried[0] if tried[0] != "utf-8" else "gb18030", "replace"))
+
+
+def _plain_utf8(data: bytes) -> bool:
+    """Valid UTF-8 with at least three multi-byte characters."""
+    if data.isascii():
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return sum(1 for c in text if ord(c) > 0x7F) >= 3
 
 
 def _clean(text: str) -> str:
@@ -377,9 +393,13 @@ def part_filename(part: Message) -> str:
                 cands.append(got)
     if not cands:
         return ""
-    # A candidate with replacement characters lost bytes: prefer a clean one.
-    best = next((c for c in cands if "\ufffd" not in c), cands[0])
+    # A candidate with replacement characters lost bytes, and one of question marks is what an
+    # OA mailer left of a name it could not encode (????.docx beside name="=?GBK?B?…?="): prefer a clean one.
+    best = next((c for c in cands if "\ufffd" not in c and not _LOST_NAME.fullmatch(c.strip())), cands[0])
     return sanitize_filename(best)
+
+
+_LOST_NAME = re.compile(r"[?？_\s]+(\.\w{1,8})?")
 
 
 def sanitize_filename(name: str) -> str:

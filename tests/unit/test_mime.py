@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from pipeline import mime
 from pipeline.filetypes import KINDS, sniff
-from pipeline.mime import decode_filename, decode_header, find_cloud_links, parse_mail
+from pipeline.mime import decode_bytes, decode_filename, decode_header, find_cloud_links, parse_mail
 from pipeline.models import Mail, RawMail
 
 import mail_corpus as corpus  # tests/unit is on sys.path (pytest rootdir-less import mode)
@@ -1121,3 +1121,25 @@ def test_an_rfc2231_name_cut_inside_a_percent_triple_is_read_whole():
     disposition = f"attachment;\r\n filename*0*=utf-8''{enc[:10]};\r\n filename*1*={enc[10:]}"
     mail = parse(forwarded(corpus.att(disposition, b"%PDF-1.4\n%%EOF\n", ctype="application/pdf")))
     assert [a.filename for a in mail.attachments] == [name]
+
+
+def test_a_name_of_question_marks_yields_to_the_real_one_on_content_type():
+    """Java/PHP OA mailers that lose the charset write filename="????.docx" while Content-Type
+    still carries name="=?GBK?B?…?=": receipts and staff showed "????????.docx"."""
+    real = "红旗区科协申报书.docx"
+    encoded = "=?GBK?B?" + base64.b64encode(real.encode("gbk")).decode() + "?="
+    part = corpus.part([("Content-Type", f'application/octet-stream; name="{encoded}"'),
+                        ("Content-Disposition", 'attachment; filename="????????.docx"')], corpus.DOCX)
+    mail = parse(forwarded(part))
+    assert [a.filename for a in mail.attachments] == [real]
+
+
+def test_utf8_bytes_under_a_gb2312_label_are_read_as_utf8():
+    """PHP's "=?GB2312?B?".base64_encode($utf8): the names decoded as GB18030 into 绾㈡棗鍖虹…"""
+    real = "红旗区科协申报书.docx"
+    encoded = "=?GB2312?B?" + base64.b64encode(real.encode("utf-8")).decode() + "?="
+    mail = parse(forwarded(corpus.att(f'attachment; filename="{encoded}"', corpus.DOCX)))
+    assert [a.filename for a in mail.attachments] == [real]
+    # GBK text stays GBK, the famous short cases included.
+    for text in ("联通", "新乡市红旗区科学技术协会申报书"):
+        assert decode_bytes(text.encode("gbk"), "gb2312") == text
