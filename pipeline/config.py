@@ -30,6 +30,7 @@ class MailboxConfig:
     folder: str = "INBOX"
     timeout: float = 60.0
     junk: bool = True  # also read the folder flagged \Junk (163.com's 垃圾邮件): applications land there
+    folders: tuple[str, ...] | list[str] = ()  # more folders to read (staff file mail into 已处理 before the poll)
 
     def password(self) -> str:
         return secret(self.password_env)

@@ -130,7 +130,7 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                     since = call_published(cfg)
                     folders = box.folders()
                     older = []
-                    for folder in folders:
+                    for folder, _junk in folders:
                         state = box.state(since=since, folder=folder)
                         older += [f"{folder} {state.older} 封"] if state.older else []
                         seen = store.seen_uids(state.folder, state.uidvalidity)
@@ -139,7 +139,7 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                             new = _skip_known_after_uidvalidity_change(store, box, state, new)
                         if new:
                             return_big_buffers_to_the_os()
-                            get_runner().junk_folders = frozenset(folders[1:])
+                            get_runner().junk_folders = frozenset(f for f, junk in folders if junk)
                             ingest = get_runner().ingest
                             for raw in _progress(box.fetch(state, new), len(new), progress):
                                 ingest(raw)

@@ -103,13 +103,16 @@ class Mailbox:
                 pass
             self.client = None
 
-    def folders(self) -> list[str]:
-        """The folders to read: the configured one and, unless `junk = false`, the junk folder
-        (163.com files some applications there: a new sender, a zip, a scan)."""
+    def folders(self) -> list[tuple[str, bool]]:
+        """The folders to read: the configured one, any listed in `folders`, and, unless
+        `junk = false`, the junk folder (163.com files some applications there: a new sender,
+        a zip, a scan); each with whether it is the junk folder (only call mail is answered there)."""
         assert self.client is not None
         main = folder_name(self.cfg.folder)
+        extra = [folder_name(f) for f in self.cfg.folders if isinstance(f, str) and f.strip()]
+        main = [main, *(f for f in dict.fromkeys(extra) if f != main)]
         if not self.cfg.junk:
-            return [main]
+            return [(f, False) for f in main]
         try:
             listing = self.client.list_folders()
         except (OSError, IMAPClientError) as exc:
@@ -117,7 +120,7 @@ class Mailbox:
         names = [name for _flags, _delim, name in listing if isinstance(name, str)]
         flagged = [name for flags, _delim, name in listing if {b"\\Junk", b"\\Spam"} & set(flags) and isinstance(name, str)]
         junk = flagged[:1] or [n for n in names if n in JUNK_NAMES][:1]
-        return [main, *(n for n in junk if n != main)]
+        return [(f, False) for f in main] + [(n, True) for n in junk if n not in main]
 
     def state(self, since: date | None = None, folder: str | None = None) -> FolderState:
         """UIDVALIDITY and the UIDs present (received on or after `since`: mail from before the

@@ -389,9 +389,37 @@ def test_applications_the_filter_put_in_the_junk_folder_are_answered_and_its_spa
             'password_env = "TEST_IMAP_PASSWORD"\n', 'password_env = "TEST_IMAP_PASSWORD"\nfolder = "&XfJZBHQG-"\njunk = false\n', 1
         )
         assert "&XfJZBHQG-" in text
+        assert "&XfJZBHQG-" in text
         cfg.write_text(text, encoding="utf-8")
         append(server, corpus["02-needs-correction.eml"], ON_TIME, folder="已处理")
         assert poll(cfg, server).returncode == 0, poll(cfg, server).stderr
         smtp_sink.wait_for(3, timeout=30)
+    finally:
+        server.stop()
+
+
+def test_mail_staff_file_into_another_folder_before_the_poll_is_read_when_listed(tmp_path, smtp_sink, corpus):
+    """Staff working the mailbox by hand file an application into 已处理 before the 5-minute poll:
+    with `folders = ["已处理"]` it is read too, and a copy moved back to the inbox is no second reply."""
+    from servers import DovecotServer, connect
+
+    server = DovecotServer(extra_config=JUNK_CONFIG)
+    server.start()
+    try:
+        append(server, corpus["01-complete.eml"], ON_TIME)
+        append(server, corpus["04-missing-pdf.eml"], ON_TIME, folder="已处理")
+        cfg = write_config(tmp_path, server, smtp_sink)
+        text = cfg.read_text(encoding="utf-8").replace(
+            'password_env = "TEST_IMAP_PASSWORD"\n', 'password_env = "TEST_IMAP_PASSWORD"\nfolders = ["已处理"]\n', 1
+        )
+        cfg.write_text(text, encoding="utf-8")
+        assert poll(cfg, server).returncode == 0
+        smtp_sink.wait_for(2, timeout=30)
+        with connect(server) as c:
+            c.select_folder("已处理")
+            c.copy(c.search("ALL"), "INBOX")
+        assert poll(cfg, server).returncode == 0
+        assert len(smtp_sink.messages) == 2 and db(tmp_path)["mails"].count == 2
+        assert db(tmp_path)["imap_seen"].count == 3  # the copy is seen, as a copy
     finally:
         server.stop()
