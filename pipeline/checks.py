@@ -256,8 +256,8 @@ def stamp_variant(seal, pages: int, opinion_page: int | None) -> str | None:
     stamp a form it may well have stamped."""
     from .forms.seal import MAX_PAGES
 
-    if seal is None or seal.kind in ("red", "electronic"):
-        return None
+    if seal is None or seal.kind in ("red", "electronic", "error"):
+        return None  # "error": the search broke; staff are told (seal_check_failed), the applicant is not
     if seal.kind == "grey":
         return "grey" if seal.page else "bw"  # no page: no ring at all, on pages without colour
     # The page the text names as 八 is searched first: without one, the cap may have hidden it.

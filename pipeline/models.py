@@ -181,7 +181,7 @@ class Application:
 
 @dataclass(frozen=True)
 class SealEvidence:
-    kind: str  # "red" | "electronic" | "grey" | "none"
+    kind: str  # "red" | "electronic" | "grey" | "none" | "error" (the search itself failed)
     page: int | None = None  # 1-based
     confidence: float = 0.0
     detail: str = ""

@@ -150,6 +150,7 @@ READER_CODES = (
     "missing_stamp",
     "pdf_not_a4",
     "pdf_repaired",
+    "seal_check_failed",
 )
 # What `unopened_attachments` looks for (run.UNOPENED_CODES): attachments not opened.
 UNOPENED_CODES = ("archive_unreadable", "attachment_too_large")

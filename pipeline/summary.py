@@ -145,7 +145,8 @@ def applicant_rows(store: Store) -> list[dict[str, Any]]:
     return out
 
 
-SEAL_ZH = {"red": "红色公章", "electronic": "电子签章", "grey": "公章无红色，疑为复印件或黑白扫描", "none": "未发现公章"}
+SEAL_ZH = {"red": "红色公章", "electronic": "电子签章", "grey": "公章无红色，疑为复印件或黑白扫描", "none": "未发现公章",
+           "error": "公章检测出错，请人工核对"}
 BW_SCAN_ZH = "黑白扫描，看不出红章"  # "grey" without a page: no ring at all, on pages that cannot show colour
 
 

@@ -52,6 +52,7 @@ _GENERIC = "盖章 PDF 版无法打开（文件可能已损坏或未完整上传
 # OCR text (a scanner's layer too) may put spaces between the characters.
 OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
+SEAL_CHECK_FAILED = "公章自动检测出错，未能确认是否盖章：请工作人员打开盖章 PDF 版人工核对（如未盖章，请用 intake decide 改判为需补正）。"
 STAMP_LOCATION = "八、申报单位意见"
 OCR_ENV = "INTAKE_PDF_OCR"  # "0" in the children's environment: [pdf] ocr = false
 
@@ -122,6 +123,8 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     if variant is not None:
         message = STAMP_MESSAGES[variant].format(pages=count, searched=SEAL_PAGES)
         problems.append(Finding("missing_stamp", ERROR, message, STAMP_LOCATION))
+    if seal is not None and seal.kind == "error":
+        problems.append(Finding("seal_check_failed", WARNING, SEAL_CHECK_FAILED, STAMP_LOCATION, staff_only=True))
     if result.get("repaired"):
         problems.append(Finding("pdf_repaired", WARNING, REPAIRED, LOCATION, staff_only=True))
     has_layer = bool(result["has_text_layer"])
@@ -442,9 +445,10 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
             grey = frozenset(n for n in scan_pages if pdf is not None and n <= len(pdf.pages) and _grey_pictures(pdf.pages[n - 1]))
             seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page, scans=grey)
             seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
-        except Exception as exc:  # noqa: BLE001 - no verdict on the seal beats no facts at all
+        except Exception as exc:  # noqa: BLE001 - the other facts still count; the seal is left to staff
             print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            seal_dict = None
+            # Not None ("not looked for"): an unstamped file must not pass because the search broke.
+            seal_dict = {"kind": "error", "page": None, "confidence": 0.0, "detail": f"公章检测出错（{type(exc).__name__}）"}
         has_layer = sum(not c.isspace() for c in text) >= 10
         # Page images whose only text is no Chinese text of this form (a scan app's watermark,
         # an OCR layer that could not read Chinese) are read by our own OCR, as a plain scan is.

@@ -144,6 +144,11 @@ def paper_levels(rgb: np.ndarray) -> np.ndarray:
     wide = np.pad(blocks, 1, mode="edge")
     near = np.max([wide[dy : dy + bh, dx : dx + bw] for dy in range(3) for dx in range(3)], axis=0)
     level = np.repeat(np.repeat(near, PAPER_BLOCK, axis=0), PAPER_BLOCK, axis=1)
+    # The 4 x 4 cells leave up to 3 rows/columns uncovered (a page 1153 px high gave 1152 rows,
+    # and the seal search failed on it): the last block's level reaches the edge.
+    short = (max(v.shape[0] - level.shape[0], 0), max(v.shape[1] - level.shape[1], 0))
+    if short != (0, 0):
+        level = np.pad(level, ((0, short[0]), (0, short[1])), mode="edge")
     return level[: v.shape[0], : v.shape[1]]
 
 

@@ -516,3 +516,21 @@ def test_a_pdf_portfolio_is_named_not_judged_as_unstamped(red_pdf):
     with_file.attachments["申报书.docx"] = pikepdf.AttachedFileSpec(with_file, b"PK\x03\x04", mime_type="application/octet-stream")
     facts = read_pdf(saved(with_file))
     assert codes(facts) == [] and facts.seal.kind == "red"
+
+
+def test_a_seal_search_that_breaks_is_left_to_staff_never_passed_in_silence(monkeypatch):
+    """find_seal raising (a page 1153 px high once did) gave seal=None, read as "not looked for":
+    an unstamped scan was accepted and staff saw an empty 公章 cell."""
+    import pipeline.forms.seal as seal_module
+    from pipeline.checks import stamp_variant
+
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(seal_module, "find_seal", broken)
+    monkeypatch.setattr(pdfmod, "_run_child", lambda data, timeout, ocr: pdfmod.inspect(data))
+    facts = read_pdf(build_form_pdf(APP, seal="none"), ocr=False)
+    assert facts.seal is not None and facts.seal.kind == "error"
+    (note,) = [f for f in facts.problems if f.code == "seal_check_failed"]
+    assert note.staff_only and "人工核对" in note.message
+    assert stamp_variant(facts.seal, facts.pages, facts.opinion_page) is None  # the applicant is not told to stamp

@@ -458,3 +458,35 @@ def test_a_shown_signature_without_a_name_is_not_signed_by_its_field_name():
     evidence = find_seal(out.getvalue())
     assert evidence.kind == "electronic"
     assert "签署人 未写明" in evidence.detail and "Signature1" not in evidence.detail
+
+
+@pytest.mark.parametrize("h", [1153, 1152, 1154, 1155, 1156, 65, 67, 3, 5])
+@pytest.mark.parametrize("w", [827, 826, 828, 829, 830, 66, 4])
+def test_paper_levels_cover_every_pixel(h, w):
+    """A page 64k+1..64k+3 pixels high or wide (auto-cropped scans, a dark scanner lid) made the
+    levels a row short; the seal search raised and an unstamped scan was accepted."""
+    import numpy as np
+
+    from pipeline.forms.seal import paper_levels
+
+    assert paper_levels(np.full((h, w, 3), 200, np.uint8)).shape == (h, w)
+
+
+def test_an_unstamped_scan_of_an_odd_page_size_is_told_to_stamp():
+    """628.9 x 877.0 pt (a scan pasted on a dark bed) renders at 827 x 1153 px at 100 dpi."""
+    import io
+
+    import pikepdf
+
+    from pipeline.forms.seal import find_seal
+    from pipeline.samples.pdfs import build_form_pdf
+
+    data = build_form_pdf(APP, seal="none", scan=True)
+    pdf = pikepdf.open(io.BytesIO(data))
+    for page in pdf.pages:
+        page.MediaBox = [0, 0, 628.9, 877.0]
+        if "/CropBox" in page:
+            del page.CropBox
+    out = io.BytesIO()
+    pdf.save(out)
+    assert find_seal(out.getvalue()).kind == "none"
