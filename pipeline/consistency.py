@@ -57,9 +57,14 @@ def pdf_units(pdf_text: str, *, ocr: bool = False) -> list[str]:
     for m in _UNIT_LABEL.finditer(text):
         unit = _NEXT_LABEL.split(m.group(1), maxsplit=1)[0]
         unit = _AFTER_NAME.split(unit, maxsplit=1)[0]
-        if len(unit) >= 4:
+        if len(unit) >= 4 and not _NOT_A_NAME.search(unit):
             units.append(unit)
     return units
+
+
+# What OCR of the 八 page hands over as a "name" when it loses a character of the heading
+# (个、申报单位 / 申报单位意见；申报单位意 同意申报): a heading or the opinion, not a unit.
+_NOT_A_NAME = re.compile(r"^(?:申报)?单位|意见|同意")
 
 
 # Headings only the form has: a PDF with three of them is the form, not an appendix or a certificate.

@@ -96,7 +96,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
     from ..checks import STAMP_MESSAGES, stamp_variant
     from .seal import MAX_PAGES as SEAL_PAGES
-    from .seal import a_series, unmeasured
+    from .seal import a_series, camera, unmeasured
 
     sizes = tuple((float(w), float(h)) for w, h in result["page_sizes"])
     scan_pages = set(result.get("scan_pages") or ())
@@ -105,7 +105,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     # writer assumed: A-series proportions are all a scan can say about A4, and a
     # picture too big for paper (a phone photo at 72 dpi) says nothing about it.
     off = [i for i, s in enumerate(sizes, start=1)
-           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s)))]
+           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s) or camera(*s)))]
     if off:
         pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
         w, h = sorted(sizes[off[0] - 1])

@@ -784,6 +784,14 @@ PHOTO_SHORT_MM = 230.0  # such a picture shows an A4 sheet (210 mm) with a littl
 PAPER_PROPORTIONS = ((math.sqrt(2), A4_MM), (LETTER_MM[1] / LETTER_MM[0], LETTER_MM))
 
 
+def camera(w: float, h: float) -> bool:
+    """Whether a page has a phone camera's 4:3 proportions: a photo of a sheet, whose size in
+    points is the app's guess (96 or 150 dpi), says nothing about the paper. Tighter than the
+    ISO tolerance: US Letter (1.294) is 3% from 4:3 and must keep its note."""
+    short, long = sorted((abs(w), abs(h)))
+    return short > 0 and abs(long / short / (4 / 3) - 1) <= 0.012
+
+
 def unmeasured(w: float, h: float) -> bool:
     """Whether nothing tells a w x h pt page's paper: too big to be paper (see
     MAX_PAPER_SHORT_MM) and not in A-series or Letter proportions."""

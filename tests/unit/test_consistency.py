@@ -262,3 +262,9 @@ def test_every_total_row_of_the_pdf_is_read():
     for word_total in (3600, 4500):
         app = dataclasses.replace(APP, budget_total=Decimal(word_total), budget_total_text=str(word_total))
         assert codes(app, facts(text + two)) == []
+
+
+@pytest.mark.parametrize("ocr_text", ["个、申报单位\n申报单位意见\n", "申报单位意 同意申报\n", "八、申报单位意见：\n同意申报。\n"])
+def test_the_opinion_heading_read_by_ocr_is_no_unit_name(ocr_text):
+    """Staff read “盖章 PDF 版读出的申报单位是‘申报单位意见’” on phone photos whose OCR lost a character."""
+    assert pdf_units(ocr_text, ocr=True) == []

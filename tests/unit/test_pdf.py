@@ -534,3 +534,17 @@ def test_a_seal_search_that_breaks_is_left_to_staff_never_passed_in_silence(monk
     (note,) = [f for f in facts.problems if f.code == "seal_check_failed"]
     assert note.staff_only and "人工核对" in note.message
     assert stamp_variant(facts.seal, facts.pages, facts.opinion_page) is None  # the applicant is not told to stamp
+
+
+def test_a_phone_photo_page_gets_no_paper_size_note():
+    """Gallery 转 PDF tools write 1080 x 1440 photos at 96 dpi (286 x 381 mm): the receipt told the
+    applicant the page was not A4 and to choose A4 next time. A photo says nothing about paper;
+    an exported (not scanned) page of those proportions still gets the note."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1080, 1440), (245, 244, 240)).save(buf, format="JPEG", quality=80)
+    import img2pdf
+
+    photo = img2pdf.convert(buf.getvalue(), layout_fun=img2pdf.get_fixed_dpi_layout_fun((96, 96)))
+    assert "pdf_not_a4" not in codes(read_pdf(photo, ocr=False))
