@@ -789,6 +789,26 @@ def arrival_time(sent_at: datetime | None, stamped: datetime | None, now: dateti
     return sent_at or stamped or now
 
 
+ARRIVAL_SLACK = timedelta(hours=1)
+
+
+def _arrival_doubt(server: datetime, stamped: datetime | None) -> Finding | None:
+    """A staff note when the server's arrival time (INTERNALDATE) is well after the topmost
+    Received stamp: a mail dragged out of the mailbox by a client and put back (re-uploaded)
+    gets a new INTERNALDATE, and may be judged late though it came on time. The server's
+    time still decides; staff can check and `decide`."""
+    if stamped is None or server - stamped <= ARRIVAL_SLACK:
+        return None
+    beijing = timezone(timedelta(hours=8))
+    return Finding(
+        "arrival_doubt", WARNING,
+        f"邮箱服务器记录的收到时间（{server.astimezone(beijing):%Y-%m-%d %H:%M}）比邮件中最上面的投递记录"
+        f"（Received，{stamped.astimezone(beijing):%Y-%m-%d %H:%M}）晚；如果这封邮件曾被移出后又放回收件箱，实际收到时间"
+        "可能更早。如因此判为逾期，请工作人员核对（可用 intake decide 改判）。",
+        "申报时间", staff_only=True,
+    )
+
+
 def received_date(msg: Message) -> datetime | None:
     """The time in the topmost Received: header (added by the last server, ours).
 
@@ -1492,6 +1512,8 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     if has_cloud_marker(body) and not (has_word and has_pdf):
         files = LINK_ONLY_FILES[(has_word, has_pdf)]  # name only what did not come as an attachment
         problems.append(Finding("attachment_link_only", ERROR, LINK_ONLY_MESSAGE.format(files=files), "邮件附件"))
+    if isinstance(raw.received_at, datetime) and (note := _arrival_doubt(received_at, received_date(msg))):
+        problems.append(note)
 
     return Mail(
         sha256=sha,

@@ -151,6 +151,7 @@ READER_CODES = (
     "pdf_not_a4",
     "pdf_repaired",
     "seal_check_failed",
+    "arrival_doubt",
 )
 # What `unopened_attachments` looks for (run.UNOPENED_CODES): attachments not opened.
 UNOPENED_CODES = ("archive_unreadable", "attachment_too_large")

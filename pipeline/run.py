@@ -201,7 +201,7 @@ class Runner:
         limit = int(self.cfg.replies.max_attachment_mb * 1024 * 1024)
         file_rows = []
         problems = list(mail.problems)
-        if category == "application" and not too_big and not mail.attachments and not mail.problems:
+        if category == "application" and not too_big and not mail.attachments and all(f.staff_only for f in mail.problems):
             problems.append(_without_files(mail))
         elif category == "application" and not too_big and self._question_with_pictures(mail):
             # "请问截图中这一栏怎么填？" with a screenshot: a question, not an application made of pictures.

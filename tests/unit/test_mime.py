@@ -1143,3 +1143,15 @@ def test_utf8_bytes_under_a_gb2312_label_are_read_as_utf8():
     # GBK text stays GBK, the famous short cases included.
     for text in ("联通", "新乡市红旗区科学技术协会申报书"):
         assert decode_bytes(text.encode("gbk"), "gb2312") == text
+
+
+def test_a_server_time_well_after_the_delivery_stamp_is_noted_for_staff_only():
+    """A mail a client dragged out and put back gets INTERNALDATE = now: it could be judged late
+    though 163 stamped it on time. The server's time still decides; staff get a note."""
+    server = datetime(2025, 6, 25, 9, 0, tzinfo=BEIJING)  # the stamp in RECEIVED is 6-23 23:31
+    mail = parse(corpus.plain(RECEIVED, date="Mon, 23 Jun 2025 23:30:00 +0800"), received_at=server)
+    assert mail.received_at == server
+    (note,) = [f for f in mail.problems if f.code == "arrival_doubt"]
+    assert note.staff_only and "2025-06-23 23:31" in note.message and "2025-06-25 09:00" in note.message
+    close = parse(corpus.plain(RECEIVED, date=None), received_at=datetime(2025, 6, 23, 23, 35, tzinfo=BEIJING))
+    assert not [f for f in close.problems if f.code == "arrival_doubt"]

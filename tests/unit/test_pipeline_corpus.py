@@ -1394,3 +1394,18 @@ def test_a_file_named_as_the_missing_one_is_named_with_what_it_really_is(tmp_pat
     text = reply_text(reply)
     assert reply["kind"] == "correction" and told in text and not_told not in text, text
     p.close()
+
+
+def test_a_question_with_a_late_server_time_note_is_still_a_question(tmp_path):
+    """The staff-only arrival note (server time well after the Received stamp) must not turn a
+    question into an application without files (a 补正 asking for both files)."""
+    p = Pipeline(tmp_path)
+    msg = form_mail("a@qq.com", [], subject="请问试点申报截止时间")
+    stamp = b"Received: from mx.qq.com by mx.163.com with SMTP; Wed, 18 Jun 2025 10:00:00 +0800\r\n"
+    p.feed(stamp + msg.replace(b"\n", b"\r\n") if b"\r\n" not in msg else stamp + msg)
+    p.judge()
+    [row] = p.rows("SELECT kind FROM outbox")
+    assert row["kind"] == "question"
+    mail = p.rows("SELECT problems FROM mails")[0]
+    assert "arrival_doubt" in mail["problems"] and "mail_without_files" in mail["problems"]
+    p.close()
