@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
-from .models import OCR_SOURCES, WARNING, Application, Finding, PdfFacts, Submission
+from .models import OCR_SOURCES, TOPIC_WORDS, WARNING, Application, Finding, PdfFacts, Submission
 
 REQUIRED = object()
 
@@ -34,7 +34,7 @@ class Call:
     pairing_window: timedelta
     blank_form: str = ""  # file in templates/forms/ attached when the wrong form was used
     # Words that make a mail without forms one about the call (a question to answer, not other mail).
-    topic_words: tuple[str, ...] = ("申报", "申请", "试点", "志愿服务")
+    topic_words: tuple[str, ...] = TOPIC_WORDS
     # What a receipt says comes next, and how a late notice closes: the organizer's own words.
     next_steps: str = "市科协将根据申报情况择优确定试点单位，结果另行通知。"
     late_closing: str = "欢迎贵单位继续关注市科协今后发布的相关通知。"

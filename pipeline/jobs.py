@@ -129,8 +129,9 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                 with Mailbox(cfg.mailbox) as box:
                     since = call_published(cfg)
                     folders = box.folders()
+                    junk = frozenset(f for f, is_junk in folders if is_junk)
                     older = []
-                    for folder, _junk in folders:
+                    for folder, _ in folders:
                         state = box.state(since=since, folder=folder)
                         older += [f"{folder} {state.older} 封"] if state.older else []
                         seen = store.seen_uids(state.folder, state.uidvalidity)
@@ -139,7 +140,7 @@ def poll(cfg: Config, *, dry_run: bool = False, now: Callable[[], datetime] = no
                             new = _skip_known_after_uidvalidity_change(store, box, state, new)
                         if new:
                             return_big_buffers_to_the_os()
-                            get_runner().junk_folders = frozenset(f for f, junk in folders if junk)
+                            get_runner().junk_folders = junk
                             ingest = get_runner().ingest
                             for raw in _progress(box.fetch(state, new), len(new), progress):
                                 ingest(raw)

@@ -21,6 +21,12 @@ LATE = "late"
 # The finding run.py puts on a mail about the call with nothing attached (most likely a
 # question): staff-only, listed in summaries until `intake answered`.
 QUESTION_CODE = "mail_without_files"
+# Findings about attachments that came but could not be opened (too large, a locked or broken
+# archive): run.py keeps them until that file comes again; `unopened_attachments` passes them on.
+UNOPENED_CODES = ("archive_unreadable", "attachment_too_large")
+# Words that make a mail without forms one about the call, unless the rules file says others
+# ([call] topic_words).
+TOPIC_WORDS = ("申报", "申请", "试点", "志愿服务")
 
 # The four pilot types printed on the form's cover, in form order.
 PILOT_TYPES = ("县级科协试点", "高校科协试点", "市级学会试点", "其它单位")

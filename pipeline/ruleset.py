@@ -32,7 +32,7 @@ from . import checks as _checks  # noqa: F401  (registers the checks)
 from . import form_checks as _form_checks  # noqa: F401
 from .checks import REGISTRY, REQUIRED, Call, CheckSpec, Context
 from .errors import RulesError
-from .models import ERROR, WARNING, Application, Document, Finding, PdfFacts, Section, SealEvidence, Submission
+from .models import ERROR, UNOPENED_CODES, WARNING, Application, Document, Finding, PdfFacts, Section, SealEvidence, Submission
 from .resources import shipped
 
 SEVERITIES = (ERROR, WARNING)
@@ -153,8 +153,6 @@ READER_CODES = (
     "seal_check_failed",
     "arrival_doubt",
 )
-# What `unopened_attachments` looks for (run.UNOPENED_CODES): attachments not opened.
-UNOPENED_CODES = ("archive_unreadable", "attachment_too_large")
 
 _TEXT = Value(str, nonempty=True)
 _LABEL = Value(str, required=False)

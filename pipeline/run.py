@@ -10,6 +10,7 @@ poll are judged together.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import re
@@ -25,7 +26,7 @@ from . import deadline, failpoints
 from .errors import ConfigError, IntakeError
 from .files import FileStore
 from .jobs import RunStats
-from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
+from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, TOPIC_WORDS, UNOPENED_CODES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
 from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
 
@@ -43,8 +44,7 @@ NOT_DOCX = Finding(
     "Word 版申报书不是可以读取的 .docx 格式（收到的是旧版 Word/WPS 或其他格式，且无法自动转换）。请在 Word 或 WPS 中“另存为 .docx”后重新发送。",
     "Word 版申报书",
 )
-# Problems of files we could not open, and which file each stands for (by where it is filed).
-UNOPENED_CODES = frozenset({"attachment_too_large", "archive_unreadable"})
+# Which file a problem of a file we could not open stands for (by where it is filed).
 UNOPENED_ROLE = {"Word 版申报书": "word", "盖章 PDF 版": "pdf"}
 
 # Pure-Python parsing of one file or mail in the poll's own process (`deadline`): a normal
@@ -67,31 +67,33 @@ ENCRYPTED_WORD = Finding(
 )
 
 
+@functools.lru_cache(maxsize=8)
 def _hints(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, words)))
 
 
-def classify(mail: Mail, topic_words: tuple[str, ...] = ("申报", "申请", "试点", "志愿服务")) -> str:
+def _has_forms(mail: Mail) -> bool:
+    """Whether the mail carries a Word or PDF file."""
+    return any(role_of(a.kind) in ("word", "pdf") for a in mail.attachments)
+
+
+def classify(mail: Mail, topic_words: tuple[str, ...] = TOPIC_WORDS) -> str:
     """'application', 'no_reply' or 'other' for one parsed mail (`topic_words`: the call's, [call] topic_words)."""
     if mail.no_reply_reason:
         return "no_reply"
-    roles = {role_of(a.kind) for a in mail.attachments}
-    if roles & {"word", "pdf"}:
+    if _has_forms(mail):
         return "application"
     if any(f.code == "attachment_link_only" for f in mail.problems):
         return "application"
-    hints = _hints(topic_words)
-    mentions = hints.search(mail.subject or "") or hints.search((mail.body_text or "")[:5000])
-    if mentions or any(a.kind in ARCHIVE_OR_IMAGE for a in mail.attachments):
+    if _mentions(mail, topic_words) or any(a.kind in ARCHIVE_OR_IMAGE for a in mail.attachments):
         return "application"
     return "other"
 
 
-def _about_the_call(mail: Mail, topic_words: tuple[str, ...]) -> bool:
-    """Whether the subject, the text or a file name speaks of the call (申报、试点…)."""
-    texts = [mail.subject or "", (mail.body_text or "")[:5000], *(a.filename for a in mail.attachments)]
-    hints = _hints(topic_words)
-    return any(hints.search(t) for t in texts)
+def _mentions(mail: Mail, topic_words: tuple[str, ...], *, names: bool = False) -> bool:
+    """Whether the subject or the text (and, with `names`, a file name) speaks of the call (申报、试点…)."""
+    texts = [mail.subject or "", (mail.body_text or "")[:5000], *(a.filename for a in mail.attachments if names)]
+    return any(_hints(topic_words).search(t) for t in texts)
 
 
 class Runner:
@@ -170,7 +172,7 @@ class Runner:
             )
         category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail, self.ruleset.call.topic_words))
         staff_note = mail.no_reply_reason
-        if category == "no_reply" and any(role_of(a.kind) in ("word", "pdf") for a in mail.attachments):
+        if category == "no_reply" and _has_forms(mail):
             # A machine's mark (Precedence: bulk from an OA system, a no-reply platform)
             # on a mail carrying forms: not answered, but listed for staff to look at.
             category = "other"
@@ -182,14 +184,14 @@ class Runner:
             # to our own reply (an auto-reply, "好的，马上补发"): a matter for
             # staff, not a new submission to answer automatically (a loop, else).
             category, staff_note = "other", note
-        if category == "application" and self._from_staff(mail) and any(role_of(a.kind) in ("word", "pdf") for a in mail.attachments):
+        if category == "application" and self._from_staff(mail) and _has_forms(mail):
             # A colleague forwarding what a unit sent to their own mailbox: answering would tell
             # the colleague, file the unit under them and date it by the forward.
             category, staff_note = "other", (
                 f"工作人员（{mail.sender}）转发的申报材料，未自动登记和回复：请让申报单位直接发送到本邮箱，"
                 "或把单位的原邮件另存为 .eml 后用 intake import 导入"
             )
-        if category == "application" and raw.folder in self.junk_folders and not _about_the_call(mail, self.ruleset.call.topic_words):
+        if category == "application" and raw.folder in self.junk_folders and not _mentions(mail, self.ruleset.call.topic_words, names=True):
             # The junk folder is read for applications the filter misfiled; the spam beside them
             # (an invoice.pdf from a stranger) is not an applicant to answer.
             category, staff_note = "no_reply", "垃圾邮件文件夹中与申报无关的邮件（未处理、未回复）"
@@ -790,8 +792,10 @@ def _similarity(app: Application | None, pdf: PdfFacts | None) -> float | None:
 def reply_files(sub: Submission) -> tuple[Document, ...]:
     """The files a reply lists: the pair, and the pictures while there is no PDF (the applicant sees we got them)."""
     pair = tuple(d for d in (sub.word, sub.pdf) if d is not None)
-    extra = tuple(d for d in sub.images if d.sha256 not in {x.sha256 for x in pair}) if sub.pdf is None else ()
-    return pair + extra
+    if sub.pdf is not None:
+        return pair
+    listed = {d.sha256 for d in pair}  # the Word renamed .pdf is the Word and one of the images
+    return pair + tuple(d for d in sub.images if d.sha256 not in listed)
 
 
 def reply_basis(verdict: Verdict, sub: Submission) -> str:
