@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from .models import OCR_SOURCES, TOPIC_WORDS, WARNING, Application, Finding, PdfFacts, Submission
+from .pairing import NAMED_AS, WORD_KINDS
 
 REQUIRED = object()
 
@@ -180,7 +181,7 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return  # it came, too large to read: that notice says so and what to do
     # A file whose name says it is the missing one (the Word renamed .pdf, an empty upload):
     # "未收到" beside it in the list of files received would puzzle the applicant.
-    named = [d for d in sub.images if d.filename.lower().endswith(_NAMED[kind]) and d.kind not in ("image", "ofd")]
+    named = [d for d in sub.images if d.filename.lower().endswith(NAMED_AS[kind]) and d.kind not in ("image", "ofd")]
     if named:
         yield Hit(where, {"name": named[-1].filename, "what": _really(named[-1], kind)}, variant=f"{kind}_misnamed")
         return
@@ -194,14 +195,11 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     yield Hit(where, variant=kind)
 
 
-_NAMED = {"pdf": (".pdf",), "word": (".docx", ".doc", ".wps")}
-
-
 def _really(doc, wanted: str) -> str:
     """What a file named as the missing one really is, in the applicant's words."""
     if doc.size == 0:
         return "是空文件（0 字节），可能是上传没有完成"
-    if doc.kind in ("docx", "doc", "wps", "rtf", "odt", "word2003xml", "office_encrypted"):
+    if doc.kind in WORD_KINDS - {"html_doc"}:  # a page saved as .doc is no Word file to the applicant
         return "实际是 Word 文件（只改了文件扩展名），不是 PDF 文件"
     if doc.kind == "pdf":
         return "实际是 PDF 文件（只改了文件扩展名），不是 Word 文件"

@@ -217,6 +217,7 @@ _KIND_HINTS = {
     "account": "银行账号应为 {account_min}–{account_max} 位数字",
 }
 _KIND_HINTS["contact"] = "联系方式应为电话（如 0373-3661812 或 11 位手机号码）或电子邮箱"
+CONTACT_KINDS = tuple(_KIND_HINTS)  # what `contact_format` fields may say as kind (the rules schema)
 _KIND_NAMES = {"email": "电子邮箱", "mobile": "手机号码", "phone": "联系电话", "account": "银行账号", "contact": "联系方式"}
 # How people annotate a number: 13837301256（微信同号）, 0373-2025618（办）. A bracket
 # holding only digits is an area code, (0373)3661812, and stays.

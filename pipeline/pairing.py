@@ -15,6 +15,9 @@ WORD_KINDS = frozenset({"docx", "doc", "wps", "rtf", "html_doc", "word2003xml", 
 # Files an applicant sends: these make a mail an application whatever its subject or text says.
 APPLICATION_KINDS = WORD_KINDS | {"pdf", "image", "ofd"} | ARCHIVE_KINDS
 FORM_HINTS = ("申报书", "申报", "试点")
+# The file name endings that claim a role: a file so named that is not of that role's kinds
+# (the Word renamed .pdf, an empty upload) stands where the file should be (`Store.images`).
+NAMED_AS = {"pdf": (".pdf",), "word": (".docx", ".doc", ".wps")}
 
 
 def role_of(kind: str) -> str:

@@ -131,8 +131,8 @@ class Item:
     keys: dict[str, Value]
 
 
-# Contact kinds form_checks.contact_format knows (its _KIND_HINTS; a test keeps the two equal).
-CONTACT_KINDS = ("email", "mobile", "phone", "account", "contact")
+# Contact kinds form_checks.contact_format knows.
+CONTACT_KINDS = _form_checks.CONTACT_KINDS
 
 # Every code the readers (mime, forms/docx, forms/pdf, archives, run) put on a mail, a file or
 # a form: the codes `reader_problems` can pass on. A test keeps this equal to the source.

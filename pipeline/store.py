@@ -393,15 +393,20 @@ class Store:
         files (photos of stamped pages, an OFD export), and files named .pdf/.docx/.doc/.wps that
         are something else (the Word renamed .pdf, an empty upload, a PDF renamed .docx)."""
         from .models import QUESTION_CODE, Document
+        from .pairing import NAMED_AS, WORD_KINDS
 
+        kinds = {"pdf": ("pdf",), "word": tuple(sorted(WORD_KINDS))}
+        misnamed, params = [], []
+        for role, endings in NAMED_AS.items():
+            misnamed.append(
+                f"(({' OR '.join('lower(filename) LIKE ?' for _ in endings)}) AND kind NOT IN ({','.join('?' * len(kinds[role]))}))"
+            )
+            params += [f"%{e}" for e in endings] + list(kinds[role])
         # Not the screenshots of a question (a mail filed as one: see run._question_with_pictures).
         rows = self.rows(
-            "SELECT * FROM files WHERE applicant=? AND (kind IN ('image', 'ofd')"
-            " OR (lower(filename) LIKE '%.pdf' AND kind != 'pdf')"
-            " OR ((lower(filename) LIKE '%.docx' OR lower(filename) LIKE '%.doc' OR lower(filename) LIKE '%.wps')"
-            " AND kind NOT IN ('docx', 'doc', 'wps', 'rtf', 'html_doc', 'word2003xml', 'odt', 'office_encrypted')))"
+            f"SELECT * FROM files WHERE applicant=? AND (kind IN ('image', 'ofd') OR {' OR '.join(misnamed)})"
             " AND mail_sha256 NOT IN (SELECT sha256 FROM mails WHERE problems LIKE ?) ORDER BY received_at, id",
-            (applicant, f"%{QUESTION_CODE}%"),
+            (applicant, *params, f"%{QUESTION_CODE}%"),
         )
         return [Document(r["sha256"], r["filename"], r["kind"], r["size"], parse_iso(r["received_at"]), r["mail_sha256"]) for r in rows]
 
@@ -525,17 +530,14 @@ class Store:
     def bind_call(self, call_id: str, name: str) -> tuple[str, str] | None:
         """Tie the database to the call on first use; (id, name) of the call it belongs to when
         that is another one (last year's database under next year's rules would mix both)."""
-        row = self.one("SELECT value FROM meta WHERE key='call_id'")
-        if row is None:
+        bound = self.meta("call_id")
+        if bound is None:
             with self.transaction():
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [("call_id", call_id), ("call_name", name)]
                 )
             return None
-        if row["value"] == call_id:
-            return None
-        named = self.one("SELECT value FROM meta WHERE key='call_name'")
-        return row["value"], named["value"] if named else ""
+        return None if bound == call_id else (bound, self.meta("call_name") or "")
 
     def mark_questions_answered(self, applicant: str | None, by: str, at: datetime, address: str = "") -> int:
         """Staff answered this applicant's open questions (mail without files) and dealt with the
@@ -580,9 +582,9 @@ class Store:
     def last_reply_basis(self, applicant: str) -> str | None:
         """`basis` of the newest reply to the applicant that was not a failure."""
         row = self.one(
-            "SELECT basis FROM outbox WHERE applicant=? AND kind IN ('receipt','correction','late','question') AND state NOT IN ('failed', 'superseded') "
-            "ORDER BY id DESC LIMIT 1",
-            (applicant,),
+            f"SELECT basis FROM outbox WHERE applicant=? AND kind IN ({','.join('?' * len(LETTER_KINDS))})"
+            " AND state NOT IN ('failed', 'superseded') ORDER BY id DESC LIMIT 1",
+            (applicant, *LETTER_KINDS),
         )
         return row["basis"] if row else None
 
