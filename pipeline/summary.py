@@ -225,17 +225,17 @@ def pilot_type_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Applicants per pilot type. A unit whose Word form was not read (none yet, unreadable,
     not the form) has no type to count: they are counted apart, so the types add up to the units."""
     counts: dict[str, int] = {}
+    unread = 0
     for r in rows:
         if r.get("status") == INQUIRY:
             continue
         if not r.get("form_read"):
-            key = "申报书未读取"
-        else:
-            key = r["pilot_type"] or "未勾选"
+            unread += 1
+            continue
+        key = r["pilot_type"] or "未勾选"
         if "、" in key:
             key = "勾选多项"
         counts[key] = counts.get(key, 0) + 1
-    unread = counts.pop("申报书未读取", 0)
     return {**counts, **({"申报书未收到或未能读取": unread} if unread else {})}
 
 
@@ -253,12 +253,15 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+def _closed_by(mail) -> str:
+    """Who closed a mail with `intake answered`, and when: "王老师 于 2025-06-20 10:00"."""
+    who = f"{mail['answered_by']} " if mail["answered_by"] else ""
+    return f"{who}于 {minute_text(mail['answered_at'])}"
+
+
 def _handled(reason: str, mail) -> str:
     """The staff reason of a left mail, with who closed it (`intake answered`) and when."""
-    if not mail["answered_at"]:
-        return reason
-    who = f"{mail['answered_by']} " if mail["answered_by"] else ""
-    return f"{reason}（已由{who}于 {minute_text(mail['answered_at'])} 处理）"
+    return f"{reason}（已由{_closed_by(mail)} 处理）" if mail["answered_at"] else reason
 
 
 ANSWERED_CODE = "question_answered"
@@ -272,8 +275,7 @@ def answered_questions(store: Store) -> dict[str, list[dict[str, Any]]]:
         "SELECT applicant, subject, answered_at, answered_by FROM mails WHERE answered_at IS NOT NULL AND applicant IS NOT NULL"
         " ORDER BY received_at"
     ):
-        who = f"{m['answered_by']} " if m["answered_by"] else ""
-        message = f"咨询已由{who}于 {minute_text(m['answered_at'])} 答复（主题：“{m['subject'] or '（无主题）'}”）"
+        message = f"咨询已由{_closed_by(m)} 答复（主题：“{m['subject'] or '（无主题）'}”）"
         out.setdefault(m["applicant"], []).append(
             {"code": ANSWERED_CODE, "severity": "warning", "message": message, "location": "邮件正文"}
         )

@@ -137,6 +137,13 @@ def refused(path: Path) -> str:
     return message
 
 
+def refused_naming(tmp_path: Path, old: str, new: str, needles: list[str]) -> None:
+    """The shipped rules with `old` edited to `new` are refused with one line naming every needle."""
+    message = refused(edited(tmp_path, old, new))
+    for needle in needles:
+        assert needle in message, message
+
+
 @pytest.mark.parametrize(
     "old, new, needles",
     [
@@ -156,9 +163,7 @@ def refused(path: Path) -> str:
     ],
 )
 def test_mistakes_inside_list_params_are_refused(tmp_path, old, new, needles):
-    message = refused(edited(tmp_path, old, new))
-    for needle in needles:
-        assert needle in message, message
+    refused_naming(tmp_path, old, new, needles)
 
 
 @pytest.mark.parametrize(
@@ -177,9 +182,7 @@ def test_mistakes_inside_list_params_are_refused(tmp_path, old, new, needles):
     ],
 )
 def test_codes_enums_and_values_are_checked(tmp_path, old, new, needles):
-    message = refused(edited(tmp_path, old, new))
-    for needle in needles:
-        assert needle in message, message
+    refused_naming(tmp_path, old, new, needles)
 
 
 def test_every_code_a_reader_emits_can_be_mapped():
@@ -223,9 +226,7 @@ def test_every_code_a_reader_emits_can_be_mapped():
     ],
 )
 def test_call_mistakes_are_refused(tmp_path, old, new, needles):
-    message = refused(edited(tmp_path, old, new))
-    for needle in needles:
-        assert needle in message, message
+    refused_naming(tmp_path, old, new, needles)
 
 
 @pytest.mark.parametrize(
@@ -245,9 +246,7 @@ def test_call_mistakes_are_refused(tmp_path, old, new, needles):
     ],
 )
 def test_codes_the_program_acts_on_keep_their_meaning(tmp_path, old, new, needles):
-    message = refused(edited(tmp_path, old, new))
-    for needle in needles:
-        assert needle in message, message
+    refused_naming(tmp_path, old, new, needles)
 
 
 def test_code_with_a_fixed_meaning_on_another_check_is_refused(tmp_path):
