@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from .checks import Call, fmt_time
 from .judge import REPLY_KIND
 from .models import Document, Finding, Reply, Verdict
+from .pairing import role_of
 from .resources import shipped
 
 if TYPE_CHECKING:
@@ -263,8 +264,10 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     sender_name = one_line(inp.sender_name, 40)
     tz = call.timezone
     window_end = call.cutoff(now) if inp.opens_window else call.deadline
-    word = next((d for d in inp.files if d.kind not in ("pdf", "image", "ofd")), None)
-    pdf = next((d for d in inp.files if d.kind == "pdf"), None)
+    # By role, as pairing decides it: a file listed only because it stands where one is missing
+    # (a picture, the 0-byte "….pdf") is neither.
+    word = next((d for d in inp.files if role_of(d.kind) == "word"), None)
+    pdf = next((d for d in inp.files if role_of(d.kind) == "pdf"), None)
     form_read = inp.form_read if inp.form_read is not None else word is not None
     mail_at = inp.mail_received_at or inp.received_at
     ctx = {
@@ -340,7 +343,7 @@ def _receipt_times(inp: ReplyInput) -> list[tuple[str, datetime]]:
     submission, when the files were complete, and when the latest version came."""
     first = inp.first_received_at or inp.received_at
     complete = inp.complete_at if inp.first_received_at else inp.received_at
-    pair = [d.received_at for d in inp.files if d.kind not in ("image", "ofd")]
+    pair = [d.received_at for d in inp.files if role_of(d.kind) in ("word", "pdf")]
     latest = max(pair) if pair else None
     if (complete is None or complete == first) and (latest is None or latest == first):
         return [("收到时间", first)]

@@ -414,6 +414,14 @@ def test_a_staff_acceptance_of_unread_files_prints_no_placeholders():
     assert "试点类型：（未勾选）" in text
 
 
+def test_a_file_listed_in_place_of_the_missing_one_is_no_word_form():
+    """A 0-byte "盖章版.pdf" is listed (it stands where the PDF should be) but is neither file: taken for
+    the Word form, a staff-decided receipt said 试点类型：（未勾选） of a form never read."""
+    empty = Document("3" * 64, "盖章版.pdf", "other", 0, NOW, "m")
+    _, text, _ = _letter(files=(empty,), unit="", pilot_type="", staff_decision=True)
+    assert "试点类型" not in text and "  1. 盖章版.pdf" in text
+
+
 def test_a_receipt_with_notes_does_not_claim_every_format_is_right():
     note = Finding("pdf_not_a4", "warning", "PDF 第 1 页的页面大小为 216×279 mm，不是 A4。", "盖章 PDF 版")
     _, text, html = _letter([note])
