@@ -184,7 +184,6 @@ class Mailbox:
                     uid=uid,
                 )
 
-
     def _batches(self, uids: list[int]) -> Iterator[list[int]]:
         """UIDs in groups of at most FETCH_BATCH mails and FETCH_BYTES bytes (a big mail alone)."""
         assert self.client is not None
