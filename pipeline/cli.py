@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
 import sys
 from datetime import datetime
@@ -308,6 +309,16 @@ def status(config_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything intake writes (database, mails, forms with bank accounts, summaries and
+    # their file copies) is its owner's only, whatever umask cron or a shell hands over.
+    old_umask = os.umask(0o077)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(old_umask)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="intake", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -323,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except sqlite3.Error as exc:  # backstop: the store turns what it expects into StoreError
         click.echo(f"错误：数据库无法使用：{exc}", err=True)
+        return 1
+    except PermissionError as exc:  # the data folder made by another user (a first run as root)
+        from .store import access_hint
+
+        where = Path(exc.filename) if exc.filename else Path.cwd()
+        click.echo(f"错误：无法读写 {where}{access_hint(where) or '（没有权限）'}", err=True)
         return 1
     return 0
 

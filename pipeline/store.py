@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import sqlite3
 import zlib
 from contextlib import contextmanager
@@ -231,6 +232,33 @@ def submitted_by(mails, when: datetime | None = None) -> bool:
     )
 
 
+def access_hint(path: Path) -> str:
+    """Who owns the data we may not write, and who we are (a first run as root, cron as another user).
+
+    Empty when the path and its folders are ours to use.
+    """
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    for place in (path, *path.absolute().parents):
+        try:
+            st = place.stat()
+        except OSError:  # not there, or behind a folder we may not enter: that folder tells
+            continue
+        folder = stat.S_ISDIR(st.st_mode)
+        if not os.access(place, os.W_OK | os.X_OK if folder else os.R_OK | os.W_OK):
+            return (f"（没有权限：{place} 属于用户 {name(st.st_uid)}，当前用户是 {name(os.geteuid())}；"
+                    "请用数据目录的所有者运行 intake，或由管理员改正目录的所有者）")
+        if folder:
+            return ""
+    return ""
+
+
 class Store:
     """The database. Use `Store.open`; `dry_run=True` works on a memory copy."""
 
@@ -258,7 +286,8 @@ class Store:
             if dry_run:
                 conn = sqlite3.connect(":memory:")
                 if Path(path).exists():
-                    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+                    # As a URI, so a "#" or "?" in the folder name is part of the path, not the query.
+                    src = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True, timeout=30)
                     src.backup(conn)
                     src.close()
             else:
@@ -279,7 +308,7 @@ class Store:
                 _add_missing_columns(conn)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
-            raise StoreError(f"无法打开数据库 {path}：{exc}") from exc
+            raise StoreError(f"无法打开数据库 {path}：{exc}{access_hint(Path(path))}") from exc
         return cls(conn, str(path))
 
     def close(self) -> None:

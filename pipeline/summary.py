@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import re
 import shutil
@@ -18,6 +19,8 @@ from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
 from .store import Store, findings_from_json, open_other, open_question, parse_iso, submitted_by
+
+log = logging.getLogger(__name__)
 
 STATUS_ZH = {"accepted": "已受理", "needs_correction": "需补正", "late": "逾期", "inquiry": "仅来信咨询"}
 # A sender who has only written without files (questions): listed, but not an application.
@@ -422,15 +425,32 @@ def _href(row: dict[str, Any], role: str, out: Path | None) -> str:
     if out is None:
         return Path(path).resolve().as_uri()
     folder = out.parent / f"{out.stem}_文件"
-    folder.mkdir(parents=True, exist_ok=True)
-    # The applicant's own file name (made safe for any file system), behind the receipt number.
-    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", row.get(f"{role}_file") or role)[:80]
-    # The stored suffix says the kind; .bin only says "not one we convert": keep the applicant's (…docx).
-    if Path(path).suffix != ".bin" and not name.lower().endswith(Path(path).suffix):
-        name += Path(path).suffix
-    target = folder / f"{row['receipt_no']}-{name}"
-    shutil.copyfile(path, target)
+    target = folder / _copy_name(row["receipt_no"], row.get(f"{role}_file") or role, Path(path).suffix)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    except OSError as exc:  # one file that cannot be copied leaves its row without a link, not the table unwritten
+        log.warning("copying %s for the HTML summary failed: %s", target.name, exc)
+        return ""
     return quote(f"{folder.name}/{target.name}")
+
+
+COPY_NAME_BYTES = 200  # file systems allow 255 bytes a name; a Chinese character takes 3
+
+
+def _copy_name(receipt_no: str | None, filename: str, stored_suffix: str) -> str:
+    """The applicant's own file name behind the receipt number, safe for any file system.
+
+    The stored suffix says the kind; .bin only says "not one we convert", so the
+    applicant's own ending is kept then. A long name is cut in its stem, by bytes.
+    """
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", filename)
+    suffix = stored_suffix if stored_suffix != ".bin" else Path(name).suffix[:16]
+    stem = name[: -len(suffix)] if suffix and name.lower().endswith(suffix.lower()) else name
+    prefix = f"{receipt_no}-"
+    room = COPY_NAME_BYTES - len((prefix + suffix).encode("utf-8"))
+    stem = stem.encode("utf-8")[: max(room, 1)].decode("utf-8", "ignore").rstrip(". ") or "file"
+    return f"{prefix}{stem}{suffix}"
 
 
 def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:

@@ -470,8 +470,9 @@ def test_private_files_and_no_secrets_in_logs(box50, tmp_path):
         cfg = write_config(tmp_path, box50, sink)
         env = intake_env(box50, smtp_password=SMTP_SECRET)
         assert env["TEST_IMAP_PASSWORD"] == IMAP_SECRET
+        # umask 000, as some crons hand over: what intake writes stays its owner's only.
         res = subprocess.run([sys.executable, "-m", "pipeline", "-vv", "poll", "--config", str(cfg)], cwd=ROOT, env=env,
-                             capture_output=True, timeout=300)
+                             capture_output=True, timeout=300, preexec_fn=lambda: os.umask(0))
         assert res.returncode == 0, res.stderr.decode("utf-8", "replace")
         sink.wait_for(1, timeout=30)
         assert any(pw == SMTP_SECRET for _, _, pw in sink.auth_logins), "SMTP login did not use the code"
@@ -501,6 +502,15 @@ def test_private_files_and_no_secrets_in_logs(box50, tmp_path):
     attachments = [p for p in (storage / "files").rglob("*") if p.is_file()]
     replies = [p for p in (storage / "outbox").rglob("*") if p.is_file()]
     assert len(raws) == N_MAILS and attachments and replies
+    folders = [p for p in storage.rglob("*") if p.is_dir()]
     loose = [f"{p.relative_to(storage)} {oct(stat.S_IMODE(p.stat().st_mode))}"
-             for p in db_files + raws + attachments + replies + [storage / "intake.lock"] if not private(p)]
-    assert loose == [], loose
+             for p in db_files + raws + attachments + replies + folders + [storage / "intake.lock"] if not private(p)]
+    assert folders and loose == [], loose
+    # The HTML summary's folder holds copies of every Word and PDF (accounts, phone numbers).
+    out = tmp_path / "汇总.html"
+    res = subprocess.run([sys.executable, "-m", "pipeline", "summary", "--config", str(cfg), "--format", "html", "--out", str(out)],
+                         cwd=ROOT, env=env, capture_output=True, timeout=120, preexec_fn=lambda: os.umask(0o022))
+    assert res.returncode == 0, res.stderr.decode("utf-8", "replace")
+    copies = list((tmp_path / "汇总_文件").iterdir())
+    loose = [p.name for p in [out, tmp_path / "汇总_文件", *copies] if not private(p)]
+    assert copies and loose == [], loose

@@ -71,3 +71,51 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci and "bash scripts/test.sh" in README
     assert "intake demo" in README
+
+
+def _crontab_lines() -> list[str]:
+    blocks = re.findall(r"```cron\n(.*?)```", README, re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_crontab_lines_run_in_crons_environment(tmp_path):
+    """The crontab lines work as cron runs them: PATH=/usr/bin:/bin, no LANG, cwd /, intake in a venv.
+
+    Each line must find `intake` and its 授权码; the servers are closed ports here, so
+    the run ends with intake's own line about the connection, not with the shell's
+    "intake: not found" or a missing password variable.
+    """
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    srv = tmp_path / "srv intake"
+    (srv / ".venv" / "bin").mkdir(parents=True)
+    script = srv / ".venv" / "bin" / "intake"  # what pip writes into a venv: an absolute interpreter
+    script.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m pipeline "$@"\n')
+    script.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # released at once: nothing listens there
+    (srv / "intake.toml").write_text(
+        f'[mailbox]\nhost = "127.0.0.1"\nport = {closed}\nuser = "kpzx350@163.com"\npassword_env = "INTAKE_IMAP_PASSWORD"\n'
+        f'ssl = false\n[smtp]\nhost = "127.0.0.1"\nport = {closed}\nuser = "kpzx350@163.com"\n'
+        f'password_env = "INTAKE_SMTP_PASSWORD"\nssl = false\nsender = "科普中心 <kpzx350@163.com>"\n'
+        f'[storage]\ndir = "data"\n[staff]\naddresses = ["guo@example.com"]\n',
+        encoding="utf-8",
+    )
+    (srv / "secrets.env").write_text("INTAKE_IMAP_PASSWORD=code1\nINTAKE_SMTP_PASSWORD=code2\n")
+    (srv / "data").mkdir()  # README: mkdir -p the log folder first
+    lines = _crontab_lines()
+    assert len(lines) >= 2, "README shows the poll and the digest crontab lines"
+    for line in lines:
+        command = line.split(None, 5)[5].replace("/srv/intake", f"'{srv}'")
+        log = srv / "data" / "poll.log"
+        log.unlink(missing_ok=True)
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh"}
+        done = subprocess.run(["/bin/sh", "-c", command], cwd="/", env=env, stdin=subprocess.DEVNULL, timeout=120)
+        out = log.read_text(encoding="utf-8") if log.exists() else ""
+        assert done.returncode != 127 and "not found" not in out, (line, out)
+        assert "未设置" not in out, (line, out)
+        assert "连接" in out or "无法" in out, (line, out)

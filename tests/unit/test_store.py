@@ -86,3 +86,19 @@ def test_a_database_belongs_to_one_call(tmp_path):
     other = Store.open(tmp_path / "new" / "intake.db")  # a new storage dir takes the new call
     Runner(default_config(tmp_path / "new", rules / "example-2026-kjzyfw.toml"), other, FileStore(tmp_path / "new")).close()
     other.close()
+
+
+@pytest.mark.parametrize("folder", ["科普#2025", "data?old", "有 空格 %20"])
+def test_dry_run_reads_the_database_in_a_folder_named_with_uri_characters(tmp_path, folder):
+    """--dry-run copies the real database: a "#" in the path must not cut it off and leave a fresh one."""
+    path = tmp_path / folder / "intake.db"
+    store = Store.open(path)
+    store.db["applicants"].insert({"key": "a@x.cn", "unit": "新乡市红旗区科学技术协会"}, pk="key")
+    store.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    preview = Store.open(path, dry_run=True)
+    try:
+        assert [r["unit"] for r in preview.rows("SELECT unit FROM applicants")] == ["新乡市红旗区科学技术协会"]
+    finally:
+        preview.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no stray file beside the folder

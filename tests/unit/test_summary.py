@@ -410,3 +410,40 @@ def test_a_black_and_white_scan_is_not_called_a_photocopied_seal():
     copied = {"seal": {"kind": "grey", "page": 5, "confidence": 0.8, "detail": ""}}
     assert seal_short(bw) == "黑白扫描，看不出红章" and "复印" not in seal_text(bw)
     assert seal_short(copied) == "公章无红色，疑为复印件或黑白扫描（第5页）"
+
+
+LONG_NAME = "关于组织申报新乡市科技志愿服务试点建设的通知" * 4 + "（新乡市红旗区科学技术协会申报书终稿审阅）.docx"
+
+
+def test_html_summary_copies_a_file_with_a_very_long_chinese_name(db, tmp_path):
+    """A name of 100+ Chinese characters is over 255 bytes: cut in its stem, the kind's ending kept."""
+    db.applicant("a@x.cn", status="accepted", unit="新乡市红旗区科学技术协会", word=(LONG_NAME, None))
+    out = tmp_path / "out" / "汇总.html"
+    out.parent.mkdir()
+    html = render(db.store, "html", out=out).decode("utf-8")
+    copies = list((out.parent / "汇总_文件").iterdir())
+    assert len(copies) == 1
+    copy = copies[0].name
+    assert len(copy.encode("utf-8")) <= 255 and copy.startswith("2025-KJZY-001-关于组织申报") and copy.endswith(".docx")
+    assert ".." not in copy
+    from urllib.parse import quote
+
+    assert quote(f"汇总_文件/{copy}") in html
+
+
+def test_copy_name_keeps_the_applicants_ending_for_unconverted_kinds():
+    from pipeline.summary import _copy_name
+
+    name = _copy_name("2025-KJZY-007", "申报书" * 40 + ".docx", ".bin")
+    assert name.startswith("2025-KJZY-007-申报书") and name.endswith(".docx")
+    assert len(name.encode("utf-8")) <= 255 and ".." not in name
+    assert _copy_name("2025-KJZY-007", "申报书.", ".pdf") == "2025-KJZY-007-申报书.pdf"
+    assert _copy_name("2025-KJZY-007", "a/b:c.pdf", ".pdf") == "2025-KJZY-007-a_b_c.pdf"
+
+
+def test_html_summary_is_written_when_a_file_cannot_be_copied(db, tmp_path):
+    db.applicant("a@x.cn", status="accepted", unit="新乡市红旗区科学技术协会", word=("申报书.docx", None))
+    out = tmp_path / "汇总.html"
+    (tmp_path / "汇总_文件").write_text("not a folder")
+    html = render(db.store, "html", out=out).decode("utf-8")
+    assert "新乡市红旗区科学技术协会" in html and "汇总_文件/" not in html
