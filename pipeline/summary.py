@@ -604,12 +604,17 @@ def bounced_lines(store: Store) -> list[str]:
     ]
 
 
+NEVER_POLLED = "还没有收过信（若已设置 cron 定时任务，请查看 poll.log：多为找不到 intake 命令或授权码未读入）"
+
+
 def status_lines(store: Store) -> list[str]:
     """What `intake status` prints: is intake working, and what needs a person."""
-    last_ok = store.one("SELECT finished_at FROM runs WHERE ok=1 ORDER BY id DESC LIMIT 1")
-    last = store.one("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+    # The mailbox poll cron runs is what must work; an import or reprocess by hand
+    # succeeding does not say the poll does (the alerts count polls too).
+    last_ok = store.one("SELECT finished_at FROM runs WHERE command='poll' AND ok=1 ORDER BY id DESC LIMIT 1")
+    last = store.one("SELECT * FROM runs WHERE command='poll' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
     failures = 0
-    for r in store.rows("SELECT ok FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 50"):
+    for r in store.rows("SELECT ok FROM runs WHERE command='poll' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 50"):
         if r["ok"]:
             break
         failures += 1
@@ -619,8 +624,9 @@ def status_lines(store: Store) -> list[str]:
         f"SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR ({open_other()}) OR ({condition})", params
     )["n"]
     lines = [
-        f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}",
-        f"最近一次运行：{'成功' if last and last['ok'] else ('失败：' + (last['error'] or '') if last else '无')}",
+        f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}（收信 intake poll）",
+        "最近一次运行："
+        + ("成功" if last and last["ok"] else ("失败：" + (last["error"] or "") if last else NEVER_POLLED)),
         f"连续失败次数：{failures}",
         "回复："
         + "，".join(f"{REPLY_STATE_ZH.get(k, k)} {v}" for k, v in sorted(counts.items()))

@@ -447,3 +447,21 @@ def test_html_summary_is_written_when_a_file_cannot_be_copied(db, tmp_path):
     (tmp_path / "汇总_文件").write_text("not a folder")
     html = render(db.store, "html", out=out).decode("utf-8")
     assert "新乡市红旗区科学技术协会" in html and "汇总_文件/" not in html
+
+
+def test_status_is_about_the_mailbox_poll_not_runs_by_hand(db):
+    """cron's poll failing while staff import a mail by hand: status must not read "all well"."""
+    from pipeline.summary import status_lines
+
+    store = db.store
+    lines = "\n".join(status_lines(store))
+    assert "还没有收过信" in lines and "poll.log" in lines and "从未成功" in lines
+    store.finish_run(store.start_run("poll"), ok=False, error="无法登录邮箱")
+    store.finish_run(store.start_run("poll"), ok=False, error="无法登录邮箱")
+    store.finish_run(store.start_run("import"), ok=True)
+    store.finish_run(store.start_run("reprocess"), ok=True)
+    lines = "\n".join(status_lines(store))
+    assert "从未成功" in lines and "连续失败次数：2" in lines and "失败：无法登录邮箱" in lines, lines
+    store.finish_run(store.start_run("poll"), ok=True)
+    lines = "\n".join(status_lines(store))
+    assert "从未成功" not in lines and "连续失败次数：0" in lines and "最近一次运行：成功" in lines, lines
