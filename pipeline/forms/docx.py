@@ -9,13 +9,15 @@ text, hidden text and a content control's unfilled prompt are not. Any
 failure to open the file becomes a `format_unreadable` finding; a tick beside
 words that are none of the pilot types (`pilot_type_unrecognized`) and a file
 holding two filled forms (`two_forms_in_word`) become findings too, never a
-silent guess.
+silent guess. With no tick at all, the one option set apart by its formatting
+(underlined, bold, coloured …) is the choice: the receipt names the type read.
 """
 from __future__ import annotations
 
 import bisect
 import dataclasses
 import io
+import itertools
 import posixpath
 import re
 import unicodedata
@@ -40,6 +42,7 @@ from ..models import (
     Person,
     Section,
     Stage,
+    WARNING,
 )
 from ..wordcount import word_count
 
@@ -171,6 +174,9 @@ class Row:
     is_table: bool
     set_off: bool = False  # a centred or right-aligned paragraph: printed titles and names, not typed values
     struck: tuple[str, ...] = ()  # text struck through (删除线): on the cover, options the applicant deleted
+    # The row's runs as (text, emphasis) when one of them is emphasised (`_Reader._emphasis`): on the
+    # cover, an option set apart only by its formatting is the choice (`_formatted_choice`).
+    formats: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 class _Line(str):
@@ -183,6 +189,18 @@ class _Line(str):
         line = super().__new__(cls, text)
         line.bullet = bullet
         return line
+
+
+_PLAIN: frozenset[str] = frozenset()
+_PARAGRAPH_END = ("\n", _PLAIN)  # between the runs of two paragraphs of one table row
+
+
+@dataclass(frozen=True)
+class _Bullets:
+    """The checkboxes list bullets draw in one document, and the lists paragraph styles give."""
+    drawn: dict[tuple[str, str], str] = field(default_factory=dict)  # (numId, ilvl) -> ☑ or ☐
+    styles: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # styleId -> (numId, ilvl)
+    default_style: str | None = None  # the style of a paragraph that names none
 
 
 def _flat_lines(rows: list[Row]) -> list[str]:
@@ -209,12 +227,12 @@ class _Reader:
     """Flattens the body into rows; a paragraph outside tables is a one-cell row."""
 
     def __init__(self, ns: str, chunks=None, prompts: _PromptSource | None = None, shared: _Shared | None = None,
-                 bullets: dict[tuple[str, str], str] | None = None):
+                 bullets: _Bullets | None = None):
         self.ns = ns
         self.chunks = chunks  # r:id -> (rows, pictures) of an altChunk's document, or None
         self.prompts = prompts or _PromptSource()
         self.shared = shared or _Shared()
-        self.bullets = bullets or {}  # (numId, ilvl) -> the checkbox its list bullet draws (`_bullets`)
+        self.bullets = bullets or _Bullets()  # the checkboxes list bullets draw (`_bullets`)
         # Only a control's shown text is wanted: nested controls give their remembered text.
         self.text_only = False
         self.rows: list[Row] = []
@@ -222,6 +240,8 @@ class _Reader:
         self.fields: list[_Field] = []  # complex fields open in the current paragraph
         self.struck: list[str] = []  # struck-through text of the current paragraph, adjacent runs joined
         self._struck_end: tuple[list, int] | None = None  # where the last struck run ended: (output, length)
+        self._runs: list[tuple[str, object]] = []  # the current paragraph's runs: (text, w:r element)
+        self.formats: tuple[tuple[str, frozenset[str]], ...] = ()  # the last paragraph's, when one is emphasised
 
     def w(self, name: str) -> str:
         return f"{{{self.ns}}}{name}"
@@ -237,7 +257,7 @@ class _Reader:
             if tag == self.w("p"):
                 lines, boxes = self.paragraph(child)
                 self.shared.add_rows(1)
-                self.rows.append(Row([Cell(0, 1, lines)], False, self._set_off(child), tuple(self.struck)))
+                self.rows.append(Row([Cell(0, 1, lines)], False, self._set_off(child), tuple(self.struck), self.formats))
                 for box in boxes:
                     self.blocks(box)
             elif tag == self.w("tbl"):
@@ -358,6 +378,7 @@ class _Reader:
             nested: list = []
             shown: dict[int, list[str]] = {}
             struck: list[str] = []
+            formats: list[tuple[str, frozenset[str]]] = []
             tcs = list(self._children(tr, "tc"))
             for tc in tcs:
                 span = 1
@@ -383,6 +404,8 @@ class _Reader:
                         plines, boxes = self.paragraph(child)
                         lines.extend(plines)
                         struck.extend(self.struck)
+                        if self.formats:
+                            formats.extend((*self.formats, _PARAGRAPH_END))
                         nested.extend(("box", b) for b in boxes)
                     elif child.tag in (self.w("sdt"), self.w("customXml")):
                         if child.tag == self.w("sdt") and self._placeholder(child):
@@ -392,13 +415,14 @@ class _Reader:
                         self.pictures += sub.pictures
                         lines.extend(_flat_lines(sub.rows))
                         struck.extend(t for r in sub.rows for t in r.struck)
+                        formats.extend(f for r in sub.rows if r.formats for f in (*r.formats, _PARAGRAPH_END))
                 inherited = above.get(col) if continued else None
                 cells.append(Cell(col, span, lines, inherited))
                 shown[col] = inherited if inherited is not None and not any(x.strip() for x in lines) else lines
                 col += span
             above = shown
             self.shared.add_rows(1)
-            self.rows.append(Row(cells, True, struck=tuple(struck)))
+            self.rows.append(Row(cells, True, struck=tuple(struck), formats=tuple(formats)))
             for item in nested:
                 if isinstance(item, tuple):
                     self.blocks(item[1])
@@ -433,8 +457,10 @@ class _Reader:
         boxes: list = []
         self.fields = []  # a field left open by a broken paragraph ends with it
         self.struck = []
+        self._runs = []
         self._inline(p, parts, boxes, None)
         text = "".join(parts)
+        self.formats = self._formats(text)
         text = "" if _ONLY_PROMPTS.fullmatch(text) else _PROMPT_AFTER_LABEL.sub(r"\1", text)
         lines = text.split("\n")
         bullet = self._bullet(p)
@@ -443,15 +469,28 @@ class _Reader:
         return lines, boxes
 
     def _bullet(self, p) -> str:
-        """The checkbox a paragraph's list bullet draws (☑ or ☐), or ""."""
-        if not self.bullets:
+        """The checkbox a paragraph's list bullet draws (☑ or ☐), or "".
+
+        The list is the paragraph's own numPr, else its style's (Word's bullet given to a style,
+        a list style): numId and level each come from the paragraph when it says, numId 0 is no list.
+        """
+        bullets = self.bullets
+        if not bullets.drawn:
             return ""
-        num = p.find(f"{self.w('pPr')}/{self.w('numPr')}")
-        if num is None:
-            return ""
-        num_id, ilvl = num.find(self.w("numId")), num.find(self.w("ilvl"))
-        key = (self.attr(num_id, "val") if num_id is not None else None, self.attr(ilvl, "val") if ilvl is not None else "0")
-        return self.bullets.get(key, "")
+        ppr = p.find(self.w("pPr"))
+        num = ppr.find(self.w("numPr")) if ppr is not None else None
+        num_id = ilvl = None
+        if num is not None:
+            id_el, lvl_el = num.find(self.w("numId")), num.find(self.w("ilvl"))
+            num_id = self.attr(id_el, "val") if id_el is not None else None
+            ilvl = self.attr(lvl_el, "val") if lvl_el is not None else None
+        if (num_id is None or ilvl is None) and bullets.styles:
+            style = ppr.find(self.w("pStyle")) if ppr is not None else None
+            style_id = self.attr(style, "val") if style is not None else bullets.default_style
+            style_num, style_ilvl = bullets.styles.get(style_id or "", (None, None))
+            num_id = num_id if num_id is not None else style_num
+            ilvl = ilvl if ilvl is not None else style_ilvl
+        return bullets.drawn.get((num_id, ilvl or "0"), "")
 
     def _inline(self, el, out: list[str], boxes: list, font: str | None) -> None:
         w = self.w
@@ -474,6 +513,8 @@ class _Reader:
                 self._inline(child, out, boxes, self._run_font(child))
                 if self._struck_through(child):
                     self._note_struck(out, start)
+                elif not self.text_only:
+                    self._runs.append(("".join(out[start:]), child))
             elif tag == w("t"):
                 if not any(f.mark for f in self.fields):
                     out.append(self._text(child.text or "", font))
@@ -524,6 +565,39 @@ class _Reader:
     def _hidden(self, r) -> bool:
         vanish = r.find(f"{self.w('rPr')}/{self.w('vanish')}")
         return vanish is not None and _truthy(self.attr(vanish, "val"), default=True)
+
+    def _formats(self, text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The paragraph's runs with their emphasis, kept only where it names a pilot-type option
+        and some run is emphasised: all `_formatted_choice` needs, at no cost elsewhere."""
+        if len(text) > _MAX_OPTION_LINE or not _ANY_OPTION.search(text):
+            return ()
+        runs = tuple((piece, self._emphasis(r)) for piece, r in self._runs)
+        return runs if any(emphasis for _, emphasis in runs) else ()
+
+    def _emphasis(self, r) -> frozenset[str]:
+        """The run's own marks of emphasis an applicant may pick their option with: 加粗, 倾斜,
+        下划线, 着重号, 字符边框, 突出显示, 底纹 and a colour other than black (each colour its own)."""
+        rpr = r.find(self.w("rPr"))
+        if rpr is None:
+            return _PLAIN
+        found = set()
+        for name in ("b", "i"):
+            el = rpr.find(self.w(name))
+            if el is not None and _truthy(self.attr(el, "val"), default=True):
+                found.add(name)
+        for name in ("u", "em", "bdr", "highlight"):
+            el = rpr.find(self.w(name))
+            if el is not None and (self.attr(el, "val") or "single").lower() not in ("none", "nil", "0", "false"):
+                found.add(name)
+        shd = rpr.find(self.w("shd"))
+        if shd is not None and (self.attr(shd, "fill") or "auto").upper() not in ("AUTO", "FFFFFF", "") and \
+                (self.attr(shd, "val") or "clear").lower() != "nil":
+            found.add("shd")
+        color = rpr.find(self.w("color"))
+        value = (self.attr(color, "val") or "auto").upper() if color is not None else "AUTO"
+        if value not in ("AUTO", "000000"):
+            found.add("color=" + value)
+        return frozenset(found) if found else _PLAIN
 
     def _struck_through(self, r) -> bool:
         rpr = r.find(self.w("rPr"))
@@ -726,26 +800,33 @@ def _prompt_source(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> _Pr
     return _PromptSource(parts, frozenset(styles))
 
 
-def _bullets(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
-    """(numId, ilvl) -> ☑ or ☐ for the list levels whose bullet is a checkbox.
+def _bullets(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> _Bullets:
+    """The list levels whose bullet is a checkbox, and the list each paragraph style gives.
 
     pandoc writes a task list (`- [x] 其它单位`) as list items whose bullet is ☒
     or ☐, and Word's bullet library draws ✓ in Wingdings: the paragraph's text
-    then holds only the option's name. Numbered levels and other bullets are left
-    out. A numbering part that cannot be read, or is oversized (read like the
-    styles part: bounded by MAX_XML_BYTES), only loses the bullets.
+    then holds only the option's name. The list may be the paragraph's own or
+    its style's (a bullet given to a style, a 列表样式 linked by numStyleLink),
+    so styles.xml is read when a checkbox bullet or such a link is there.
+    Numbered levels and other bullets are left out. A numbering or styles part
+    that cannot be read, or is oversized (bounded by MAX_XML_BYTES), only loses
+    the bullets.
     """
     name = next((n for _, t, n in rels if t.endswith("/numbering")), None)
     if name is None or name not in zf.namelist():
-        return {}
+        return _Bullets()
     try:
         root = etree.fromstring(_read(zf, name), _parser())
     except (etree.XMLSyntaxError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, _TooLarge):
-        return {}
+        return _Bullets()
     ns = etree.QName(root).namespace
 
     def w(tag: str) -> str:
         return f"{{{ns}}}{tag}"
+
+    def val(el, tag: str) -> str | None:
+        found = el.find(w(tag)) if el is not None else None
+        return found.get(w("val")) if found is not None else None
 
     def glyph(lvl) -> str:
         fmt, text = lvl.find(w("numFmt")), lvl.find(w("lvlText"))
@@ -763,18 +844,80 @@ def _bullets(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]) -> dict[tupl
             code |= 0xF000
         return _symbol_mark(font or "Wingdings", code) if 0xF000 <= code <= 0xF0FF else ""
 
-    levels = {a.get(w("abstractNumId")): {lvl.get(w("ilvl")): glyph(lvl) for lvl in a.findall(w("lvl"))}
-              for a in root.findall(w("abstractNum"))}
-    out: dict[tuple[str, str], str] = {}
-    for num in root.findall(w("num")):
-        ref = num.find(w("abstractNumId"))
-        drawn = dict(levels.get(ref.get(w("val")) if ref is not None else None, {}))
+    abstracts = {a.get(w("abstractNumId")): a for a in root.findall(w("abstractNum"))}
+    levels = {key: {lvl.get(w("ilvl")): glyph(lvl) for lvl in a.findall(w("lvl"))} for key, a in abstracts.items()}
+    nums = {num.get(w("numId")): num for num in root.findall(w("num"))}
+    links = {key: val(a, "numStyleLink") for key, a in abstracts.items() if val(a, "numStyleLink")}
+    linked_levels = {lvl_style: lvl.get(w("ilvl")) for lvl in root.iter(w("lvl")) if (lvl_style := val(lvl, "pStyle"))}
+    styles, default_style, list_styles = {}, None, {}
+    if links or any(mark for drawn in levels.values() for mark in drawn.values()):
+        styles, default_style, list_styles = _style_lists(zf, rels)
+    for key, link in links.items():
+        # A list style's abstractNum holds no levels: they are in the abstractNum its numbering style's num uses.
+        num = nums.get((list_styles.get(link) or (None, None))[0])
+        target = val(num, "abstractNumId") if num is not None else None
+        if target in levels and target != key:
+            levels[key] = levels[target]
+    drawn: dict[tuple[str, str], str] = {}
+    for num_id, num in nums.items():
+        marks = dict(levels.get(val(num, "abstractNumId"), {}))
         for override in num.findall(w("lvlOverride")):
             lvl = override.find(w("lvl"))
             if lvl is not None:
-                drawn[override.get(w("ilvl"))] = glyph(lvl)
-        out.update({(num.get(w("numId")), ilvl): mark for ilvl, mark in drawn.items() if mark})
-    return out
+                marks[override.get(w("ilvl"))] = glyph(lvl)
+        drawn.update({(num_id, ilvl): mark for ilvl, mark in marks.items() if mark})
+    if not drawn:
+        return _Bullets()
+    # A style naming a list but no level is at the level linked to it (lvl/pStyle), else the first.
+    styles = {sid: (num_id, ilvl if ilvl is not None else linked_levels.get(sid)) for sid, (num_id, ilvl) in styles.items()}
+    return _Bullets(drawn, styles, default_style)
+
+
+def _style_lists(zf: zipfile.ZipFile, rels: list[tuple[str, str, str]]):
+    """(paragraph styleId -> (numId, ilvl) through basedOn, the default paragraph style,
+    numbering styleId -> (numId, ilvl)); numId or ilvl None where no style in the chain says."""
+    name = next((n for _, t, n in rels if t.endswith("/styles")), "word/styles.xml")
+    if name not in zf.namelist():
+        return {}, None, {}
+    try:
+        root = etree.fromstring(_read(zf, name), _parser())
+    except (etree.XMLSyntaxError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError, _TooLarge):
+        return {}, None, {}
+    ns = etree.QName(root).namespace
+    own: dict[str, tuple[str | None, str | None]] = {}
+    based: dict[str, str] = {}
+    numbering: dict[str, tuple[str | None, str | None]] = {}
+    default = None
+    for style in root.iter(f"{{{ns}}}style"):
+        sid, kind = style.get(f"{{{ns}}}styleId") or "", style.get(f"{{{ns}}}type") or "paragraph"
+        num = style.find(f"{{{ns}}}pPr/{{{ns}}}numPr")
+        values = (None, None)
+        if num is not None:
+            id_el, lvl_el = num.find(f"{{{ns}}}numId"), num.find(f"{{{ns}}}ilvl")
+            values = (id_el.get(f"{{{ns}}}val") if id_el is not None else None,
+                      lvl_el.get(f"{{{ns}}}val") if lvl_el is not None else None)
+        if kind == "numbering":
+            numbering[sid] = values
+            continue
+        if kind != "paragraph":
+            continue
+        own[sid] = values
+        parent = style.find(f"{{{ns}}}basedOn")
+        if parent is not None:
+            based[sid] = parent.get(f"{{{ns}}}val") or ""
+        if _truthy(style.get(f"{{{ns}}}default"), default=False):
+            default = sid
+    resolved: dict[str, tuple[str | None, str | None]] = {}
+    for sid, (num_id, ilvl) in own.items():
+        seen, at = {sid}, based.get(sid)
+        while (num_id is None or ilvl is None) and at in own and at not in seen:  # a cycle ends the chain
+            seen.add(at)
+            num_id = num_id if num_id is not None else own[at][0]
+            ilvl = ilvl if ilvl is not None else own[at][1]
+            at = based.get(at)
+        if num_id is not None or ilvl is not None:
+            resolved[sid] = (num_id, ilvl)
+    return resolved, default, numbering
 
 
 def _read(zf: zipfile.ZipFile, name: str, shared: _Shared | None = None) -> bytes:
@@ -1127,7 +1270,7 @@ def split_sections(rows: list[Row], copies: list | None = None) -> dict[int, Reg
                     if kept:
                         out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
                     if out_cells:
-                        regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck))
+                        regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck, row.formats))
                     out_cells, kept = [], []
                     current = found.index
                     regions[current].title = line
@@ -1138,7 +1281,7 @@ def split_sections(rows: list[Row], copies: list | None = None) -> dict[int, Reg
             if kept or not cell.lines:
                 out_cells.append(Cell(cell.col, cell.span, kept, cell.above))
         if out_cells:
-            regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck))
+            regions[current].rows.append(Row(out_cells, row.is_table, row.set_off, row.struck, row.formats))
     return regions
 
 
@@ -1439,9 +1582,19 @@ def _cover(region: Region) -> dict:
     # A list bullet drawing a checkbox (pandoc's task list: ☒ 其它单位) is the option's box here.
     text = "\n".join(getattr(line, "bullet", "") + line for line in region.lines())
     reading = read_pilot_types(text, struck=[t for row in region.rows for t in row.struck])
+    problems: tuple[Finding, ...] = ()
+    if not reading.types and not reading.unrecognised and CHECKED not in _normalise_marks(text):
+        # No tick anywhere: one option set apart by its formatting alone is the choice; staff
+        # are told it was read so, the receipt names the type read.
+        formatted = _formatted_choice(region.rows)
+        if formatted:
+            reading = PilotReading((formatted,))
+            problems = (_pilot_type_from_formatting(formatted),)
+    if reading.unrecognised:
+        problems = (_unrecognised_pilot_type(reading.unrecognised, reading.written),)
     return {
         "pilot_types": reading.types,
-        "problems": (_unrecognised_pilot_type(reading.unrecognised),) if reading.unrecognised else (),
+        "problems": problems,
         "cover_unit": values.get("unit", ""),
         "cover_leader": values.get("leader", ""),
         "cover_contact": values.get("contact", ""),
@@ -1449,13 +1602,24 @@ def _cover(region: Region) -> dict:
     }
 
 
-def _unrecognised_pilot_type(words: tuple[str, ...]) -> Finding:
-    """A tick beside words that are none of the options: say what was ticked, not only 未勾选."""
+def _pilot_type_from_formatting(option: str) -> Finding:
+    return Finding(
+        "pilot_type_from_formatting",
+        WARNING,
+        f"封面“试点类型”没有勾选，选项“{option}”的格式（下划线、加粗、颜色等）与其他三项不同，已读为该类型，请人工核对。",
+        "封面 / 试点类型",
+        staff_only=True,
+    )
+
+
+def _unrecognised_pilot_type(words: tuple[str, ...], written: bool = False) -> Finding:
+    """A tick beside words that are none of the options, or such words written as the answer
+    with no option left (`written`): say what was ticked or written, not only 未勾选."""
     quoted = "、".join(f"“{w[:20]}…”" if len(w) > 20 else f"“{w}”" for w in words)
     return Finding(
         "pilot_type_unrecognized",
         ERROR,
-        f"封面“试点类型”勾选的是{quoted}，不是申报书列出的选项，无法确定试点类型。"
+        f"封面“试点类型”{'填写' if written else '勾选'}的是{quoted}，不是申报书列出的选项，无法确定试点类型。"
         f"请在{''.join(f'“{t}”' for t in PILOT_TYPES)}中勾选一项（不属于前三类的单位请勾选“{PILOT_TYPES[-1]}”），"
         "然后重新发送 Word 版和盖章 PDF 版。",
         "封面 / 试点类型",
@@ -1466,6 +1630,7 @@ _OPTION = re.compile("|".join(map(re.escape, PILOT_TYPES)))
 _OPEN, _CLOSE = "(（[【〔［", ")）]】〕］"
 # (filled, hollow) marks of one kind, as radio buttons and online-form printouts pair them.
 _RADIO_FAMILIES = (("●◉⦿", "○◯〇⚪"), ("◆", "◇"), ("★", "☆"), ("▲", "△"))
+_HOLLOW = "".join(hollow for _, hollow in _RADIO_FAMILIES)  # 〇 is a letter (Nl) to Unicode, ○ a symbol
 _BOX_GAP = "[ \t\u3000]*"
 _H_SPACE = " \t\u3000\xa0"
 
@@ -1802,6 +1967,7 @@ def _names_then_marks(text: str) -> tuple[str, ...] | None:
 class PilotReading(NamedTuple):
     types: tuple[str, ...]  # the options chosen, in form order
     unrecognised: tuple[str, ...] = ()  # ticked words that are none of the options, as written
+    written: bool = False  # `unrecognised` is the answer written with no box, every option deleted
 
 
 def pilot_types(text: str, *, struck: Iterable[str] = ()) -> tuple[str, ...]:
@@ -1867,7 +2033,8 @@ def _choice(marked: str) -> PilotReading:
             items.append(("text", None))
     named = [i for i, (kind, _) in enumerate(items) if kind == "names"]
     if not named:
-        return PilotReading(())
+        answer = _written_answer(marked)
+        return PilotReading((), (answer,), written=True) if answer else PilotReading(())
     chosen: set[str] = set()
     for i in named:
         chosen |= _line_choice(items[i][1])
@@ -1915,13 +2082,79 @@ def _odd_box(text: str) -> str | None:
             c = text[i] if 0 <= i < len(text) else " "
             if c == UNCHECKED:
                 continue
-            if unicodedata.category(c) not in ("So", "Sm"):
+            if unicodedata.category(c) not in ("So", "Sm") and c not in _HOLLOW:
                 break
             odd.append(m.group())
         else:
             if len(odd) == 1:
                 return odd[0]
     return None
+
+
+# The label as printed: 试点类型 opening its line, then a colon or nothing more on the line.
+_TYPE_LABEL = re.compile(r"\s*试\s*点\s*类\s*型\s*([:：∶]?)")
+
+
+def _written_answer(marked: str) -> str | None:
+    """The words written as the 试点类型 answer where every option was deleted and nothing
+    ticked (`试点类型：社会组织`, or on the line below): an answer, but none of the options.
+
+    Only words that look like an option's name count: not a bracketed note (（请勾选）),
+    not the next cover label, not a sentence, nor 试点类型 inside a sentence.
+    """
+    if CHECKED in marked or _OPTION.search(marked):
+        return None
+    lines = marked.split("\n")
+    for n, line in enumerate(lines):
+        label = _TYPE_LABEL.match(line)
+        rest = line[label.end():].strip(_H_SPACE + UNCHECKED) if label else ""
+        if label and (label.group(1) or not rest):
+            break
+    else:
+        return None
+    below = [text for text in (line.strip(_H_SPACE + UNCHECKED) for line in lines[n + 1:]) if text]
+    answer = rest or (below[0] if below else "")
+    if (not answer or _NAME_NOTE.fullmatch(answer) or _printed(answer)
+            or any(norm(answer).startswith(label) for label in (*_COVER_LABELS, *_COVER_LOOK_ALIKES))):
+        return None
+    return answer if _option_like(answer) else None
+
+
+_ANY_OPTION = re.compile(f"{_OPTION.pattern}|其他单位")
+_OPTION_DRESS = re.compile(f"[{_H_SPACE}{CHECKED}{UNCHECKED}□☐{re.escape(_OPEN + _CLOSE)}、，,;；。.:：∶]*")
+
+
+def _formatted_choice(rows: list[Row]) -> str | None:
+    """The one option set apart by its formatting (underlined, bold, highlighted, coloured …) where
+    no box is ticked: a mark of emphasis the other three options do not carry.
+
+    The emphasis must lie on the option's whole name and on little else (its box, spaces,
+    brackets): an underlined cover value that holds an option's name is no choice. Each of the
+    four options must be printed once; two options each set apart their own way choose nothing.
+    """
+    counts = {name: 0 for name in PILOT_TYPES}
+    for row in rows:
+        for line in (line for cell in row.cells for line in cell.lines):
+            for m in _OPTION.finditer(line.replace("其他单位", "其它单位")):
+                counts[m.group()] += 1
+    if any(n != 1 for n in counts.values()):
+        return None
+    marks: dict[str, frozenset[str]] = {}
+    for row in rows:
+        if not row.formats:
+            continue
+        text = "".join(piece for piece, _ in row.formats).replace("其他单位", "其它单位")
+        bounds = list(itertools.accumulate(len(piece) for piece, _ in row.formats))
+        for m in _OPTION.finditer(text):
+            first, last = bisect.bisect_right(bounds, m.start()), bisect.bisect_left(bounds, m.end())
+            runs = [row.formats[k] for k in range(first, last + 1) if row.formats[k][0].strip()]
+            span_start = bounds[first - 1] if first else 0
+            around = text[span_start:m.start()] + text[m.end():bounds[last]]
+            if runs and _OPTION_DRESS.fullmatch(around):
+                marks[m.group()] = frozenset.intersection(*(emphasis for _, emphasis in runs))
+    held = {mark: {name for name in PILOT_TYPES if mark in marks.get(name, _PLAIN)} for name in marks for mark in marks[name]}
+    singled = {next(iter(names)) for names in held.values() if len(names) == 1}
+    return singled.pop() if len(singled) == 1 else None
 
 
 def _basic(region: Region) -> dict:
@@ -1965,7 +2198,7 @@ def _tabbed(region: Region) -> Region:
             rows.append(row)
             continue
         cells = [Cell(col, 1, [piece.strip()] if piece.strip() else []) for col, piece in enumerate(lines[0].split("\t"))]
-        rows.append(Row(cells, True, row.set_off, row.struck))
+        rows.append(Row(cells, True, row.set_off, row.struck, row.formats))
     return Region(rows, region.title)
 
 
