@@ -6,7 +6,10 @@ holding it instead (for systemd credentials / docker secrets).
 """
 from __future__ import annotations
 
+import codecs
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -112,32 +115,136 @@ def secret(env: str) -> str:
     value = os.environ.get(env)
     if value is None and os.environ.get(env + "_FILE"):
         try:
-            value = Path(os.environ[env + "_FILE"]).read_text(encoding="utf-8").strip()
+            value = Path(os.environ[env + "_FILE"]).read_text(encoding="utf-8-sig").strip()  # Notepad writes a BOM
         except OSError as exc:
             raise ConfigError(f"无法读取 {env}_FILE：{exc}") from exc
     if value is None:
         raise ConfigError(f"环境变量 {env} 未设置（应保存邮箱授权码）")
-    if not value.strip():
+    # `. ./secrets.env` of a file saved with Windows line ends leaves "\r" on the value, which the
+    # server reads as a wrong 授权码; a 授权码 has no whitespace, so strip as the _FILE variant does.
+    value = value.strip()
+    if not value:
         # `export X=$CODE` with CODE unset: sent as a password it reads as a wrong 授权码.
         raise ConfigError(f"环境变量 {env} 是空的（应保存邮箱授权码；检查 cron 或 systemd 里设置它的那一行）")
     return value
+
+
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+")
+
+
+def plain_address(text: str) -> str | None:
+    """The one address `text` names ("张老师 <zhang@xxkx.gov.cn>" or the bare address), lower-cased;
+    None when it names none, or several (mail to a list would reach the first one only)."""
+    if re.search(r"[,;，；]", text):
+        return None
+    addr = parseaddr(text)[1].strip().lower()
+    return addr if _ADDRESS.fullmatch(addr) else None
+
+
+def read_toml(path: str | Path, kind: str = "配置文件", error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """A TOML file of ours (config, rules) as staff save it on Windows: Notepad's "UTF-8 with BOM" and
+    "Unicode" load; its "ANSI" (GBK on Chinese Windows) is refused in one line saying how to re-save it."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise error(f"{kind}不存在：{path}") from exc
+    except OSError as exc:
+        raise error(f"无法读取{kind} {path}：{exc.strerror or exc}") from exc
+    try:
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            raw.decode("gb18030")
+            guess = "（像是记事本“ANSI”/GBK 保存的）"
+        except UnicodeDecodeError:
+            guess = ""
+        raise error(f"{path}: {kind}不是 UTF-8 编码{guess}：请用记事本打开它，“另存为”时编码选 UTF-8，"
+                    "保存后再运行") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: 不是有效的 TOML：{exc}") from exc
+
+
+# What each table of the config may hold; the top level holds only these tables.
+KEYS: dict[str, tuple[str, ...]] = {
+    **{name: tuple(cls.__dataclass_fields__) for name, cls in
+       (("mailbox", MailboxConfig), ("smtp", SmtpConfig), ("replies", RepliesConfig), ("pdf", PdfConfig))},
+    "storage": ("dir",),
+    "campaign": ("rules",),
+    "staff": ("operator", "addresses", "alert_after_failures", "alert_after_hours"),
+}
+
+
+def _refuse_unknown(raw: dict[str, Any], name: str | None, path: str) -> None:
+    """Unknown keys are typos: refused with the likely meant one, not ignored (an ignored
+    `[storage] path` put the storage beside the config; `adresses` turned the alerts off)."""
+    known = KEYS[name] if name else tuple(KEYS)
+    unknown = sorted(set(raw) - set(known))
+    if not unknown:
+        return
+    from .ruleset import _suggest  # the rules file's one way to say "did you mean"
+
+    key = unknown[0]
+    home = next((table for table, keys in KEYS.items() if table != name and key in keys), None)
+    hint = ((f"（{key} 应写在 [{home}] 下）" if home else "") or _suggest(key, known)
+            or f"（可写的{'设置' if name else '表'}：{'、'.join(known)}）")
+    where = f"[{name}] 未知设置" if name else "未知的表或设置"
+    raise ConfigError(f"{path}: {where} {'、'.join(unknown)}{hint}")
+
+
+def _table(data: dict[str, Any], name: str, path: str) -> dict[str, Any] | None:
+    raw = data.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [{name}] 应为表")
+    _refuse_unknown(raw, name, path)
+    return raw
+
+
+def _shown(value: Any) -> str:
+    """A value as it is written in the TOML file ("zhang", 3, true), for the one-line refusals."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _staff_addresses(raw: Any, path: str) -> tuple[str, ...]:
+    """`addresses = "zhang@…"` (one value written the natural way) is a list of one, not its letters."""
+    items = raw if isinstance(raw, list) else [raw]
+    for item in items:
+        if not isinstance(item, str) or plain_address(item) is None:
+            raise ConfigError(f"{path}: [staff] addresses 中的 {_shown(item)} 不是一个邮箱地址；应写成 addresses = "
+                              "[\"zhang@xxkx.gov.cn\"]，多个地址各加引号、用逗号隔开：[\"a@…\", \"b@…\"]")
+    return tuple(item.strip() for item in items)
+
+
+def _staff(data: dict[str, Any], path: str) -> dict[str, Any]:
+    raw = _table(data, "staff", path) or {}
+    operator = raw.get("operator", "")
+    failures = raw.get("alert_after_failures", 3)
+    hours = raw.get("alert_after_hours", 6)
+    if not isinstance(operator, str):
+        raise ConfigError(f"{path}: [staff] operator 应为操作人名称（加引号的文本），如 operator = \"科普中心\"")
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
+        raise ConfigError(f"{path}: [staff] alert_after_failures 应为不小于 1 的整数（连续失败几次后告警），"
+                          f"而不是 {_shown(failures)}")
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not hours > 0:
+        raise ConfigError(f"{path}: [staff] alert_after_hours 应为大于 0 的小时数，而不是 {_shown(hours)}")
+    return {"operator": operator, "staff": _staff_addresses(raw.get("addresses", []), path),
+            "alert_after_failures": failures, "alert_after_hours": float(hours)}
 
 
 def _section(data: dict[str, Any], name: str, cls, required: tuple[str, ...], path: str):
     raw = data.get(name)
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: [{name}] 应为表")
-    if "password" in raw:
+    if isinstance(raw, dict) and "password" in raw:
         raise ConfigError(f"{path}: [{name}] 不允许写 password；请用 password_env 指向环境变量")
+    raw = _table(data, name, path)
     missing = [k for k in required if k not in raw]
     if missing:
         raise ConfigError(f"{path}: [{name}] 缺少 {', '.join(missing)}")
-    known = set(cls.__dataclass_fields__)
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{path}: [{name}] 未知设置 {', '.join(sorted(unknown))}")
     try:
         return cls(**raw)
     except TypeError as exc:
@@ -147,12 +254,8 @@ def _section(data: dict[str, Any], name: str, cls, required: tuple[str, ...], pa
 def load_config(path: str | Path) -> Config:
     """Read the TOML config; relative paths are taken from the file's folder."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"配置文件不存在：{path}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: 不是有效的 TOML：{exc}") from exc
+    data = read_toml(path)
+    _refuse_unknown(data, None, str(path))
     base = path.resolve().parent
     mailbox = _section(data, "mailbox", MailboxConfig, ("host", "port", "user", "password_env"), str(path))
     smtp = _section(data, "smtp", SmtpConfig, ("host", "port", "user", "password_env", "sender"), str(path))
@@ -160,8 +263,10 @@ def load_config(path: str | Path) -> Config:
     pdf = _section(data, "pdf", PdfConfig, (), str(path)) or PdfConfig()
     if not isinstance(pdf.ocr, bool) or not isinstance(pdf.workers, int) or pdf.workers < 0:
         raise ConfigError(f"{path}: [pdf] ocr 应为 true/false，workers 应为不小于 0 的整数")
-    storage = data.get("storage", {})
-    storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or storage.get("dir", "data"))
+    folder = (_table(data, "storage", str(path)) or {}).get("dir", "data")
+    if not isinstance(folder, str) or not folder.strip():
+        raise ConfigError(f"{path}: [storage] dir 应为存放数据的文件夹（加引号的路径），如 dir = \"data\"，而不是 {_shown(folder)}")
+    storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or folder)
     campaign = data.get("campaign", {})
     if not isinstance(campaign, dict) or set(campaign) - {"rules"}:
         raise ConfigError(f"{path}: [campaign] 只有一个设置 rules（规则文件路径），如 rules = \"rules/xinxiang-2026.toml\"")
@@ -169,7 +274,6 @@ def load_config(path: str | Path) -> Config:
     if rules is not None and (not isinstance(rules, str) or not rules.strip()):
         raise ConfigError(f"{path}: [campaign] rules 应为规则文件的路径（加引号的文本），而不是 {rules!r}")
     rules_path = (base / rules) if rules else shipped("rules") / DEFAULT_RULES
-    staff_raw = data.get("staff", {})
     return Config(
         storage_dir=storage_dir if storage_dir.is_absolute() else base / storage_dir,
         rules_path=rules_path,
@@ -177,10 +281,7 @@ def load_config(path: str | Path) -> Config:
         smtp=smtp,
         replies=replies,
         pdf=pdf,
-        operator=str(staff_raw.get("operator", "")),
-        staff=tuple(staff_raw.get("addresses", ())),
-        alert_after_failures=int(staff_raw.get("alert_after_failures", 3)),
-        alert_after_hours=float(staff_raw.get("alert_after_hours", 6)),
+        **_staff(data, str(path)),
     )
 
 

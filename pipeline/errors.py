@@ -1,4 +1,8 @@
 """What stops a run. Everything about one mail or file is a Finding instead."""
+from __future__ import annotations
+
+import ast
+import re
 
 
 class IntakeError(Exception):
@@ -44,8 +48,23 @@ def connection_reason(exc: BaseException) -> str:
         return "加密连接失败（SSL/TLS 设置与服务器不符）"
     if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
         return "连接被服务器中断"
-    # imaplib hands the server's words over as bytes: b'[AUTHENTICATIONFAILED] …' is shown as its text.
+    # imaplib hands the server's words over as bytes, or formats them into its text ("LOGIN command
+    # error: BAD [b'Missing …']", "unexpected response: b'…'"): either way staff read the words.
     parts = [a.decode("utf-8", "replace") if isinstance(a, (bytes, bytearray)) else str(a) for a in exc.args]
-    text = " ".join(parts).replace("\n", " ").strip()
-    text = text[2:-1] if len(text) > 3 and text[:2] in ("b'", 'b"') and text[-1] == text[1] else text
+    text = _BYTES_SHOWN.sub(_words, " ".join(parts))
+    text = " ".join(text.split())
     return text[:200] or type(exc).__name__
+
+
+_BYTES = r"""(?<![\w'"\\])b(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
+_BYTES_SHOWN = re.compile(rf"\[\s*{_BYTES}(?:\s*,\s*{_BYTES})*\s*\]|{_BYTES}")
+
+
+def _words(m: re.Match) -> str:
+    """A Python bytes repr (or a list of them) in an error text, as the text it holds."""
+    try:
+        value = ast.literal_eval(m.group())
+    except (ValueError, SyntaxError):
+        return m.group()
+    items = value if isinstance(value, list) else [value]
+    return " ".join(b.decode("utf-8", "replace") for b in items if isinstance(b, bytes))

@@ -189,12 +189,12 @@ def call_published(cfg: Config) -> date | None:
     """The call's notice date from the rules file, read cheaply (every idle poll asks): mail
     received before it belongs to an earlier call. None when the file or the date cannot be
     read; the rules loader then says what is wrong when there is work to do."""
-    import tomllib
+    from .config import read_toml  # as the rules loader reads it: Notepad's BOM included
 
     try:
-        raw = tomllib.loads(Path(cfg.rules_path).read_text(encoding="utf-8"))["call"]["notice_date"]
+        raw = read_toml(cfg.rules_path, "规则文件")["call"]["notice_date"]
         return raw if isinstance(raw, date) and not isinstance(raw, datetime) else date.fromisoformat(str(raw))
-    except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError):
+    except (ConfigError, ValueError, KeyError, TypeError):
         return None
 
 

@@ -18,7 +18,6 @@ import dataclasses
 import difflib
 import re
 import string
-import tomllib
 import typing
 import zipfile
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import checks as _checks  # noqa: F401  (registers the checks)
 from . import form_checks as _form_checks  # noqa: F401
 from .checks import REGISTRY, REQUIRED, Call, CheckSpec, Context
+from .config import read_toml
 from .errors import RulesError
 from .models import ERROR, UNOPENED_CODES, WARNING, Application, Document, Finding, PdfFacts, Section, SealEvidence, Submission
 from .resources import shipped
@@ -746,15 +746,7 @@ def _blank_form_warnings(call: Call, rules: list[Rule], path: str) -> list[str]:
 def load_rules(path: str | Path) -> Ruleset:
     """Read and validate a rules file; raise RulesError naming what is wrong."""
     path = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise RulesError(f"规则文件不存在：{path}") from exc
-    except OSError as exc:
-        raise RulesError(f"无法读取规则文件 {path}：{exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RulesError(f"{path}: 不是有效的 TOML：{exc}") from exc
+    data = read_toml(path, "规则文件", RulesError)  # Notepad's BOM loads; its "ANSI" (GBK) is refused saying how to re-save
     unknown = sorted(set(data) - {"call", "rule"})
     if unknown:
         raise RulesError(f"{path}: 不认识 {unknown[0]}{_suggest(unknown[0], ('call', 'rule'))}；规则文件只有 [call] 表和 [[rule]] 表")

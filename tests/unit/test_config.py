@@ -117,3 +117,145 @@ def test_a_server_answer_in_bytes_is_shown_as_its_words():
 
     assert connection_reason(LoginError(b"[AUTHENTICATIONFAILED] Authentication failed.")) == "[AUTHENTICATIONFAILED] Authentication failed."
     assert connection_reason(LoginError("b'[AUTHENTICATIONFAILED] Authentication failed.'")) == "[AUTHENTICATIONFAILED] Authentication failed."
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "intake.example.toml"
+
+
+def notepad(tmp_path: Path, encoding: str, bom: bytes = b"") -> Path:
+    """intake.example.toml with a Chinese operator, saved the way Windows Notepad saves it (CRLF)."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace('operator = "科普中心"', 'operator = "王晓明"')
+    path = tmp_path / "intake.toml"
+    path.write_bytes(bom + text.replace("\n", "\r\n").encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe")], ids=["utf-8-bom", "utf-16"])
+def test_a_config_saved_by_notepad_as_utf8_with_bom_or_unicode_loads(tmp_path, encoding, bom):
+    """Notepad's "UTF-8 with BOM" (its "UTF-8" before Windows 10 1903) and its "Unicode" both say what they are."""
+    cfg = load_config(notepad(tmp_path, encoding, bom))
+    assert cfg.operator == "王晓明" and cfg.mailbox.host == "imap.163.com"
+
+
+def test_a_config_saved_by_notepad_as_ansi_is_refused_with_how_to_resave_it(tmp_path):
+    """Notepad's "ANSI" on Chinese Windows is GBK: one Chinese line naming the file and the fix, no codec words."""
+    path = notepad(tmp_path, "gbk")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message and "UTF-8" in message and "另存为" in message and "记事本" in message, message
+    assert "\n" not in message and "codec" not in message and "byte" not in message, message
+
+
+def test_a_config_that_cannot_be_read_is_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="无法读取"):
+        load_config(tmp_path)  # a folder given as --config
+
+
+STAFF = GOOD + '\n[staff]\noperator = "科普中心"\n'
+
+
+def test_one_staff_address_written_as_text_is_one_address(tmp_path):
+    """`addresses = "zhang@…"` is the natural way to write one value: not 17 one-letter recipients."""
+    assert load_config(write(tmp_path, STAFF + 'addresses = "zhang@xxkx.gov.cn"\n')).staff == ("zhang@xxkx.gov.cn",)
+    named = STAFF + 'addresses = ["张老师 <zhang@xxkx.gov.cn>", "guo@xxkx.gov.cn"]\n'
+    assert load_config(write(tmp_path, named)).staff == ("张老师 <zhang@xxkx.gov.cn>", "guo@xxkx.gov.cn")
+
+
+@pytest.mark.parametrize(
+    "value, needles",
+    [
+        ('"zhang"', ["zhang", "邮箱地址"]),
+        ('["zhang@xxkx.gov.cn", "guo@xxkx"]', ["guo@xxkx", "邮箱地址"]),
+        ('"zhang@xxkx.gov.cn, guo@xxkx.gov.cn"', ["addresses = [", "邮箱地址"]),
+        ('["zhang@xxkx.gov.cn；guo@xxkx.gov.cn"]', ["addresses = [", "邮箱地址"]),
+        ("[3]", ["3", "邮箱地址"]),
+        ("true", ["true", "邮箱地址"]),
+    ],
+    ids=["no-at", "no-dot", "two-in-one-text", "two-in-one-item", "number", "bool"],
+)
+def test_a_staff_address_that_is_no_address_is_refused(tmp_path, value, needles):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, STAFF + f"addresses = {value}\n"))
+    message = str(err.value)
+    assert "[staff]" in message and "\n" not in message and all(n in message for n in needles), message
+
+
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        (STAFF + 'adresses = ["zhang@xxkx.gov.cn"]\n', ["[staff]", "adresses", "是不是 addresses"]),
+        (GOOD.replace('dir = "store"', 'path = "/srv/intake-data"'), ["[storage]", "path", "dir"]),
+        (GOOD.replace('dir = "store"', 'dri = "/srv/intake-data"'), ["[storage]", "dri", "是不是 dir"]),
+        (GOOD + '\n[stafff]\naddresses = ["zhang@xxkx.gov.cn"]\n', ["stafff", "是不是 staff"]),
+        ('operator = "科普中心"\n' + GOOD, ["operator", "[staff]"]),
+        (GOOD.replace("port = 993", "prot = 993"), ["[mailbox]", "prot", "是不是 port"]),
+    ],
+    ids=["staff", "storage-path", "storage-typo", "table", "top-level-key", "mailbox"],
+)
+def test_unknown_settings_are_refused_with_a_suggestion(tmp_path, text, needles):
+    """A typo must not silently move the storage to data/ or turn the staff alerts off."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "\n" not in message and all(n in message for n in needles), message
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (STAFF + 'alert_after_failures = "three"\n', "alert_after_failures"),
+        (STAFF + "alert_after_hours = 0\n", "alert_after_hours"),
+        (GOOD + "\n[staff]\noperator = 3\n", "operator"),
+        (GOOD.replace('dir = "store"', "dir = 5"), "dir"),
+        (GOOD + "\nstaff = 3\n", "staff"),
+    ],
+    ids=["failures", "hours", "operator", "dir", "staff-not-a-table"],
+)
+def test_bad_staff_and_storage_values_are_one_line(tmp_path, text, needle):
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_config(write(tmp_path, text))
+    assert "\n" not in str(err.value)
+
+
+def test_the_example_config_loads(tmp_path):
+    cfg = load_config(EXAMPLE)
+    assert cfg.staff == () and cfg.operator == "科普中心" and cfg.storage_dir == EXAMPLE.parent / "data"
+
+
+@pytest.mark.parametrize("value", ["ABCDEFGHIJKLMNOP\r", "ABCDEFGHIJKLMNOP\r\n", " ABCDEFGHIJKLMNOP  "], ids=["cr", "crlf", "spaces"])
+def test_a_code_from_a_secrets_env_with_windows_line_ends_is_stripped(monkeypatch, value):
+    """`. ./secrets.env` of a CRLF file leaves '\\r' on the value: 163 then reads a wrong 授权码."""
+    from pipeline.config import secret
+
+    monkeypatch.setenv("T_CRLF_CODE", value)
+    assert secret("T_CRLF_CODE") == "ABCDEFGHIJKLMNOP"
+
+
+def test_a_code_file_saved_by_notepad_is_read_without_its_bom(tmp_path, monkeypatch):
+    """INTAKE_IMAP_PASSWORD_FILE written with Notepad: BOM and CRLF; str.strip() keeps the BOM."""
+    from pipeline.config import secret
+
+    code = tmp_path / "imap-code.txt"
+    code.write_bytes(b"\xef\xbb\xbfABCDEFGHIJKLMNOP\r\n")
+    monkeypatch.delenv("T_BOM_CODE", raising=False)
+    monkeypatch.setenv("T_BOM_CODE_FILE", str(code))
+    assert secret("T_BOM_CODE") == "ABCDEFGHIJKLMNOP"
+
+
+def test_a_server_answer_quoted_inside_the_error_text_is_shown_as_its_words():
+    """imaplib words a BAD answer as '%s command error: %s %s' % (name, typ, data): data is a list of bytes."""
+    import imaplib
+
+    from imapclient.exceptions import LoginError
+
+    from pipeline.errors import connection_reason
+
+    bad = imaplib.IMAP4.error("%s command error: %s %s" % ("LOGIN", "BAD", [b"Missing '\"'"]))
+    assert connection_reason(LoginError(str(bad))) == "LOGIN command error: BAD Missing '\"'"
+    two = imaplib.IMAP4.error("%s command error: %s %s" % ("LOGIN", "NO", [b"[UNAVAILABLE] \xe6\x9c\x8d\xe5\x8a\xa1\xe4\xb8\x8d\xe5\x8f\xaf\xe7\x94\xa8", b"x"]))
+    assert connection_reason(two) == "LOGIN command error: NO [UNAVAILABLE] 服务不可用 x"
+    odd = imaplib.IMAP4.abort("unexpected response: %r" % b"* BYE bye\r\n")
+    assert connection_reason(odd) == "unexpected response: * BYE bye"
+    for exc in (bad, two, odd):
+        assert "b'" not in connection_reason(exc) and 'b"' not in connection_reason(exc)

@@ -318,3 +318,33 @@ def test_shipped_rules_run_on_a_sample_without_check_failed():
     t = datetime(2025, 6, 20, 10, tzinfo=CST)
     found = rs.evaluate(Context(rs.call, submission(t, t, t), sample_applications()[0], None))
     assert "check_failed" not in {f.code for f in found}
+
+
+def saved_by_notepad(tmp_path: Path, encoding: str, bom: bytes = b"") -> Path:
+    """The shipped rules (Chinese names, contact and messages) as Windows Notepad saves them (CRLF)."""
+    path = tmp_path / "rules.toml"
+    path.write_bytes(bom + RULES.read_text(encoding="utf-8").replace("\n", "\r\n").encode(encoding))
+    return path
+
+
+def test_a_rules_file_saved_by_notepad_as_utf8_with_bom_loads(tmp_path, capsys):
+    from pipeline.cli import main
+
+    path = saved_by_notepad(tmp_path, "utf-8", b"\xef\xbb\xbf")
+    assert load_rules(path).call == load_rules(RULES).call
+    assert main(["rules", "check", str(path)]) == 0
+    assert "规则文件有效" in capsys.readouterr().out
+
+
+def test_a_rules_file_saved_by_notepad_as_ansi_is_refused_with_how_to_resave_it(tmp_path, capsys):
+    """GBK (Notepad's "ANSI" on Chinese Windows): one Chinese line naming the file, not 'utf-8 codec … byte 0xb8'."""
+    from pipeline.cli import main
+
+    path = saved_by_notepad(tmp_path, "gb18030")
+    with pytest.raises(RulesError) as err:
+        load_rules(path)
+    message = str(err.value)
+    assert str(path) in message and "UTF-8" in message and "另存为" in message and "记事本" in message, message
+    assert "\n" not in message and "codec" not in message, message
+    assert main(["rules", "check", str(path)]) == 1
+    assert capsys.readouterr().err == f"错误：{message}\n"
