@@ -213,10 +213,11 @@ def readdressed(data: bytes, to: str) -> tuple[str, bytes] | None:
 
     from .replies import WIRE_POLICY
 
-    if re.search(r"[,;，；]", to):
-        return None  # one address: a list would send the letter (and the unit's later ones) to the first only
-    addr = parseaddr(to)[1].strip().lower()
-    if not re.fullmatch(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+", addr):
+    from .config import plain_address
+
+    # One address: a list would send the letter (and the unit's later ones) to the first only.
+    addr = plain_address(to)
+    if addr is None:
         return None
     msg = email.message_from_bytes(data, policy=WIRE_POLICY)
     del msg["To"]
