@@ -102,10 +102,11 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     scan_pages = set(result.get("scan_pages") or ())
     problems: list[Finding] = []
     # A scanned page's size in points is its pixels over whatever DPI the PDF
-    # writer assumed: A-series proportions are all a scan can say about A4, and a
-    # picture too big for paper (a phone photo at 72 dpi) says nothing about it.
+    # writer assumed: A-series proportions are all a scan can say about A4, a
+    # picture too big for paper (a phone photo at 72 dpi) says nothing about it,
+    # and a page near A4 is an A4 sheet cropped by a scan app (`scanned_a4`).
     off = [i for i, s in enumerate(sizes, start=1)
-           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s) or camera(*s)))]
+           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s) or camera(*s) or scanned_a4(s)))]
     if off:
         pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
         w, h = sorted(sizes[off[0] - 1])
@@ -156,6 +157,30 @@ def is_a4(size: tuple[float, float]) -> bool:
     own Word section, or a sheet turned by /Rotate) is still A4 paper."""
     short, long = sorted(size)
     return abs(short - A4[0]) <= A4_TOLERANCE and abs(long - A4[1]) <= A4_TOLERANCE
+
+
+# A scanned A4 sheet is seldom A4 to the millimetre. Scan apps (CamScanner, 夸克, WPS 扫描) cut each
+# page at the sheet edge they detect, often some mm inside it (189 x 281 mm seen), or leave a thin
+# strip of desk; a flatbed scanning its whole glass gives 216 x 297 mm (the usual A4/Letter glass),
+# with the lid's dark border beside the sheet. So a scanned page counts as an A4 sheet when no side
+# is over A4 by more than 10 mm (the glass's 6 mm and some slack), nor under 85% of A4 (31 mm off
+# the width, 45 mm off the length: more than a crop into the sheet's margins takes; A5 is far
+# below). Other paper sizes in reach (B5, the 16K settings 184 x 260 and 195 x 270) have A-series
+# proportions, which never got the note on a scan. US Letter is inside that box, but a page of exactly that size is a scanner's paper
+# setting, which cut off the A4 sheet's foot: that note stays.
+SCAN_A4_OVER_MM = 10.0
+SCAN_A4_MIN_SHARE = 0.85
+SCAN_SETTING_MM = 2.0  # how near a standard paper size a page is that size
+
+
+def scanned_a4(size: tuple[float, float]) -> bool:
+    """Whether a scanned page of `size` pt is an A4 sheet as scan apps crop and flatbeds pad it."""
+    from .seal import A4_MM, LETTER_MM
+
+    short, long = sorted(abs(v) * 25.4 / 72 for v in size)
+    if abs(short - LETTER_MM[0]) <= SCAN_SETTING_MM and abs(long - LETTER_MM[1]) <= SCAN_SETTING_MM:
+        return False
+    return all(SCAN_A4_MIN_SHARE * a4 <= side <= a4 + SCAN_A4_OVER_MM for side, a4 in zip((short, long), A4_MM))
 
 
 def child_env(*, ocr: bool = True) -> dict[str, str]:

@@ -15,8 +15,9 @@ star and text is hollow, there is ink inside and little ink just outside.
 Red ink with no round ring gets a second pass that fits ellipses to ink
 clusters and applies the same tests along the ellipse (`find_ovals`).
 The page is first white-balanced on its paper (a warm lamp tints paper
-into the red hues), and a page with only faint red ink gets a pale pass (a
-lightly pressed seal scans pink). Grey ink is what ordinary text is made
+into the red hues) and lifted where its paper is dim (grey copier paper, the
+far side of a lamp: `even_light`), and a page with only faint red ink gets a
+pale pass (a lightly pressed seal scans pink). Grey ink is what ordinary text is made
 of, and a circle laid through a block of dense CJK text covers it as well
 as a ring does, so a grey ring must also be seal-sized and a thin stroke
 of one radius and steady width, clear paper on both sides, round a star
@@ -179,6 +180,30 @@ def white_balance(rgb: np.ndarray, paper: np.ndarray) -> np.ndarray:
         return rgb  # white paper: nothing to correct
     scaled = (rgb.astype(np.uint32) * np.rint(gains * 256).astype(np.uint32)) >> 8  # 255 x 409 needs 17 bits
     return np.minimum(scaled, 255).astype(np.uint8)
+
+
+PAPER_REF = 235.0  # dimmer paper is lifted to this; an ordinary office scan's (235-255) is left as it is
+MAX_LIFT = 2.0  # the darkest paper lifted: a dim grey copier scan at the far side of its lamp
+
+
+def even_light(rgb: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Lift paper darker than an ordinary scan's to PAPER_REF, about each pixel.
+
+    Ink filters the light its paper reflects, so on grey paper, or on the dark
+    side of a copier lamp's fall-off, a faint pink seal keeps its hue and
+    saturation but its chroma falls under the mask's absolute bounds (one paper
+    colour for the page cannot see that). Dividing by the local paper level
+    (`paper_levels`) restores it; paper already that bright is left as it is,
+    and darker "paper" (below PAPER_MIN: a desk, a scanner lid) is none.
+    """
+    if not ((level >= PAPER_MIN) & (level < PAPER_REF / 1.02)).any():
+        return rgb
+    # Gains in 1/128ths, looked up by level: 255 x 2.0 x 128 still fits 16 bits.
+    steps = np.arange(256, dtype=np.float32)
+    lut = np.where(steps >= PAPER_MIN, np.clip(PAPER_REF / np.maximum(steps, 1.0), 1.0, MAX_LIFT), 1.0)
+    gain = np.rint(lut * 128).astype(np.uint16)[np.clip(level, 0, 255).astype(np.uint8)]
+    lifted = (rgb.astype(np.uint16) * gain[..., None]) >> 7
+    return np.minimum(lifted, 255).astype(np.uint8)
 
 
 # --- ring search -----------------------------------------------------------
@@ -931,20 +956,22 @@ def find_seal(
                 page.close()
             colourless = colourless and index + 1 in scans and _colourless(rgb)
             rgb = white_balance(rgb, paper_colour(rgb))
-            red = red_mask(rgb)
+            levels = paper_levels(rgb)
+            lit = even_light(rgb, levels)
+            red = red_mask(lit)
             rings = find_rings(red, px_per_mm, first=True)
             if rings:
                 return _evidence("red", index + 1, rings[0], px_per_mm)
             ovals = find_ovals(red, px_per_mm)
             if ovals:
                 return _evidence("red", index + 1, ovals[0], px_per_mm)
-            pale = red_mask(rgb, pale=True)
+            pale = red_mask(lit, pale=True)
             if _mostly_pale(red, pale, px_per_mm):
                 found = find_rings(pale, px_per_mm, first=True) or find_ovals(pale, px_per_mm)
                 if found:
                     return _evidence("red", index + 1, found[0], px_per_mm)
             if best_grey is None:
-                grey = find_rings(grey_mask(rgb, paper_levels(rgb)), px_per_mm, grey=True, first=True)
+                grey = find_rings(grey_mask(rgb, levels), px_per_mm, grey=True, first=True)
                 if grey:
                     best_grey = _evidence("grey", index + 1, grey[0], px_per_mm)
         searched = f"检查了 {len(order)} 页" + (f"（共 {len(doc)} 页，其余未检查）" if len(order) < len(doc) else "")

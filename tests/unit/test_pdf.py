@@ -548,3 +548,75 @@ def test_a_phone_photo_page_gets_no_paper_size_note():
 
     photo = img2pdf.convert(buf.getvalue(), layout_fun=img2pdf.get_fixed_dpi_layout_fun((96, 96)))
     assert "pdf_not_a4" not in codes(read_pdf(photo, ocr=False))
+
+
+# Scanned A4 sheets are rarely A4 to the millimetre: scan apps (CamScanner, 夸克, WPS 扫描) cut each
+# page at the sheet edge they detect, a few mm inside it or out, and a flatbed scanning its whole glass
+# gives 216 x 297 mm, or more with the lid's dark border. The receipt told these applicants that
+# "189×281 mm" was not A4 and to choose A4 next time: the paper was A4.
+
+SCAN_DPI = 150
+
+
+def _scanned_page_pdf(w_mm: float, h_mm: float, *, border: int = 0) -> bytes:
+    """The stamped last page scanned at 150 dpi and cut (or padded with the scanner's dark lid) to
+    w x h mm from its top-left corner, written by img2pdf at the scan's dpi, as scan apps do."""
+    import img2pdf
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    doc = pdfium.PdfDocument(last_page(build_form_pdf(APP, seal="red", seed=5)))
+    sheet = np.asarray(doc[0].render(scale=SCAN_DPI / 72).to_pil().convert("RGB"))
+    doc.close()
+    w, h = (round(v / 25.4 * SCAN_DPI) for v in (w_mm, h_mm))
+    bed = np.full((max(h, sheet.shape[0]) + border, max(w, sheet.shape[1]) + border, 3), 38, np.uint8)  # the lid
+    bed[border : border + sheet.shape[0], border : border + sheet.shape[1]] = sheet
+    cut = (sheet.shape[0] - h) // 2, (sheet.shape[1] - w) // 2  # a crop takes a little off every side
+    top, left = (max(c, 0) for c in cut)
+    jpeg = io.BytesIO()
+    Image.fromarray(bed[top : top + h, left : left + w]).save(jpeg, "JPEG", quality=70, dpi=(SCAN_DPI, SCAN_DPI))
+    return img2pdf.convert(jpeg.getvalue())
+
+
+def _size_note(facts) -> str:
+    return "".join(f.message for f in facts.problems if f.code == "pdf_not_a4")
+
+
+@pytest.mark.parametrize("w_mm, h_mm, border", [
+    (189, 281, 0),  # auto-cropped inside the sheet (QA round 8)
+    (198, 296, 0),  # the long edges found a few mm inside
+    (207, 280, 0),  # the foot cut at a shadow
+    (180, 266, 0),  # a generous crop: still 86-90% of the sheet
+    (212, 288, 0),  # one edge just outside the sheet
+    (217, 297, 5),  # the sheet a few mm from the glass's corner: a strip of dark lid beside it
+    (205, 297, 0),  # (A-series proportions: no note before either)
+])
+def test_a_cropped_or_full_bed_scan_of_an_a4_sheet_gets_no_paper_size_note(w_mm, h_mm, border):
+    data = _scanned_page_pdf(w_mm, h_mm, border=border)
+    facts = read_pdf(data, ocr=False)
+    (w, h) = facts.page_sizes[0]
+    assert abs(w / 72 * 25.4 - w_mm) < 1 and abs(h / 72 * 25.4 - h_mm) < 1  # the page is what the app cut
+    assert "pdf_not_a4" not in codes(facts), _size_note(facts)
+
+
+@pytest.mark.parametrize("w_mm, h_mm", [
+    (215.9, 279.4),  # a scanner left at US Letter: the A4 sheet's foot is cut off
+    (150, 250),  # well under an A4 sheet in width: other paper, or half the page lost
+    (172, 290),  # under 85% of the sheet's width
+    (230, 300),  # wider than any scanner glass round an A4 sheet
+])
+def test_a_scan_of_another_size_still_gets_the_note(w_mm, h_mm):
+    facts = read_pdf(_scanned_page_pdf(w_mm, h_mm), ocr=False)
+    assert "pdf_not_a4" in codes(facts)
+    assert "不是 A4" in _size_note(facts)
+
+
+@pytest.mark.parametrize("w_pt, h_pt", [(535.7, 796.5), (612.0, 792.0), (612.0, 841.89)])
+def test_an_exported_page_near_a4_keeps_the_strict_check(red_pdf, w_pt, h_pt):
+    """189 x 281 mm, Letter, 216 x 297 mm written by Word/WPS: its page setup, which the note is about."""
+    pdf = pikepdf.open(io.BytesIO(red_pdf))
+    pdf.pages[1].obj.MediaBox = [0, 0, w_pt, h_pt]
+    facts = read_pdf(saved(pdf), ocr=False)
+    assert codes(facts) == ["pdf_not_a4"]
+    assert "第 2 页" in facts.problems[0].message
