@@ -63,7 +63,7 @@ class SmtpConfig:
 class RepliesConfig:
     max_per_address_per_day: int = 5
     max_attachment_mb: float = 30.0
-    max_mail_mb: float = 60.0
+    max_mail_mb: float = 75.0  # the mail as sent: 163/QQ's 50 MB of attachments is ~69 MB in base64
     per_minute: int = 30
     per_run: int = 200
     per_day: int = 1000
