@@ -244,6 +244,8 @@ STAMP_MESSAGES = {
     "请在加盖红色公章的申报书上用彩色模式扫描，导出为 PDF 后重新发送。",
     "too_long": "盖章 PDF 版共 {pages} 页，页数较多，只检查了其中 {searched} 页，未找到单位红色公章。"
     "请将盖章的申报书单独扫描或导出为一个 PDF 重新发送（佐证材料不必合并在内）。",
+    "appendix": "盖章 PDF 版第八部分“申报单位意见”处未发现单位公章（第 {page} 页的红色印章在附件上，不能代替申报单位公章）。"
+    "请在该处加盖单位公章，扫描或导出为 PDF 后重新发送。",
 }
 
 
@@ -251,7 +253,8 @@ def stamp_variant(seal, pages: int, opinion_page: int | None) -> str | None:
     """The STAMP_MESSAGES key a seal verdict calls for; None when a seal (red or electronic)
     was found or none was looked for. A file that shows no colour at all cannot show a red
     seal, and a file longer than the pages searched was not seen whole: neither is told to
-    stamp a form it may well have stamped."""
+    stamp a form it may well have stamped. A red seal seen only on an appendix (a certificate's
+    issuer) is named, as the applicant sees it in their file."""
     from .forms.seal import MAX_PAGES
 
     if seal is None or seal.kind in ("red", "electronic", "error"):
@@ -259,7 +262,9 @@ def stamp_variant(seal, pages: int, opinion_page: int | None) -> str | None:
     if seal.kind == "grey":
         return "grey" if seal.page else "bw"  # no page: no ring at all, on pages without colour
     # The page the text names as 八 is searched first: without one, the cap may have hidden it.
-    return "too_long" if pages > MAX_PAGES and not opinion_page else "none"
+    if pages > MAX_PAGES and not opinion_page:
+        return "too_long"
+    return "appendix" if getattr(seal, "appendix_page", None) else "none"
 
 
 @check("seal_present", messages=STAMP_MESSAGES)
@@ -272,7 +277,7 @@ def _seal_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return  # missing or unreadable PDF is reported by its own rule
     variant = stamp_variant(pdf.seal, pdf.pages, pdf.opinion_page)  # None: detection unavailable or a seal found
     if variant is not None:
-        yield Hit("八、申报单位意见（公章）", {"pages": pdf.pages, "searched": MAX_PAGES}, variant=variant)
+        yield Hit("八、申报单位意见（公章）", {"pages": pdf.pages, "searched": MAX_PAGES, "page": pdf.seal.appendix_page}, variant=variant)
 
 
 def _cut_off(pdf_total: Decimal, word_total: Decimal) -> bool:

@@ -191,6 +191,9 @@ class SealEvidence:
     page: int | None = None  # 1-based
     confidence: float = 0.0
     detail: str = ""
+    # With kind "none": the page of a red seal that was set aside as an appendix's (a certificate's
+    # issuer), so the applicant is told why the red seal they see does not count.
+    appendix_page: int | None = None
 
 
 # Text read from page images misreads characters (OCR_SOURCES); whole-document

@@ -51,6 +51,14 @@ _MESSAGES = {
 _GENERIC = "盖章 PDF 版无法打开（文件可能已损坏或未完整上传）。请重新扫描或导出为 PDF 后发送。"
 # OCR text (a scanner's layer too) may put spaces between the characters.
 OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
+# What a certificate, an award or an official reply put with the form says; their red seal is the
+# issuer's. The weak words also occur in a form's 工作基础 (获评…荣誉称号, 荣誉证书 3 项), so they count
+# only on a page of few words, as a certificate is (whose red title OCR often misses). Matched on
+# text without spaces (OCR puts some between characters).
+APPENDIX_STRONG = re.compile(r"特发此证|特颁此证|以资鼓励|以资表彰|兹授予|兹聘请|兹证明|特此证明|证书编号|发证机关|特此批复|批复如下")
+APPENDIX_WEAK = re.compile(r"证书|荣誉称号|获奖|颁发|表彰")
+APPENDIX_SHORT = 300  # CJK characters: a certificate has fewer, a page of the form more
+PAGE_TEXT_MIN = 10  # CJK characters a page's text needs to say anything (a scan app's watermark has fewer)
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
 SEAL_CHECK_FAILED = "公章自动检测出错，未能确认是否盖章：请工作人员打开盖章 PDF 版人工核对（如未盖章，请用 intake decide 改判为需补正）。"
 STAMP_LOCATION = "八、申报单位意见"
@@ -122,7 +130,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     # The same words the seal rule gives the applicant (`checks.stamp_variant`).
     variant = stamp_variant(seal, count, result.get("opinion_page"))
     if variant is not None:
-        message = STAMP_MESSAGES[variant].format(pages=count, searched=SEAL_PAGES)
+        message = STAMP_MESSAGES[variant].format(pages=count, searched=SEAL_PAGES, page=seal.appendix_page)
         problems.append(Finding("missing_stamp", ERROR, message, STAMP_LOCATION))
     if seal is not None and seal.kind == "error":
         problems.append(Finding("seal_check_failed", WARNING, SEAL_CHECK_FAILED, STAMP_LOCATION, staff_only=True))
@@ -464,26 +472,33 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         own = own_text(page_texts, repeated=scanned)
         text_pages = [i for i, t in enumerate(own, start=1) if any(not c.isspace() for c in t)]
         text = "\n".join(own)
-        try:
-            # Only pages whose pictures cannot hold colour (1-bit, CCITT/JBIG2, greyscale) may be
-            # called a black-and-white scan: a colour scan of an unstamped sheet shows no colour either.
-            grey = frozenset(n for n in scan_pages if pdf is not None and n <= len(pdf.pages) and _grey_pictures(pdf.pages[n - 1]))
-            seal = find_seal(doc, pike=pdf, size=len(data), first=opinion_page, scans=grey)
-            seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail}
-        except Exception as exc:  # noqa: BLE001 - the other facts still count; the seal is left to staff
-            print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            # Not None ("not looked for"): an unstamped file must not pass because the search broke.
-            seal_dict = {"kind": "error", "page": None, "confidence": 0.0, "detail": f"公章检测出错（{type(exc).__name__}）"}
         has_layer = sum(not c.isspace() for c in text) >= 10
         # Page images whose only text is no Chinese text of this form (a scan app's watermark,
         # an OCR layer that could not read Chinese) are read by our own OCR, as a plain scan is.
         unread = not has_layer or (scanned and not readable_form_text(text))
-        ocr_pages = _ocr(doc) if unread and os.environ.get(OCR_ENV) != "0" else {}
+        ocr_on = os.environ.get(OCR_ENV) != "0"
+        ocr_pages = _ocr(doc) if unread and ocr_on else {}
         ocr_text = "\n".join(ocr_pages.values())
         if has_layer and scanned and unread and (readable_form_text(ocr_text) or not chinese_text(text, len(text_pages))):
             has_layer = False  # set aside for what OCR reads, or for nothing: the staff check the scan
+        layer_opinion = opinion_page
         if opinion_page is None:
             opinion_page = max((n for n, t in ocr_pages.items() if OPINION_MARK.search(t)), default=None)
+        read_for_seal: dict[int, str] = {}  # pages OCR'd during the seal search (`_appendix_test`)
+        try:
+            # Only pages whose pictures cannot hold colour (1-bit, CCITT/JBIG2, greyscale) may be
+            # called a black-and-white scan: a colour scan of an unstamped sheet shows no colour either.
+            grey = frozenset(n for n in scan_pages if pdf is not None and n <= len(pdf.pages) and _grey_pictures(pdf.pages[n - 1]))
+            appendix = _appendix_test(doc, own, ocr_pages, read_for_seal, opinion_page, set(scan_pages), ocr_on)
+            seal = find_seal(doc, pike=pdf, size=len(data), first=layer_opinion, scans=grey, appendix=appendix)
+            seal_dict = {"kind": seal.kind, "page": seal.page, "confidence": seal.confidence, "detail": seal.detail,
+                         "appendix_page": seal.appendix_page}
+        except Exception as exc:  # noqa: BLE001 - the other facts still count; the seal is left to staff
+            print(f"seal detection failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            # Not None ("not looked for"): an unstamped file must not pass because the search broke.
+            seal_dict = {"kind": "error", "page": None, "confidence": 0.0, "detail": f"公章检测出错（{type(exc).__name__}）"}
+        if opinion_page is None:
+            opinion_page = max((n for n, t in read_for_seal.items() if OPINION_MARK.search(t)), default=None)
     finally:
         doc.close()
     return {
@@ -502,6 +517,54 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         "warnings": warnings[:5],
         "seal": seal_dict,
     }
+
+
+def _cjk(text: str) -> int:
+    return sum("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def appendix_reason(page: int, text: str, opinion_page: int | None) -> str | None:
+    """Why a seal on `page` (whose text is `text`) is an appendix's, not the unit's; None: it counts.
+
+    A page naming 申报单位意见/（公章） counts. A page reading like a certificate is an
+    appendix wherever it is. Otherwise, once 八 is known (`opinion_page`, the last page
+    naming it), a page after it is an appendix (a stamped rescan of 八 appended to the
+    export names it), and a page up to it counts, as a cover or every page stamped did.
+    """
+    flat = "".join(text.split())
+    if OPINION_MARK.search(flat):
+        return None
+    word = APPENDIX_STRONG.search(flat) or (APPENDIX_WEAK.search(flat) if _cjk(flat) < APPENDIX_SHORT else None)
+    if word:
+        return f"在附件上（该页文字像证书等附件：“{word.group()}”）"
+    if opinion_page is not None and page > opinion_page:
+        return f"在附件上（在“申报单位意见”所在的第 {opinion_page} 页之后）"
+    return None
+
+
+def _appendix_test(doc, own: list[str], ocr_pages: dict[int, str], read: dict[int, str], opinion_page: int | None,
+                   scan_pages: set[int], ocr_on: bool):
+    """`find_seal`'s question about a page with a ring (see `appendix_reason`), answered from
+    the page's text: its own layer, what OCR read of the cover and last page, and, for a page
+    image (or a page without text) that says nothing, our OCR of that one page (kept in `read`).
+    Normal files pay nothing: their ring is on a page with a text layer (an unmapped export's
+    unreadable one too), or on a scan's last page, which is OCR'd anyway."""
+
+    def test(page: int) -> str | None:
+        layer = own[page - 1] if page <= len(own) else ""
+        text = "\n".join(t for t in (layer, ocr_pages.get(page, ""), read.get(page, "")) if t)
+        mute = _cjk(text) < PAGE_TEXT_MIN and (page in scan_pages or not layer.strip())
+        if mute and ocr_on and page not in ocr_pages and page not in read and ocr_available():
+            read.update(_ocr(doc, pages=(page - 1,)))
+            read.setdefault(page, "")
+            text = "\n".join(t for t in (text, read[page]) if t)
+        if mute and page not in ocr_pages and page not in read:
+            # Unread (OCR off or not installed): a stamped rescan of 八 behind the export and a
+            # certificate look alike; the seal counts, as it did before pages were told apart.
+            return None
+        return appendix_reason(page, text, opinion_page)
+
+    return test
 
 
 def _masked_sizes(page, limit: int = 1000) -> frozenset[tuple[int, int]]:
@@ -675,8 +738,9 @@ def ocr_available() -> bool:
     return ocr.available()
 
 
-def _ocr(doc, dpi: int = 150, timeout: float = 30) -> dict[int, str]:
-    """OCR of a scan's cover (申报单位) and last page (申报单位意见 and the seal).
+def _ocr(doc, dpi: int = 150, timeout: float = 30, pages: tuple[int, ...] | None = None) -> dict[int, str]:
+    """OCR of a scan's cover (申报单位) and last page (申报单位意见 and the seal), or of
+    the page indexes (0-based) in `pages`: {1-based page: text}.
 
     Both pages rendered at 150 dpi in greyscale go to libtesseract, which a
     warm worker loaded before it forked (`ocr.py`). Well under a second per scan;
@@ -688,7 +752,7 @@ def _ocr(doc, dpi: int = 150, timeout: float = 30) -> dict[int, str]:
 
     if not ocr.available() or len(doc) == 0:
         return {}
-    indexes = sorted({0, len(doc) - 1})
+    indexes = sorted({0, len(doc) - 1} if pages is None else {i for i in pages if 0 <= i < len(doc)})
     images, dpis = [], []
     for index in indexes:
         page = doc[index]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -905,7 +906,7 @@ def _evidence(kind: str, page: int, ring: Ring | Oval, px_per_mm: float) -> Seal
 
 def find_seal(
     source, *, pike=None, dpi: int = DPI, size: int | None = None, first: int | None = None,
-    scans: frozenset[int] | set[int] | None = None,
+    scans: frozenset[int] | set[int] | None = None, appendix: Callable[[int], str | None] | None = None,
 ) -> SealEvidence:
     """Best seal evidence in a PDF (bytes or a pypdfium2 PdfDocument).
 
@@ -917,6 +918,10 @@ def find_seal(
     searched is one and shows no colour at all (a black-and-white or greyscale
     scan) and no ring is found, the verdict is "grey" without a page: such a
     file cannot show a red seal, so asking to stamp it would be wrong.
+    `appendix(page)` is asked about each page (1-based) where a ring is found:
+    a reason (Chinese, for staff) means the page is an appendix (a certificate
+    carries its issuer's seal), so the ring is not the unit's and the search
+    goes on; if no other ring turns up, the verdict is "none" naming that page.
     """
     import pypdfium2 as pdfium
 
@@ -946,6 +951,7 @@ def find_seal(
             if e is not None:
                 return e
         best_grey: SealEvidence | None = None
+        set_aside: tuple[SealEvidence, str] | None = None  # the first red ring on an appendix, and why
         order = _page_order(len(doc), first)
         colourless = scans is not None
         for index in order:
@@ -959,27 +965,32 @@ def find_seal(
             levels = paper_levels(rgb)
             lit = even_light(rgb, levels)
             red = red_mask(lit)
-            rings = find_rings(red, px_per_mm, first=True)
-            if rings:
-                return _evidence("red", index + 1, rings[0], px_per_mm)
-            ovals = find_ovals(red, px_per_mm)
-            if ovals:
-                return _evidence("red", index + 1, ovals[0], px_per_mm)
-            pale = red_mask(lit, pale=True)
-            if _mostly_pale(red, pale, px_per_mm):
-                found = find_rings(pale, px_per_mm, first=True) or find_ovals(pale, px_per_mm)
-                if found:
+            found = find_rings(red, px_per_mm, first=True) or find_ovals(red, px_per_mm)
+            if not found:
+                pale = red_mask(lit, pale=True)
+                if _mostly_pale(red, pale, px_per_mm):
+                    found = find_rings(pale, px_per_mm, first=True) or find_ovals(pale, px_per_mm)
+            if found:
+                why = appendix(index + 1) if appendix is not None else None
+                if why is None:
                     return _evidence("red", index + 1, found[0], px_per_mm)
+                set_aside = set_aside or (_evidence("red", index + 1, found[0], px_per_mm), why)
+                continue  # an appendix page: a grey ring there is no copy of the unit's seal either
             if best_grey is None:
                 grey = find_rings(grey_mask(rgb, levels), px_per_mm, grey=True, first=True)
-                if grey:
+                if grey and (appendix is None or appendix(index + 1) is None):
                     best_grey = _evidence("grey", index + 1, grey[0], px_per_mm)
         searched = f"检查了 {len(order)} 页" + (f"（共 {len(doc)} 页，其余未检查）" if len(order) < len(doc) else "")
         note = f"；{signature_note}" if signature_note else ""
+        if set_aside is not None:
+            ring, why = set_aside
+            note = f"；第 {ring.page} 页的红色印章{why}，不算申报单位公章（{ring.detail}）{note}"
         if best_grey is not None:
             return replace(best_grey, detail=best_grey.detail + note) if note else best_grey
         if colourless and order:
             return SealEvidence("grey", detail=f"黑白或灰度扫描件（{searched}，页面上没有任何彩色），看不出红色印章{note}")
+        if set_aside is not None:
+            return SealEvidence("none", detail=f"{searched}，申报书上未发现红色公章{note}", appendix_page=set_aside[0].page)
         return SealEvidence("none", detail=f"{searched}，未发现圆形红色印章{note}")
     finally:
         if owned is not None:
