@@ -229,7 +229,8 @@ def test_the_appendix_wording_and_the_staff_columns():
     assert stamp_variant(seal, 80, None) == "too_long"  # not every page was searched: that reply still says so
     assert STAMP_MESSAGES["appendix"].format(page=6, pages=6, searched=60).startswith("盖章 PDF 版第八部分“申报单位意见”处未发现单位公章（第 6 页")
     facts = {"seal": {"kind": "none", "page": None, "confidence": 0.0, "detail": seal.detail, "appendix_page": 6}, "opinion_page": 5}
-    assert seal_short(facts) == "未发现公章"  # the column names no page: no seal of the unit's is on any
+    # No seal of the unit's on any page; the red seal staff will see on opening the file is named.
+    assert seal_short(facts) == "未发现公章，第6页附件上有他单位印章"
     assert "第 6 页" in seal_text(facts)
 
 
