@@ -55,8 +55,12 @@ OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章
 # issuer's. The weak words also occur in a form's 工作基础 (获评…荣誉称号, 荣誉证书 3 项), so they count
 # only on a page of few words, as a certificate is (whose red title OCR often misses). Matched on
 # text without spaces (OCR puts some between characters).
-APPENDIX_STRONG = re.compile(r"特发此证|特颁此证|以资鼓励|以资表彰|兹授予|兹聘请|兹证明|特此证明|证书编号|发证机关|特此批复|批复如下")
-APPENDIX_WEAK = re.compile(r"证书|荣誉称号|获奖|颁发|表彰")
+APPENDIX_STRONG = re.compile(
+    r"特发此证|特颁此证|以资鼓励|以资表彰|兹授予|兹聘请|兹证明|特此证明|证书编号|发证机关|特此批复|批复如下"
+    # a licence or registration certificate, a recommendation, a statement, a notice of the unit's own
+    r"|营业执照|统一社会信用代码|法人登记证书|登记机关|推荐函|特此推荐|特此说明|以上情况属实|特此通知"
+)
+APPENDIX_WEAK = re.compile(r"证书|荣誉称号|获奖|颁发|表彰|[〔\[［(（]\d{4}[〕\]］)）]\d+号")  # …, an official document's number
 APPENDIX_SHORT = 300  # CJK characters: a certificate has fewer, a page of the form more
 PAGE_TEXT_MIN = 10  # CJK characters a page's text needs to say anything (a scan app's watermark has fewer)
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
@@ -558,9 +562,10 @@ def _appendix_test(doc, own: list[str], ocr_pages: dict[int, str], read: dict[in
             read.update(_ocr(doc, pages=(page - 1,)))
             read.setdefault(page, "")
             text = "\n".join(t for t in (text, read[page]) if t)
-        if mute and page not in ocr_pages and page not in read:
-            # Unread (OCR off or not installed): a stamped rescan of 八 behind the export and a
-            # certificate look alike; the seal counts, as it did before pages were told apart.
+        if mute and _cjk(text) < PAGE_TEXT_MIN:
+            # Nothing read (OCR off, not installed, or reading nothing of a phone photo or a dim
+            # copy): a stamped rescan of 八 behind the export and a certificate look alike; the
+            # seal counts, as it did before pages were told apart.
             return None
         return appendix_reason(page, text, opinion_page)
 

@@ -34,6 +34,15 @@ APPENDIX_WORDS = "的红色印章在附件上，不能代替申报单位公章"
 CERTIFICATES = {
     "honour": ("荣誉证书", [f"{APP.unit_name}：", "　　在2024年全国科普日活动中表现突出，", "被评为优秀组织单位。", "　　特发此证，以资鼓励。"]),
     "award": ("获奖证书", ["兹授予", f"{APP.unit_name}", "“河南省科技志愿服务先进集体”荣誉称号。", "证书编号：豫科协〔2024〕第0318号"]),
+    # Other proof put behind or before the form, each with its issuer's seal (QA round 9).
+    "licence": ("营业执照", ["统一社会信用代码 91410700MA46XXXX1K", "名称 新乡市华科科技服务有限公司",
+                          "法定代表人 王建国", "成立日期 2019年03月15日", "登记机关"]),
+    "statement": ("情况说明", ["新乡市科学技术协会：", "　　我单位2024年共组织科技志愿服务活动36场，", "服务群众1.2万人次。",
+                            "　　以上情况属实，特此说明。"]),
+    "notice": ("新乡市红旗区科学技术协会文件", ["红科协〔2024〕12号", "关于成立红旗区科技志愿服务队的通知", "各街道科协、区直各学会：",
+                                       "　　经研究，决定成立红旗区科技志愿服务队。", "　　请各单位高度重视，认真组织实施。"]),
+    "recommendation": ("推荐函", ["新乡市科学技术协会：", f"　　{APP.unit_name}长期致力于科技志愿服务工作，",
+                                 "同意推荐该单位申报科技志愿服务试点。", "　　特此推荐。"]),
 }
 
 
@@ -149,6 +158,28 @@ def stamped_opinion_rescan() -> bytes:
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()
+
+
+def stamp_only_scan(seed: int = 0) -> bytes:
+    """A scanned page that OCR reads nothing of but the unit's red seal (a phone photo or dim copy
+    of the stamped 八 reads no better)."""
+    w, h = A4
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    draw_seal(c, w - 70 * mm, 80 * mm, APP.unit_name, rng=random.Random(seed))
+    c.showPage()
+    c.save()
+    return scan_pdf(buf.getvalue(), seed=seed)
+
+
+@needs_ocr
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_stamped_page_behind_the_export_that_ocr_reads_nothing_of_keeps_its_seal(seed):
+    """OCR that reads nothing is no reading: the page cannot be told from a rescan of 八 (QA: 5 of 9
+    phone photos and 6 of 9 dim copies of the stamped 八 page were refused)."""
+    facts = read_pdf(merged(build_form_pdf(APP, seal="none", seed=3), stamp_only_scan(seed)))
+    assert (facts.seal.kind, facts.seal.page, facts.seal.appendix_page) == ("red", 6, None)
+    assert variants(facts) == []
 
 
 def test_without_ocr_an_unread_page_behind_the_export_keeps_its_seal():
