@@ -77,6 +77,8 @@ def _limit_text(value: Any) -> str:
     messages={
         "none": "封面“试点类型”未勾选。请在{choices}中勾选一项后" + RESEND + "。",
         "many": "封面“试点类型”勾选了 {count} 项（{checked}），只能勾选一项。请只保留一项后" + RESEND + "。",
+        "marked": "封面“试点类型”未勾选；其中“{marked}”的格式（加粗、下划线、颜色或底纹等）与其他三项不同。"
+                  "如贵单位申报的是“{marked}”，请在它前面的“□”中打“√”，然后" + RESEND + "。",
     },
     location=(str, "封面 / 试点类型"),
 )
@@ -92,8 +94,9 @@ def _pilot_type(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         return
     if not checked and any(f.code == "pilot_type_unrecognized" for f in app.problems):
         return  # the reader's own finding says what was ticked; "未勾选" beside it would contradict it
-    values = {"choices": "、".join(PILOT_TYPES), "count": len(checked), "checked": "、".join(checked)}
-    yield Hit(params["location"], values, "none" if not checked else "many")
+    values = {"choices": "、".join(PILOT_TYPES), "count": len(checked), "checked": "、".join(checked),
+              "marked": app.pilot_type_marked}
+    yield Hit(params["location"], values, "many" if checked else "marked" if app.pilot_type_marked else "none")
 
 
 @check(

@@ -155,6 +155,9 @@ class Application:
     """What the Word form says. Empty strings mean 'not filled'."""
 
     pilot_types: tuple[str, ...] = ()  # checked boxes, subset of PILOT_TYPES
+    # With no box ticked, the one option set apart by formatting (bold, underline, colour…):
+    # named in the correction, never taken as the choice (formatting is also pasted or a reviewer's).
+    pilot_type_marked: str = ""
     cover_unit: str = ""  # 申报单位 on the cover
     cover_leader: str = ""  # 主要负责人
     cover_contact: str = ""  # 联系方式

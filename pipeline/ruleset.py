@@ -146,7 +146,6 @@ READER_CODES = (
     "attachment_too_large",
     "wrong_form",
     "pilot_type_unrecognized",
-    "pilot_type_from_formatting",
     "two_forms_in_word",
     "missing_stamp",
     "pdf_not_a4",

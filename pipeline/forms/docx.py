@@ -42,7 +42,6 @@ from ..models import (
     Person,
     Section,
     Stage,
-    WARNING,
 )
 from ..wordcount import word_count
 
@@ -576,7 +575,8 @@ class _Reader:
 
     def _emphasis(self, r) -> frozenset[str]:
         """The run's own marks of emphasis an applicant may pick their option with: 加粗, 倾斜,
-        下划线, 着重号, 字符边框, 突出显示, 底纹 and a colour other than black (each colour its own)."""
+        下划线, 着重号, 字符边框, 突出显示, 底纹 and a colour that does not read as black (each colour
+        its own; Word's 黑色文字1淡色5% 0D0D0D and web greys like 333333 look black on paper)."""
         rpr = r.find(self.w("rPr"))
         if rpr is None:
             return _PLAIN
@@ -595,7 +595,7 @@ class _Reader:
             found.add("shd")
         color = rpr.find(self.w("color"))
         value = (self.attr(color, "val") or "auto").upper() if color is not None else "AUTO"
-        if value not in ("AUTO", "000000"):
+        if value != "AUTO" and not _near_black(value):
             found.add("color=" + value)
         return frozenset(found) if found else _PLAIN
 
@@ -1582,19 +1582,17 @@ def _cover(region: Region) -> dict:
     # A list bullet drawing a checkbox (pandoc's task list: ☒ 其它单位) is the option's box here.
     text = "\n".join(getattr(line, "bullet", "") + line for line in region.lines())
     reading = read_pilot_types(text, struck=[t for row in region.rows for t in row.struck])
-    problems: tuple[Finding, ...] = ()
+    marked = ""
     if not reading.types and not reading.unrecognised and CHECKED not in _normalise_marks(text):
-        # No tick anywhere: one option set apart by its formatting alone is the choice; staff
-        # are told it was read so, the receipt names the type read.
-        formatted = _formatted_choice(region.rows)
-        if formatted:
-            reading = PilotReading((formatted,))
-            problems = (_pilot_type_from_formatting(formatted),)
-    if reading.unrecognised:
-        problems = (_unrecognised_pilot_type(reading.unrecognised, reading.written),)
+        # No tick anywhere, one option set apart by its formatting alone: most likely the choice,
+        # but formatting is also pasted (web colours), left by a reviewer (highlight) or the
+        # template's. A receipt must not name a type the unit never ticked: the pilot-type rule
+        # asks the applicant to tick it, naming the option that looked chosen.
+        marked = _formatted_choice(region.rows) or ""
     return {
         "pilot_types": reading.types,
-        "problems": problems,
+        "pilot_type_marked": marked,
+        "problems": (_unrecognised_pilot_type(reading.unrecognised, reading.written),) if reading.unrecognised else (),
         "cover_unit": values.get("unit", ""),
         "cover_leader": values.get("leader", ""),
         "cover_contact": values.get("contact", ""),
@@ -1602,14 +1600,12 @@ def _cover(region: Region) -> dict:
     }
 
 
-def _pilot_type_from_formatting(option: str) -> Finding:
-    return Finding(
-        "pilot_type_from_formatting",
-        WARNING,
-        f"封面“试点类型”没有勾选，选项“{option}”的格式（下划线、加粗、颜色等）与其他三项不同，已读为该类型，请人工核对。",
-        "封面 / 试点类型",
-        staff_only=True,
-    )
+def _near_black(hex_colour: str) -> bool:
+    """A text colour that prints as black: every channel dark (an unreadable value counts as black)."""
+    try:
+        return all(int(hex_colour[i:i + 2], 16) < 0x60 for i in (0, 2, 4)) and len(hex_colour) == 6
+    except ValueError:
+        return True
 
 
 def _unrecognised_pilot_type(words: tuple[str, ...], written: bool = False) -> Finding:

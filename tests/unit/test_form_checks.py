@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.checks import Context
 from pipeline.forms.docx import UNREADABLE
-from pipeline.models import Application, Document, Participant, Person, Submission
+from pipeline.models import Application, Document, Finding, Participant, Person, Submission
 from pipeline.ruleset import load_rules
 from pipeline.samples.apps import item, sample_applications, section
 
@@ -312,8 +312,16 @@ def test_an_invalid_bank_account_is_quoted_masked():
 
 def test_an_unrecognised_tick_is_told_what_was_ticked_not_also_that_nothing_was():
     """The reader quotes the ticked words that are no option; "未勾选" beside it contradicted it."""
-    from pipeline.models import Finding
-
     seen = Finding("pilot_type_unrecognized", "error", "封面“试点类型”勾选的是“社会组织”，不是申报书列出的选项。", "封面 / 试点类型")
     assert codes(replace(BASE, pilot_types=(), problems=(seen,))) == ["pilot_type_unrecognized"]
     assert codes(replace(BASE, pilot_types=())) == ["pilot_type_invalid"]
+
+
+def test_an_option_marked_only_by_formatting_is_named_not_chosen():
+    """No tick, one option bold (or underlined, coloured…): the receipt must not name a type nobody
+    ticked, and the correction names the option that looked chosen instead of a bare 未勾选."""
+    [finding] = findings(replace(BASE, pilot_types=(), pilot_type_marked="高校科协试点"))
+    assert finding.code == "pilot_type_invalid" and finding.severity == "error" and not finding.staff_only
+    assert "“高校科协试点”的格式" in finding.message and "打“√”" in finding.message
+    [plain] = findings(replace(BASE, pilot_types=()))
+    assert "未勾选。请在" in plain.message and "格式" not in plain.message
