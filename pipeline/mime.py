@@ -1116,8 +1116,11 @@ def _is_pkcs7(part: Message) -> bool:
 
 
 def _cte(part: Message) -> str:
-    """The part's Content-Transfer-Encoding, lower-cased ('' when none)."""
-    return split_params(header_text(_raw_header(part, "content-transfer-encoding") or ""))[0].lower().strip()
+    """The part's Content-Transfer-Encoding, lower-cased ('' when none); an RFC 822 comment
+    after it (`base64 (encoded by OA)`) and quotes are no part of the value."""
+    value = re.sub(r"\([^()]*\)", " ", header_text(_raw_header(part, "content-transfer-encoding") or ""))
+    words = split_params(value)[0].replace('"', " ").lower().split()
+    return words[0] if words else ""
 
 
 def _payload_decoded(part: Message, payload: str) -> bytes | None:
@@ -1602,8 +1605,20 @@ def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
         _LIFTED.reset(lifted)
 
 
+# A mail moved through a text-mode transfer (FTP ASCII, a Windows tool writing CRLF over CRLF)
+# ends its lines in CR CR LF: the parser sees a blank line after every header line, so the
+# whole mail became one body, no attachment and no problem.
+_DOUBLE_CR = b"\r\r\n"
+
+
+def _line_ends_mended(data: bytes) -> bytes:
+    """`data` with CR CR LF line ends made CR LF, when most of its lines end so."""
+    doubled = data.count(_DOUBLE_CR)
+    return data.replace(_DOUBLE_CR, b"\r\n") if doubled and doubled * 2 > data.count(b"\n") else data
+
+
 def _parse_lifted(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
-    data = bytes(raw.data)
+    data = _line_ends_mended(bytes(raw.data))
     msg = _message_from_bytes(data)
     sha = _sha(raw)
 

@@ -1155,3 +1155,24 @@ def test_a_server_time_well_after_the_delivery_stamp_is_noted_for_staff_only():
     assert note.staff_only and "2025-06-23 23:31" in note.message and "2025-06-25 09:00" in note.message
     close = parse(corpus.plain(RECEIVED, date=None), received_at=datetime(2025, 6, 23, 23, 35, tzinfo=BEIJING))
     assert not [f for f in close.problems if f.code == "arrival_doubt"]
+
+
+@pytest.mark.parametrize("label", ["base64 (encoded by OA)", '"base64"', "(gateway) BASE64", "base64 ;"])
+def test_a_transfer_encoding_with_a_comment_or_quotes_is_base64(label):
+    """RFC 2045 allows comments in the header; an OA system writes `base64 (encoded by OA)`."""
+    headers = [("Content-Type", "application/pdf"), ("Content-Disposition", 'attachment; filename="申报书.pdf"'),
+               ("Content-Transfer-Encoding", label)]
+    mail = parse(corpus.with_files([corpus.part(headers, corpus.b64(corpus.PDF), encode=False)]))
+    (a,) = mail.attachments
+    assert (a.filename, a.kind, a.data) == ("申报书.pdf", "pdf", corpus.PDF)
+
+
+def test_a_mail_with_cr_cr_lf_line_ends_keeps_its_files():
+    """A text-mode transfer writes CR CR LF: the parser took every header line for a header
+    block of its own and the mail for one body (no attachment, and no problem recorded)."""
+    data = corpus.with_files([corpus.att('attachment; filename="申报书.pdf"', corpus.PDF, "application/pdf"),
+                              corpus.att('attachment; filename="申报书.docx"', corpus.DOCX)])
+    plain = parse(data)
+    doubled = parse(data.replace(b"\r\n", b"\r\r\n"))
+    assert [(a.filename, a.data) for a in doubled.attachments] == [(a.filename, a.data) for a in plain.attachments]
+    assert len(plain.attachments) == 2 and doubled.subject == plain.subject and doubled.sender == plain.sender
