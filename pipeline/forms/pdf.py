@@ -51,6 +51,9 @@ _MESSAGES = {
 _GENERIC = "盖章 PDF 版无法打开（文件可能已损坏或未完整上传）。请重新扫描或导出为 PDF 后发送。"
 # OCR text (a scanner's layer too) may put spaces between the characters.
 OPINION_MARK = re.compile(r"申\s*报\s*单\s*位\s*意\s*见|[(（]\s*公\s*章\s*[)）]")
+# 八's own heading. A bare （公章） is also every 承诺书's and 证明's signature line (申报单位（公章）：):
+# it marks 八 only in a file where no page names the heading.
+OPINION_HEADING = re.compile(r"申\s*报\s*单\s*位\s*意\s*见")
 # What a certificate, an award or an official reply put with the form says; their red seal is the
 # issuer's. The weak words also occur in a form's 工作基础 (获评…荣誉称号, 荣誉证书 3 项), so they count
 # only on a page of few words, as a certificate is (whose red title OCR often misses). Matched on
@@ -59,6 +62,7 @@ APPENDIX_STRONG = re.compile(
     r"特发此证|特颁此证|以资鼓励|以资表彰|兹授予|兹聘请|兹证明|特此证明|证书编号|发证机关|特此批复|批复如下"
     # a licence or registration certificate, a recommendation, a statement, a notice of the unit's own
     r"|营业执照|统一社会信用代码|法人登记证书|登记机关|推荐函|特此推荐|特此说明|以上情况属实|特此通知"
+    r"|承诺书|郑重承诺|特此承诺|愿承担相应|承诺单位"  # a pledge the unit stamped, not the form
 )
 APPENDIX_WEAK = re.compile(r"证书|荣誉称号|获奖|颁发|表彰|[〔\[［(（]\d{4}[〕\]］)）]\d+号")  # …, an official document's number
 APPENDIX_SHORT = 300  # CJK characters: a certificate has fewer, a page of the form more
@@ -441,7 +445,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
         return {"ok": False, "reason": "damaged", "error": error}
     try:
         page_texts, total = [], 0
-        opinion_page = None
+        marked: dict[int, str] = {}  # pages naming 申报单位意见 or (公章)
         scan_pages, scan_text_pages = [], []
         budget = [MAX_PAGE_OBJECTS]
         for i in range(len(doc)):
@@ -468,9 +472,10 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
                 if text_hidden:
                     scan_text_pages.append(i + 1)
             if OPINION_MARK.search(t):
-                opinion_page = i + 1  # the last page naming 申报单位意见/(公章)
+                marked[i + 1] = t
             page_texts.append(t[: max(MAX_TEXT - total, 0)].replace("\r\n", "\n").replace("\r", "\n"))
             total += len(page_texts[-1])
+        opinion_page = _opinion_page(marked)
         # Page images: a line on every page is a scan app's mark, not the scanned sheets' text.
         scanned = len(scan_pages) * 2 > pages
         own = own_text(page_texts, repeated=scanned)
@@ -487,7 +492,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
             has_layer = False  # set aside for what OCR reads, or for nothing: the staff check the scan
         layer_opinion = opinion_page
         if opinion_page is None:
-            opinion_page = max((n for n, t in ocr_pages.items() if OPINION_MARK.search(t)), default=None)
+            opinion_page = _opinion_page(ocr_pages)
         read_for_seal: dict[int, str] = {}  # pages OCR'd during the seal search (`_appendix_test`)
         try:
             # Only pages whose pictures cannot hold colour (1-bit, CCITT/JBIG2, greyscale) may be
@@ -502,7 +507,7 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
             # Not None ("not looked for"): an unstamped file must not pass because the search broke.
             seal_dict = {"kind": "error", "page": None, "confidence": 0.0, "detail": f"公章检测出错（{type(exc).__name__}）"}
         if opinion_page is None:
-            opinion_page = max((n for n, t in read_for_seal.items() if OPINION_MARK.search(t)), default=None)
+            opinion_page = _opinion_page(read_for_seal)
     finally:
         doc.close()
     return {
@@ -523,6 +528,12 @@ def _read_with_pdfium(data: bytes, fallback: bytes | None, pdf, pages: int, size
     }
 
 
+def _opinion_page(texts: dict[int, str]) -> int | None:
+    """The page of 八 among {page: text}: the last naming 申报单位意见, else the last with a (公章)."""
+    heading = [n for n, t in texts.items() if OPINION_HEADING.search(t)]
+    return max(heading or [n for n, t in texts.items() if OPINION_MARK.search(t)], default=None)
+
+
 def _cjk(text: str) -> int:
     return sum("\u4e00" <= c <= "\u9fff" for c in text)
 
@@ -530,13 +541,13 @@ def _cjk(text: str) -> int:
 def appendix_reason(page: int, text: str, opinion_page: int | None) -> str | None:
     """Why a seal on `page` (whose text is `text`) is an appendix's, not the unit's; None: it counts.
 
-    A page naming 申报单位意见/（公章） counts. A page reading like a certificate is an
+    A page naming 申报单位意见 counts (a bare （公章） is every pledge's signature line too). A page reading like a certificate is an
     appendix wherever it is. Otherwise, once 八 is known (`opinion_page`, the last page
     naming it), a page after it is an appendix (a stamped rescan of 八 appended to the
     export names it), and a page up to it counts, as a cover or every page stamped did.
     """
     flat = "".join(text.split())
-    if OPINION_MARK.search(flat):
+    if OPINION_HEADING.search(flat):
         return None
     word = APPENDIX_STRONG.search(flat) or (APPENDIX_WEAK.search(flat) if _cjk(flat) < APPENDIX_SHORT else None)
     if word:

@@ -41,6 +41,8 @@ CERTIFICATES = {
                             "　　以上情况属实，特此说明。"]),
     "notice": ("新乡市红旗区科学技术协会文件", ["红科协〔2024〕12号", "关于成立红旗区科技志愿服务队的通知", "各街道科协、区直各学会：",
                                        "　　经研究，决定成立红旗区科技志愿服务队。", "　　请各单位高度重视，认真组织实施。"]),
+    "pledge": ("诚信承诺书", ["我单位郑重承诺：所报申报材料真实、准确、完整。", "如有违反，愿承担相应责任。",
+                             "申报单位（公章）：", "法定代表人（签字）："]),
     "recommendation": ("推荐函", ["新乡市科学技术协会：", f"　　{APP.unit_name}长期致力于科技志愿服务工作，",
                                  "同意推荐该单位申报科技志愿服务试点。", "　　特此推荐。"]),
 }
@@ -285,3 +287,13 @@ def test_form_pages_mentioning_honours_are_no_certificates():
     assert appendix_reason(6, "八、申报单位意见 同意申报。（公章）", 5) is None  # a rescan of 八 appended
     assert appendix_reason(1, "新乡市科技志愿服务试点建设 申 报 书 申报单位：新乡市红旗区科学技术协会", 5) is None  # a stamped cover
     assert "第 5 页之后" in appendix_reason(7, "附件2：活动照片", 5)
+
+
+@pytest.mark.parametrize("front", [False, True], ids=["pledge-after", "pledge-first"])
+def test_an_exported_pledge_with_the_units_seal_line_is_no_opinion_page(front):
+    """申报单位（公章）： is every 承诺书's signature line: a stamped pledge merged with the unstamped
+    export was taken for 八 (the last page with （公章）) and its seal passed the form."""
+    form, pledge = build_form_pdf(APP, seal="none", seed=3), certificate("pledge", issuer=APP.unit_name, seed=2)
+    facts = read_pdf(merged(pledge, form) if front else merged(form, pledge), ocr=False)
+    assert facts.opinion_page == (6 if front else 5)
+    asks_for_the_stamp_citing(facts, 1 if front else 6)
