@@ -523,3 +523,16 @@ def test_file_problems_say_what_to_send_in_the_same_terms():
     assert "贵单位的邮件" in LINK_ONLY_MESSAGE and "您" not in LINK_ONLY_MESSAGE
     assert NOT_DOCX.message.startswith("Word 版申报书不是")
     assert _mail_too_large((b"A" * 76 + b"\r\n") * (int(60.4 * 1048576) // 78), 60).message.startswith("邮件附件合计约 44 MB，")
+
+
+@pytest.mark.parametrize("until, expected", [
+    (_at(23, 23, 59), "已超过补正期限（2025年6月23日 23:59，北京时间，即申报截止时间）。"),
+    (_at(24, 16, 45), "已超过补正期限（2025年6月24日 16:45，北京时间；申报截止时间为 2025年6月23日 23:59）。"),
+], ids=["window-is-the-deadline", "window-past-the-deadline"])
+def test_a_late_correction_names_the_deadline_once_when_the_window_ended_with_it(until, expected):
+    """A 补正通知 sent over 3 days before the deadline gives the deadline as its 补正期限; the late
+    letter then read "补正期限（6月23日 23:59…；申报截止时间为 6月23日 23:59）", the same time twice."""
+    late = Finding("late", "error", "已超过截止时间", "申报时间")
+    _, text, html = _letter([late], received_at=_at(25, 10), correction_until=until, now=_at(25, 10, 5))
+    assert expected in text
+    assert expected in html.replace("<strong>", "").replace("</strong>", "")
