@@ -267,9 +267,7 @@ def load_config(path: str | Path) -> Config:
     if not isinstance(folder, str) or not folder.strip():
         raise ConfigError(f"{path}: [storage] dir 应为存放数据的文件夹（加引号的路径），如 dir = \"data\"，而不是 {_shown(folder)}")
     storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or folder)
-    campaign = data.get("campaign", {})
-    if not isinstance(campaign, dict) or set(campaign) - {"rules"}:
-        raise ConfigError(f"{path}: [campaign] 只有一个设置 rules（规则文件路径），如 rules = \"rules/xinxiang-2026.toml\"")
+    campaign = _table(data, "campaign", str(path)) or {}
     rules = campaign.get("rules")
     if rules is not None and (not isinstance(rules, str) or not rules.strip()):
         raise ConfigError(f"{path}: [campaign] rules 应为规则文件的路径（加引号的文本），而不是 {rules!r}")
