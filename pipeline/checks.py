@@ -264,7 +264,7 @@ def stamp_variant(seal, pages: int, opinion_page: int | None) -> str | None:
     # The page the text names as 八 is searched first: without one, the cap may have hidden it.
     if pages > MAX_PAGES and not opinion_page:
         return "too_long"
-    return "appendix" if getattr(seal, "appendix_page", None) else "none"
+    return "appendix" if seal.appendix_page else "none"
 
 
 @check("seal_present", messages=STAMP_MESSAGES)

@@ -143,13 +143,17 @@ def pdf_pilot_types(pdf_text: str) -> tuple[str, ...]:
     return pilot_types(text[: end.start() if end else 1500])
 
 
+def cjk_count(text: str) -> int:
+    """Chinese characters (the CJK Unified Ideographs block) in `text`."""
+    return sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
+
+
 def readable_form_text(pdf_text: str) -> bool:
     """Whether a text layer reads as this form in Chinese (not a broken font map)."""
     text = _norm(pdf_text)
     if not text:
         return False
-    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
-    return cjk / len(text) >= 0.3 and any(mark in text for mark in ("申报", "试点", "科技志愿"))
+    return cjk_count(text) / len(text) >= 0.3 and any(mark in text for mark in ("申报", "试点", "科技志愿"))
 
 
 # Scan apps print a visible line of real text on every page they write ("扫描全能王 创建",
@@ -201,7 +205,7 @@ def readable_text(pdf_text: str) -> bool:
     return bad <= 0.02 * len(text) and letters >= 10
 
 
-SCAN_TEXT_PER_PAGE = 10  # Chinese characters a page image's own text needs on average to be read as text
+SCAN_TEXT_PER_PAGE = 10  # Chinese characters a page's own text needs (on average) to say anything: a scan app's watermark has fewer
 
 
 def chinese_text(pdf_text: str, pages: int = 1) -> bool:

@@ -66,7 +66,6 @@ APPENDIX_STRONG = re.compile(
 )
 APPENDIX_WEAK = re.compile(r"证书|荣誉称号|获奖|颁发|表彰|[〔\[［(（]\d{4}[〕\]］)）]\d+号")  # …, an official document's number
 APPENDIX_SHORT = 300  # CJK characters: a certificate has fewer, a page of the form more
-PAGE_TEXT_MIN = 10  # CJK characters a page's text needs to say anything (a scan app's watermark has fewer)
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
 SEAL_CHECK_FAILED = "公章自动检测出错，未能确认是否盖章：请工作人员打开盖章 PDF 版人工核对（如未盖章，请用 intake decide 改判为需补正）。"
 STAMP_LOCATION = "八、申报单位意见"
@@ -112,7 +111,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
         log.info("PDF was damaged; qpdf repaired it: %s", "; ".join(result.get("warnings", [])[:3]))
     from ..checks import STAMP_MESSAGES, stamp_variant
     from .seal import MAX_PAGES as SEAL_PAGES
-    from .seal import a_series, camera, unmeasured
+    from .seal import a_series, camera, scanned_a4, unmeasured
 
     sizes = tuple((float(w), float(h)) for w, h in result["page_sizes"])
     scan_pages = set(result.get("scan_pages") or ())
@@ -122,7 +121,7 @@ def _read(data: bytes, timeout: float, pool, ocr: bool) -> PdfFacts:
     # picture too big for paper (a phone photo at 72 dpi) says nothing about it,
     # and a page near A4 is an A4 sheet cropped by a scan app (`scanned_a4`).
     off = [i for i, s in enumerate(sizes, start=1)
-           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s) or camera(*s) or scanned_a4(s)))]
+           if not is_a4(s) and not (i in scan_pages and (a_series(*s) or unmeasured(*s) or camera(*s) or scanned_a4(*s)))]
     if off:
         pages = "、".join(str(i) for i in off[:10]) + ("等" if len(off) > 10 else "")
         w, h = sorted(sizes[off[0] - 1])
@@ -173,30 +172,6 @@ def is_a4(size: tuple[float, float]) -> bool:
     own Word section, or a sheet turned by /Rotate) is still A4 paper."""
     short, long = sorted(size)
     return abs(short - A4[0]) <= A4_TOLERANCE and abs(long - A4[1]) <= A4_TOLERANCE
-
-
-# A scanned A4 sheet is seldom A4 to the millimetre. Scan apps (CamScanner, 夸克, WPS 扫描) cut each
-# page at the sheet edge they detect, often some mm inside it (189 x 281 mm seen), or leave a thin
-# strip of desk; a flatbed scanning its whole glass gives 216 x 297 mm (the usual A4/Letter glass),
-# with the lid's dark border beside the sheet. So a scanned page counts as an A4 sheet when no side
-# is over A4 by more than 10 mm (the glass's 6 mm and some slack), nor under 85% of A4 (31 mm off
-# the width, 45 mm off the length: more than a crop into the sheet's margins takes; A5 is far
-# below). Other paper sizes in reach (B5, the 16K settings 184 x 260 and 195 x 270) have A-series
-# proportions, which never got the note on a scan. US Letter is inside that box, but a page of exactly that size is a scanner's paper
-# setting, which cut off the A4 sheet's foot: that note stays.
-SCAN_A4_OVER_MM = 10.0
-SCAN_A4_MIN_SHARE = 0.85
-SCAN_SETTING_MM = 2.0  # how near a standard paper size a page is that size
-
-
-def scanned_a4(size: tuple[float, float]) -> bool:
-    """Whether a scanned page of `size` pt is an A4 sheet as scan apps crop and flatbeds pad it."""
-    from .seal import A4_MM, LETTER_MM
-
-    short, long = sorted(abs(v) * 25.4 / 72 for v in size)
-    if abs(short - LETTER_MM[0]) <= SCAN_SETTING_MM and abs(long - LETTER_MM[1]) <= SCAN_SETTING_MM:
-        return False
-    return all(SCAN_A4_MIN_SHARE * a4 <= side <= a4 + SCAN_A4_OVER_MM for side, a4 in zip((short, long), A4_MM))
 
 
 def child_env(*, ocr: bool = True) -> dict[str, str]:
@@ -534,10 +509,6 @@ def _opinion_page(texts: dict[int, str]) -> int | None:
     return max(heading or [n for n, t in texts.items() if OPINION_MARK.search(t)], default=None)
 
 
-def _cjk(text: str) -> int:
-    return sum("\u4e00" <= c <= "\u9fff" for c in text)
-
-
 def appendix_reason(page: int, text: str, opinion_page: int | None) -> str | None:
     """Why a seal on `page` (whose text is `text`) is an appendix's, not the unit's; None: it counts.
 
@@ -546,10 +517,12 @@ def appendix_reason(page: int, text: str, opinion_page: int | None) -> str | Non
     naming it), a page after it is an appendix (a stamped rescan of 八 appended to the
     export names it), and a page up to it counts, as a cover or every page stamped did.
     """
+    from ..consistency import cjk_count
+
     flat = "".join(text.split())
     if OPINION_HEADING.search(flat):
         return None
-    word = APPENDIX_STRONG.search(flat) or (APPENDIX_WEAK.search(flat) if _cjk(flat) < APPENDIX_SHORT else None)
+    word = APPENDIX_STRONG.search(flat) or (APPENDIX_WEAK.search(flat) if cjk_count(flat) < APPENDIX_SHORT else None)
     if word:
         return f"在附件上（该页文字像证书等附件：“{word.group()}”）"
     if opinion_page is not None and page > opinion_page:
@@ -564,16 +537,17 @@ def _appendix_test(doc, own: list[str], ocr_pages: dict[int, str], read: dict[in
     image (or a page without text) that says nothing, our OCR of that one page (kept in `read`).
     Normal files pay nothing: their ring is on a page with a text layer (an unmapped export's
     unreadable one too), or on a scan's last page, which is OCR'd anyway."""
+    from ..consistency import SCAN_TEXT_PER_PAGE, cjk_count
 
     def test(page: int) -> str | None:
         layer = own[page - 1] if page <= len(own) else ""
         text = "\n".join(t for t in (layer, ocr_pages.get(page, ""), read.get(page, "")) if t)
-        mute = _cjk(text) < PAGE_TEXT_MIN and (page in scan_pages or not layer.strip())
+        mute = cjk_count(text) < SCAN_TEXT_PER_PAGE and (page in scan_pages or not layer.strip())
         if mute and ocr_on and page not in ocr_pages and page not in read and ocr_available():
             read.update(_ocr(doc, pages=(page - 1,)))
             read.setdefault(page, "")
             text = "\n".join(t for t in (text, read[page]) if t)
-        if mute and _cjk(text) < PAGE_TEXT_MIN:
+        if mute and cjk_count(text) < SCAN_TEXT_PER_PAGE:
             # Nothing read (OCR off, not installed, or reading nothing of a phone photo or a dim
             # copy): a stamped rescan of 八 behind the export and a certificate look alike; the
             # seal counts, as it did before pages were told apart.

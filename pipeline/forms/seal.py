@@ -818,6 +818,28 @@ def camera(w: float, h: float) -> bool:
     return short > 0 and abs(long / short / (4 / 3) - 1) <= 0.012
 
 
+# A scanned A4 sheet is seldom A4 to the millimetre. Scan apps (CamScanner, 夸克, WPS 扫描) cut each
+# page at the sheet edge they detect, often some mm inside it (189 x 281 mm seen), or leave a thin
+# strip of desk; a flatbed scanning its whole glass gives 216 x 297 mm (the usual A4/Letter glass),
+# with the lid's dark border beside the sheet. So a scanned page counts as an A4 sheet when no side
+# is over A4 by more than 10 mm (the glass's 6 mm and some slack), nor under 85% of A4 (31 mm off
+# the width, 45 mm off the length: more than a crop into the sheet's margins takes; A5 is far
+# below). Other paper sizes in reach (B5, the 16K settings 184 x 260 and 195 x 270) have A-series
+# proportions, which never got the note on a scan. US Letter is inside that box, but a page of
+# exactly that size is a scanner's paper setting, which cut off the A4 sheet's foot: that note stays.
+SCAN_A4_OVER_MM = 10.0
+SCAN_A4_MIN_SHARE = 0.85
+SCAN_SETTING_MM = 2.0  # how near a standard paper size a page is that size
+
+
+def scanned_a4(w: float, h: float) -> bool:
+    """Whether a scanned w x h pt page is an A4 sheet as scan apps crop and flatbeds pad it."""
+    short, long = sorted(abs(v) * 25.4 / 72 for v in (w, h))
+    if abs(short - LETTER_MM[0]) <= SCAN_SETTING_MM and abs(long - LETTER_MM[1]) <= SCAN_SETTING_MM:
+        return False
+    return all(SCAN_A4_MIN_SHARE * a4 <= side <= a4 + SCAN_A4_OVER_MM for side, a4 in zip((short, long), A4_MM))
+
+
 def unmeasured(w: float, h: float) -> bool:
     """Whether nothing tells a w x h pt page's paper: too big to be paper (see
     MAX_PAPER_SHORT_MM) and not in A-series or Letter proportions."""
