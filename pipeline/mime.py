@@ -641,8 +641,8 @@ def _declares_base64(data: bytes, head_end: int) -> bool:
     body base64, and nothing else."""
     head = data[max(0, head_end - HEAD_REACH):head_end + 1].rstrip(b"\r\n") + b"\n"
     cut = max(head.rfind(b"\n\n"), head.rfind(b"\n\r\n"), head.rfind(b"\n--"))
-    labels = [b" ".join(v.split()).split(b";")[0].strip(b' "').lower() for v in _CTE_LINE.findall(head[cut + 1:])]
-    return bool(labels) and all(label == b"base64" for label in labels)
+    labels = [_cte_label(v.decode("latin-1")) for v in _CTE_LINE.findall(head[cut + 1:])]
+    return bool(labels) and all(label == "base64" for label in labels)
 
 
 def _message_from_bytes(data: bytes) -> Message:
@@ -1116,9 +1116,14 @@ def _is_pkcs7(part: Message) -> bool:
 
 
 def _cte(part: Message) -> str:
-    """The part's Content-Transfer-Encoding, lower-cased ('' when none); an RFC 822 comment
-    after it (`base64 (encoded by OA)`) and quotes are no part of the value."""
-    value = re.sub(r"\([^()]*\)", " ", header_text(_raw_header(part, "content-transfer-encoding") or ""))
+    """The part's Content-Transfer-Encoding, lower-cased ('' when none)."""
+    return _cte_label(header_text(_raw_header(part, "content-transfer-encoding") or ""))
+
+
+def _cte_label(value: str) -> str:
+    """A Content-Transfer-Encoding header's value as one lower-case word: an RFC 822 comment
+    after it (`base64 (encoded by OA)`), quotes, parameters and folding are no part of it."""
+    value = re.sub(r"\([^()]*\)", " ", " ".join(value.split()))
     words = split_params(value)[0].replace('"', " ").lower().split()
     return words[0] if words else ""
 
