@@ -10,7 +10,8 @@ failure to open the file becomes a `format_unreadable` finding; a tick beside
 words that are none of the pilot types (`pilot_type_unrecognized`) and a file
 holding two filled forms (`two_forms_in_word`) become findings too, never a
 silent guess. With no tick at all, the one option set apart by its formatting
-(underlined, bold, coloured …) is the choice: the receipt names the type read.
+(underlined, bold, coloured …) is recorded (`pilot_type_marked`), never taken as
+the choice: the correction names it and asks for the tick.
 """
 from __future__ import annotations
 
@@ -174,7 +175,7 @@ class Row:
     set_off: bool = False  # a centred or right-aligned paragraph: printed titles and names, not typed values
     struck: tuple[str, ...] = ()  # text struck through (删除线): on the cover, options the applicant deleted
     # The row's runs as (text, emphasis) when one of them is emphasised (`_Reader._emphasis`): on the
-    # cover, an option set apart only by its formatting is the choice (`_formatted_choice`).
+    # cover, an option set apart only by its formatting is recorded (`_formatted_choice`).
     formats: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
