@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from .config import Config
 from .errors import IntakeError
-from .store import Store, iso, parse_iso
+from .store import Store, failed_in_a_row, iso, parse_iso
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -27,20 +27,16 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def health(store: Store, now: datetime, *, failures: int, hours: float) -> str | None:
     """'failing', 'recovered' or None: which staff message this moment calls for."""
-    runs = store.rows("SELECT ok, error, finished_at FROM runs WHERE command='poll' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 200")
+    runs = store.finished_polls(200)
     if not runs:
         return None
     last = store.one("SELECT kind FROM alerts ORDER BY id DESC LIMIT 1")
     alerted = bool(last and last["kind"] == "failing")
     if runs[0]["ok"]:
         return "recovered" if alerted else None
-    streak = 0
-    for r in runs:
-        if r["ok"]:
-            break
-        streak += 1
-    last_ok = store.one("SELECT MAX(finished_at) AS t FROM runs WHERE command='poll' AND ok=1")
-    since = parse_iso(last_ok["t"]) if last_ok and last_ok["t"] else parse_iso(runs[-1]["finished_at"])
+    streak = failed_in_a_row(runs)
+    last_ok = store.last_good_poll()
+    since = parse_iso(last_ok) if last_ok else parse_iso(runs[-1]["finished_at"])
     stale = since is not None and now - since >= timedelta(hours=hours)
     if (streak >= failures or stale) and not alerted:
         return "failing"
@@ -49,8 +45,8 @@ def health(store: Store, now: datetime, *, failures: int, hours: float) -> str |
 
 def _message(cfg: Config, store: Store, kind: str, to: str, now: datetime) -> "EmailMessage":
     last = store.one("SELECT error, finished_at FROM runs WHERE command='poll' ORDER BY id DESC LIMIT 1") or {}
-    last_ok = store.one("SELECT MAX(finished_at) AS t FROM runs WHERE command='poll' AND ok=1")
-    ok_text = parse_iso(last_ok["t"]).astimezone(TZ).strftime("%Y-%m-%d %H:%M") if last_ok and last_ok["t"] else "从未成功"
+    last_ok = store.last_good_poll()
+    ok_text = parse_iso(last_ok).astimezone(TZ).strftime("%Y-%m-%d %H:%M") if last_ok else "从未成功"
     from email.message import EmailMessage
 
     msg = EmailMessage()

@@ -738,6 +738,24 @@ class Store:
                 (iso(now_utc()), int(ok), error, fetched, sent, run_id),
             )
 
+    # The mailbox poll is what cron runs and what must work: `status` and the staff alerts
+    # look at polls only (an import or reprocess by hand says nothing about the mailbox).
+    def finished_polls(self, limit: int) -> list[dict[str, Any]]:
+        """The latest finished polls, newest first."""
+        return self.rows(
+            "SELECT * FROM runs WHERE command='poll' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT ?", (limit,)
+        )
+
+    def last_good_poll(self) -> str | None:
+        """When the last successful poll finished (ISO), None if none ever did."""
+        row = self.one("SELECT finished_at FROM runs WHERE command='poll' AND ok=1 ORDER BY id DESC LIMIT 1")
+        return row["finished_at"] if row else None
+
+
+def failed_in_a_row(runs: list[dict[str, Any]]) -> int:
+    """How many of `runs` (newest first) failed since the last that worked."""
+    return next((i for i, r in enumerate(runs) if r["ok"]), len(runs))
+
 
 def day_ago() -> datetime:
     return now_utc() - timedelta(days=1)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
-from .store import Store, findings_from_json, open_other, open_question, parse_iso, submitted_by
+from .store import Store, failed_in_a_row, findings_from_json, open_other, open_question, parse_iso, submitted_by
 
 log = logging.getLogger(__name__)
 
@@ -612,22 +612,16 @@ NEVER_POLLED = "还没有收过信（若已设置 cron 定时任务，请查看 
 
 def status_lines(store: Store) -> list[str]:
     """What `intake status` prints: is intake working, and what needs a person."""
-    # The mailbox poll cron runs is what must work; an import or reprocess by hand
-    # succeeding does not say the poll does (the alerts count polls too).
-    last_ok = store.one("SELECT finished_at FROM runs WHERE command='poll' AND ok=1 ORDER BY id DESC LIMIT 1")
-    last = store.one("SELECT * FROM runs WHERE command='poll' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-    failures = 0
-    for r in store.rows("SELECT ok FROM runs WHERE command='poll' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 50"):
-        if r["ok"]:
-            break
-        failures += 1
+    polls = store.finished_polls(50)
+    last_ok, last = store.last_good_poll(), (polls[0] if polls else None)
+    failures = failed_in_a_row(polls)
     counts = {r["state"]: r["n"] for r in store.rows("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")}
     condition, params = open_question()
     attention = store.one(
         f"SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR ({open_other()}) OR ({condition})", params
     )["n"]
     lines = [
-        f"上次成功运行：{_local(last_ok['finished_at'])[:19].replace('T', ' ') if last_ok else '从未成功'}（收信 intake poll）",
+        f"上次成功运行：{_local(last_ok)[:19].replace('T', ' ') if last_ok else '从未成功'}（收信 intake poll）",
         "最近一次运行："
         + ("成功" if last and last["ok"] else ("失败：" + (last["error"] or "") if last else NEVER_POLLED)),
         f"连续失败次数：{failures}",
