@@ -158,7 +158,7 @@ def _seal_kind_text(seal: dict[str, Any]) -> str:
         return BW_SCAN_ZH
     if seal.get("kind") == "none" and seal.get("appendix_page"):
         # A red seal staff will see when they open the file, but on an appendix (a certificate's issuer's).
-        return f"未发现公章，第{seal['appendix_page']}页附件上有他单位印章"
+        return f"未发现公章，第{seal['appendix_page']}页附件上有红色印章"
     return SEAL_ZH.get(seal.get("kind"), seal.get("kind") or "")
 
 

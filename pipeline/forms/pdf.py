@@ -66,6 +66,10 @@ APPENDIX_STRONG = re.compile(
 )
 APPENDIX_WEAK = re.compile(r"证书|荣誉称号|获奖|颁发|表彰|[〔\[［(（]\d{4}[〕\]］)）]\d+号")  # …, an official document's number
 APPENDIX_SHORT = 300  # CJK characters: a certificate has fewer, a page of the form more
+# The end of 八 that a Word/WPS/LibreOffice export pushes onto a page of its own when the
+# table row breaks: （公章）, a signature line, the date; a few words and nothing else.
+OPINION_TAIL = re.compile(r"[(（]公章[)）]|盖章|签[字章名]|\d{4}年\d{1,2}月\d{1,2}日|年月日")
+OPINION_TAIL_SHORT = 60  # CJK characters
 REPAIRED = "PDF 文件有损坏，已自动修复后读取；如内容显示不全，请工作人员打开原文件核对。"
 SEAL_CHECK_FAILED = "公章自动检测出错，未能确认是否盖章：请工作人员打开盖章 PDF 版人工核对（如未盖章，请用 intake decide 改判为需补正）。"
 STAMP_LOCATION = "八、申报单位意见"
@@ -515,7 +519,9 @@ def appendix_reason(page: int, text: str, opinion_page: int | None) -> str | Non
     A page naming 申报单位意见 counts (a bare （公章） is every pledge's signature line too). A page reading like a certificate is an
     appendix wherever it is. Otherwise, once 八 is known (`opinion_page`, the last page
     naming it), a page after it is an appendix (a stamped rescan of 八 appended to the
-    export names it), and a page up to it counts, as a cover or every page stamped did.
+    export names it) unless it is the next page and holds only 八's end (an export breaks
+    the table row: （公章） and the date alone on the last page), and a page up to it counts,
+    as a cover or every page stamped did.
     """
     from ..consistency import cjk_count
 
@@ -526,6 +532,8 @@ def appendix_reason(page: int, text: str, opinion_page: int | None) -> str | Non
     if word:
         return f"在附件上（该页文字像证书等附件：“{word.group()}”）"
     if opinion_page is not None and page > opinion_page:
+        if page == opinion_page + 1 and OPINION_TAIL.search(flat) and cjk_count(flat) < OPINION_TAIL_SHORT:
+            return None  # 八's own end, pushed over the page break: where the unit stamps
         return f"在附件上（在“申报单位意见”所在的第 {opinion_page} 页之后）"
     return None
 

@@ -263,7 +263,7 @@ def test_the_appendix_wording_and_the_staff_columns():
     assert STAMP_MESSAGES["appendix"].format(page=6, pages=6, searched=60).startswith("盖章 PDF 版第八部分“申报单位意见”处未发现单位公章（第 6 页")
     facts = {"seal": {"kind": "none", "page": None, "confidence": 0.0, "detail": seal.detail, "appendix_page": 6}, "opinion_page": 5}
     # No seal of the unit's on any page; the red seal staff will see on opening the file is named.
-    assert seal_short(facts) == "未发现公章，第6页附件上有他单位印章"
+    assert seal_short(facts) == "未发现公章，第6页附件上有红色印章"  # whose seal it is, staff see
     assert "第 6 页" in seal_text(facts)
 
 
@@ -297,3 +297,44 @@ def test_an_exported_pledge_with_the_units_seal_line_is_no_opinion_page(front):
     facts = read_pdf(merged(pledge, form) if front else merged(form, pledge), ocr=False)
     assert facts.opinion_page == (6 if front else 5)
     asks_for_the_stamp_citing(facts, 1 if front else 6)
+
+
+# -- 八 broken over a page by the export (QA round 10) -------------------------------
+
+
+def spill_page(lines: tuple[str, ...] = ("（公章）", "2025 年 6 月 20 日"), *, seal: bool = True, seed: int = 0) -> bytes:
+    """The page a Word/WPS/LibreOffice export starts when 八's table row breaks: only the end of
+    八 is on it, and the unit stamps there, over （公章）."""
+    w, h = A4
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    c.setFont(_font(), 12)
+    for i, line in enumerate(lines):
+        c.drawString(w - 90 * mm, h - (40 + 10 * i) * mm, line)
+    if seal:
+        draw_seal(c, w - 70 * mm, h - 42 * mm, APP.unit_name, rng=random.Random(seed))
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("lines", [("（公章）", "2025 年 6 月 20 日"), ("年    月    日",), ("法定代表人（签字）：", "（公章）")])
+def test_a_seal_on_the_end_of_the_opinion_pushed_onto_the_next_page_counts(lines):
+    """An exported form whose 八 row breaks: page 5 names 申报单位意见, page 6 holds （公章） and the
+    date with the unit's seal. That is where the unit stamps (QA: refused as an appendix seal)."""
+    facts = read_pdf(merged(build_form_pdf(APP, seal="none", seed=3), spill_page(lines)), ocr=False)
+    assert facts.opinion_page == 5
+    assert (facts.seal.kind, facts.seal.page, facts.seal.appendix_page) == ("red", 6, None)
+    assert variants(facts) == []
+
+
+def test_only_the_page_right_after_the_opinion_can_hold_its_end():
+    """A date-and-seal page further on, or a page after 八 with more than its end, is still an appendix."""
+    form = build_form_pdf(APP, seal="none", seed=3)
+    further = read_pdf(merged(form, photo_page(), spill_page()), ocr=False)
+    assert (further.seal.kind, further.seal.appendix_page) == ("none", 7)
+    wordy = ("我单位2024年组织科技志愿服务活动三十六场，服务群众一万二千人次，", "开展科普讲座、义诊、农技下乡等活动，", "覆盖全区各街道和社区，",
+             "建成科技志愿服务站点十二个，注册志愿者四百余名。", "2024 年 12 月 30 日")
+    facts = read_pdf(merged(form, spill_page(wordy)), ocr=False)
+    assert (facts.seal.kind, facts.seal.appendix_page) == ("none", 6)
+    assert "第 5 页之后" in facts.seal.detail
