@@ -17,7 +17,7 @@ import math
 import re
 from email.utils import parseaddr
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -29,7 +29,7 @@ from .files import FileStore
 from .jobs import RunStats
 from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, TOPIC_WORDS, UNOPENED_CODES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
-from .store import Store, day_ago, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
+from .store import Store, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
 
 if TYPE_CHECKING:  # checks and templates load only when an applicant is judged or answered
     from .ruleset import Ruleset
@@ -52,6 +52,8 @@ UNOPENED_ROLE = {"Word 版申报书": "word", "盖章 PDF 版": "pdf"}
 # form reads in ~15 ms and a 50 MB mail parses in a few seconds.
 WORD_SECONDS = 20.0
 MAIL_SECONDS = 60.0
+CLOCK_BEHIND = timedelta(minutes=5)  # a host clock further behind the mail server is logged
+HELD = "24 小时内已向该地址回复过多，暂未自动回复（防止与对方自动回复形成循环）；满 24 小时后的下一次运行会补发"
 WORD_TOO_COMPLEX = Finding(
     "format_unreadable",
     "error",
@@ -568,6 +570,19 @@ class Runner:
             similarity=_similarity(app, pdf),
         )
 
+    def clock(self, sub: Submission, *arrivals: datetime | None) -> datetime:
+        """The run's clock, never before the arrival of the applicant's latest mail. Arrival is
+        the mail server's stamp: a host clock running behind it (QA: 20 s) dated our answer
+        before the mail it answers, so the mail did not count as submitted, and the 补正期限
+        became the deadline a minute later; hours behind, the pairing wait ran on for hours."""
+        now = self.now()
+        last = max((t for t in (sub.last_received_at, *arrivals) if t is not None), default=None)
+        if last is not None and last > now:
+            if last - now > CLOCK_BEHIND:
+                log.warning("this machine's clock is %s behind the mail server's arrival time; check its time sync", last - now)
+            return last
+        return now
+
     def judge_one(self, key: str, *, reprocess_run: int | None = None) -> None:
         """Judge one applicant and queue the reply its latest mail calls for.
 
@@ -592,7 +607,7 @@ class Runner:
             bool(pending)
             and present is not None
             and waiting_for_partner(verdict)
-            and self.now() < present.received_at + self.ruleset.call.pairing_window
+            and self.clock(sub) < present.received_at + self.ruleset.call.pairing_window
         )
         outbox_row = repeat = None
         if pending and not hold:
@@ -613,13 +628,18 @@ class Runner:
                     repeat += "；邮件另附有其他文件（图片、压缩包等），请工作人员查看"
             else:
                 outbox_row = self.render_row(a, verdict, pending, trigger_key)
+        # Held by the daily limit: the applicant stays waiting, and the letter goes out on the
+        # first run after the 24 hours (a loop gets one more a day, the unit its latest answer).
+        held = outbox_row is not None and outbox_row["state"] == "held"
         with self.store.transaction():
-            self._record(a, status, hold=hold, pending=pending)
+            self._record(a, status, hold=hold or held, pending=pending)
             if repeat:
                 self.store.conn.execute("UPDATE mails SET no_reply_reason=? WHERE sha256=?", (repeat, pending))
             if outbox_row is not None:
-                self.store.queue_reply(outbox_row)
-                self.stats.replies_queued += 1
+                if not held:
+                    self.store.drop_held(key, outbox_row["trigger_mail"])
+                if self.store.queue_reply(outbox_row) and not held:
+                    self.stats.replies_queued += 1
 
     def _record(self, a: "Assessment", status: str, *, hold: bool, pending: str | None) -> None:
         store, key, findings = self.store, a.row["key"], a.verdict.findings
@@ -694,17 +714,19 @@ class Runner:
 
         row, sub, key = a.row, a.sub, a.row["key"]
         trigger = self.store.one("SELECT * FROM mails WHERE sha256=?", (mail_sha,))
+        now = self.clock(sub, parse_iso(trigger["received_at"]))
         base = {
             "applicant": key,
             "basis": reply_basis(verdict, sub),
             "to_addr": row["sender"],
             "trigger_mail": trigger_key,
             "in_reply_to": trigger["message_id"],
-            "created_at": iso(self.now()),  # the run's clock: the correction window counts from it
+            "created_at": iso(now),  # the run's clock: the correction window counts from it
             "updated_at": iso(now_utc()),
         }
-        if self.store.replies_since(row["sender"], day_ago()) >= self.cfg.replies.max_per_address_per_day:
-            return {**base, "kind": "none", "state": "held", "error": "今日已向该地址回复过多，未自动回复（防止邮件循环）"}
+        # The run's clock, as `created_at` is written with it.
+        if self.store.replies_since(row["sender"], now - timedelta(days=1)) >= self.cfg.replies.max_per_address_per_day:
+            return {**base, "kind": "none", "state": "held", "error": HELD}
         mails = self.store.applicant_mails(key)
         refs = tuple(m["message_id"] for m in mails if m["message_id"])
         inp = ReplyInput(
@@ -723,7 +745,7 @@ class Runner:
             # Late after one of our correction notices: the window was missed, not only the deadline.
             correction_until=(self.ruleset.call.cutoff(sub.correction_notice_at)
                               if verdict.status == "late" and sub.correction_notice_at else None),
-            opens_window=submitted_by(mails, self.now()),
+            opens_window=submitted_by(mails, now),
             # What the letter dates and says: the mail answered, the first and the complete
             # submission, a staff decision, whether a form was read, screenshots with a question.
             mail_received_at=parse_iso(trigger["received_at"]),
@@ -733,7 +755,6 @@ class Runner:
             form_read=a.app is not None and not a.app.problems,
             pictures=self.store.one("SELECT COUNT(*) AS n FROM files WHERE mail_sha256=? AND kind='image'", (mail_sha,))["n"],
         )
-        now = self.now()
         try:
             reply = render_reply(inp, self.ruleset.call, self.sender, self.env, now)
             data = build_message(reply, self.sender, now).as_bytes(policy=WIRE_POLICY)

@@ -618,8 +618,18 @@ class Store:
         return row["basis"] if row else None
 
     def replies_since(self, to_addr: str, since: datetime) -> int:
-        row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE to_addr=? AND created_at>=?", (to_addr, iso(since)))
+        """Replies to this address since `since` that went out or will: a letter held by the daily
+        limit, withdrawn for a newer one, or refused by the server reached no one."""
+        row = self.one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE to_addr=? AND created_at>=?"
+            " AND state NOT IN ('held', 'superseded', 'failed')",
+            (to_addr, iso(since)),
+        )
         return row["n"]
+
+    def drop_held(self, applicant: str, trigger: str) -> None:
+        """Forget the held placeholder of a reply about to be queued for the same trigger."""
+        self.conn.execute("DELETE FROM outbox WHERE applicant=? AND trigger_mail=? AND state='held'", (applicant, trigger))
 
     # -- outbox ---------------------------------------------------------------
 

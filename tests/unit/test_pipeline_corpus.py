@@ -1409,3 +1409,65 @@ def test_a_question_with_a_late_server_time_note_is_still_a_question(tmp_path):
     mail = p.rows("SELECT problems FROM mails")[0]
     assert "arrival_doubt" in mail["problems"] and "mail_without_files" in mail["problems"]
     p.close()
+
+
+def test_a_reply_held_by_the_per_address_limit_goes_out_once_the_day_has_passed(tmp_path, forms):
+    """The daily cap only keeps a loop from mailing on (QA round 10): the held letter is the unit's
+    latest answer and is sent when the 24 hours have passed; held letters do not count against it."""
+    import dataclasses as dc
+    from decimal import Decimal
+
+    app, docx, pdf = forms[0]
+    over = build_form_docx(dc.replace(app, budget_total=Decimal("4500"), budget_total_text="4500"))
+    p = Pipeline(tmp_path)
+    p.runner.cfg = dc.replace(p.runner.cfg, replies=dc.replace(p.runner.cfg.replies, max_per_address_per_day=2))
+    clock = [ON_TIME]
+    p.runner.now = lambda: clock[0]
+    for hours, files in ((1, [("申报书.docx", over), ("盖章版.pdf", pdf)]), (2, [("申报书.docx", docx)]), (3, [("申报书.docx", over)])):
+        clock[0] = ON_TIME + timedelta(hours=hours)
+        p.feed(form_mail("a@qq.com", files, clock[0]), clock[0])
+        p.judge()
+        p.store.conn.execute("UPDATE outbox SET state='sent' WHERE state='rendered'")  # delivered
+    states = lambda: [(r["kind"], r["state"]) for r in p.rows("SELECT kind, state FROM outbox ORDER BY id")]  # noqa: E731
+    assert states() == [("correction", "sent"), ("receipt", "sent"), ("none", "held")]
+    clock[0] = ON_TIME + timedelta(hours=10)
+    p.judge()  # still within the day: held, and only once
+    assert states()[-1] == ("none", "held") and len(states()) == 3
+    clock[0] = ON_TIME + timedelta(hours=26)
+    p.judge()
+    assert states() == [("correction", "sent"), ("receipt", "sent"), ("correction", "rendered")]
+    assert p.rows("SELECT dirty FROM applicants")[0]["dirty"] == 0
+    p.close()
+
+
+def test_held_withdrawn_and_failed_replies_do_not_count_against_the_daily_limit(tmp_path):
+    from pipeline.store import iso
+
+    p = Pipeline(tmp_path)
+    now = ON_TIME + timedelta(hours=5)
+    for n, state in enumerate(("held", "superseded", "failed", "sent", "rendered", "uncertain")):
+        p.store.db["outbox"].insert({"applicant": "unit:x", "to_addr": "a@qq.com", "trigger_mail": f"m{n}", "state": state,
+                                     "kind": "none" if state == "held" else "correction", "created_at": iso(now)})
+    assert p.store.replies_since("a@qq.com", now - timedelta(days=1)) == 3
+    p.close()
+
+
+def test_a_host_clock_behind_the_mail_server_does_not_take_the_correction_window_away(tmp_path, forms):
+    """The server stamped the unstamped pair 23:58:00 on the last day; this machine's clock read
+    23:57:40 when it answered (QA round 10). The notice is dated no earlier than the mail it
+    answers: a 3-day 补正期限 from then, and the stamped PDF two days later is accepted."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    arrived = datetime(2025, 6, 23, 23, 58, tzinfo=CST)
+    p.runner.now = lambda: arrived - timedelta(seconds=20) + timedelta(minutes=31)  # past the pairing window…
+    p.feed(form_mail("a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", build_form_pdf(app, seal="none"))], arrived), arrived)
+    p.runner.now = lambda: arrived - timedelta(seconds=20)  # …but answered by a clock 20 s behind
+    p.judge()
+    [notice] = p.rows("SELECT * FROM outbox")
+    assert notice["kind"] == "correction" and "补正期限为 2025年6月26日 23:58（北京时间）" in reply_text(notice)
+    later = datetime(2025, 6, 25, 10, tzinfo=CST)
+    p.runner.now = lambda: later + timedelta(minutes=31)
+    p.feed(form_mail("a@qq.com", [("盖章版.pdf", pdf)], later), later)
+    p.judge()
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
+    p.close()
