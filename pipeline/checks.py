@@ -111,6 +111,8 @@ def fmt_money(value: Decimal) -> str:
     "deadline",
     messages={
         "late": "申报材料于 {received} 收到，已超过截止时间 {deadline}，本次不予受理。",
+        # After our 补正通知: staff read the window the applicant was given, as the letter names it.
+        "late_window": "补正材料于 {received} 收到，已超过补正期限 {until}（首次报送于 {first}，申报截止时间 {deadline}），本次不予受理。",
         "after_cutoff": "截止（或补正期限）后于 {received} 又收到新版本文件（{names}），未采用，仍按此前收到的材料审核。",
     },
 )
@@ -130,13 +132,23 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         yield Hit("申报时间", {"received": fmt_time(first, call.timezone), "names": names},
                   variant="after_cutoff", severity=WARNING, staff_only=True)
         return
+    notice = sub.correction_notice_at
     if sub.first_received_at > deadline:
+        if notice is not None and notice >= sub.first_received_at:
+            # A 补正通知 after late files: staff let the unit correct (`decide`) within its window.
+            arrived = sub.complete_at or sub.last_received_at
+            if arrived > call.cutoff(notice):
+                yield _late_window(arrived, notice, sub, call)
+            return
         arrived = sub.complete_at or sub.first_received_at
     elif sub.complete_at is not None and sub.complete_at > deadline:
         # Started on time, completed after the deadline: within the window of our correction
         # notice, or, when none was written in between (the PDF minutes after the Word, judged
         # together), within the window a notice on the first files would have opened.
-        if sub.complete_at <= call.cutoff(sub.correction_notice_at or sub.first_received_at):
+        if sub.complete_at <= call.cutoff(notice or sub.first_received_at):
+            return
+        if notice is not None:
+            yield _late_window(sub.complete_at, notice, sub, call)
             return
         arrived = sub.complete_at
     else:
@@ -146,6 +158,13 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         {"received": fmt_time(arrived, call.timezone), "deadline": fmt_time(deadline, call.timezone)},
         variant="late",
     )
+
+
+def _late_window(arrived: datetime, notice: datetime, sub, call) -> Hit:
+    tz = call.timezone
+    values = {"received": fmt_time(arrived, tz), "until": fmt_time(call.cutoff(notice), tz),
+              "first": fmt_time(sub.first_received_at, tz), "deadline": fmt_time(call.deadline, tz)}
+    return Hit("申报时间", values, variant="late_window")
 
 
 MAIL_FILES = "邮件附件"  # where a problem of the mail's attachments as a whole is filed

@@ -688,7 +688,10 @@ class Runner:
             verdict = Verdict(key, status, verdict.warnings)
         else:
             extra = (Finding("staff_note", "error", note, "审核意见"),) if note else ()
-            verdict = Verdict(key, status, verdict.errors + extra + verdict.warnings)
+            # Staff letting a late unit correct: lateness is not a thing the unit can correct,
+            # and the notice's 补正期限 is the window they give (`checks._deadline`).
+            errors = tuple(f for f in verdict.errors if f.code != "late")  # the deadline rule's code, as judge.py keys it
+            verdict = Verdict(key, status, errors + extra + verdict.warnings)
             if reply and not verdict.errors:
                 # A 补正通知 listing nothing to correct: the applicant could do nothing with it.
                 raise IntakeError("改判为需补正并回复时，请用 --note 写明需要补正的内容（系统没有发现可列出的问题）")

@@ -1471,3 +1471,43 @@ def test_a_host_clock_behind_the_mail_server_does_not_take_the_correction_window
     p.judge()
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
     p.close()
+
+
+def test_staff_letting_a_late_unit_correct_opens_a_window_that_is_honoured(tmp_path, forms):
+    """`decide <late unit> needs-correction --note … --reply` (QA round 10): the 补正通知 listed
+    '已超过截止时间…本次不予受理' as the first thing to correct, and the files sent within its
+    补正期限 drew a 逾期通知 dated by the first late mail. Staff's notice opens the window it names."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    nostamp = build_form_pdf(app, seal="none")
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", nostamp)], _at(25))
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "late"
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    p.runner.decide(key, "needs_correction", note="经研究，同意贵单位补正后受理", by="郭明梅", reply=True)
+    notice = reply_text(p.rows("SELECT * FROM outbox ORDER BY id")[-1])
+    assert "经研究，同意贵单位补正后受理" in notice and "补正期限为 2025年6月28日 11:00（北京时间）" in notice
+    assert "不予受理" not in notice and "已超过截止时间" not in notice
+    _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(27))  # within the window staff opened
+    assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
+    assert p.rows("SELECT kind FROM outbox ORDER BY id DESC LIMIT 1")[0]["kind"] == "receipt"
+    _step(p, "b@qq.com", [("申报书.docx", build_form_docx(forms[1][0])), ("盖章版.pdf", forms[1][2])], _at(25))
+    assert status_of(p)[forms[1][0].unit] == "late"  # no window for anyone else
+    p.close()
+
+
+def test_staff_read_the_correction_window_a_late_correction_missed(tmp_path, forms):
+    """The summary said '申报材料于 6月26日 收到，已超过截止时间 6月23日' while the letter named the
+    补正期限 the unit was given; staff could not see the window or that the Word came on 6月22日."""
+    from pipeline.summary import applicant_rows, problem_lines
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx)], _at(22))  # the notice at 11:00: a window to 6月25日 11:00
+    _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(26))
+    [row] = applicant_rows(p.store)
+    assert row["status"] == "late"
+    assert ("[逾期] 补正材料于 2025年6月26日 10:00 收到，已超过补正期限 2025年6月25日 11:00"
+            "（首次报送于 2025年6月22日 10:00，申报截止时间 2025年6月23日 23:59），本次不予受理。") in problem_lines(row)
+    letter = reply_text(p.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")[0])
+    assert "补正期限（2025年6月25日 11:00" in letter  # the letter and the summary name the same limit
+    p.close()
