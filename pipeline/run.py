@@ -232,7 +232,10 @@ class Runner:
         applicant = None
         if category == "application" and mail.sender:
             owners = self._assign(mail.sender, file_rows)
-            applicant = next(iter(owners.values()), None) or self._sender_default(mail.sender)
+            if note := self._stranger_for_accepted(mail.sender, owners):
+                category, staff_note, owners = "other", note, {}
+            else:
+                applicant = next(iter(owners.values()), None) or self._sender_default(mail.sender)
         links = find_cloud_links(mail.body_text) if category == "application" else []
         # The unit each Word of the mail names (read before the transaction: a .doc is converted first).
         word_units = {
@@ -285,6 +288,23 @@ class Runner:
         attr = {"application": "applications", "no_reply": "no_reply"}.get(category, "other")
         setattr(self.stats, attr, getattr(self.stats, attr) + 1)
         return category
+
+    def _stranger_for_accepted(self, sender: str, owners: dict[str, str]) -> str | None:
+        """Files naming an accepted unit, from an address that never wrote for it and that its
+        form does not name: left for staff, not filed as the unit's new version. Anyone can name
+        any unit; filed, a broken form from a stranger turned an accepted unit into 需补正 and
+        sent the stranger its 补正通知, receipt number and file list (QA round 10)."""
+        for key in dict.fromkeys(owners.values()):
+            if not key.startswith("unit:"):
+                continue
+            row = self.store.one("SELECT unit, status, sender, receipt_no FROM applicants WHERE key=?", (key,))
+            if row is None or row["status"] != "accepted" or sender.lower() in self.store.unit_addresses(key):
+                continue
+            return (
+                f"此地址首次为已受理的“{row['unit']}”（受理编号 {row['receipt_no']}，由 {row['sender']} 报送）发来材料，"
+                "未替换已受理的材料，也未自动回复：请与该单位电话核实；如确需更换材料，请该单位从原报送地址重新发送"
+            )
+        return None
 
     def _assign(self, sender: str, file_rows: list[dict[str, Any]]) -> dict[str, str]:
         """Applicant of each Word/PDF file of one mail, by what the documents say."""

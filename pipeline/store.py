@@ -447,6 +447,27 @@ class Store:
     def applicant_mails(self, applicant: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM mails WHERE applicant=? ORDER BY received_at", (applicant,))
 
+    def unit_addresses(self, key: str) -> set[str]:
+        """Addresses (lower case) that speak for an applicant: those that wrote for it or were
+        answered for it, and the 试点负责人/联系人 e-mail its current Word form gives."""
+        rows = self.rows(
+            "SELECT sender AS a FROM applicants WHERE key=? UNION SELECT sender FROM mails WHERE applicant=?"
+            " UNION SELECT m.sender FROM files f JOIN mails m ON m.sha256 = f.mail_sha256 WHERE f.applicant=?",
+            (key, key, key),
+        )
+        found = {r["a"].lower() for r in rows if r["a"]}
+        word = self.one("SELECT f.parsed FROM applicants a JOIN files f ON f.id = a.word_file_id WHERE a.key=?", (key,))
+        try:
+            form = json.loads(word["parsed"]) if word and word["parsed"] else {}
+        except ValueError:
+            form = {}
+        for person in ("leader", "contact"):
+            value = form.get(person) if isinstance(form, dict) else None
+            email = value.get("email") if isinstance(value, dict) else None
+            if isinstance(email, str) and "@" in email:
+                found.add(email.strip().lower())
+        return found
+
     def dirty_applicants(self) -> list[str]:
         return [r["key"] for r in self.rows("SELECT key FROM applicants WHERE dirty=1 ORDER BY key")]
 

@@ -597,7 +597,8 @@ def test_another_copy_of_a_mail_already_on_record_is_not_processed_again(tmp_pat
     assert [r["kind"] for r in p.rows("SELECT kind FROM outbox")] == ["receipt"]
     rows = p.rows("SELECT category, no_reply_reason FROM mails ORDER BY processed_at")
     assert [r["category"] for r in rows] == ["application", "duplicate"] and "副本" in rows[1]["no_reply_reason"]
-    other = form_mail("b@qq.com", [("申报书.docx", docx)]).replace(b"From: b@qq.com", b"Message-ID: <abc123@qq.com>\r\nFrom: b@qq.com")
+    # (Another unit's form: a stranger's files for the accepted unit would be left for staff.)
+    other = form_mail("b@qq.com", [("申报书.docx", forms[1][1])]).replace(b"From: b@qq.com", b"Message-ID: <abc123@qq.com>\r\nFrom: b@qq.com")
     assert p.feed(other) == "application"  # the same id from someone else is not a copy
     p.close()
 
@@ -1510,4 +1511,33 @@ def test_staff_read_the_correction_window_a_late_correction_missed(tmp_path, for
             "（首次报送于 2025年6月22日 10:00，申报截止时间 2025年6月23日 23:59），本次不予受理。") in problem_lines(row)
     letter = reply_text(p.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")[0])
     assert "补正期限（2025年6月25日 11:00" in letter  # the letter and the summary name the same limit
+    p.close()
+
+
+def test_a_stranger_cannot_replace_an_accepted_units_files_or_receive_its_letters(tmp_path, forms):
+    """Anyone can name any unit (QA round 10): a broken form naming an accepted unit, from an
+    address that never wrote for it and that its form does not give, flipped the unit to 需补正
+    and sent the stranger the unit's 补正通知 with its receipt number. It is left for staff now."""
+    import dataclasses as dc
+    from decimal import Decimal
+
+    from pipeline.summary import applicant_rows, left_mail_lines
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "hqqkx2025@163.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    broken = build_form_docx(dc.replace(app, budget_total=Decimal("4500"), budget_total_text="4500"))
+    _step(p, "attacker@evil.example", [("申报书.docx", broken)], _at(20, 15))
+    [row] = applicant_rows(p.store)
+    assert (row["status"], row["sender"]) == ("accepted", "hqqkx2025@163.com")
+    assert [(r["kind"], r["to_addr"]) for r in p.rows("SELECT kind, to_addr FROM outbox")] == [("receipt", "hqqkx2025@163.com")]
+    [left] = left_mail_lines(p.store)
+    assert "attacker@evil.example" in left and "此地址首次为已受理的“" in left and "未替换已受理的材料" in left
+    # The contact the accepted form gives may send a new version: it is the unit's.
+    contact = app.contact.email
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    assert contact and contact.lower() in p.store.unit_addresses(key)
+    _step(p, contact, [("申报书（修改）.docx", broken)], _at(21))
+    assert applicant_rows(p.store)[0]["status"] == "needs_correction"
+    assert p.rows("SELECT to_addr FROM outbox ORDER BY id DESC LIMIT 1")[0]["to_addr"] == contact
     p.close()
