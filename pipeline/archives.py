@@ -1,9 +1,11 @@
 """Unpack ZIP / 7z / RAR attachments into their member files, within limits.
 
 Chinese Windows writes ZIP member names in GBK without the UTF-8 flag, so
-names are decoded as GB18030. Limits (total size, member count, compression
-ratio, nesting depth) stop archive bombs; breaking one is a recorded problem,
-never an exception. Member names are display names only, never paths.
+names are decoded as GB18030. Limits (member count, compression ratio, nesting
+depth, and one byte budget for the whole mail, checked on declared sizes before
+reading) stop archive bombs; breaking one is a recorded problem, never an
+exception. Members over the attachment limit are recorded, never unpacked.
+Member names are display names only, never paths.
 """
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import logging
 import struct
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .filetypes import sniff
+from .filetypes import HEAD, sniff
 from .models import WARNING, Attachment, Finding
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,68 @@ LOCATION = "邮件附件（压缩包）"
 
 @dataclass(frozen=True)
 class Limits:
-    max_total_bytes: int = 200 * 1024 * 1024
+    max_total_bytes: int = 200 * 1024 * 1024  # unpacked per mail, all archives and levels together
     max_members: int = 200
     max_ratio: float = 200.0
     max_depth: int = 2
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A member over the attachment limit: recorded by name and declared size, never unpacked."""
+
+    filename: str
+    kind: str  # from its first 64 KB, or its name when an archive cannot give them cheaply
+    size: int
+    archive: str  # the mail's attachment it came in, as a reply names it: 压缩包“材料.zip”
+
+
+@dataclass
+class Budget:
+    """Bytes one mail may still unpack, across all its archives and nesting levels.
+
+    Limits checked per archive let 16 inner zips of one 199 MB member each hold 3 GB in
+    memory; sizes are checked as declared, before anything is read.
+    """
+
+    left: int = Limits.max_total_bytes
+    member_limit: int | None = None  # larger members are only recorded (`skipped`)
+    skipped: list[Skipped] = field(default_factory=list)
+    top: Attachment | None = None  # the mail's archive being unpacked
+    spent: bool = False  # the problem saying so is on record
+
+    def too_large(self, size: int) -> bool:
+        return self.member_limit is not None and size > self.member_limit
+
+    def take(self, size: int) -> bool:
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+    def skip(self, name: str, head: bytes, size: int) -> None:
+        name = display_name(name)
+        self.skipped.append(Skipped(name, _guess_kind(name, head), size, _what(self.top) if self.top else "压缩包"))
+
+    def over(self) -> list[Finding]:
+        """The problem, once per mail: every later member would only repeat it."""
+        if self.spent:
+            return []
+        self.spent = True
+        what = _what(self.top) if self.top else "压缩包"
+        return [_problem(f"{what}中的文件解压后合计过大，超出处理限制，未能全部取出。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
+
+
+_KIND_BY_NAME = {".pdf": "pdf", ".docx": "docx", ".doc": "doc", ".wps": "wps"}
+
+
+def _guess_kind(name: str, head: bytes) -> str:
+    """A skipped member's kind for the advice it gets: its first bytes, else its name."""
+    kind = sniff(head) if head else "other"
+    if kind in ("other", "zip", "text"):
+        dot = name.rfind(".")
+        kind = _KIND_BY_NAME.get(name[dot:].lower(), kind) if dot >= 0 else kind
+    return kind
 
 
 def _problem(message: str) -> Finding:
@@ -43,19 +103,28 @@ def display_name(name: str) -> str:
     return name[:200] or "未命名文件"
 
 
-def expand(att: Attachment, limits: Limits = Limits(), depth: int = 1) -> tuple[list[Attachment], list[Finding]]:
-    """Member files of an archive attachment (nested archives opened up to the depth limit)."""
+def expand(
+    att: Attachment, limits: Limits = Limits(), depth: int = 1, budget: Budget | None = None
+) -> tuple[list[Attachment], list[Finding]]:
+    """Member files of an archive attachment (nested archives opened up to the depth limit).
+
+    One `budget` serves all archives of a mail; members over its `member_limit` end in
+    `budget.skipped` instead of the result."""
+    if budget is None:
+        budget = Budget(limits.max_total_bytes)
+    if depth == 1:
+        budget.top = att
     try:
         if att.kind == "zip":
-            return _zip(att, limits, depth)
+            return _zip(att, limits, depth, budget)
         if att.kind == "7z":
-            return _7z(att, limits, depth)
+            return _7z(att, limits, depth, budget)
         if att.kind == "rar":
-            return _rar(att, limits, depth)
+            return _rar(att, limits, depth, budget)
         if att.kind == "tnef":
-            return _tnef(att, limits, depth)
+            return _tnef(att, limits, depth, budget)
         if att.kind == "msg":
-            return _msg(att, limits, depth)
+            return _msg(att, limits, depth, budget)
     except Exception:  # a hostile archive must not stop the run; the applicant reads no exception names
         log.warning("unpacking %s (%s) failed", att.filename, att.kind, exc_info=True)
         return [], [_problem(f"{_what(att)}无法打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
@@ -81,14 +150,14 @@ def _member(name: str, data: bytes, parent: Attachment) -> Attachment:
     )
 
 
-def _recurse(members: list[Attachment], limits: Limits, depth: int, problems: list[Finding]) -> list[Attachment]:
+def _recurse(members: list[Attachment], limits: Limits, depth: int, problems: list[Finding], budget: Budget) -> list[Attachment]:
     out: list[Attachment] = []
     for m in members:
         if m.kind in ARCHIVE_KINDS:
             if depth >= limits.max_depth:
                 problems.append(_problem(f"压缩包“{m.filename}”嵌套层数过多，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
                 continue
-            inner, inner_problems = expand(m, limits, depth + 1)
+            inner, inner_problems = expand(m, limits, depth + 1, budget)
             out.extend(inner)
             problems.extend(inner_problems)
         else:
@@ -96,28 +165,35 @@ def _recurse(members: list[Attachment], limits: Limits, depth: int, problems: li
     return out
 
 
-def _zip(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+def _zip(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[list[Attachment], list[Finding]]:
     problems: list[Finding] = []
     members: list[Attachment] = []
     with zipfile.ZipFile(io.BytesIO(att.data)) as zf:  # cp437 for unflagged names: never fails; see _zip_name
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if len(infos) > limits.max_members:
             return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
-        total = 0
         for info in infos:
             if info.flag_bits & 0x1:
                 problems.append(_problem(f"压缩包“{att.filename}”中的“{display_name(_zip_name(info))}”有密码，无法打开。请发送未加密的文件。"))
                 continue
-            total += info.file_size
             ratio = info.file_size / max(info.compress_size, 1)
-            if total > limits.max_total_bytes or ratio > limits.max_ratio:
-                return members, problems + [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
+            if ratio > limits.max_ratio:
+                problems.append(_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
+                break
+            if budget.too_large(info.file_size):
+                with zf.open(info) as fh:
+                    budget.skip(_zip_name(info), fh.read(HEAD), info.file_size)
+                continue
+            if not budget.take(info.file_size):
+                problems.extend(budget.over())
+                break
             with zf.open(info) as fh:
                 data = fh.read(info.file_size + 1)  # the header may lie about the size
             if len(data) > info.file_size:
-                return members, problems + [_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
+                problems.append(_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
+                break
             members.append(_member(_zip_name(info), data, att))
-    return _recurse(members, limits, depth, problems), problems
+    return _recurse(members, limits, depth, problems, budget), problems
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:
@@ -135,7 +211,7 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
     return raw.decode("gb18030", "replace")
 
 
-def _7z(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+def _7z(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[list[Attachment], list[Finding]]:
     try:
         import py7zr
     except ImportError:
@@ -148,21 +224,38 @@ def _7z(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], 
         if len(infos) > limits.max_members:
             return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
         total = sum(i.uncompressed for i in infos)
-        if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
+        if total / max(len(att.data), 1) > limits.max_ratio:
             return [], [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
+        wanted = []
+        for info in infos:
+            if budget.too_large(info.uncompressed):
+                budget.skip(info.filename, b"", info.uncompressed)  # a solid block gives no head without the rest
+            elif budget.take(info.uncompressed):
+                wanted.append(info)
+            else:
+                problems.extend(budget.over())
+                break
+        if not wanted:
+            return [], problems
         from py7zr.io import BytesIOFactory
 
-        factory = BytesIOFactory(limits.max_total_bytes)
+        declared = {i.filename: i.uncompressed for i in wanted}
+        factory = BytesIOFactory(max(declared.values()) + 1)  # writes stop past it: the header may lie
         with tempfile.TemporaryDirectory(prefix="intake-7z-") as tmp:  # folders only; files go to memory
-            archive.extractall(path=tmp, factory=factory)
+            archive.extract(path=tmp, targets=list(declared), factory=factory)
         members = []
         for name, product in factory.products.items():
             product.seek(0)
-            members.append(_member(name, product.read(), att))
-    return _recurse(members, limits, depth, problems), problems
+            data = product.read()
+            name = name[len(tmp) + 1 :] if name.startswith(tmp + "/") else name  # the factory gets paths under tmp
+            if len(data) > declared.get(name, 0):
+                problems.append(_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
+                break
+            members.append(_member(name, data, att))
+    return _recurse(members, limits, depth, problems, budget), problems
 
 
-def _rar(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+def _rar(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[list[Attachment], list[Finding]]:
     try:
         import rarfile
     except ImportError:
@@ -177,13 +270,24 @@ def _rar(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
             if len(infos) > limits.max_members:
                 return [], [_problem(f"压缩包“{att.filename}”内文件过多（{len(infos)} 个），未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             total = sum(i.file_size for i in infos)
-            if total > limits.max_total_bytes or total / max(len(att.data), 1) > limits.max_ratio:
+            if total / max(len(att.data), 1) > limits.max_ratio:
                 return [], [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             for info in infos:
-                members.append(_member(info.filename, rf.read(info), att))
+                if budget.too_large(info.file_size):
+                    budget.skip(info.filename, b"", info.file_size)
+                    continue
+                if not budget.take(info.file_size):
+                    problems.extend(budget.over())
+                    break
+                with rf.open(info) as fh:
+                    data = fh.read(info.file_size + 1)  # the header may lie about the size
+                if len(data) > info.file_size:
+                    problems.append(_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
+                    break
+                members.append(_member(info.filename, data, att))
     except rarfile.RarCannotExec:
         return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”。请改用 ZIP 压缩，或直接将 Word 版申报书和盖章 PDF 版作为附件发送。")]
-    return _recurse(members, limits, depth, problems), problems
+    return _recurse(members, limits, depth, problems, budget), problems
 
 
 def _tnef_object(level: int, name: int, type_: int, data: bytes) -> bytes:
@@ -203,7 +307,7 @@ def _parse_tnef(tnef_class, data: bytes):
         return tnef_class(data[:6] + _CODEPAGE_936 + data[6:], do_checksum=False)
 
 
-def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+def _tnef(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[list[Attachment], list[Finding]]:
     """Outlook's winmail.dat. Names are decoded here: tnefparse reads the short
     name as UTF-8 and fails on GBK (codepage 936) names."""
     try:
@@ -216,19 +320,22 @@ def _tnef(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment]
     tnef = _parse_tnef(TNEF, att.data)
     charset = norm_charset(tnef.codepage) if tnef.codepage else "gb18030"
     members = []
-    total = 0
+    problems: list[Finding] = []
     for item in tnef.attachments[: limits.max_members]:
-        data = bytes(item.data or b"")
-        total += len(data)
-        if total > limits.max_total_bytes:
-            return [], [_problem(f"{_what(att)}中的文件过大，未能打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
+        data = item.data or b""
         long_names = [a.data for a in item.mapi_attrs if a.name == mapi_props.MAPI_ATTACH_LONG_FILENAME]
         name = long_names[0] if long_names else item._name
         if isinstance(name, bytes):
             name = decode_bytes(name.rstrip(b"\x00"), charset)
-        members.append(_member(str(name).strip("\x00") or "未命名文件", data, att))
-    problems: list[Finding] = []
-    return _recurse(members, limits, depth, problems), problems
+        name = str(name).strip("\x00") or "未命名文件"
+        if budget.too_large(len(data)):
+            budget.skip(name, bytes(data[:HEAD]), len(data))
+            continue
+        if not budget.take(len(data)):
+            problems.extend(budget.over())
+            break
+        members.append(_member(name, bytes(data), att))
+    return _recurse(members, limits, depth, problems, budget), problems
 
 
 MSG_ATTACH = "__attach_version1.0_#"
@@ -239,7 +346,7 @@ MSG_MAX_ENTRIES = 20_000  # a mail with 200 attachments has a few thousand; more
 MSG_NAMES = ("3707001F", "3704001F", "3001001F", "3707001E", "3704001E", "3001001E")
 
 
-def _msg(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment], list[Finding]]:
+def _msg(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[list[Attachment], list[Finding]]:
     """An Outlook mail (.msg) attached to the mail: Outlook users drag a sent mail from
     已发送邮件 into a new one. Its attachments are the applicant's files."""
     import olefile
@@ -250,35 +357,37 @@ def _msg(att: Attachment, limits: Limits, depth: int) -> tuple[list[Attachment],
         entries = [tuple(e) for e in ole.listdir(streams=True, storages=True)]
         if len(entries) > MSG_MAX_ENTRIES:
             return [], [_problem(f"{_what(att)}结构异常（条目过多），未能打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
-        total = _msg_members(ole, entries, (), att, members, limits, level=0)
-    if total > limits.max_total_bytes:
-        return [], [_problem(f"{_what(att)}中的文件过大，未能打开。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩或打包）。")]
-    return _recurse(members, limits, depth, problems), problems
+        if not _msg_members(ole, entries, (), att, members, limits, 0, budget):
+            problems.extend(budget.over())
+    return _recurse(members, limits, depth, problems, budget), problems
 
 
-def _msg_members(ole, entries, prefix: tuple, parent: Attachment, out: list[Attachment], limits: Limits, level: int) -> int:
-    """Add the attachments of the message storage at `prefix` (and of mails attached to it); bytes read."""
+def _msg_members(ole, entries, prefix: tuple, parent: Attachment, out: list[Attachment], limits: Limits, level: int, budget: Budget) -> bool:
+    """Add the attachments of the message storage at `prefix` (and of mails attached to it);
+    False when the budget ran out."""
     n = len(prefix)
     storages = sorted({e[n] for e in entries if len(e) > n + 1 and e[:n] == prefix and e[n].startswith(MSG_ATTACH)})
-    total = 0
     for storage in storages:
-        if len(out) >= limits.max_members or total > limits.max_total_bytes:
+        if len(out) >= limits.max_members:
             break
         base = (*prefix, storage)
         embedded = (*base, MSG_EMBEDDED)
         if any(e[: len(embedded)] == embedded for e in entries):
-            if level < limits.max_depth:
-                total += _msg_members(ole, entries, embedded, parent, out, limits, level + 1)
+            if level < limits.max_depth and not _msg_members(ole, entries, embedded, parent, out, limits, level + 1, budget):
+                return False
             continue
         path = "/".join((*base, MSG_DATA))
         if not ole.exists(path):
             continue  # a link or an OLE object, no file bytes
-        total += ole.get_size(path)
-        if total > limits.max_total_bytes:
-            break
+        size = ole.get_size(path)
+        if budget.too_large(size):
+            budget.skip(_msg_name(ole, base) or "未命名文件", ole.openstream(path).read(HEAD), size)
+            continue
+        if not budget.take(size):
+            return False
         data = ole.openstream(path).read()
         out.append(_member(_msg_name(ole, base) or "未命名文件", data, parent))
-    return total
+    return True
 
 
 def _msg_name(ole, base: tuple) -> str:

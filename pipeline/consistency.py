@@ -13,7 +13,9 @@ from .models import Application
 from .units import simplified
 
 _WS = re.compile(r"\s+")
-_UNIT_LABEL = re.compile(r"(?:申报单位|单位名称)\s*[:：]?\s*(?!基本情况|意见)([^\s:：]{4,80})")
+# Possessive spaces, the colon's own: `\s*[:：]?\s*` split a run of spaces between its two
+# quantifiers every way there is (quadratic: 20,000 spaces after 申报单位 took 2.6 s).
+_UNIT_LABEL = re.compile(r"(?:申报单位|单位名称)\s*+(?:[:：]\s*+)?(?!基本情况|意见)([^\s:：]{4,80})")
 
 
 def _norm(text: str) -> str:

@@ -87,9 +87,15 @@ class ReplyInput:
 
 
 def one_line(value: str, limit: int = 120) -> str:
-    """Header-safe text: no CR/LF or control characters, bounded length."""
-    value = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", value or "").strip()
-    return value[:limit]
+    """Header-safe text: no CR/LF, control, bidi or zero-width characters, bounded length.
+
+    A bidi override (U+202E) in a unit name turns the rest of a subject around, so that
+    科协‮fdp.exe reads as 科协exe.pdf; zero-width marks hide inside a name.
+    """
+    from .units import visible
+
+    value = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", value or "")
+    return visible(value).strip()[:limit]
 
 
 def environment(template_dirs: list[Path] | None = None) -> "jinja2.Environment":

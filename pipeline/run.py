@@ -30,6 +30,7 @@ from .jobs import RunStats
 from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, TOPIC_WORDS, UNOPENED_CODES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
 from .store import Store, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
+from .units import visible
 
 if TYPE_CHECKING:  # checks and templates load only when an applicant is judged or answered
     from .ruleset import Ruleset
@@ -212,22 +213,30 @@ class Runner:
             # "请问截图中这一栏怎么填？" with a screenshot: a question, not an application made of pictures.
             problems.append(_without_files(mail, pictures=len(mail.attachments)))
         attachments = list(mail.attachments)
-        from .archives import expand
+        from collections import Counter
 
+        from .archives import Budget, expand
+
+        budget = Budget(member_limit=limit)  # one for all the mail's archives: members over the limit stay packed
         for att in mail.attachments:
             if att.kind in ARCHIVE_KINDS and category == "application":
-                members, archive_problems = expand(att)
+                members, archive_problems = expand(att, budget=budget)
                 attachments.extend(members)
                 problems.extend(archive_problems)
+        too_large: list[tuple[str, str, str]] = []  # (name, role, archive it came in)
         for att in attachments:
             role = role_of(att.kind)
             if att.size > limit:
-                problems.append(_attachment_too_large(att.filename, limit, role))
+                if not (att.kind in ARCHIVE_KINDS and category == "application"):
+                    too_large.append((att.filename, role, ""))  # an archive was unpacked: its members answer for it
                 continue
             path = self.files.put_file(att.sha256, att.kind, att.data)
             file_rows.append(_file_row(mail, att, role, path))
             if role == "pdf" and category == "application":
                 self._read_ahead(att.sha256)
+        too_large += [(s.filename, role_of(s.kind), s.archive) for s in budget.skipped]
+        # Sixteen 申报书.pdf in sixteen inner zips are one line with a count, not sixteen.
+        problems += [_attachment_too_large(name, limit, role, count, archive) for (name, role, archive), count in Counter(too_large).items()]
         owners: dict[str, str] = {}
         applicant = None
         if category == "application" and mail.sender:
@@ -583,7 +592,8 @@ class Runner:
             app=app,
             pdf=pdf,
             verdict=verdict,
-            unit=(app.unit if app else "") or row["unit"] or _pdf_unit_name(pdf),
+            # What the register and every summary show: no bidi or zero-width marks (QA round 10).
+            unit=visible((app.unit if app else "") or row["unit"] or _pdf_unit_name(pdf)),
             pilot="、".join(app.pilot_types) if app else "",
             word_id=ids.get(id(sub.word)),
             pdf_id=ids.get(id(sub.pdf)),
@@ -925,24 +935,27 @@ def _header_only(raw: RawMail) -> RawMail:
     return dataclasses.replace(raw, data=data[: min(cut, 262144)] + b"\r\n\r\n")
 
 
-def _attachment_too_large(filename: str, limit: int, role: str = "other") -> Finding:
+def _attachment_too_large(filename: str, limit: int, role: str = "other", count: int = 1, archive: str = "") -> Finding:
     """Filed under the file it is (the reply then says the Word or PDF came but was too large,
-    not that it never came), with advice that fits it: a Word form is large for its photos."""
+    not that it never came), with advice that fits it: a Word form is large for its photos.
+    `count` files of one name, inside `archive` (压缩包“材料.zip”) when they came in one."""
     size = f"{limit / 1048576:g} MB"
+    where = f"{archive}中的" if archive else ""
+    many = f"（共 {count} 个同名文件）" if count > 1 else ""
     if role == "word":
         return Finding(
             "attachment_too_large", WARNING,
-            f"Word 版申报书“{filename}”超过 {size}，未能处理。请压缩其中的图片（Word：图片格式→压缩图片；WPS：图片工具→压缩）"
+            f"{where}Word 版申报书“{filename}”{many}超过 {size}，未能处理。请压缩其中的图片（Word：图片格式→压缩图片；WPS：图片工具→压缩）"
             "或删去部分照片后重新发送。", "Word 版申报书",
         )
     if role == "pdf":
         return Finding(
             "attachment_too_large", WARNING,
-            f"盖章 PDF 版“{filename}”超过 {size}，未能处理。请降低扫描分辨率（200 dpi 即可）或压缩 PDF 后重新发送。", "盖章 PDF 版",
+            f"{where}盖章 PDF 版“{filename}”{many}超过 {size}，未能处理。请降低扫描分辨率（200 dpi 即可）或压缩 PDF 后重新发送。", "盖章 PDF 版",
         )
     return Finding(
         "attachment_too_large", WARNING,
-        f"附件“{filename}”超过 {size}，未能处理。请压缩文件（扫描件可改用 200 dpi）后作为附件重新发送。", "邮件附件",
+        f"{where}{'文件' if archive else '附件'}“{filename}”{many}超过 {size}，未能处理。请压缩文件（扫描件可改用 200 dpi）后作为附件重新发送。", "邮件附件",
     )
 
 

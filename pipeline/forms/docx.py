@@ -44,6 +44,7 @@ from ..models import (
     Section,
     Stage,
 )
+from ..units import visible
 from ..wordcount import word_count
 
 UNREADABLE = Finding(
@@ -1594,7 +1595,7 @@ def _cover(region: Region) -> dict:
         "pilot_types": reading.types,
         "pilot_type_marked": marked,
         "problems": (_unrecognised_pilot_type(reading.unrecognised, reading.written),) if reading.unrecognised else (),
-        "cover_unit": values.get("unit", ""),
+        "cover_unit": visible(values.get("unit", "")),  # no bidi/zero-width marks in a name shown everywhere
         "cover_leader": values.get("leader", ""),
         "cover_contact": values.get("contact", ""),
         "cover_date": values.get("date", ""),
@@ -2177,7 +2178,7 @@ def _basic(region: Region) -> dict:
             if not people[current].get(key):
                 people[current][key] = value
     return {
-        "unit_name": unit,
+        "unit_name": visible(unit),  # no bidi/zero-width marks in a name shown everywhere
         "address": address,
         "leader": Person(**{k: v for k, v in people["leader"].items()}),
         "contact": Person(**{k: v for k, v in people["contact"].items()}),

@@ -4,7 +4,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import zipfile
+from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
@@ -280,3 +282,130 @@ def test_an_ooxml_package_of_another_kind_is_no_archive():
         zf.writestr("FixedDocSeq.fdseq", "<FixedDocumentSequence/>")
         zf.writestr("Documents/1/Pages/1.fpage", "<FixedPage/>")
     assert sniff(buf.getvalue()) == "other"
+
+
+def _nested_zip(inner_count: int, member: str, size: int) -> bytes:
+    """A zip of `inner_count` zips, each holding one `size`-byte `member` that compresses
+    about 140:1 (under the ratio limit), written in pieces so the test holds little memory."""
+    import random
+
+    rng = random.Random(1)
+    chunk = bytearray(1024 * 1024)
+    for i in range(0, len(chunk), 600):
+        chunk[i] = rng.randrange(256)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf, zf.open(member, "w", force_zip64=True) as fh:
+        for start in range(0, size, len(chunk)):
+            fh.write(chunk[: size - start])
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+        for k in range(inner_count):
+            zf.writestr(f"附件{k}.zip", inner.getvalue())
+    return outer.getvalue()
+
+
+def test_one_budget_for_all_archives_and_levels_of_a_mail():
+    """The 200 MB limit held per archive: 16 inner zips of 199 MB each unpacked 3 GB from a 5 MB mail."""
+    data = _nested_zip(8, "材料.bin", 8 * 1024 * 1024)
+    members, problems = expand(att(data, "申报材料.zip"), Limits(max_total_bytes=20 * 1024 * 1024))
+    assert sum(m.size for m in members) <= 20 * 1024 * 1024 and len(members) == 2
+    [p] = problems  # said once, not once for each inner zip past the budget
+    assert p.code == "archive_unreadable" and p.message.startswith("压缩包“申报材料.zip”中的文件解压后合计过大")
+
+
+def test_members_over_the_attachment_limit_are_recorded_not_unpacked():
+    import tracemalloc
+
+    from pipeline.archives import Budget
+
+    data = _nested_zip(6, "申报书.pdf", 6 * 1024 * 1024)
+    budget = Budget(member_limit=1024 * 1024)
+    tracemalloc.start()
+    try:
+        members, problems = expand(att(data, "申报材料.zip"), budget=budget)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert members == [] and problems == []
+    assert [(s.filename, s.size, s.archive) for s in budget.skipped] == [("申报书.pdf", 6 * 1024 * 1024, "压缩包“申报材料.zip”")] * 6
+    assert budget.skipped[0].kind == "pdf"  # its name: the bytes are no PDF, and only its head was read
+    assert peak < 3 * 1024 * 1024  # no member was read whole
+
+
+def test_the_nested_bomb_of_the_qa_report_stays_small(tmp_path):
+    """16 inner zips of one 199 MB member each (ratio < 200): 3.5 GB peak for an 11 MB mail.
+    The whole ingest, in a child capped at 2 GB of address space (the old code fails instead
+    of taking the machine's memory), with the default 30 MB attachment limit."""
+    import subprocess
+    import sys
+
+    import pipeline
+
+    root = str(Path(pipeline.__file__).resolve().parents[1])
+    code = f"""
+import sys, resource, json
+sys.path[:0] = [{root!r}, {str(Path(__file__).parent)!r}]
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from pathlib import Path
+from test_archives import _nested_zip
+from pipeline_harness import ON_TIME, Pipeline
+from pipeline.samples.mails import mail
+p = Pipeline(Path({str(tmp_path)!r}))
+data = _nested_zip(16, "申报书.pdf", 199 * 1024 * 1024)
+p.feed(mail("张三 <zhang@163.com>", "试点申报材料", "申报材料见压缩包。", ON_TIME, [("申报材料.zip", data, "application/zip")]))
+print(json.dumps([json.loads(r["problems"]) for r in p.rows("SELECT problems FROM mails")]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+p.close()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    problems, peak_mb = done.stdout.splitlines()[-2:]
+    [[too_large]] = json.loads(problems)  # the 23 MB zip itself is under the limit
+    assert too_large["code"] == "attachment_too_large" and "（共 16 个同名文件）超过 30 MB" in too_large["message"]
+    assert int(peak_mb) < 450  # ~290 MB: the 23 MB mail, its parse and the harness; 3.5 GB before
+
+
+def test_many_files_of_one_name_too_large_are_one_line_with_a_count(tmp_path):
+    """A reply listed 附件“申报书.pdf”超过 30 MB eight times, once for each inner zip."""
+    import dataclasses as dc
+
+    from pipeline_harness import ON_TIME, Pipeline
+    from pipeline.samples.mails import mail
+
+    p = Pipeline(tmp_path)
+    try:
+        p.runner.cfg = dc.replace(p.runner.cfg, replies=dc.replace(p.runner.cfg.replies, max_attachment_mb=1))
+        data = _nested_zip(8, "申报书.pdf", 2 * 1024 * 1024)
+        p.feed(mail("张三 <zhang@163.com>", "试点申报材料", "申报材料见压缩包。", ON_TIME, [("申报材料.zip", data, "application/zip")]))
+        [row] = p.rows("SELECT problems FROM mails")
+        too_large = [f for f in json.loads(row["problems"]) if f["code"] == "attachment_too_large"]
+        assert [f["message"] for f in too_large] == [
+            "压缩包“申报材料.zip”中的盖章 PDF 版“申报书.pdf”（共 8 个同名文件）超过 1 MB，未能处理。"
+            "请降低扫描分辨率（200 dpi 即可）或压缩 PDF 后重新发送。"
+        ]
+    finally:
+        p.close()
+
+
+def test_an_unpacked_archive_over_the_limit_is_not_called_unprocessed(tmp_path):
+    """A 2 MB zip of files under a 1 MB limit was unpacked and read, yet also listed as
+    附件“材料.zip”超过 1 MB，未能处理."""
+    import dataclasses as dc
+    import os
+
+    from pipeline_harness import ON_TIME, Pipeline
+    from pipeline.samples.mails import mail
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(3):
+            zf.writestr(f"照片{i}.jpg", b"\xff\xd8\xff\xe0" + os.urandom(700_000))
+    p = Pipeline(tmp_path)
+    try:
+        p.runner.cfg = dc.replace(p.runner.cfg, replies=dc.replace(p.runner.cfg.replies, max_attachment_mb=1))
+        p.feed(mail("张三 <zhang@163.com>", "试点申报材料", "申报材料见压缩包。", ON_TIME, [("材料.zip", buf.getvalue(), "application/zip")]))
+        [row] = p.rows("SELECT problems FROM mails")
+        assert "attachment_too_large" not in row["problems"]
+        assert len(p.rows("SELECT * FROM files WHERE filename LIKE '照片%'")) == 3
+    finally:
+        p.close()

@@ -268,3 +268,23 @@ def test_every_total_row_of_the_pdf_is_read():
 def test_the_opinion_heading_read_by_ocr_is_no_unit_name(ocr_text):
     """Staff read “盖章 PDF 版读出的申报单位是‘申报单位意见’” on phone photos whose OCR lost a character."""
     assert pdf_units(ocr_text, ocr=True) == []
+
+
+def test_a_long_run_of_spaces_after_the_unit_label_is_read_in_linear_time():
+    """`\\s*[:：]?\\s*` after 申报单位 split a run of spaces every way there is: quadratic
+    (2.6 s for 20,000 spaces, minutes for a text layer of 200,000) in C code no deadline interrupts."""
+    import subprocess
+    import sys
+
+    import pipeline
+
+    root = str(Path(pipeline.__file__).resolve().parents[1])
+    code = (f"import sys; sys.path.insert(0, {root!r})\nfrom pipeline.consistency import pdf_units\n"
+            "print(pdf_units('申报单位' + ' ' * 200_000 + 'x\\n' + '单位名称：' + ' ' * 50_000 + '新乡市红旗区科协'))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("pdf_units took more than 10 s") from None
+    assert done.stdout.strip() == "['新乡市红旗区科协']", done.stderr
+    assert pdf_units("申报单位 ： 新乡市红旗区科协") == ["新乡市红旗区科协"]
+    assert pdf_units("申报单位：基本情况 单位名称：新乡学院") == ["新乡学院"]

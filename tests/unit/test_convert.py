@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 
 import pytest
@@ -94,3 +96,88 @@ def test_other_opendocument_files_stay_zips():
         zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
         zf.writestr("content.xml", "<x/>")
     assert sniff(buf.getvalue()) == "zip"
+
+
+@needs_soffice
+def test_a_page_saved_as_doc_fetches_nothing_while_converted():
+    """<link href=http://…> and <img src=http://…> in a page saved as .doc made LibreOffice send
+    GETs (a read beacon for the sender, requests into our own network): it runs without network."""
+    import http.server
+    import threading
+
+    probes = (["unshare", "--net", "true"], ["unshare", "-rn", "true"])
+    if not shutil.which("unshare") or not any(subprocess.run(p, capture_output=True).returncode == 0 for p in probes):
+        pytest.skip("no network namespace on this machine (unshare --net / -rn)")
+    fetched: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    page = (f"<html><head><meta charset='utf-8'><link rel='stylesheet' href='{url}/style.css'></head><body>"
+            f"<p>申报单位：新乡市测试科协</p><img src='{url}/beacon.png'></body></html>").encode()
+    try:
+        out = convert.to_docx(page, "html_doc")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fetched == []
+    assert out is not None and "新乡市测试科协" in paragraphs(out)
+
+
+def test_without_network_namespaces_conversion_goes_on_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setattr(convert.shutil, "which", lambda name: None)
+    convert.offline_prefix.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="pipeline.convert"):
+            assert convert.offline_prefix() == ()
+        assert "network access" in caplog.text
+    finally:
+        convert.offline_prefix.cache_clear()
+
+
+def test_libreoffice_runs_under_an_address_space_limit(monkeypatch):
+    """A file that makes LibreOffice allocate without end fails alone (the limit is set in the child)."""
+    import resource
+
+    seen = {}
+    real_popen = subprocess.Popen
+
+    def popen(cmd, **kwargs):
+        seen["cmd"], seen["preexec"] = cmd, kwargs.get("preexec_fn")
+        return real_popen(["true"], **{k: v for k, v in kwargs.items() if k != "preexec_fn"})
+
+    monkeypatch.setattr(convert, "soffice", lambda: "/usr/bin/soffice")
+    monkeypatch.setattr(convert.subprocess, "Popen", popen)
+    assert convert.to_docx(RTF, "rtf") is None  # `true` writes no output
+    assert seen["cmd"][: len(convert.offline_prefix()) + 1] == [*convert.offline_prefix(), "/usr/bin/soffice"]
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    pid = os.fork()
+    if pid == 0:  # the hook as the child runs it
+        seen["preexec"]()
+        os._exit(0 if resource.getrlimit(resource.RLIMIT_AS)[0] == 2 << 30 else 1)
+    assert os.waitpid(pid, 0)[1] == 0 and resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+@needs_soffice
+def test_a_whole_form_saved_as_doc_still_converts_under_the_limits(tmp_path):
+    """The filled form as Word 97 (.doc) converts with no network and 2 GB of address space."""
+    from pipeline.forms.docx import read_form
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.forms import build_form_docx
+
+    app = sample_applications()[0]
+    src = tmp_path / "form.docx"
+    src.write_bytes(build_form_docx(app))
+    subprocess.run([convert.soffice(), f"-env:UserInstallation={(tmp_path / 'p').as_uri()}", "--headless",
+                    "--convert-to", "doc", "--outdir", str(tmp_path), str(src)], capture_output=True, timeout=120)
+    out = convert.to_docx((tmp_path / "form.doc").read_bytes(), "doc")
+    assert out is not None and read_form(out).unit == app.unit

@@ -1541,3 +1541,20 @@ def test_a_stranger_cannot_replace_an_accepted_units_files_or_receive_its_letter
     assert applicant_rows(p.store)[0]["status"] == "needs_correction"
     assert p.rows("SELECT to_addr FROM outbox ORDER BY id DESC LIMIT 1")[0]["to_addr"] == contact
     p.close()
+
+
+def test_a_bidi_override_in_a_unit_name_reaches_no_summary(tmp_path, forms):
+    """U+202E in the Word's unit name stayed in the register, the HTML, CSV and XLSX (QA round 10)."""
+    import dataclasses as dc
+
+    from pipeline.summary import applicant_rows, render
+
+    app = forms[0][0]
+    spoofed = dc.replace(app, unit_name="新乡市红旗区科学技术协会\u202e\u200b", cover_unit="新乡市红旗区\u202d科学技术协会")
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", build_form_docx(spoofed)), ("盖章版.pdf", forms[0][2])], _at(20))
+    [row] = applicant_rows(p.store)
+    assert row["unit"] == "新乡市红旗区科学技术协会"
+    for fmt in ("csv", "json", "html"):
+        assert "\u202e" not in render(p.store, fmt).decode("utf-8-sig") and "\u202d" not in render(p.store, fmt).decode("utf-8-sig")
+    p.close()

@@ -536,3 +536,15 @@ def test_a_late_correction_names_the_deadline_once_when_the_window_ended_with_it
     _, text, html = _letter([late], received_at=_at(25, 10), correction_until=until, now=_at(25, 10, 5))
     assert expected in text
     assert expected in html.replace("<strong>", "").replace("</strong>", "")
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u202d", "\u202a", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u200b", "\ufeff"])
+def test_bidi_and_zero_width_marks_never_reach_a_reply(mark):
+    """A unit name with U+202E turned the rest of the subject around (科协‮fdp.exe reads 科协exe.pdf)."""
+    from pipeline.replies import one_line
+
+    reply, msg = make([Finding("text_near_limit", "warning", "字数接近上限", "三、工作基础")], unit=f"新乡市红旗区{mark}科协",
+                      sender_name=f"张{mark}三")
+    assert "新乡市红旗区科协" in msg["Subject"] and mark not in msg["Subject"]
+    assert mark not in body(msg) and "申报单位：新乡市红旗区科协" in body(msg)
+    assert one_line(f"a{mark}b\x85c") == "ab c"

@@ -60,3 +60,64 @@ def test_traditional_character_forms_are_the_same_unit():
     assert not set(_TRADITIONAL) & set(_SIMPLIFIED)
     # Two units stay two units.
     assert not same_unit("新鄉學院", "新乡医学院")
+
+
+def _within(seconds: float, code: str) -> str:
+    """Run `code` in a child (the same `pipeline` package) and return its output; a regex stuck
+    in C code ignores signals, so only a killed child can fail such a test instead of hanging it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pipeline
+
+    root = str(Path(pipeline.__file__).resolve().parents[1])
+    try:
+        done = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n{code}"],
+                              capture_output=True, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"took more than {seconds} s") from None
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_name_of_repeated_place_words_is_compared_in_linear_time():
+    """'市' * 60 + '科' + another unit's name made the place-prefix regex backtrack for 91 s
+    (×1.4 per character) in C code no deadline interrupts; every poll refetched the mail and hung."""
+    unit = "新乡市测试科学技术协会"
+    out = _within(10, f"""
+from pipeline.units import nearly_same_unit, probably_same_unit, same_unit, similar_unit
+unit = {unit!r}
+for n in (60, 2000):
+    evil = "市" * n + "科" + unit
+    print(probably_same_unit(evil, unit), probably_same_unit(unit, evil), nearly_same_unit(evil, unit),
+          similar_unit(evil, unit), same_unit(evil, evil))
+""")
+    assert out.split() == ["False", "False", "False", "False", "True"] * 2
+
+
+def test_place_prefixes_are_read_as_the_pattern_they_replace():
+    """`only_places` is the old regex's fullmatch, without its backtracking: random strings
+    over place words agree with the regex (short enough for it to finish)."""
+    import random
+    import re
+
+    from pipeline.units import only_places, probably_same_unit
+
+    pattern = re.compile(r"(?:[\u4e00-\u9fff]{2,6}?(?:省|自治区|市|地区|州|盟|县|区))+")
+    rng = random.Random(7)
+    for _ in range(20_000):
+        s = "".join(rng.choice("新乡市区省自治地州盟县a") for _ in range(rng.randrange(14)))
+        assert only_places(s) == bool(pattern.fullmatch(s)), s
+    assert only_places("河南省新乡市红旗区") and only_places("广西壮族自治区南宁市") and not only_places("新乡市科")
+    assert probably_same_unit("广西壮族自治区南宁市青秀区科协", "青秀区科学技术协会")
+
+
+def test_names_too_long_to_be_a_unit_are_filed_by_their_exact_name_only():
+    from pipeline.units import nearly_same_unit, probably_same_unit, same_unit, similar_unit
+
+    long_ = "新乡市" + "红" * 100 + "科协"
+    assert same_unit(long_, long_ + "（盖章）")
+    assert not probably_same_unit("新乡" + long_[3:], long_)  # 市 left out: fuzzy, so not for such names
+    assert not nearly_same_unit(long_, long_[:-3] + "科协")
+    assert not similar_unit(long_, long_[:-1])
