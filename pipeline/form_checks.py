@@ -304,6 +304,57 @@ def _contact_format(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
                 yield hit(*_contact_cell(params["participants_section"], n, p.name), "contact", p.phone)
 
 
+UNIT_NAME_MAX = 50  # characters; the longest real names (研究所, 学会（筹）) are well under it
+_UNIT_URL = re.compile(
+    r"https?:|www\.|(?<![a-z0-9-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:cn|com|net|org|top|xyz|vip|cc|info|site|shop|club"
+    r"|online|icu|io|tv|biz|wang|ren|xin|ink|fun|link)(?![a-z0-9-])",  # not .co: "Tech.Co.,Ltd" is a company's name
+    re.I,
+)
+# A chat account, or a phone number (7 digits or more, spaces and dashes between them removed).
+_UNIT_CONTACT = re.compile(r"微信|(?<![a-z])(?:qq|wechat)(?![a-z])|\d{7,}", re.I)
+
+
+def unit_name_problem(name: str, max_chars: int = UNIT_NAME_MAX) -> str | None:
+    """'url', 'contact' or 'long' when `name` cannot be a unit's name, else None.
+
+    Text written into the unit's box (an advert with a link, a 微信 or QQ number, a phone
+    number) would be repeated by our replies to whatever address sent it; a real name
+    (新乡市AI学会, …学会（筹）) has none of these.
+    """
+    text = unicodedata.normalize("NFKC", name or "").strip()
+    if _UNIT_URL.search(text):
+        return "url"
+    if _UNIT_CONTACT.search(re.sub(r"(?<=\d)[\s\-—]+(?=\d)", "", text)):
+        return "contact"
+    if len(re.sub(r"\s+", "", text)) > max_chars:
+        return "long"
+    return None
+
+
+@check(
+    "unit_name",
+    messages={
+        "url": "{place}填写的内容含有网址，不是单位名称。请只填写单位全称（与公章上的名称一致）后" + RESEND + "。",
+        "contact": "{place}填写的内容含有微信、QQ 或电话号码，不是单位名称。请只填写单位全称（与公章上的名称一致）后" + RESEND + "。",
+        "long": "{place}填写的内容超过 {limit} 个字，不是单位名称。请只填写单位全称（与公章上的名称一致）后" + RESEND + "。",
+    },
+    fields=(list, REQUIRED),
+    max_chars=(int, UNIT_NAME_MAX),
+)
+def _unit_name(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
+    """The unit's name boxes must hold a name (see `unit_name_problem`); the message never repeats it.
+
+    fields: [{path, section, label}]; empty boxes are left to required_fields.
+    """
+    app = _app(ctx)
+    if app is None:
+        return
+    for spec in params["fields"]:
+        value = _get(app, spec["path"])
+        if isinstance(value, str) and (why := unit_name_problem(value, params["max_chars"])):
+            yield Hit(_where(spec), {"place": _place(spec), "limit": params["max_chars"]}, why)
+
+
 # -- warnings --------------------------------------------------------------------
 
 _CN_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万]+\s*(个|次|场|人|名|项|支|处|家|所|期|篇|户|小时|天|队|条|本|份|册|门|村|校)")

@@ -1407,8 +1407,10 @@ def no_reply_reason(
     Headers and senders decide alone. Subject, text and a returned mail of ours
     only count when the mail brings no application files of its own: a person
     may write anything in a subject, and their files must reach an applicant.
+    A From our receiving server found forged is never answered: the answer
+    would go to whoever's address was forged (backscatter).
     """
-    reason = _header_reason(msg, sender)
+    reason = _header_reason(msg, sender) or auth_failure_reason(msg, own_addresses)
     if reason is None and not has_files:
         reason = _content_reason(subject, body, returns_own)
     own = {a.strip().lower() for a in own_addresses}
@@ -1417,6 +1419,93 @@ def no_reply_reason(
     if reason and has_files:
         reason += "；邮件带有申报附件，未自动登记和回复，请工作人员查看"
     return reason
+
+
+AUTH_FAILED = (
+    "发件地址未通过收信服务器的身份验证（{what} 未通过），可能是伪造的发件人，未自动回复；"
+    "如确为申报单位来信，请工作人员核实后处理"
+)
+# Mailbox domains whose receiving server names itself by another domain in Authentication-Results.
+AUTHSERV_DOMAINS = {"foxmail.com": "qq.com", "gmail.com": "google.com"}
+AUTH_METHOD = re.compile(r"\s*([a-z0-9][a-z0-9_.-]*)\s*(?:/\s*\d+\s*)?=\s*([a-z]+)", re.I)
+
+
+def auth_failure_reason(msg: Message, own_addresses: frozenset[str]) -> str | None:
+    """The staff reason when our receiving server found the From forged, else None.
+
+    `dmarc=fail`, or `spf=fail` with no `dkim=pass`, in the results our server wrote
+    (see `_receiving_auth_results`). softfail, neutral, none, temperror and permerror
+    block nothing: too many real senders publish no SPF or DMARC record.
+    """
+    results = _receiving_auth_results(msg, own_addresses)
+    found = {method: {r for m, r in results if m == method} for method in ("dmarc", "spf", "dkim")}
+    if "fail" in found["dmarc"]:
+        return AUTH_FAILED.format(what="DMARC")
+    if found["spf"] & {"fail", "hardfail"} and not found["dkim"] & {"pass"} and not found["dmarc"] & {"pass"}:
+        return AUTH_FAILED.format(what="SPF")
+    return None
+
+
+def _receiving_auth_results(msg: Message, own_addresses: frozenset[str]) -> list[tuple[str, str]]:
+    """(method, result) pairs from the Authentication-Results our receiving server wrote.
+
+    A server adds its headers above those the sender wrote, and a sender may write any
+    Authentication-Results lower down: only the topmost one counts, with the ones
+    right under it (no other header between) that carry the same authserv-id (Postfix
+    milters write one each for SPF, DKIM and DMARC). Its authserv-id must be the
+    receiving mailbox's domain or a host in it (mx.163.com for kpzx350@163.com); with
+    no own address to compare, the topmost header alone counts.
+    """
+    domains = {d for a in own_addresses if (d := a.strip().lower().rpartition("@")[2])}
+    domains |= {AUTHSERV_DOMAINS[d] for d in domains if d in AUTHSERV_DOMAINS}
+    out: list[tuple[str, str]] = []
+    top = None
+    for key, value in msg.raw_items():
+        is_ar = key.lower() == "authentication-results"
+        if top is None and not is_ar:
+            continue
+        if top is not None and not is_ar:
+            break
+        authserv_id, results = _auth_results(header_text(value if isinstance(value, str) else str(value)))
+        if top is None:
+            if domains and not any(authserv_id == d or authserv_id.endswith("." + d) for d in domains):
+                return []
+            top = authserv_id
+        elif authserv_id != top or not domains:
+            break
+        out.extend(results)
+    return out
+
+
+def _auth_results(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """(authserv-id, [(method, result)]) of one Authentication-Results value (RFC 8601)."""
+    head, *parts = _without_comments(value).split(";")
+    authserv_id = (head.split() or [""])[0].lower()
+    return authserv_id, [(m.group(1).lower(), m.group(2).lower()) for p in parts if (m := AUTH_METHOD.match(p))]
+
+
+def _without_comments(text: str) -> str:
+    """`text` without (comments), nested ones too, and with quoted strings emptied: either may hold ';' or '='."""
+    out: list[str] = []
+    depth, quoted, escaped = 0, False, False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            if ch == '"':
+                quoted = False
+                out.append(ch)
+        elif depth:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+        elif ch == "(":
+            depth = 1
+            out.append(" ")
+        else:
+            quoted = ch == '"'
+            out.append(ch)
+    return "".join(out)
 
 
 def _header_reason(msg: Message, sender: str) -> str | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .checks import Call, fmt_time
+from .form_checks import unit_name_problem
 from .judge import REPLY_KIND
 from .models import Document, Finding, Reply, Verdict
 from .pairing import role_of
@@ -132,11 +133,12 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 def addressee(unit: str, sender_name: str) -> str:
     """Whom a letter greets: the unit, else the writer's display name when it is a Chinese name,
-    not a client's account name (Administrator, admin, 管理员) or an address; else nobody."""
+    not a client's account name (Administrator, admin, 管理员) or an address; else nobody.
+    A display name carrying a link or a 微信/QQ/phone number (an advert) is no one's name."""
     if unit:
         return unit
     name = sender_name.strip()
-    if not _CJK.search(name) or "@" in name or re.sub(r"\s+", "", name) in _GENERIC_NAMES:
+    if not _CJK.search(name) or "@" in name or re.sub(r"\s+", "", name) in _GENERIC_NAMES or unit_name_problem(name):
         return ""
     return name
 
@@ -266,7 +268,9 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
     closed = kind == "late" or now > call.deadline
     form = blank_form_attachment(call) if (letter == "question" and not closed) or (
         kind == "correction" and any(f.code == "wrong_form" for f in inp.verdict.errors)) else None
-    unit = one_line(inp.unit, 60)
+    # A "name" that is an advert (a link, a 微信 number: see unit_name_problem) is not repeated
+    # to whatever address sent it: the subject, greeting and receipt then say no name (贵单位).
+    unit = "" if unit_name_problem(inp.unit) else one_line(inp.unit, 60)
     sender_name = one_line(inp.sender_name, 40)
     tz = call.timezone
     window_end = call.cutoff(now) if inp.opens_window else call.deadline

@@ -211,6 +211,10 @@ PARAM_SCHEMAS: dict[str, dict[str, Value]] = {
     },
     "participant_phone": {"section": _TEXT},
     "pilot_type": {"location": _TEXT},
+    "unit_name": {
+        "fields": Value(nonempty=True, each=Item({"path": Value(str, path="text"), "section": _TEXT, "label": _LABEL})),
+        "max_chars": Value(minimum=10, example="50"),
+    },
 }
 
 # Pairs of params where the first may not exceed the second.

@@ -19,7 +19,7 @@ ON_TIME = datetime(2025, 6, 20, 10, 0, tzinfo=CST)
 FORM_CODES = {
     "pilot_type_invalid", "field_missing", "text_too_long", "budget_over_limit", "budget_sum_mismatch",
     "contact_invalid", "indicators_not_quantified", "plan_below_minimum", "text_near_limit",
-    "participant_without_phone",
+    "participant_without_phone", "unit_name_invalid",
 }
 
 
@@ -325,3 +325,39 @@ def test_an_option_marked_only_by_formatting_is_named_not_chosen():
     assert "“高校科协试点”的格式" in finding.message and "打“√”" in finding.message
     [plain] = findings(replace(BASE, pilot_types=()))
     assert "未勾选。请在" in plain.message and "格式" not in plain.message
+
+
+SPAM_UNIT = "恭喜您获得科普补贴5000元，请加微信kf8888或访问 http://xx-butie.cn 领取"
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        (SPAM_UNIT, "网址"),
+        ("补贴名额有限请登录 xx-butie.cn 填写", "网址"),
+        ("详情见WWW.XX-BUTIE.CN", "网址"),
+        ("新乡市科协 https：//t.cn/abc", "网址"),  # a full-width colon, as an IME writes it
+        ("领补贴请加微信 kf8888", "微信"),
+        ("领补贴请加QQ：123456", "微信"),
+        ("补贴咨询 0373-3661812", "微信"),
+        ("补贴咨询１３８３７３０１２５６", "微信"),  # full-width digits
+        ("新乡市" + "科学技术协会" * 8, "超过 50 个字"),
+    ],
+)
+def test_a_unit_name_that_is_no_name_needs_correction_without_being_repeated(name, why):
+    """QA round 10: an advert in the 单位名称 box was accepted and echoed by the receipt."""
+    got = [f for f in findings(replace(BASE, unit_name=name, cover_unit=name)) if f.code == "unit_name_invalid"]
+    assert [f.location for f in got] == ["封面 / 申报单位", "一、申报单位基本情况 / 单位名称"]
+    for f in got:
+        assert f.severity == "error" and not f.staff_only and why in f.message and "单位全称" in f.message
+        assert name not in f.message and "kf8888" not in f.message and "xx-butie" not in f.message.lower()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["新乡市红旗区科学技术协会", "河南师范大学科学技术协会", "新乡市农学会", "中国农业科学院农田灌溉研究所", "新乡市科普作家协会（筹）",
+     "新乡市AI学会", "新乡市第22中学", "中国人民解放军第371中心医院", "新乡市华兴智能科技有限公司", "Xinxiang Tech.Co.,Ltd",
+     "新乡市Q&A科普志愿服务队", "新乡市qqq科技有限公司", "河南省新乡市红旗区向阳街道办事处社区科普志愿服务协会（筹）"],
+)
+def test_real_unit_names_pass_the_unit_name_check(name):
+    assert "unit_name_invalid" not in codes(replace(BASE, unit_name=name, cover_unit=name))

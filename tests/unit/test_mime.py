@@ -599,6 +599,94 @@ def test_header_signals_still_win_over_files():
     assert got and "自动回复的邮件" in got and "Auto-Submitted" not in got and "请工作人员查看" in got
 
 
+# -- a forged From is not answered (backscatter) ------------------------------------------
+# Authentication-Results as receiving servers write them: 163's as the QA poll saw it, QQ's and
+# Gmail's copied from delivered mail, a Postfix server's milters one header per method.
+
+OUR_MX = "Received: from smtp.qq.com (unknown [203.205.221.190]) by mx1.163.com (Coremail) with SMTP id x; Mon, 02 Jun 2025 10:15:03 +0800 (CST)"
+FORGED_163 = ("mx.163.com; spf=fail smtp.mailfrom=qq.com; dkim=fail header.d=qq.com;"
+              " dmarc=fail (p=QUARANTINE) header.from=qq.com")
+QQ_NO_POLICY = "mx.qq.com; spf=none smtp.mailfrom=;\r\n\t dkim=none; dmarc=none(permerror) header.from=solar.sec"
+GMAIL_PASS = ("mx.google.com;\r\n       dkim=pass header.i=@gmail.com header.s=20161025 header.b=\"BE9/o/N5\";\r\n"
+              "       spf=pass (google.com: domain of alexdeucher@gmail.com designates 209.85.220.65 as permitted sender)"
+              " smtp.mailfrom=alexdeucher@gmail.com;\r\n       dmarc=pass (p=NONE sp=QUARANTINE dis=NONE) header.from=gmail.com")
+GMAIL_FAIL = ("mx.google.com;\r\n       spf=pass (google.com: best guess record for domain of bounces@lists.freedesktop.org"
+              " designates 2610:10:20:722:a800:ff:fe36:1795 as permitted sender) smtp.mailfrom=bounces@lists.freedesktop.org;\r\n"
+              "       dmarc=fail (p=NONE sp=NONE dis=NONE) header.from=intel.com")
+
+
+def authed(top: list[str], *, below: list[str] = (), files: bool = False, sender: str = "王五 <victim0@qq.com>") -> bytes:
+    """A mail as our server stores it: its Authentication-Results on top of what the sender wrote
+    (`below`: headers the sender put in the mail, forged ones included)."""
+    ours = "".join(f"Authentication-Results: {v}\r\n" for v in top) + OUR_MX + "\r\n"
+    theirs = [("Authentication-Results", v) for v in below]
+    data = corpus.with_files(FILES, sender=sender) if files else corpus.plain(theirs, sender=sender, subject="咨询试点申报")
+    if files and below:
+        data = corpus.headers(theirs) + data
+    return ours.encode() + data
+
+
+@pytest.mark.parametrize(
+    "own, top, what",
+    [
+        (corpus.OWN, [FORGED_163], "DMARC"),
+        (corpus.OWN, ["mx.163.com; spf=fail smtp.mailfrom=victim0@qq.com; dkim=none"], "SPF"),
+        ("kpzx350@qq.com", ["mx.qq.com; spf=fail smtp.mailfrom=victim0@qq.com;\r\n\t dkim=none; dmarc=none(permerror) header.from=qq.com"], "SPF"),
+        ("kpzx350@foxmail.com", ["mx.qq.com; spf=pass smtp.mailfrom=qq.com; dkim=fail; dmarc=fail(p=quarantine) header.from=qq.com"], "DMARC"),
+        ("kpzx350@gmail.com", [GMAIL_FAIL], "DMARC"),
+        # Postfix with opendkim, policyd-spf and opendmarc: one header per method, one above the other.
+        ("kp@kx.xinxiang.gov.cn", ["mail.kx.xinxiang.gov.cn; dmarc=fail (p=reject dis=none) header.from=qq.com",
+                                   "mail.kx.xinxiang.gov.cn; spf=fail smtp.mailfrom=qq.com"], "DMARC"),
+    ],
+    ids=["163-dmarc", "163-spf", "qq-spf", "foxmail-dmarc", "gmail-dmarc", "postfix-milters"],
+)
+def test_a_from_our_server_found_forged_is_not_answered(own, top, what):
+    mail = parse_mail(raw(authed(top)), own_addresses=frozenset({own}))
+    assert mail.no_reply_reason and "身份验证" in mail.no_reply_reason and f"{what} 未通过" in mail.no_reply_reason
+    assert "请工作人员核实" in mail.no_reply_reason
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        "mx.163.com; spf=softfail smtp.mailfrom=xxkx.org.cn; dkim=none; dmarc=none",
+        "mx.163.com; spf=neutral smtp.mailfrom=xxkx.org.cn; dkim=none; dmarc=none",
+        "mx.163.com; spf=none smtp.mailfrom=xxkx.org.cn; dkim=none; dmarc=none",
+        "mx.163.com; spf=temperror smtp.mailfrom=xxkx.org.cn; dkim=temperror; dmarc=temperror",
+        "mx.163.com; spf=permerror smtp.mailfrom=xxkx.org.cn; dmarc=permerror",
+        "mx.163.com; none",
+        # A forwarder or an OA gateway breaks SPF; the unit's own signature still proves the From.
+        "mx.163.com; spf=fail smtp.mailfrom=oa.xxgov.cn; dkim=pass header.d=xxkx.org.cn",
+        "mx.163.com; spf=fail smtp.mailfrom=oa.xxgov.cn; dmarc=pass header.from=xxkx.org.cn",
+        # Words inside a comment or a quoted string are not results.
+        'mx.163.com; spf=pass (not dmarc=fail; nor spf=fail) smtp.mailfrom="a;dmarc=fail"@xxkx.org.cn; dmarc=pass',
+        # Another server's verdict on top (a copy saved from elsewhere and imported): not ours to trust.
+        "mx.evil.cn; spf=fail; dmarc=fail",
+        QQ_NO_POLICY,
+        GMAIL_PASS,
+    ],
+)
+def test_authentication_results_that_prove_no_forgery_do_not_stop_a_reply(top):
+    assert parse(authed([top])).no_reply_reason is None
+
+
+def test_only_the_receiving_servers_topmost_authentication_results_count():
+    """A sender may write any Authentication-Results into the mail: below our server's they count for nothing."""
+    passed = "mx.163.com; spf=pass smtp.mailfrom=xxkx.org.cn; dkim=pass header.d=xxkx.org.cn; dmarc=pass header.from=xxkx.org.cn"
+    assert parse(authed([passed], below=[FORGED_163])).no_reply_reason is None
+    forged_pass = "mx.163.com; spf=pass smtp.mailfrom=qq.com; dkim=pass header.d=qq.com; dmarc=pass header.from=qq.com"
+    assert "身份验证" in (parse(authed([FORGED_163], below=[forged_pass])).no_reply_reason or "")
+    # No own address to compare the authserv-id with: the topmost header alone.
+    assert "身份验证" in (parse_mail(raw(authed([FORGED_163], below=[forged_pass]))).no_reply_reason or "")
+    assert parse_mail(raw(authed([passed], below=[FORGED_163]))).no_reply_reason is None
+
+
+def test_forged_from_with_forms_is_kept_for_staff_not_answered():
+    mail = parse(authed([FORGED_163], files=True))
+    assert [a.kind for a in mail.attachments] == ["docx", "pdf"]
+    assert "身份验证" in mail.no_reply_reason and "请工作人员查看" in mail.no_reply_reason
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -722,6 +722,51 @@ def test_forms_in_a_mail_marked_as_bulk_are_not_answered_but_listed_for_staff(tm
     p.close()
 
 
+# What 163's MX wrote on the forged mails of QA round 10 (From forged to the victim).
+FORGED_AR = (b"Authentication-Results: mx.163.com; spf=fail smtp.mailfrom=qq.com; dkim=fail header.d=qq.com;"
+             b" dmarc=fail (p=QUARANTINE) header.from=qq.com\r\n")
+
+
+def test_mail_our_server_found_forged_is_kept_for_staff_and_nobody_is_answered(tmp_path, forms):
+    """QA round 10: 20 forged mails drew 20 replies to 20 victims. The forms stay on record for staff."""
+    from pipeline.summary import other_mail_rows
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    assert p.feed(FORGED_AR + form_mail("受害人 <victim0@qq.com>", [("申报书.docx", docx), ("盖章版.pdf", pdf)])) == "other"
+    later = ON_TIME + timedelta(minutes=2)
+    assert p.feed(FORGED_AR + form_mail("王五 <victim1@qq.com>", [], later, subject="咨询试点申报"), later) == "no_reply"
+    p.runner.now = lambda: ON_TIME + timedelta(hours=1)
+    p.judge()
+    assert p.rows("SELECT * FROM outbox") == [] and p.rows("SELECT * FROM applicants") == []
+    files = p.rows("SELECT role, path FROM files")
+    assert sorted(f["role"] for f in files) == ["pdf", "word"] and all(Path(f["path"]).is_file() for f in files)
+    reasons = {r["sender"]: r["reason"] for r in other_mail_rows(p.store)}
+    assert set(reasons) == {"victim0@qq.com", "victim1@qq.com"}
+    assert all("身份验证" in r and "请工作人员核实" in r for r in reasons.values())
+    assert "申报附件" in reasons["victim0@qq.com"]
+    p.close()
+
+
+def test_an_advert_in_the_unit_name_is_corrected_and_not_repeated_to_the_sender(tmp_path):
+    """QA round 10: the receipt's subject read 【受理回执】…申报 - 恭喜您获得科普补贴5000元…http://xx-butie.cn 领取."""
+    spam = "恭喜您获得科普补贴5000元，请加微信kf8888或访问 http://xx-butie.cn 领取"
+    app = dataclasses.replace(sample_applications()[0], unit_name=spam, cover_unit=spam)
+    p = Pipeline(tmp_path)
+    p.feed(form_mail("victim0@qq.com", [("申报书.docx", build_form_docx(app)), ("盖章版.pdf", build_form_pdf(app))]))
+    p.runner.now = lambda: ON_TIME + timedelta(hours=1)
+    p.judge()
+    [applicant] = p.rows("SELECT status, findings FROM applicants")
+    assert applicant["status"] == "needs_correction" and "unit_name_invalid" in applicant["findings"]
+    [reply] = p.rows("SELECT * FROM outbox")
+    msg = email.message_from_bytes(Path(reply["eml_path"]).read_bytes(), policy=policy.default)
+    assert reply["kind"] == "correction" and str(msg["Subject"]).startswith("【补正通知】新乡市科技志愿服务试点建设申报（")
+    for text in (str(msg["Subject"]), reply_text(reply), msg.get_body(("html",)).get_content()):
+        assert "kf8888" not in text and "xx-butie" not in text and "补贴" not in text
+    assert "不是单位名称" in reply_text(reply)
+    p.close()
+
+
 def test_a_copy_with_other_files_under_the_same_message_id_is_processed(tmp_path, forms):
     """Same Message-ID and sender but files the first copy did not bring: not a copy, judged."""
     app, docx, pdf = forms[0]

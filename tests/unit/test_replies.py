@@ -56,6 +56,31 @@ def test_receipt():
     assert msg.get_body(("html",)) is not None
 
 
+SPAM_UNIT = "恭喜您获得科普补贴5000元，请加微信kf8888或访问 http://xx-butie.cn 领取"
+
+
+@pytest.mark.parametrize("unit", [SPAM_UNIT, "科普补贴领取请加QQ 123456789", "详情见 www.xx-butie.cn", "补贴咨询 138-3730-1256",
+                                  "新乡市" + "科学技术协会" * 9])
+@pytest.mark.parametrize("findings", [[], [Finding("unit_name_invalid", "error", "封面中的“申报单位”填写的内容含有网址，不是单位名称。", "封面")]],
+                         ids=["receipt", "correction"])
+def test_a_unit_name_that_is_an_advert_is_not_repeated_to_the_sender(unit, findings):
+    """QA round 10: the form's 单位名称 held an advert; our receipt put it in the subject and the text
+    (【受理回执】…申报 - 恭喜您获得科普补贴5000元…) to whatever address the mail claimed."""
+    reply, msg = make(findings, unit=unit, sender_name="领补贴加微信kf8888")
+    html = msg.get_body(("html",)).get_content()
+    for text in (str(msg["Subject"]), body(msg), html):
+        assert unit not in text and "kf8888" not in text and "xx-butie" not in text and "123456789" not in text
+    assert str(msg["Subject"]).startswith(f"【{'受理回执' if not findings else '补正通知'}】新乡市科技志愿服务试点建设申报（2025-KJZY-007）")
+    assert "贵单位" in body(msg)
+
+
+@pytest.mark.parametrize("unit", ["新乡市红旗区科学技术协会", "河南师范大学科学技术协会", "新乡市农学会", "中国农业科学院农田灌溉研究所",
+                                  "新乡市科普作家协会（筹）", "新乡市AI学会", "新乡市第22中学"])
+def test_real_unit_names_are_still_in_the_subject_and_greeting(unit):
+    reply, msg = make([], unit=unit)
+    assert f" - {unit}（2025-KJZY-007）" in str(msg["Subject"]) and body(msg).startswith(f"{unit}：")
+
+
 def test_correction_lists_every_error_by_section():
     errors = [
         Finding("budget_over_limit", "error", "合计 4,500.00 元，超过上限 4,000 元", "七、经费支出预算表"),
