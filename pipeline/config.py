@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from .errors import ConfigError
 from .resources import shipped
@@ -164,7 +165,66 @@ def read_toml(path: str | Path, kind: str = "配置文件", error: type[ConfigEr
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: 不是有效的 TOML：{exc}") from exc
+        raise error(f"{path}: {_toml_problem(str(exc), text, kind)}") from exc
+
+
+# What a Chinese input method types in place of TOML's own characters: its name and what to type.
+IME_CHARACTERS = {
+    "＝": ("全角等号", "英文的 ="), "“": ("中文引号", '英文的 "'), "”": ("中文引号", '英文的 "'),
+    "＂": ("全角引号", '英文的 "'), "‘": ("中文单引号", "英文的 '"), "’": ("中文单引号", "英文的 '"),
+    "，": ("中文逗号", "英文的 ,"), "［": ("全角方括号", "英文的 ["), "］": ("全角方括号", "英文的 ]"),
+    "＃": ("全角井号", "英文的 #"), "｛": ("全角花括号", "英文的 {"), "｝": ("全角花括号", "英文的 }"),
+    "\u3000": ("全角空格", "英文输入法下的普通空格（两者看起来一样），或删掉"),
+}
+
+
+def _ime_characters(text: str) -> list[tuple[int, str]]:
+    """(line, character) of each IME character outside strings and comments: a "，" inside a quoted
+    text is the applicant's punctuation, not a mistake."""
+    found, line, i, quote = [], 1, 0, ""
+    while i < len(text):
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            if len(quote) == 1:
+                quote = ""  # an unclosed one-line string: the parser says so; go on reading syntax
+        elif quote:
+            if quote[0] == '"' and ch == "\\":
+                i += 1
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif ch in "\"'":
+            quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            i += len(quote) - 1
+        elif ch == "#":
+            while i + 1 < len(text) and text[i + 1] != "\n":
+                i += 1
+        elif ch in IME_CHARACTERS:
+            found.append((line, ch))
+        i += 1
+    return found
+
+
+def _toml_problem(reason: str, text: str, kind: str) -> str:
+    """A TOML error in Chinese: the IME character on (or before) the failing line, named with what
+    to type instead; otherwise the line and column, with the parser's words kept for a helper."""
+    at = re.search(r"\(at line (\d+), column (\d+)\)", reason)
+    failing = int(at.group(1)) if at else None
+    found = _ime_characters(text)
+    here = [(n, ch) for n, ch in found if n == failing] or [
+        (n, ch) for n, ch in found if failing is None or n <= failing]
+    if here:
+        line = here[0][0]
+        chars = dict.fromkeys(ch for n, ch in here if n == line)
+        kinds: dict[tuple[str, str], list[str]] = {}
+        for ch in chars:
+            kinds.setdefault(IME_CHARACTERS[ch], []).append(f"「{ch}」")
+        named = "；".join(f"{name}{''.join(shown)}，应为{instead}" for (name, instead), shown in kinds.items())
+        return f"{kind}第 {line} 行有中文输入法打出的符号：{named}。请切换到英文输入法重新输入后保存"
+    where = f"第 {at.group(1)} 行第 {at.group(2)} 列" if at else ""
+    english = re.sub(r"\s*\(at line \d+, column \d+\)", "", reason)
+    return f"{kind}{where}不符合 TOML 格式（{english}）：文本要加英文引号，等号、逗号、括号都用英文的"
 
 
 # What each table of the config may hold; the top level holds only these tables.
@@ -221,18 +281,96 @@ def _staff_addresses(raw: Any, path: str) -> tuple[str, ...]:
 
 def _staff(data: dict[str, Any], path: str) -> dict[str, Any]:
     raw = _table(data, "staff", path) or {}
-    operator = raw.get("operator", "")
-    failures = raw.get("alert_after_failures", 3)
-    hours = raw.get("alert_after_hours", 6)
-    if not isinstance(operator, str):
-        raise ConfigError(f"{path}: [staff] operator 应为操作人名称（加引号的文本），如 operator = \"科普中心\"")
-    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
-        raise ConfigError(f"{path}: [staff] alert_after_failures 应为不小于 1 的整数（连续失败几次后告警），"
-                          f"而不是 {_shown(failures)}")
-    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not hours > 0:
-        raise ConfigError(f"{path}: [staff] alert_after_hours 应为大于 0 的小时数，而不是 {_shown(hours)}")
-    return {"operator": operator, "staff": _staff_addresses(raw.get("addresses", []), path),
-            "alert_after_failures": failures, "alert_after_hours": float(hours)}
+    hints, defaults = get_type_hints(Config), _defaults(Config)
+    checked = {key: _checked("staff", key, raw[key], hints[key], defaults[key], path)
+               for key in ("operator", "alert_after_failures", "alert_after_hours") if key in raw}
+    return {**checked, "staff": _staff_addresses(raw.get("addresses", []), path)}
+
+
+# What a refusal shows as the example for keys whose default is no example (required, or empty).
+EXAMPLES: dict[str | tuple[str, str], Any] = {
+    "host": "imap.163.com", "port": 993, "user": "kpzx350@163.com", "password_env": "INTAKE_IMAP_PASSWORD",
+    "sender": "科普中心 <kpzx350@163.com>", "folders": ["已处理"], "operator": "科普中心",
+    ("smtp", "host"): "smtp.163.com", ("smtp", "port"): 465, ("smtp", "password_env"): "INTAKE_SMTP_PASSWORD",
+}
+UNITS = {"timeout": "秒", "max_attachment_mb": "MB", "max_mail_mb": "MB", "alert_after_hours": "小时"}
+# Numbers outside these are mistakes, not settings: per_minute = 0 stops all sending, port 0 is no port.
+AT_LEAST = {"port": 1, "max_per_address_per_day": 1, "per_minute": 1, "per_run": 1, "per_day": 1, "workers": 0,
+            "alert_after_failures": 1}
+AT_MOST = {"port": 65535}
+ABOVE_ZERO = frozenset({"timeout", "max_attachment_mb", "max_mail_mb", "alert_after_hours"})
+NOT_EMPTY = frozenset({"host", "user", "password_env", "sender", "folder"})
+
+
+def _kind(hint: Any) -> str:
+    """bool, int, float, str, or "list" (of text) for a config field's type."""
+    return hint.__name__ if hint in (bool, int, float, str) else "list"
+
+
+def _example(table: str, key: str, default: Any) -> str:
+    value = EXAMPLES.get((table, key), EXAMPLES.get(key, default))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _shown(list(value) if isinstance(value, tuple) else value)
+
+
+def _expected(table: str, key: str, kind: str, default: Any) -> str:
+    """What a key wants, in the words of the one-line refusal: 应为不小于 1 的整数（如 5）."""
+    example = _example(table, key, default)
+    if kind == "bool":
+        return "应为 true 或 false"
+    if kind == "str":
+        return f"应为加引号的文本{'（不能为空）' if key in NOT_EMPTY else ''}，如 {key} = {example}"
+    if kind == "list":
+        return f"应为加引号的文本列表，如 {key} = {example}"
+    if key in AT_MOST:
+        limits = f" {AT_LEAST[key]} 到 {AT_MOST[key]} 之间的"
+    elif key in AT_LEAST:
+        limits = f"不小于 {AT_LEAST[key]} 的"
+    else:
+        limits = "大于 0 的" if key in ABOVE_ZERO else ""
+    unit = f"单位：{UNITS[key]}，" if key in UNITS else ""
+    return f"应为{limits}{'整数' if kind == 'int' else '数字'}（{unit}如 {example}）"
+
+
+def _quoted_but_fine(text: str, kind: str) -> bool:
+    """"5" or "false": the right value in quotes (Windows staff quote everything), not "30MB"."""
+    if kind == "bool":
+        return text.strip() in ("true", "false")
+    try:
+        (int if kind == "int" else float)(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _checked(table: str, key: str, value: Any, hint: Any, default: Any, path: str) -> Any:
+    """`value` as the field wants it, or one line naming the table, key, the value given and what
+    is expected: `timeout = "20秒"` reached the socket and `ssl = "false"` was read as true."""
+    kind = _kind(hint)
+    if kind == "list" and isinstance(value, str):
+        value = [value]  # `folders = "已处理"` is a list of one, not one folder per character
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        ok = number and isinstance(value, int) and AT_LEAST.get(key, value) <= value <= AT_MOST.get(key, value)
+    elif kind == "float":
+        ok = number and math.isfinite(value) and (value > 0 if key in ABOVE_ZERO else True)
+    elif kind == "str":
+        ok = isinstance(value, str) and (bool(value.strip()) or key not in NOT_EMPTY)
+    else:
+        ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+    if ok:
+        return float(value) if kind == "float" else tuple(value) if kind == "list" else value
+    quotes = ""
+    if isinstance(value, str) and kind in ("bool", "int", "float"):
+        quotes = "，不要加引号" if _quoted_but_fine(value, kind) else "，不加引号、不带单位"
+    raise ConfigError(f"{path}: [{table}] {key} {_expected(table, key, kind, default)}{quotes}：现在是 {_shown(value)}")
+
+
+def _defaults(cls) -> dict[str, Any]:
+    return {f.name: (f.default if f.default is not MISSING else None) for f in fields(cls)}
 
 
 def _section(data: dict[str, Any], name: str, cls, required: tuple[str, ...], path: str):
@@ -245,10 +383,8 @@ def _section(data: dict[str, Any], name: str, cls, required: tuple[str, ...], pa
     missing = [k for k in required if k not in raw]
     if missing:
         raise ConfigError(f"{path}: [{name}] 缺少 {', '.join(missing)}")
-    try:
-        return cls(**raw)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: [{name}] {exc}") from exc
+    hints, defaults = get_type_hints(cls), _defaults(cls)
+    return cls(**{key: _checked(name, key, value, hints[key], defaults[key], path) for key, value in raw.items()})
 
 
 def load_config(path: str | Path) -> Config:
@@ -261,16 +397,14 @@ def load_config(path: str | Path) -> Config:
     smtp = _section(data, "smtp", SmtpConfig, ("host", "port", "user", "password_env", "sender"), str(path))
     replies = _section(data, "replies", RepliesConfig, (), str(path)) or RepliesConfig()
     pdf = _section(data, "pdf", PdfConfig, (), str(path)) or PdfConfig()
-    if not isinstance(pdf.ocr, bool) or not isinstance(pdf.workers, int) or pdf.workers < 0:
-        raise ConfigError(f"{path}: [pdf] ocr 应为 true/false，workers 应为不小于 0 的整数")
     folder = (_table(data, "storage", str(path)) or {}).get("dir", "data")
     if not isinstance(folder, str) or not folder.strip():
-        raise ConfigError(f"{path}: [storage] dir 应为存放数据的文件夹（加引号的路径），如 dir = \"data\"，而不是 {_shown(folder)}")
+        raise ConfigError(f"{path}: [storage] dir 应为存放数据的文件夹（加引号的路径），如 dir = \"data\"：现在是 {_shown(folder)}")
     storage_dir = Path(os.environ.get("INTAKE_STORAGE_DIR") or folder)
     campaign = _table(data, "campaign", str(path)) or {}
     rules = campaign.get("rules")
     if rules is not None and (not isinstance(rules, str) or not rules.strip()):
-        raise ConfigError(f"{path}: [campaign] rules 应为规则文件的路径（加引号的文本），而不是 {rules!r}")
+        raise ConfigError(f"{path}: [campaign] rules 应为规则文件的路径（加引号的文本），如 rules = \"xinxiang-2026.toml\"：现在是 {_shown(rules)}")
     rules_path = (base / rules) if rules else shipped("rules") / DEFAULT_RULES
     return Config(
         storage_dir=storage_dir if storage_dir.is_absolute() else base / storage_dir,

@@ -8,6 +8,7 @@ as a login and a SEARCH.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import sys
@@ -36,7 +37,8 @@ class RunStats:
     no_reply: int = 0
     other: int = 0
     duplicates: int = 0
-    replies_queued: int = 0
+    replies_queued: int = 0  # rendered to go out
+    replies_held: int = 0  # not sent for now: the per-address daily limit ([replies] max_per_address_per_day)
     replies_sent: int = 0
     rendered: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
@@ -283,32 +285,214 @@ def reprocess(cfg: Config, *, dry_run: bool = False) -> RunStats:
         return runner.stats
 
 
-def answered(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> int:
+def applicant_label(row: dict) -> str:
+    """How staff read an applicant back: 新乡市红旗区科学技术协会（2025-KJZY-001）, or the address
+    of someone who only asked."""
+    if row["receipt_no"]:
+        return f"{row['unit'] or row['sender'] or row['key']}（{row['receipt_no']}）"
+    return f"{row['sender'] or row['key']}（仅来信咨询）"
+
+
+def _one_applicant(store: Store, ref: str, keys: list[str]) -> dict:
+    """The applicant row of `keys` (what `ref` matched); IntakeError naming every candidate when
+    there are several, and the expected forms (and near names) when there is none."""
+    rows = [store.one("SELECT * FROM applicants WHERE key=?", (k,)) for k in keys]
+    if len(rows) == 1:
+        return rows[0]
+    if rows:
+        by_address = "@" in ref  # then the address is the same for all: not worth repeating
+        listed = "；".join(
+            (f"{r['unit'] or r['sender']}（{r['receipt_no']}）" if by_address else f"{r['unit'] or r['sender']}（{r['receipt_no']}，{r['sender']}）")
+            if r["receipt_no"] else f"{r['sender'] or r['key']}（仅来信咨询）"
+            for r in rows
+        )
+        how = "受理编号" if by_address else "受理编号或发件地址"
+        raise IntakeError(f"“{ref}”对应 {len(rows)} 个申报单位或发件人，未做改动；请改用{how}指明是哪一个：{listed}")
+    from .store import receipt_reference
+
+    if receipt_reference(ref) is not None:
+        numbers = [r["receipt_no"] for r in store.rows("SELECT receipt_no FROM applicants WHERE receipt_no IS NOT NULL ORDER BY receipt_no LIMIT 1")]
+        example = numbers[0] if numbers else "2025-KJZY-001"
+        raise IntakeError(f"找不到受理编号 {ref}：受理编号形如 {example}，也可只写末尾的序号（如 {example.rsplit('-', 1)[-1]}）")
+    raise IntakeError(f"找不到申报单位或发件人：{ref}（可用发件地址、受理编号、单位名称或发件人姓名）{_near_units(store, ref)}")
+
+
+def _near_units(store: Store, ref: str) -> str:
+    """Units whose name contains what staff typed (卫滨区 → 新乡市卫滨区科学技术协会), as a hint."""
+    from .units import normalize_unit
+
+    needle = normalize_unit(ref)
+    if len(needle) < 2:
+        return ""
+    near = [
+        f"{r['unit']}（{r['receipt_no']}）"
+        for r in store.rows("SELECT unit, receipt_no FROM applicants WHERE receipt_no IS NOT NULL AND unit != '' ORDER BY receipt_no")
+        if needle in normalize_unit(r["unit"] or "")
+    ]
+    return f"；名称相近的有：{'、'.join(near[:5])}" if near else ""
+
+
+def answered(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> tuple[int, str]:
     """Staff answered an applicant's questions, or dealt with the mails left for them, by hand:
-    how many mails were closed. `ref` may also be the address of a sender who is no applicant."""
+    (how many mails were closed, whose). `ref` may also be the address of a sender who is no applicant."""
     from email.utils import parseaddr
 
     with open_run(cfg, "answered") as (store, _files):
-        key = store.find_applicant(ref)
         address = (parseaddr(ref)[1] if "@" in ref else "").strip().lower()
-        if key is None and not (address and store.one("SELECT 1 AS x FROM mails WHERE sender=? LIMIT 1", (address,))):
-            raise IntakeError(f"找不到申报单位或发件人：{ref}（可用发件地址、受理编号、单位全称或发件人姓名）")
-        return store.mark_questions_answered(key, by or cfg.operator or "工作人员", now(), address=address)
+        keys = store.match_applicants(ref)
+        if len(keys) > 1 and address in keys:
+            keys = [address]  # the sender keyed by the address itself (it asked before its unit sent files)
+        if not keys and address and store.one("SELECT 1 AS x FROM mails WHERE sender=? LIMIT 1", (address,)):
+            return store.mark_questions_answered(None, by or cfg.operator or "工作人员", now(), address=address), address
+        row = _one_applicant(store, ref, keys)
+        n = store.mark_questions_answered(row["key"], by or cfg.operator or "工作人员", now(), address=address)
+        return n, applicant_label(row)
 
 
-def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", reply: bool = False) -> RunStats:
+@dataclass
+class Decided:
+    """What `decide` did, for the line staff read."""
+
+    stats: RunStats
+    label: str  # the applicant changed, as applicant_label names it
+    unchanged: str = ""  # why nothing new was recorded or sent: the same decision again
+
+
+def decide(cfg: Config, ref: str, status: str, *, note: str = "", by: str = "", reply: bool = False) -> Decided:
     """Staff overrule the automatic verdict of one applicant."""
     from .run import Runner
 
     with open_run(cfg, "decide") as (store, files):
-        key = store.find_applicant(ref)
-        if key is None:
-            raise IntakeError(f"找不到申报单位：{ref}（可用发件地址、受理编号、单位全称或发件人姓名）")
+        keys = store.match_applicants(ref)
+        # Someone who only asked cannot be decided on: an office address that asked, then sent its unit's files, is the unit.
+        numbered = [k for k in keys if (store.one("SELECT receipt_no FROM applicants WHERE key=?", (k,)) or {}).get("receipt_no")]
+        row = _one_applicant(store, ref, numbered if len(keys) > 1 and numbered else keys)
+        key, label = row["key"], applicant_label(row)
         if not submitted_by(store.applicant_mails(key)):
             # Only questions so far: no application to accept or to correct (a receipt would
             # tell a person who asked something that materials arrived and were accepted).
-            raise IntakeError(f"{ref} 只来信咨询、尚未报送材料，无法改判；答复咨询后可用 intake answered 标记")
+            raise IntakeError(f"{label} 只来信咨询、尚未报送材料，无法改判；答复咨询后可用 intake answered 标记")
+        by = by or cfg.operator or "工作人员"
+        unchanged, record = _repeated_decision(store, key, label, status, note, reply)
+        if unchanged and not record:
+            return Decided(RunStats(), label, unchanged)
         with Runner(cfg, store, files) as runner:
-            runner.decide(key, status, note=note, by=by or cfg.operator or "工作人员", reply=reply)
-        runner.stats.error = _deliver(cfg, store, runner.stats, not reply)
-        return runner.stats
+            runner.decide(key, status, note=note, by=by, reply=reply and not unchanged)
+        runner.stats.error = _deliver(cfg, store, runner.stats, not reply or bool(unchanged))
+        return Decided(runner.stats, label, unchanged)
+
+
+def _repeated_decision(store: Store, key: str, label: str, status: str, note: str, reply: bool) -> tuple[str, bool]:
+    """(why not, whether to record anyway) when `decide` repeats the decision in force: staff unsure
+    whether the first one worked must not send the unit the same letter twice. ("", True) otherwise."""
+    from .replies import SUBJECT_TAG
+    from .store import LETTER_KINDS
+    from .summary import minute_text
+
+    prior = store.active_decision(key)
+    if prior is None or prior["status"] != status:
+        return "", True
+    same_note = (prior["note"] or "").strip() == note.strip()
+    word = "受理" if status == "accepted" else "需补正"
+    if not reply:
+        if same_note:
+            return f"{label}已是“{word}”（{prior['by']}于 {minute_text(prior['at'])} 改判），未重复记录", False
+        return "", True
+    # The letter the latest decision that wrote one sent: the same again unless a 补正通知's note changed
+    # (no new files came since, or the decision in force would have been lifted).
+    letter = store.one(
+        "SELECT o.*, d.status AS decided, d.note AS decided_note FROM outbox o JOIN decisions d ON o.trigger_mail = 'decision:' || d.id"
+        " WHERE o.applicant=? ORDER BY o.id DESC LIMIT 1",
+        (key,),
+    )
+    if letter is None or letter["decided"] != status or (
+        status != "accepted" and (letter["decided_note"] or "").strip() != note.strip()
+    ):
+        return "", True
+    marks = ",".join("?" * len(LETTER_KINDS))
+    newest = store.one(
+        f"SELECT * FROM outbox WHERE applicant=? AND kind IN ({marks}) AND state NOT IN ('failed', 'superseded', 'held')"
+        " ORDER BY id DESC LIMIT 1",
+        (key, *LETTER_KINDS),
+    )
+    if newest is None or (newest["kind"], newest["basis"]) != (letter["kind"], letter["basis"]):
+        return "", True
+    what = SUBJECT_TAG.get(newest["kind"], "回复")
+    if newest["state"] == "sent":
+        how = f"{what}已于 {minute_text(newest['sent_at'])} 发送给 {newest['to_addr']}，未重复发送"
+    elif newest["state"] == "bounced":
+        how = f"{what}（编号 {newest['id']}）被退回，未重复发送；请电话核对邮箱后用 intake replies resend {newest['id']} --to 正确地址 重发"
+    elif newest["state"] == "uncertain":
+        how = f"{what}（编号 {newest['id']}）不确定是否送达，未重复发送；核实后如需重发请用 intake replies resend {newest['id']}"
+    else:
+        how = f"{what}（编号 {newest['id']}）正在等待发送，未重复生成"
+    return ("" if same_note else "已记录新的改判意见；") + f"{label}已是“{word}”，{how}", not same_note
+
+
+@dataclass
+class Resent:
+    """What `replies resend` did, for the line staff read."""
+
+    new_id: int
+    what: str  # 受理回执, 补正通知, …
+    to: str
+    label: str  # whose letter (applicant_label), "" for none
+    state: str  # the copy's outbox state after delivery ('rendered' without [smtp])
+    error: str  # the copy's error, if any
+    sent: int  # every reply this delivery sent (others queued go out too)
+
+
+def resend(cfg: Config, reply_id: int, *, to: str | None = None, force: bool = False) -> Resent:
+    """Staff send reply `reply_id` again on purpose, to `to` if given (the unit's address from
+    now on). A letter that no longer matches the unit's status is refused without `force`."""
+    from .outbox import SmtpTransport, address_refusal, deliver, readdressed, usable_address
+    from .replies import SUBJECT_TAG
+
+    if to is not None and usable_address(to) is None:
+        raise IntakeError(address_refusal(to))  # before anything is stored
+    with open_run(cfg, "resend") as (store, files):
+        row = store.one("SELECT * FROM outbox WHERE id=?", (reply_id,))
+        if row is None:
+            raise IntakeError(f"没有编号为 {reply_id} 的回复（intake replies 列出所有回复及编号）")
+        if not row["eml_path"]:
+            raise IntakeError(f"编号 {reply_id} 没有生成回复邮件，无法重发（{row['error'] or row['state']}）")
+        applicant = store.one("SELECT * FROM applicants WHERE key=?", (row["applicant"],)) if row["applicant"] else None
+        label = applicant_label(applicant) if applicant else ""
+        outdated = _outdated_letter(store, row, applicant, label)
+        if outdated and not force:
+            raise IntakeError(outdated)
+        eml_path = None
+        if to is not None:
+            moved = readdressed(Path(row["eml_path"]).read_bytes(), to)
+            assert moved is not None  # checked above
+            to, data = moved
+            eml_path = str(files.put_outgoing(hashlib.sha256(data).hexdigest(), data))
+        new_id = store.requeue_reply(reply_id, to=to, eml_path=eml_path)
+        assert new_id is not None  # the row and its mail exist (above)
+        sent, error = 0, None
+        if cfg.smtp is not None:
+            sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender, throttle=cfg.replies.throttle())
+        copy = store.one("SELECT * FROM outbox WHERE id=?", (new_id,))
+    if error and copy["state"] != "sent":
+        raise IntakeError(error)
+    return Resent(new_id, SUBJECT_TAG.get(row["kind"], "回复"), copy["to_addr"], label, copy["state"], copy["error"] or "", sent)
+
+
+def _outdated_letter(store: Store, row: dict, applicant: dict | None, label: str) -> str:
+    """Why resending `row` would tell the unit something no longer true (a 受理回执 to a unit staff
+    have since found 需补正), or "" when it matches the unit's status."""
+    from .judge import REPLY_KIND
+    from .replies import SUBJECT_TAG
+    from .summary import STATUS_ZH, minute_text
+
+    if applicant is None or not applicant["receipt_no"] or row["kind"] not in REPLY_KIND.values():
+        return ""
+    current = REPLY_KIND.get(applicant["status"])
+    if current is None or current == row["kind"]:
+        return ""
+    decision = store.active_decision(applicant["key"])
+    since = f"（{decision['by']}于 {minute_text(decision['at'])} 改判）" if decision else ""
+    return (
+        f"编号 {row['id']} 是{SUBJECT_TAG[row['kind']]}，而{label}现在的状态是“{STATUS_ZH.get(applicant['status'], applicant['status'])}”{since}："
+        f"重发会让对方收到与现状不符的通知，未重发；确需重发这一封请加 --force"
+    )

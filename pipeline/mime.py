@@ -25,7 +25,7 @@ import re
 import secrets
 import unicodedata
 import urllib.parse
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from email.message import Message
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -859,12 +859,20 @@ def _date_text(value: str) -> str:
     return CST_ZONE.sub("+0800", text)
 
 
+# RFC 5322 3.3: "-0000" is UTC with the sender's local zone unknown (Python's formatdate()
+# writes it); parsedate_to_datetime returns it naive, like a time with no zone at all.
+ZONE_UNKNOWN_UTC = re.compile(r"(?:^|(?<=[\s\d]))-00:?00(?![\w:])")
+
+
 def parse_date(value: str | None, fallback: datetime | None = None) -> datetime | None:
-    """The Date header as an aware datetime; naive times are Beijing time."""
+    """The Date header as an aware datetime; "-0000" is UTC, times without a zone are Beijing time."""
     if value:
         try:
-            dt = email.utils.parsedate_to_datetime(_date_text(value))
+            text = _date_text(value)
+            dt = email.utils.parsedate_to_datetime(text)
             if dt is not None:
+                if dt.tzinfo is None and ZONE_UNKNOWN_UTC.search(text):
+                    return dt.replace(tzinfo=timezone.utc)
                 return _aware(dt)
         except Exception:
             pass
@@ -895,18 +903,80 @@ def _local_date(value: str) -> datetime | None:
         return None
 
 
-CLOCK_SLACK = timedelta(days=1)
+CLOCK_SLACK = timedelta(days=1)  # a time this far after the import's clock is a wrong clock
 
 
-def arrival_time(sent_at: datetime | None, stamped: datetime | None, now: datetime) -> datetime:
-    """When a saved mail (no server time) arrived: its Date, unless the sender's clock is
-    plainly wrong — a day or more away from the topmost Received stamp (the receiving
-    server's clock), or in the future."""
-    if sent_at is not None and stamped is not None and abs(sent_at - stamped) > CLOCK_SLACK:
-        return stamped
-    if sent_at is not None and sent_at > now + CLOCK_SLACK:
-        return stamped or now
-    return sent_at or stamped or now
+def call_opened(notice_date: object, zone: str = "Asia/Shanghai") -> datetime | None:
+    """The first moment of the call's notice date (`[call] notice_date`): no mail for the
+    call arrived before it, so an earlier time in a saved mail is a wrong clock."""
+    try:
+        return datetime.combine(date.fromisoformat(str(notice_date)), time(), ZoneInfo(zone))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _possible(t: datetime | None, now: datetime, not_before: datetime | None) -> bool:
+    return t is not None and t <= now + CLOCK_SLACK and (not_before is None or t >= not_before)
+
+
+def _arrival(sent_at: datetime | None, stamped: datetime | None, now: datetime,
+             not_before: datetime | None) -> tuple[datetime, str]:
+    """(arrival time, which one: "received", "date" or "now"); see `arrival_time`."""
+    if _possible(stamped, now, not_before):
+        return stamped, "received"
+    if _possible(sent_at, now, not_before):
+        return sent_at, "date"
+    return now, "now"
+
+
+def arrival_time(sent_at: datetime | None, stamped: datetime | None, now: datetime,
+                 not_before: datetime | None = None) -> datetime:
+    """When a saved mail (no server time) arrived: the topmost Received stamp, which our
+    receiving server wrote, else its Date, which the sender's PC wrote (a wrong zone, or a
+    mail Outlook queued overnight, would move it by hours), else the import's time `now`.
+    A time in the future or before `not_before` (the call's notice date) is a wrong clock."""
+    return _arrival(sent_at, stamped, now, not_before)[0]
+
+
+def _shown(t: datetime) -> str:
+    return f"{t.astimezone(timezone(timedelta(hours=8))):%Y-%m-%d %H:%M}"
+
+
+def _apart(delta: timedelta) -> str:
+    hours = abs(delta).total_seconds() / 3600
+    return f"约 {hours:.0f} 小时" if hours < 48 else f"约 {hours / 24:.0f} 天"
+
+
+def _import_doubt(sent_at: datetime | None, stamped: datetime | None, now: datetime,
+                  not_before: datetime | None) -> Finding | None:
+    """A staff note on a saved mail whose times disagree: its Date hours away from the
+    Received stamp that decided, or a time that cannot be (a wrong clock) passed over.
+    What `arrival_time` chose still decides; staff can check and `decide`."""
+    arrived, basis = _arrival(sent_at, stamped, now, not_before)
+    if basis == "received":
+        if sent_at is None or abs(sent_at - stamped) <= ARRIVAL_SLACK:
+            return None
+        why = ("多为发件电脑的时区设置有误，或邮件在发件箱中滞留后才发出" if _possible(sent_at, now, not_before)
+               else "发件电脑的时钟有误")
+        text = (
+            f"邮件的发送时间（Date，发件人电脑的时钟：{_shown(sent_at)}）与最上面的投递记录（Received，收信服务器的时间："
+            f"{_shown(stamped)}）相差{_apart(sent_at - stamped)}（{why}）；"
+            "是否逾期已按投递记录判断。如有疑问请工作人员核对（可用 intake decide 改判）。"
+        )
+    else:
+        wrong = [
+            f"{label}{_shown(t)}（{'晚于导入时间' if t > now else '早于本次征集的通知日期'}）"
+            for label, t in (("最上面的投递记录（Received）", stamped), ("邮件的发送时间（Date）", sent_at))
+            if t is not None and not _possible(t, now, not_before)
+        ]
+        if not wrong:
+            return None
+        used = "邮件的发送时间（Date，" if basis == "date" else "导入时间（"
+        text = (
+            f"{'、'.join(wrong)}不可能是收到时间（多为电脑时钟有误），是否逾期已按{used}{_shown(arrived)}）判断。"
+            "请工作人员核对实际收到时间（可用 intake decide 改判）。"
+        )
+    return Finding("arrival_doubt", WARNING, text, "申报时间", staff_only=True)
 
 
 ARRIVAL_SLACK = timedelta(hours=1)
@@ -932,8 +1002,8 @@ def _arrival_doubt(server: datetime, stamped: datetime | None) -> Finding | None
 def received_date(msg: Message) -> datetime | None:
     """The time in the topmost Received: header (added by the last server, ours).
 
-    The stand-in for a missing or unreadable Date when there is no server time,
-    e.g. a saved .eml given to `intake import` without --received.
+    When a mail arrived if there is no server time (a saved .eml given to `intake import`
+    without --received); see `arrival_time`.
     """
     raw = _raw_header(msg, "received")
     text = header_text(raw) if raw is not None else ""
@@ -1598,20 +1668,24 @@ def _content_reason(subject: str, body: str, returns_own: bool) -> str | None:
     return None
 
 
-def parse_mail(raw: RawMail, *, own_addresses: frozenset[str] = frozenset(), seconds: float = 0) -> Mail:
+def parse_mail(raw: RawMail, *, own_addresses: frozenset[str] = frozenset(), seconds: float = 0,
+               now: datetime | None = None, not_before: datetime | None = None) -> Mail:
     """Parse one mail; never raises (an unreadable mail becomes a finding). `seconds`:
-    a time limit (`deadline`) for a mail whose structure would keep the parser busy."""
+    a time limit (`deadline`) for a mail whose structure would keep the parser busy.
+    `now` (the run's clock) and `not_before` (the call's notice date) bound the times
+    a saved mail without server time may have arrived at (`arrival_time`)."""
     from .deadline import call
 
+    clock = (now or datetime.now(timezone.utc), not_before)
     try:
-        mail, timed_out = call(seconds, _parse, raw, own_addresses)
+        mail, timed_out = call(seconds, _parse, raw, own_addresses, clock)
         if timed_out:
             log.warning("mail %s: parsing took over %s s", getattr(raw, "sha256", "?"), seconds)
-            return _unparseable(raw, TimeoutError(seconds))
+            return _unparseable(raw, TimeoutError(seconds), clock)
         return mail
     except Exception as exc:  # RecursionError, MemoryError from hostile input too
         log.warning("mail %s unparseable: %r", getattr(raw, "sha256", "?"), exc)
-        return _unparseable(raw, exc)
+        return _unparseable(raw, exc, clock)
 
 
 def _unparseable_reason(exc: BaseException) -> str:
@@ -1627,7 +1701,7 @@ def _sha(raw: RawMail) -> str:
         return hashlib.sha256(b"").hexdigest()
 
 
-def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
+def _unparseable(raw: RawMail, exc: BaseException, clock: tuple[datetime, datetime | None] | None = None) -> Mail:
     """What the headers alone still tell (staff see who sent it), plus the finding."""
     sha = _sha(raw)
     received = getattr(raw, "received_at", None)
@@ -1645,6 +1719,13 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
         message_id = (message_ids(_raw_headers(head, "message-id")) or (message_id,))[0]
     except Exception:
         pass
+    problems = [Finding("mail_unparseable", WARNING, _unparseable_reason(exc), "邮件")]
+    if isinstance(received, datetime):
+        received_at = _aware(received)
+    else:
+        now, not_before = clock or (datetime.now(timezone.utc), None)
+        received_at = arrival_time(sent_at, stamped, now, not_before)
+        problems += [note] if (note := _import_doubt(sent_at, stamped, now, not_before)) else []
     return Mail(
         sha256=sha,
         message_id=message_id,
@@ -1652,10 +1733,10 @@ def _unparseable(raw: RawMail, exc: BaseException) -> Mail:
         sender_name=name,
         subject=subject,
         sent_at=sent_at,
-        received_at=_aware(received) if isinstance(received, datetime) else (sent_at or stamped or datetime.now(timezone.utc)),
+        received_at=received_at,
         body_text="",
         no_reply_reason="邮件无法解析",
-        problems=(Finding("mail_unparseable", WARNING, _unparseable_reason(exc), "邮件"),),
+        problems=tuple(problems),
     )
 
 
@@ -1691,10 +1772,10 @@ def _reply_to(msg: Message, sender: str, own: frozenset[str]) -> tuple[str, str]
     return name, addr
 
 
-def _parse(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
+def _parse(raw: RawMail, own_addresses: frozenset[str], clock: tuple[datetime, datetime | None]) -> Mail:
     lifted = _LIFTED.set(_Lifted())  # big base64 bodies skip the stdlib parser (see `_Lifted`)
     try:
-        return _parse_lifted(raw, own_addresses)
+        return _parse_lifted(raw, own_addresses, clock)
     finally:
         _LIFTED.reset(lifted)
 
@@ -1711,7 +1792,7 @@ def _line_ends_mended(data: bytes) -> bytes:
     return data.replace(_DOUBLE_CR, b"\r\n") if doubled and doubled * 2 > data.count(b"\n") else data
 
 
-def _parse_lifted(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
+def _parse_lifted(raw: RawMail, own_addresses: frozenset[str], clock: tuple[datetime, datetime | None]) -> Mail:
     data = _line_ends_mended(bytes(raw.data))
     msg = _message_from_bytes(data)
     sha = _sha(raw)
@@ -1735,10 +1816,14 @@ def _parse_lifted(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     sent_at = parse_date(date_raw)
     if sent_at is None and date_raw:
         sent_at = _local_date(date_raw) or _mailparser_date(data)
+    stamped = received_date(msg)
+    now, not_before = clock
     if isinstance(raw.received_at, datetime):
         received_at = _aware(raw.received_at)
+        time_note = _arrival_doubt(received_at, stamped)
     else:
-        received_at = arrival_time(sent_at, received_date(msg), datetime.now(timezone.utc))
+        received_at = arrival_time(sent_at, stamped, now, not_before)
+        time_note = _import_doubt(sent_at, stamped, now, not_before)
 
     mids = message_ids(_raw_headers(msg, "message-id"))
     message_id = mids[0] if mids else f"<{sha}@intake.invalid>"
@@ -1763,8 +1848,8 @@ def _parse_lifted(raw: RawMail, own_addresses: frozenset[str]) -> Mail:
     if has_cloud_marker(body) and not (has_word and has_pdf):
         files = LINK_ONLY_FILES[(has_word, has_pdf)]  # name only what did not come as an attachment
         problems.append(Finding("attachment_link_only", ERROR, LINK_ONLY_MESSAGE.format(files=files), "邮件附件"))
-    if isinstance(raw.received_at, datetime) and (note := _arrival_doubt(received_at, received_date(msg))):
-        problems.append(note)
+    if time_note:
+        problems.append(time_note)
 
     return Mail(
         sha256=sha,

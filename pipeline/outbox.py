@@ -3,13 +3,16 @@
 A reply is marked 'sending' (committed) before the SMTP transaction starts, so
 a crash mid-send leaves it 'sending', which the next run turns into
 'uncertain' for staff instead of sending it twice. 4xx answers (including
-163's rate limits) put it back to 'rendered' for the next run.
+163's rate limits) put it back to 'rendered' for the next run. An address the
+envelope cannot carry (张三@… without SMTPUTF8, a stray 。) fails that reply
+alone, never the run.
 """
 from __future__ import annotations
 
 import logging
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 import smtplib
 import socket
@@ -39,6 +42,78 @@ class PermFailure(Exception):
 
 class Uncertain(Exception):
     """The connection broke mid-transaction: it may have been delivered."""
+
+
+class Undeliverable(Exception):
+    """Nothing was sent and a retry would not change that: the message is the Chinese reason staff read."""
+
+
+class BadRecipient(Undeliverable):
+    """The recipient cannot go on this server's envelope: staff phone and correct it (`resend --to`)."""
+
+
+# What an input method leaves in a typed or pasted address: Chinese punctuation (x@126.com。),
+# full-width letters and digits, the ideographic space. Letters of other scripts may stay (张三@例子.中国).
+def _stray_characters(text: str) -> str:
+    odd = (
+        c for c in text
+        if ord(c) > 127 and (unicodedata.category(c)[0] in "PSZC" or 0xFF01 <= ord(c) <= 0xFF5E)
+    )
+    return "".join(dict.fromkeys(odd))
+
+
+def envelope_address(addr: str) -> tuple[str, bool]:
+    """`addr` as SMTP carries it, and whether that needs SMTPUTF8: the domain IDNA-encoded
+    (例子.中国 → xn--…), a local part in Chinese (张三@…) only over SMTPUTF8. ValueError, in
+    Chinese, for what no server can take (a trailing 。, full-width letters, an empty part)."""
+    local, at, domain = addr.strip().rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("缺少“@”前或后的部分")
+    odd = _stray_characters(addr)
+    if odd:
+        raise ValueError(f"含中文标点或全角字符“{odd}”")
+    try:
+        wire = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError("域名无法转换为邮件系统可用的形式") from exc
+    labels = wire.split(".")
+    if len(labels) < 2 or not all(labels):
+        raise ValueError("域名不完整")
+    return f"{local}@{wire}", not local.isascii()
+
+
+def usable_address(text: str) -> str | None:
+    """The one address staff typed (`resend --to`), lower-cased, when mail can go to it; else None.
+    Stricter than config.plain_address: nothing an input method adds, a domain that resolves."""
+    from .config import plain_address
+
+    addr = plain_address(text)
+    if addr is None:
+        return None
+    try:
+        envelope_address(addr)
+    except ValueError:
+        return None
+    return addr
+
+
+def address_refusal(text: str) -> str:
+    """One line for staff about a typed address `usable_address` refused, showing what was typed."""
+    from .config import plain_address
+
+    stripped = text.strip()
+    addr = parseaddr(stripped)[1] or stripped
+    why = "格式不对"
+    if re.search(r"[,;，；]", stripped.rstrip(",;，；")):
+        why = "只能写一个地址"
+    elif _stray_characters(addr):
+        why = f"含中文标点或全角字符“{_stray_characters(addr)}”"
+    elif plain_address(stripped) is not None:
+        try:
+            envelope_address(plain_address(stripped) or "")
+        except ValueError as exc:
+            why = str(exc)
+    return f"“{text}”不是可用的邮箱地址（{why}），请核对后重新输入：只写一个地址，用半角字符，如 --to zhangsan@126.com"
 
 
 class Transport(Protocol):
@@ -76,9 +151,21 @@ class SmtpTransport:
         if self.conn is None:
             self.conn = self._connect()
         envelope_from = parseaddr(sender)[1]
-        data = BARE_LF.sub(b"\r\n", data)  # smtplib sends bytes as they are; SMTP wants CRLF
         try:
-            refused = self.conn.sendmail(envelope_from, [to], data)
+            rcpt, utf8 = envelope_address(to)
+        except ValueError as exc:
+            raise BadRecipient(f"收件地址“{to}”无法使用（{exc}）") from exc
+        if utf8 and not self.conn.has_extn("smtputf8"):
+            raise BadRecipient("收件地址含中文字符，发信服务器不支持，请电话联系")
+        try:
+            if not to.isascii():
+                # The letter's To: was written as encoded words, which no mail client reads as an address.
+                data = _addressed(data, to if utf8 else rcpt, utf8=utf8)
+            data = BARE_LF.sub(b"\r\n", data)  # smtplib sends bytes as they are; SMTP wants CRLF
+            refused = self.conn.sendmail(envelope_from, [rcpt], data, mail_options=["SMTPUTF8"] if utf8 else [])
+        except ValueError as exc:  # UnicodeError and kin: something could not be written on the wire
+            self._abandon_transaction()
+            raise Undeliverable(f"回复无法发出（{type(exc).__name__}：{_text(exc)}），请维护人员查看运行日志") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, msg = next(iter(exc.recipients.values()))
             raise (TempFailure if 400 <= code < 500 else PermFailure)(f"{code} {_text(msg)}") from exc
@@ -92,6 +179,14 @@ class SmtpTransport:
         if refused:
             code, msg = next(iter(refused.values()))
             raise PermFailure(f"{code} {_text(msg)}")
+
+    def _abandon_transaction(self) -> None:
+        """A transaction that stopped half-way (MAIL FROM sent, RCPT never): RSET, so the next
+        reply's MAIL FROM is not refused as nested; drop the connection if even that fails."""
+        try:
+            self.conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self.conn = None
 
     def close(self) -> None:
         if self.conn is not None:
@@ -178,9 +273,19 @@ def deliver(
         except Uncertain as exc:
             store.set_reply_state(row["id"], "uncertain", f"发送中断，无法确认是否送达：{exc}")
             continue
+        except BadRecipient as exc:
+            store.set_reply_state(row["id"], "failed", f"{exc}；核对邮箱后可用 intake replies resend {row['id']} --to 正确地址 重发")
+            continue
+        except Undeliverable as exc:
+            store.set_reply_state(row["id"], "failed", str(exc))
+            continue
         except SmtpError as exc:
             store.set_reply_state(row["id"], "rendered", str(exc))
             return sent, str(exc)
+        except Exception as exc:  # a bug: one line for the run, the rest stay queued, no traceback for cron
+            log.exception("sending reply %s failed", row["id"])
+            store.set_reply_state(row["id"], "uncertain", f"发送时出现程序错误（{type(exc).__name__}），无法确认是否送达")
+            return sent, f"发送回复时出现程序错误（{type(exc).__name__}），其余回复留待下次运行；请维护人员查看运行日志"
         store.set_reply_state(row["id"], "sent")
         sent += 1
     return sent, None
@@ -198,7 +303,7 @@ def send_to_staff(smtp: SmtpConfig, addresses: tuple[str, ...], build: Callable[
         for to in addresses:
             try:
                 transport.send(smtp.sender, to, build(to))
-            except (TempFailure, PermFailure, Uncertain) as exc:
+            except (TempFailure, PermFailure, Uncertain, Undeliverable) as exc:
                 raise SmtpError(f"发送给 {to} 失败：{exc}") from exc
             sent += 1
     finally:
@@ -209,17 +314,20 @@ def send_to_staff(smtp: SmtpConfig, addresses: tuple[str, ...], build: Callable[
 def readdressed(data: bytes, to: str) -> tuple[str, bytes] | None:
     """A rendered reply's bytes with its To: changed to a corrected address (staff resend),
     or None when `to` is no usable address. Everything else is sent as it was."""
+    # One address: a list would send the letter (and the unit's later ones) to the first only.
+    addr = usable_address(to)
+    if addr is None:
+        return None
+    return addr, _addressed(data, addr, utf8=not addr.isascii())
+
+
+def _addressed(data: bytes, to: str, *, utf8: bool) -> bytes:
+    """The message with its To: replaced by `to` (raw UTF-8 when it goes over SMTPUTF8)."""
     import email
 
     from .replies import WIRE_POLICY
 
-    from .config import plain_address
-
-    # One address: a list would send the letter (and the unit's later ones) to the first only.
-    addr = plain_address(to)
-    if addr is None:
-        return None
     msg = email.message_from_bytes(data, policy=WIRE_POLICY)
     del msg["To"]
-    msg["To"] = addr
-    return addr, msg.as_bytes(policy=WIRE_POLICY)
+    msg["To"] = to
+    return msg.as_bytes(policy=WIRE_POLICY.clone(utf8=True) if utf8 else WIRE_POLICY)

@@ -157,12 +157,15 @@ class Runner:
         if self.store.has_mail(raw.sha256):
             self._mark_duplicate(raw)
             return "duplicate"
-        from .mime import find_cloud_links, parse_mail
+        from .mime import call_opened, find_cloud_links, parse_mail
 
         too_big = len(raw.data) > self.cfg.replies.max_mail_mb * 1024 * 1024
+        call = self.ruleset.call
         try:
             # An over-limit mail is stored raw (above) and answered, but only its header is read.
-            mail = parse_mail(_header_only(raw) if too_big else raw, own_addresses=self.cfg.own_addresses(), seconds=MAIL_SECONDS)
+            # A saved mail's times are bounded by the run's clock and the call's notice date.
+            mail = parse_mail(_header_only(raw) if too_big else raw, own_addresses=self.cfg.own_addresses(), seconds=MAIL_SECONDS,
+                              now=self.now(), not_before=call_opened(call.notice_date, call.timezone))
         except Exception as exc:  # parse_mail promises not to raise; belt and braces
             log.exception("parse_mail failed on %s", raw.sha256)
             mail = _unparsed(raw, exc)
@@ -670,6 +673,7 @@ class Runner:
                     self.store.drop_held(key, outbox_row["trigger_mail"])
                 if self.store.queue_reply(outbox_row) and not held:
                     self.stats.replies_queued += 1
+                self.stats.replies_held += held  # the run's line tells these apart from the queued
 
     def _record(self, a: "Assessment", status: str, *, hold: bool, pending: str | None) -> None:
         store, key, findings = self.store, a.row["key"], a.verdict.findings

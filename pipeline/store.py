@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import stat
 import sqlite3
 import zlib
@@ -214,6 +215,19 @@ def _receipt_order(number: str) -> tuple[int, str]:
     """Receipt numbers in the order they were issued (2025-KJZY-009 before 2025-KJZY-010)."""
     tail = number.rsplit("-", 1)[-1]
     return (int(tail) if tail.isdigit() else 1 << 30, number)
+
+
+_RECEIPT_REF = re.compile(r"(?:(?P<prefix>[0-9A-Z]+(?:-[0-9A-Z]+)*)-)?(?P<n>[0-9]{1,9})")
+
+
+def receipt_reference(text: str) -> tuple[str, int] | None:
+    """(prefix, number) when staff typed a receipt number as they may: lower case, full-width
+    (２０２５－ＫＪＺＹ－００９), or only its end (KJZY-009, 009); None for anything else."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKC", text).upper().replace("—", "-").replace("–", "-")
+    m = _RECEIPT_REF.fullmatch(re.sub(r"\s+", "", plain))
+    return (m["prefix"] or "", int(m["n"])) if m else None
 
 
 # The letters an applicant gets about the application (not staff mail, not `none` rows).
@@ -530,42 +544,73 @@ class Store:
         )
 
     def find_applicant(self, ref: str) -> str | None:
-        """An applicant by key (address), receipt number or exact unit name; nobody for an
-        empty reference (an empty unit name is every inquiry's)."""
+        """The one applicant `ref` names; None when it names nobody, or several (`match_applicants`)."""
+        keys = self.match_applicants(ref)
+        return keys[0] if len(keys) == 1 else None
+
+    def match_applicants(self, ref: str) -> list[str]:
+        """The applicants a staff reference names, in receipt-number order: several when it is
+        ambiguous (an office address that sent two units' forms, a name two senders share), none
+        for nobody or an empty reference (an empty unit name is every inquiry's).
+
+        `ref` is an address (also as a mail client shows it: 李主任 <li.office@qq.com>), a receipt
+        number (any case, full-width, a retired one, or only its end: 009, KJZY-009), a unit's name
+        (with or without the places before it: 卫滨区科协) or the name a sender's mail gave (张伟).
+        """
         from .pairing import unit_key
 
-        if not ref.strip():
-            return None
-        if "<" in ref and "@" in ref:
-            # Pasted as a mail client shows the sender: 李主任 <li.office@qq.com>.
+        text = ref.strip()
+        if not text:
+            return []
+        if "@" in text:
             from email.utils import parseaddr
 
-            ref = parseaddr(ref)[1] or ref
-        row = self.one(
-            "SELECT key FROM applicants WHERE key=? OR sender=? OR receipt_no=? OR unit=? OR key=?"
-            " ORDER BY key LIMIT 1",
-            (ref.strip().lower(), ref.strip().lower(), ref.strip(), ref.strip(), unit_key(ref)),
+            addr = (parseaddr(text)[1] or text).strip().lower()
+            # The applicant keyed or answered at the address, and every one its mail was filed under or
+            # its files went to (a shared mailbox whose Reply-To we answer, the address before a
+            # `resend --to`, an office sending for two units).
+            keys = self._keys("SELECT key FROM applicants WHERE key=? OR sender=?", (addr, addr))
+            keys += self._keys("SELECT DISTINCT applicant AS key FROM mails WHERE sender=? AND applicant IS NOT NULL", (addr,))
+            keys += [key for key, _ in self.sender_units(addr)]
+            return self._in_receipt_order(keys)
+        number = receipt_reference(text)
+        if number is not None:
+            return self._by_receipt(*number)
+        keys = self._keys("SELECT key FROM applicants WHERE key=? OR unit=? OR key=?", (text.lower(), text, unit_key(text)))
+        if not keys:
+            keys = self._keys("SELECT DISTINCT applicant AS key FROM mails WHERE sender_name=? AND applicant IS NOT NULL", (text,))
+        if not keys:
+            from .units import probably_same_unit
+
+            rows = self.rows("SELECT key, unit FROM applicants WHERE unit IS NOT NULL AND unit != ''")
+            keys = [r["key"] for r in rows if probably_same_unit(r["unit"], text)]
+        return self._in_receipt_order(keys)
+
+    def _keys(self, sql: str, params: tuple) -> list[str]:
+        return [r["key"] for r in self.rows(sql, params)]
+
+    def _in_receipt_order(self, keys: list[str]) -> list[str]:
+        """`keys` once each, numbered applicants in the order of their numbers, then the rest."""
+        unique = list(dict.fromkeys(keys))
+        numbers = {r["key"]: r["receipt_no"] for r in self.rows(
+            f"SELECT key, receipt_no FROM applicants WHERE key IN ({','.join('?' * len(unique))})", tuple(unique)
+        )} if unique else {}
+        return sorted(
+            (k for k in unique if k in numbers),
+            key=lambda k: (numbers[k] is None, _receipt_order(numbers[k]) if numbers[k] else (0, k)),
         )
-        if row is None:
-            # A number retired by a merge: the unit it was merged into.
-            merged = self.one("SELECT merged_into FROM retired_receipts WHERE receipt_no=?", (ref.strip(),))
-            if merged is not None:
-                row = self.one("SELECT key FROM applicants WHERE receipt_no=?", (merged["merged_into"],))
-        if row is None:
-            # The name a sender's mail gave (张伟), when it names one applicant only.
-            named = self.rows(
-                "SELECT DISTINCT applicant FROM mails WHERE sender_name=? AND applicant IS NOT NULL", (ref.strip(),)
-            )
-            if len(named) == 1:
-                row = {"key": named[0]["applicant"]}
-        if row is None:
-            # An address the applicant's mail came from (a shared mailbox whose Reply-To we answer,
-            # the address before a `resend --to`): the unit its latest mail was filed under.
-            row = self.one(
-                "SELECT applicant AS key FROM mails WHERE sender=? AND applicant IS NOT NULL ORDER BY received_at DESC LIMIT 1",
-                (ref.strip().lower(),),
-            )
-        return row["key"] if row else None
+
+    def _by_receipt(self, prefix: str, n: int) -> list[str]:
+        """Applicants whose number (or a number retired into theirs) ends in `n`, under `prefix` or a
+        prefix ending in it (KJZY for 2025-KJZY; "" for any)."""
+
+        def fits(number: str | None) -> bool:
+            head, _, tail = (number or "").upper().rpartition("-")
+            return tail.isdigit() and int(tail) == n and (not prefix or head == prefix or head.endswith("-" + prefix))
+
+        rows = self.rows("SELECT key, receipt_no FROM applicants WHERE receipt_no IS NOT NULL")
+        merged = {r["merged_into"] for r in self.rows("SELECT * FROM retired_receipts") if fits(r["receipt_no"])}
+        return self._in_receipt_order([r["key"] for r in rows if fits(r["receipt_no"]) or r["receipt_no"] in merged])
 
     def meta(self, key: str) -> str | None:
         row = self.one("SELECT value FROM meta WHERE key=?", (key,))

@@ -260,9 +260,9 @@ def other_mail_rows(store: Store) -> list[dict[str, Any]]:
 
 
 def _closed_by(mail) -> str:
-    """Who closed a mail with `intake answered`, and when: "王老师 于 2025-06-20 10:00"."""
-    who = f"{mail['answered_by']} " if mail["answered_by"] else ""
-    return f"{who}于 {minute_text(mail['answered_at'])}"
+    """Who closed a mail with `intake answered`, and when: "王老师于 2025-06-20 10:00" (no space
+    after a Chinese name; the digits keep theirs)."""
+    return f"{mail['answered_by'] or '工作人员'}于 {minute_text(mail['answered_at'])}"
 
 
 def _handled(reason: str, mail) -> str:

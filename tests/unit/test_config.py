@@ -1,6 +1,8 @@
 """Config: secrets only through the environment; clear errors for bad files."""
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,117 @@ def test_a_server_answer_quoted_inside_the_error_text_is_shown_as_its_words():
     assert connection_reason(odd) == "unexpected response: * BYE bye"
     for exc in (bad, two, odd):
         assert "b'" not in connection_reason(exc) and 'b"' not in connection_reason(exc)
+
+
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        (GOOD + '\n[replies]\nmax_per_address_per_day = "5"\n',
+         ["[replies] max_per_address_per_day", "整数", "不要加引号", '"5"']),
+        (GOOD + '\n[replies]\nmax_attachment_mb = "30MB"\n', ["[replies] max_attachment_mb", "不带单位", '"30MB"']),
+        (GOOD.replace("port = 993", 'port = 993\ntimeout = "20秒"'), ["[mailbox] timeout", "秒", "不带单位", '"20秒"']),
+        (GOOD.replace("port = 993", 'port = 993\nssl = "false"'), ["[mailbox] ssl", "true 或 false", "不要加引号", '"false"']),
+        (GOOD.replace("port = 993", 'port = "993"'), ["[mailbox] port", "整数", '"993"']),
+        (GOOD.replace("port = 465", "port = 0"), ["[smtp] port", "1 到 65535", "0"]),
+        (GOOD.replace('sender = "科普中心 <kpzx350@163.com>"', "sender = 3"), ["[smtp] sender", "加引号的文本"]),
+        (GOOD.replace('host = "imap.163.com"', 'host = ""'), ["[mailbox] host", "不能为空"]),
+        (GOOD + "\n[replies]\nper_minute = 0\n", ["[replies] per_minute", "不小于 1"]),
+        (GOOD + "\n[replies]\nper_day = 2.5\n", ["[replies] per_day", "整数", "2.5"]),
+        (GOOD + "\n[pdf]\nworkers = 1.5\n", ["[pdf] workers", "不小于 0 的整数"]),
+        (GOOD.replace("port = 993", "port = 993\nfolders = [1]"), ["[mailbox] folders", "文本列表"]),
+        (GOOD.replace("port = 993", "port = 993\ntimeout = nan"), ["[mailbox] timeout", "大于 0"]),
+        (STAFF + 'alert_after_hours = "6小时"\n', ["[staff] alert_after_hours", "小时", "不带单位", '"6小时"']),
+    ],
+    ids=["quoted-int", "mb-with-unit", "seconds-with-unit", "quoted-bool", "quoted-port", "port-0", "sender-number",
+         "empty-host", "per-minute-0", "fraction-per-day", "fraction-workers", "folder-number", "nan-timeout",
+         "hours-with-unit"],
+)
+def test_a_value_of_the_wrong_type_is_refused_when_the_config_loads(tmp_path, text, needles):
+    """`max_per_address_per_day = "5"` left every application unjudged (TypeError in the log, exit 0) and
+    `ssl = "false"` was read as true: one line naming the table, the key, the value and what to write."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "\n" not in message and all(n in message for n in needles), message
+
+
+def _wrong_value(hint) -> str:
+    """A TOML value of another type than the field's: a list for a scalar, a number for a list."""
+    return "3" if hint not in (bool, int, float, str) else "[true]"
+
+
+@pytest.mark.parametrize("table, cls", [("mailbox", "MailboxConfig"), ("smtp", "SmtpConfig"),
+                                        ("replies", "RepliesConfig"), ("pdf", "PdfConfig")])
+def test_every_key_of_every_table_is_type_checked(tmp_path, table, cls):
+    """The dataclass field types are the one source: a key added later is checked without more code."""
+    from typing import get_type_hints
+
+    import pipeline.config as config
+
+    good = tomllib.loads(GOOD)
+    for key, hint in get_type_hints(getattr(config, cls)).items():
+        values = {k: json.dumps(v, ensure_ascii=False) for k, v in good.get(table, {}).items()}
+        values[key] = _wrong_value(hint)
+        text = f"[{table}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+        with pytest.raises(ConfigError) as err:
+            load_config(write(tmp_path, text))
+        assert f"[{table}] {key} 应为" in str(err.value), (key, str(err.value))
+
+
+def test_right_values_are_taken_as_the_fields_want_them(tmp_path):
+    """A whole number where seconds are asked is fine; one folder written as text is a list of one,
+    not one folder per character."""
+    cfg = load_config(write(tmp_path, GOOD.replace("port = 993", 'port = 993\ntimeout = 20\nfolders = "已处理"')
+                            + "\n[replies]\nmax_attachment_mb = 20\n"))
+    assert cfg.mailbox.timeout == 20.0 and isinstance(cfg.mailbox.timeout, float)
+    assert cfg.mailbox.folders == ("已处理",)
+    assert cfg.replies.max_attachment_mb == 20.0
+    assert load_config(write(tmp_path, GOOD.replace("port = 993", "port = 993\nssl = false"))).mailbox.ssl is False
+
+
+OPERATOR = 'operator = "科普中心"'
+
+
+@pytest.mark.parametrize(
+    "old, new, needles",
+    [
+        (OPERATOR, 'operator ＝ "科普中心"', ["全角等号", "「＝」", "="]),
+        (OPERATOR, "operator = “科普中心”", ["中文引号", "「“」", '"']),
+        (OPERATOR, 'operator\u3000= "科普中心"', ["全角空格", "普通空格"]),
+        ('addresses = ["zhang@xxkx.gov.cn", "guo@xxkx.gov.cn"]', 'addresses = ["zhang@xxkx.gov.cn"，"guo@xxkx.gov.cn"]',
+         ["中文逗号", "「，」", ","]),
+    ],
+    ids=["equals", "quotes", "space", "comma"],
+)
+def test_a_config_typed_with_a_chinese_input_method_names_the_character_and_the_line(tmp_path, old, new, needles):
+    """tomllib says "Invalid value (at line 30, column 12)": staff need the character and what to type."""
+    good = STAFF + 'addresses = ["zhang@xxkx.gov.cn", "guo@xxkx.gov.cn"]\n'
+    text = good.replace(old, new)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row != good.splitlines()[n - 1])
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert f"第 {line} 行" in message and "英文输入法" in message, message
+    assert all(n in message for n in needles), message
+    assert "\n" not in message and "Invalid" not in message and "Expected" not in message, message
+
+
+def test_chinese_punctuation_inside_a_text_or_a_comment_is_no_mistake(tmp_path):
+    text = STAFF.replace(OPERATOR, 'operator = "科普中心，办公室“一”"  # 操作人，写在回复里') + "# 说明：“中文”，　全角\n"
+    assert load_config(write(tmp_path, text)).operator == "科普中心，办公室“一”"
+    broken = text + "[replies]\nper_day = 5 5\n"  # a TOML mistake elsewhere: the comment's ， is not blamed
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, broken))
+    message = str(err.value)
+    lines = len(broken.splitlines())
+    assert f"第 {lines} 行" in message and "TOML" in message and "中文输入法" not in message, message
+
+
+def test_a_rules_file_typed_with_a_chinese_input_method_is_named_as_a_rules_file(tmp_path):
+    from pipeline.config import read_toml
+    from pipeline.errors import RulesError
+
+    path = tmp_path / "rules.toml"
+    path.write_text("[call]\ncorrection_window_days = “3”\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="规则文件第 2 行有中文输入法打出的符号：中文引号"):
+        read_toml(path, "规则文件", RulesError)

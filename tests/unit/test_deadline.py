@@ -132,7 +132,7 @@ def test_a_mail_that_keeps_the_parser_busy_is_recorded_unparseable(monkeypatch):
     from pipeline import mime
     from pipeline.models import RawMail
 
-    monkeypatch.setattr(mime, "_parse", lambda raw, own: spin(30))
+    monkeypatch.setattr(mime, "_parse", lambda raw, own, clock: spin(30))
     data = b"From: a@qq.com\r\nSubject: x\r\nMessage-ID: <m1@qq.com>\r\n\r\nbody"
     raw = RawMail(data=data, sha256=hashlib.sha256(data).hexdigest(), source="import",
                   received_at=datetime(2025, 6, 20, tzinfo=timezone.utc))

@@ -73,9 +73,34 @@ def test_readme_test_command_is_what_ci_runs():
     assert "intake demo" in README
 
 
+CRON_SETTING = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*")  # crontab(5): `name = value`, not a job
+
+
 def _crontab_lines() -> list[str]:
+    """The README's crontab jobs (settings such as CRON_TZ=… left out: see `_crontab_settings`)."""
     blocks = re.findall(r"```cron\n(.*?)```", README, re.S)
-    return [line for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    return [line for block in blocks for line in block.splitlines()
+            if line.strip() and not line.startswith("#") and not CRON_SETTING.fullmatch(line)]
+
+
+def _crontab_settings() -> list[tuple[str, str, int]]:
+    """(name, value, how many jobs come before it) for each setting line in the README's crontab."""
+    blocks = re.findall(r"```cron\n(.*?)```", README, re.S)
+    out, jobs = [], 0
+    for line in (line for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")):
+        if m := CRON_SETTING.fullmatch(line):
+            out.append((m.group(1), m.group(2).strip("\"'"), jobs))
+        else:
+            jobs += 1
+    return out
+
+
+def test_readme_crontab_runs_the_digest_at_8_beijing_time():
+    """Cloud servers run in UTC: without CRON_TZ the 08:00 digest reached staff at 16:00 Beijing time."""
+    assert ("CRON_TZ", "Asia/Shanghai", 0) in _crontab_settings(), "CRON_TZ=Asia/Shanghai before the jobs"
+    (digest,) = [line for line in _crontab_lines() if " digest " in line]
+    assert digest.split()[:2] == ["0", "8"]
+    assert "Debian" in README and "timedatectl set-timezone Asia/Shanghai" in README  # where CRON_TZ is not read
 
 
 def test_readme_crontab_lines_run_in_crons_environment(tmp_path):
@@ -114,6 +139,7 @@ def test_readme_crontab_lines_run_in_crons_environment(tmp_path):
         log = srv / "data" / "poll.log"
         log.unlink(missing_ok=True)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh"}
+        env.update((name, value) for name, value, _ in _crontab_settings())  # cron hands settings to jobs
         done = subprocess.run(["/bin/sh", "-c", command], cwd="/", env=env, stdin=subprocess.DEVNULL, timeout=120)
         out = log.read_text(encoding="utf-8") if log.exists() else ""
         assert done.returncode != 127 and "not found" not in out, (line, out)

@@ -415,9 +415,11 @@ def test_missing_or_unreadable_date_falls_back_to_top_received(date):
     assert mail.received_at == datetime(2025, 6, 23, 23, 31, 5, tzinfo=BEIJING)
 
 
-def test_received_header_does_not_override_date_or_server_time():
+def test_received_header_overrides_date_but_not_server_time():
+    """Our server's Received stamp, not the sender PC's Date, says when a saved mail came."""
     mail = parse(corpus.plain(RECEIVED, date="Mon, 23 Jun 2025 10:00:00 +0800"))
-    assert mail.received_at == mail.sent_at == datetime(2025, 6, 23, 10, 0, tzinfo=BEIJING)
+    assert mail.sent_at == datetime(2025, 6, 23, 10, 0, tzinfo=BEIJING)
+    assert mail.received_at == datetime(2025, 6, 23, 23, 31, 5, tzinfo=BEIJING)
     server = datetime(2025, 6, 24, 8, 0, tzinfo=timezone.utc)
     assert parse(corpus.plain(RECEIVED, date=None), received_at=server).received_at == server
 
@@ -1008,20 +1010,28 @@ def test_a_persons_signature_saying_do_not_reply_is_not_an_auto_reply():
     assert AUTO_BODY.search("系统通知\n此邮件为系统自动发送，请勿直接回复。")
 
 
-def test_a_wrong_sender_clock_gives_way_to_the_receiving_servers_stamp():
+def test_the_receiving_servers_stamp_decides_over_the_senders_clock():
     from datetime import datetime, timedelta, timezone
 
-    from pipeline.mime import arrival_time
+    from pipeline.mime import arrival_time, call_opened
 
     cst = timezone(timedelta(hours=8))
     stamp = datetime(2025, 6, 21, 9, tzinfo=cst)
     now = datetime(2025, 7, 1, tzinfo=cst)
+    opened = call_opened("2025-06-18")
+    assert opened == datetime(2025, 6, 18, tzinfo=cst)
     assert arrival_time(datetime(2030, 6, 21, 9, tzinfo=cst), stamp, now) == stamp  # a sender's clock in 2030
     assert arrival_time(datetime(2005, 6, 21, 9, tzinfo=cst), stamp, now) == stamp
-    close = stamp - timedelta(minutes=3)
-    assert arrival_time(close, stamp, now) == close  # minutes apart: the Date stands
+    assert arrival_time(stamp - timedelta(minutes=3), stamp, now) == stamp  # even minutes apart: the stamp
     assert arrival_time(datetime(2030, 1, 1, tzinfo=cst), None, now) == now  # future, nothing better: import time
     assert arrival_time(None, stamp, now) == stamp and arrival_time(None, None, now) == now
+    sent = stamp - timedelta(minutes=3)
+    assert arrival_time(sent, None, now, opened) == sent  # no stamp: the Date
+    # A stamp that cannot be (future, before the notice date) gives way to a Date that can.
+    assert arrival_time(sent, datetime(2030, 1, 1, tzinfo=cst), now, opened) == sent
+    assert arrival_time(sent, datetime(2025, 6, 1, tzinfo=cst), now, opened) == sent
+    assert arrival_time(datetime(2025, 6, 1, tzinfo=cst), None, now, opened) == now
+    assert call_opened("2025-13-01") is None and call_opened(None) is None
 
 
 # -- QA round 3: other producers -----------------------------------------------------

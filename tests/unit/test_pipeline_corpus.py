@@ -1366,7 +1366,7 @@ def test_a_mail_left_for_staff_is_named_in_the_digest_and_closed_by_answered(tmp
     assert "请问试点申报结果何时公布？" in text and "a@qq.com" in text and app.unit in text
     assert "需要人工查看的邮件：1 封" in status_lines(p.store)
     p.close()
-    assert answered(p.runner.cfg, app.unit, by="王老师") == 1
+    assert answered(p.runner.cfg, app.unit, by="王老师") == (1, f"{app.unit}（2025-KJZY-001）")
     p = Pipeline(tmp_path)
     assert "需要人工查看的邮件：0 封" in status_lines(p.store)
     text = build_digest(p.store, "中心 <kpzx350@163.com>", "guo@xxkx.gov.cn", later + timedelta(hours=2)).get_body(("plain",)).get_content()
@@ -1390,7 +1390,7 @@ def test_answered_closes_a_left_mail_from_an_address_that_is_no_applicant(tmp_pa
     p.judge()
     assert "需要人工查看的邮件：1 封" in status_lines(p.store)
     p.close()
-    assert answered(p.runner.cfg, "OA <oa@xxkx.gov.cn>") == 1
+    assert answered(p.runner.cfg, "OA <oa@xxkx.gov.cn>") == (1, "oa@xxkx.gov.cn")
     p = Pipeline(tmp_path)
     assert "需要人工查看的邮件：0 封" in status_lines(p.store)
     p.close()

@@ -102,3 +102,48 @@ def test_dry_run_reads_the_database_in_a_folder_named_with_uri_characters(tmp_pa
     finally:
         preview.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no stray file beside the folder
+
+
+@pytest.fixture
+def register(tmp_path):
+    """Two units whose contacts are both 张伟, an office that sent for two units, one who only asked."""
+    store = Store.open(tmp_path / "intake.db")
+    units = [
+        ("unit:新乡市牧野区科协", "新乡市牧野区科学技术协会", "2025-KJZY-008", "zhangwei@163.com", "张伟"),
+        ("unit:新乡市卫滨区科协", "新乡市卫滨区科学技术协会", "2025-KJZY-009", "zhangwei_wb@126.com", "张伟"),
+        ("unit:新乡市红旗区老科技工作者协会", "新乡市红旗区老科技工作者协会", "2025-KJZY-013", "hqkx_office@163.com", "办公室"),
+        ("unit:新乡市红旗区青少年科技教育协会", "新乡市红旗区青少年科技教育协会", "2025-KJZY-014", "hqkx_office@163.com", "办公室"),
+        ("zhangwei.q@qq.com", "", None, "zhangwei.q@qq.com", "张伟"),
+    ]
+    with store.transaction():
+        for i, (key, unit, number, sender, name) in enumerate(units):
+            store.db["applicants"].insert({"key": key, "unit": unit, "receipt_no": number, "sender": sender}, pk="key")
+            store.db["mails"].insert({"sha256": f"m{i}", "sender": sender, "sender_name": name, "applicant": key}, pk="sha256")
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("ref", [
+    "新乡市卫滨区科学技术协会", "卫滨区科学技术协会", "卫滨区科协",  # README: the places before a name may be left out
+    "2025-KJZY-009", "2025-kjzy-009", "２０２５－ＫＪＺＹ－００９", "KJZY-009", "009", "9", " 2025-KJZY-009 ",
+    "zhangwei_wb@126.com", "张伟 <ZhangWei_wb@126.com>",
+])
+def test_staff_name_a_unit_as_they_write_it(register, ref):
+    """卫滨区科协 without 新乡市, a receipt number in lower case, full-width or only its end: 找不到."""
+    assert register.find_applicant(ref) == "unit:新乡市卫滨区科协"
+
+
+@pytest.mark.parametrize("ref, expected", [
+    ("张伟", ["unit:新乡市牧野区科协", "unit:新乡市卫滨区科协", "zhangwei.q@qq.com"]),
+    ("hqkx_office@163.com", ["unit:新乡市红旗区老科技工作者协会", "unit:新乡市红旗区青少年科技教育协会"]),
+])
+def test_a_reference_to_several_applicants_names_none_of_them(register, ref, expected):
+    """`decide hqkx_office@163.com` changed one of the office's two units (ORDER BY key LIMIT 1);
+    `decide 张伟` said 找不到 though three senders are called so."""
+    assert register.match_applicants(ref) == expected
+    assert register.find_applicant(ref) is None
+
+
+def test_nobody_and_an_unknown_number_match_nothing(register):
+    assert register.match_applicants("2026-KJZY-009") == [] and register.match_applicants("010") == []
+    assert register.match_applicants("科协") == [] and register.match_applicants("  ") == []
