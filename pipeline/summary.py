@@ -397,8 +397,20 @@ def _register_values(row: dict[str, Any], problem_sep: str) -> list[Any]:
         row["pdf_file"] or "",
         row["seal_short"],
         row["account"],
-        REPLY_STATE_ZH.get(row["reply"]["state"], row["reply"]["state"]) if row["reply"] else "",
+        reply_cell(row["reply"]),
     ]
+
+
+def reply_cell(reply: dict[str, Any] | None) -> str:
+    """The latest reply as the 回复 column shows it: which letter and where it is ("补正通知 已发送").
+    The state alone told staff who had just accepted a unit that "已发送" — of the old 补正通知."""
+    if not reply:
+        return ""
+    from .replies import SUBJECT_TAG
+
+    state = REPLY_STATE_ZH.get(reply["state"], reply["state"])
+    kind = SUBJECT_TAG.get(reply["kind"])
+    return f"{kind} {state}" if kind else state
 
 
 def csv_cell(value: Any) -> str:
@@ -484,7 +496,7 @@ def _html(store: Store, rows: list[dict[str, Any]]) -> bytes:
         by_type=pilot_type_counts(rows),
         questions=sum(p["code"] == QUESTION_CODE for r in rows for p in r["problems"]),  # applicant_rows lists them
         status_zh=STATUS_ZH,
-        reply_zh=REPLY_STATE_ZH,
+        reply_cell=reply_cell,
         generated=datetime.now(TZ).strftime("%Y-%m-%d %H:%M"),
     )
     return html.encode("utf-8")

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.digest import build_digest
 from pipeline.store import Store
-from pipeline.summary import applicant_rows, csv_cell, render
+from pipeline.summary import applicant_rows, csv_cell, render, reply_cell
 
 HOSTILE_UNIT = '=HYPERLINK("http://evil.example/x","点击查看")'
 SEAL = {"kind": "red", "page": 5, "confidence": 1.0, "detail": "位置 x=151mm y=92mm（距页面左上角），半径 19.8mm，圆环覆盖 97%"}
@@ -254,7 +254,7 @@ def test_every_sheet_filters_and_prints_one_page_wide(db):
     cols = header(sheet)
     assert {"公章", "账号", "回复", "改判"} <= set(cols)
     values = dict(zip(cols, (c.value for c in sheet[2])))
-    assert values["公章"] == "红色公章（第5页）" and values["账号"] == "****8901" and values["回复"] == "已发送"
+    assert values["公章"] == "红色公章（第5页）" and values["账号"] == "****8901" and values["回复"] == "受理回执 已发送"
     assert sheet.cell(2, cols.index("问题") + 1).alignment.wrap_text
     assert "6228480012345678901" not in json.dumps([list(r) for r in sheet.iter_rows(values_only=True)], default=str)
 
@@ -465,3 +465,20 @@ def test_status_is_about_the_mailbox_poll_not_runs_by_hand(db):
     store.finish_run(store.start_run("poll"), ok=True)
     lines = "\n".join(status_lines(store))
     assert "从未成功" not in lines and "连续失败次数：0" in lines and "最近一次运行：成功" in lines, lines
+
+
+def test_the_reply_column_names_the_letter_as_well_as_where_it_is(db):
+    """Staff accepted a unit without --reply (QA round 10): 回复 read "已发送" — of the old 补正通知 —
+    and they took it that the unit held a receipt."""
+    db.applicant("a@163.com", status="accepted", unit="新乡市医学会", decision={"status": "accepted", "by": "郭明梅"})
+    db.store.conn.execute("UPDATE outbox SET kind='correction' WHERE applicant='a@163.com'")
+    db.store.db["outbox"].insert({"applicant": "b@163.com", "kind": "none", "state": "held", "to_addr": "b@163.com"})
+    db.applicant("c@163.com", status="needs_correction", unit="新乡市农学会")
+    [row] = [r for r in applicant_rows(db.store) if r["unit"] == "新乡市医学会"]
+    assert reply_cell(row["reply"]) == "补正通知 已发送"
+    assert reply_cell({"kind": "none", "state": "held"}) == "未自动回复"
+    sheet = workbook(db)["受理登记"]
+    cols = header(sheet)
+    assert [c.value for c in sheet[2]][cols.index("回复")] == "补正通知 已发送"
+    html = render(db.store, "html").decode()
+    assert "补正通知 已发送" in html and "受理回执 已发送" in html
