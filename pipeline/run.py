@@ -721,7 +721,10 @@ class Runner:
         if status == "accepted":
             verdict = Verdict(key, status, verdict.warnings)
         else:
-            extra = (Finding("staff_note", "error", note, "审核意见"),) if note else ()
+            # One item of the letter's numbered list: lines typed into --note are joined, as a
+            # second line would stand unindented outside the list (QA round 10).
+            lines = [line.strip() for line in note.splitlines() if line.strip()]
+            extra = (Finding("staff_note", "error", "；".join(lines), "审核意见"),) if lines else ()
             # Staff letting a late unit correct: lateness is not a thing the unit can correct,
             # and the notice's 补正期限 is the window they give (`checks._deadline`).
             errors = tuple(f for f in verdict.errors if f.code != "late")  # the deadline rule's code, as judge.py keys it

@@ -1603,3 +1603,15 @@ def test_a_bidi_override_in_a_unit_name_reaches_no_summary(tmp_path, forms):
     for fmt in ("csv", "json", "html"):
         assert "\u202e" not in render(p.store, fmt).decode("utf-8-sig") and "\u202d" not in render(p.store, fmt).decode("utf-8-sig")
     p.close()
+
+
+def test_a_note_typed_on_several_lines_stays_one_item_of_the_letter(tmp_path, forms):
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    p.runner.decide(key, "needs_correction", note="请补充经费测算依据\n  并附活动照片\n", by="郭明梅", reply=True)
+    text = reply_text(p.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")[0])
+    assert "请补充经费测算依据；并附活动照片" in text
+    assert p.rows("SELECT note FROM decisions")[0]["note"] == "请补充经费测算依据\n  并附活动照片\n"  # on record as typed
+    p.close()
