@@ -314,6 +314,11 @@ _UNIT_URL = re.compile(
 _UNIT_CONTACT = re.compile(r"微信|(?<![a-z])(?:qq|wechat)(?![a-z])|\d{7,}", re.I)
 
 
+def has_link(text: str) -> bool:
+    """Whether `text` carries a web address (http:, www., a domain such as xx-butie.cn)."""
+    return bool(_UNIT_URL.search(unicodedata.normalize("NFKC", text or "")))
+
+
 def unit_name_problem(name: str, max_chars: int = UNIT_NAME_MAX) -> str | None:
     """'url', 'contact' or 'long' when `name` cannot be a unit's name, else None.
 
@@ -322,7 +327,7 @@ def unit_name_problem(name: str, max_chars: int = UNIT_NAME_MAX) -> str | None:
     (新乡市AI学会, …学会（筹）) has none of these.
     """
     text = unicodedata.normalize("NFKC", name or "").strip()
-    if _UNIT_URL.search(text):
+    if has_link(text):
         return "url"
     if _UNIT_CONTACT.search(re.sub(r"(?<=\d)[\s\-—]+(?=\d)", "", text)):
         return "contact"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .checks import Call, fmt_time
-from .form_checks import unit_name_problem
+from .form_checks import has_link, unit_name_problem
 from .judge import REPLY_KIND
 from .models import Document, Finding, Reply, Verdict
 from .pairing import role_of
@@ -97,6 +97,16 @@ def one_line(value: str, limit: int = 120) -> str:
 
     value = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", value or "")
     return visible(value).strip()[:limit]
+
+
+def shown_file_name(name: str) -> str:
+    """A received file's name as our letter lists it. A name carrying a web address is not
+    repeated to whatever address sent it (a forged sender's advert): its extension stays."""
+    name = one_line(name, 100)
+    stem, dot, ext = name.rpartition(".")  # not Path: a URL's slashes are no folders
+    if not has_link(stem if dot else name):
+        return name
+    return "（文件名含网址，略）" + (f".{ext}" if dot and len(ext) <= 5 else "")
 
 
 def environment(template_dirs: list[Path] | None = None) -> "jinja2.Environment":
@@ -309,7 +319,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         "closed": closed,
         "blank_form": form is not None,
         "files": [
-            {"name": one_line(d.filename, 100), "size": d.size, "received": fmt_time(d.received_at, tz), "kind": d.kind}
+            {"name": shown_file_name(d.filename), "size": d.size, "received": fmt_time(d.received_at, tz), "kind": d.kind}
             for d in inp.files
         ],
         "received": fmt_time(inp.received_at, tz),

@@ -20,7 +20,7 @@ SENDER = "新乡市科协科普中心 <kpzx350@163.com>"
 NOW = datetime(2025, 6, 21, 12, tzinfo=CST)
 
 
-def make(findings, unit="新乡市红旗区科学技术协会", sender_name="张三"):
+def make(findings, unit="新乡市红旗区科学技术协会", sender_name="张三", files=("申报书.docx",)):
     verdict = judge("a@qq.com", tuple(findings))
     inp = ReplyInput(
         verdict=verdict,
@@ -29,7 +29,7 @@ def make(findings, unit="新乡市红旗区科学技术协会", sender_name="张
         unit=unit,
         pilot_type="县级科协试点",
         receipt_no="2025-KJZY-007",
-        files=(Document("0" * 64, "申报书.docx", "docx", 20480, NOW, "m"),),
+        files=tuple(Document(str(n) * 64, name, "docx", 20480, NOW, "m") for n, name in enumerate(files)),
         received_at=NOW,
         in_reply_to="<orig@qq.com>",
         references=("<earlier@qq.com>", "<orig@qq.com>"),
@@ -72,6 +72,13 @@ def test_a_unit_name_that_is_an_advert_is_not_repeated_to_the_sender(unit, findi
         assert unit not in text and "kf8888" not in text and "xx-butie" not in text and "123456789" not in text
     assert str(msg["Subject"]).startswith(f"【{'受理回执' if not findings else '补正通知'}】新乡市科技志愿服务试点建设申报（2025-KJZY-007）")
     assert "贵单位" in body(msg)
+
+
+def test_a_file_name_carrying_a_web_address_is_not_repeated_to_the_sender():
+    """The receipt's list of received files repeated '…https://xx-butie.cn/login 填写银行卡号.docx' (QA round 10)."""
+    reply, msg = make([], files=("申报书.docx", "领取补贴请登录 https://xx-butie.cn/login 填写银行卡号.docx", "详见www.xx-butie.cn.docx"))
+    for text in (body(msg), msg.get_body(("html",)).get_content()):
+        assert "xx-butie" not in text and "申报书.docx" in text and text.count("（文件名含网址，略）.docx") == 2
 
 
 @pytest.mark.parametrize("unit", ["新乡市红旗区科学技术协会", "河南师范大学科学技术协会", "新乡市农学会", "中国农业科学院农田灌溉研究所",
