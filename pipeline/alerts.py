@@ -37,6 +37,10 @@ def health(store: Store, now: datetime, *, failures: int, hours: float) -> str |
     streak = failed_in_a_row(runs)
     last_ok = store.last_good_poll()
     since = parse_iso(last_ok) if last_ok else parse_iso(runs[-1]["finished_at"])
+    if since is not None and since > now:
+        # The clock was set back since that success (it ran ahead): the outage is at least as old
+        # as its first failure, stamped by the corrected clock (QA round 10: the alert came a day late).
+        since = parse_iso(runs[max(streak - 1, 0)]["finished_at"])
     stale = since is not None and now - since >= timedelta(hours=hours)
     if (streak >= failures or stale) and not alerted:
         return "failing"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from .models import LATE, QUESTION_CODE
 from .privacy import mask_account  # summaries travel by mail: the last four only
 from .replies import environment
-from .store import Store, failed_in_a_row, findings_from_json, open_other, open_question, parse_iso, submitted_by
+from .store import Store, failed_in_a_row, findings_from_json, open_other, open_question, now_utc, parse_iso, submitted_by
 
 log = logging.getLogger(__name__)
 
@@ -632,8 +632,10 @@ def status_lines(store: Store) -> list[str]:
     attention = store.one(
         f"SELECT COUNT(*) AS n FROM mails WHERE problems LIKE '%mail_unparseable%' OR ({open_other()}) OR ({condition})", params
     )["n"]
+    ahead = bool(last_ok) and parse_iso(last_ok) > now_utc()
     lines = [
-        f"上次成功运行：{_local(last_ok)[:19].replace('T', ' ') if last_ok else '从未成功'}（收信 intake poll）",
+        f"上次成功运行：{_local(last_ok)[:19].replace('T', ' ') if last_ok else '从未成功'}（收信 intake poll）"
+        + ("——这个时间晚于现在，本机时钟可能被往回调整过，请核对系统时间" if ahead else ""),
         "最近一次运行："
         + ("成功" if last and last["ok"] else ("失败：" + (last["error"] or "") if last else NEVER_POLLED)),
         f"连续失败次数：{failures}",

@@ -147,3 +147,24 @@ def test_a_reference_to_several_applicants_names_none_of_them(register, ref, exp
 def test_nobody_and_an_unknown_number_match_nothing(register):
     assert register.match_applicants("2026-KJZY-009") == [] and register.match_applicants("010") == []
     assert register.match_applicants("科协") == [] and register.match_applicants("  ") == []
+
+
+def test_an_outage_after_a_success_stamped_by_a_clock_running_ahead_is_still_alerted(tmp_path):
+    """The last success was stamped a day ahead; the clock was corrected and the mailbox failed
+    from then on (QA round 10): the hours rule waited for the future stamp, and `status` showed a
+    future time without a word. The outage counts from its first failure."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.alerts import health
+    from pipeline.store import Store, iso
+    from pipeline.summary import status_lines
+
+    store = Store.open(tmp_path / "intake.db")
+    now = datetime.now(timezone.utc)
+    runs = [(now + timedelta(days=1), 1)] + [(now - timedelta(hours=h), 0) for h in (7, 6)]
+    for at, ok in runs:
+        store.db["runs"].insert({"command": "poll", "started_at": iso(at), "finished_at": iso(at), "ok": ok, "error": None if ok else "登录失败"})
+    assert health(store, now, failures=3, hours=6) == "failing"  # two failures, but 7 hours without success
+    assert health(store, now, failures=3, hours=8) is None
+    assert "本机时钟可能被往回调整过" in status_lines(store)[0]
+    store.close()
