@@ -244,7 +244,7 @@ class Runner:
         applicant = None
         if category == "application" and mail.sender:
             owners = self._assign(mail.sender, file_rows)
-            if note := self._stranger_for_accepted(mail.sender, owners):
+            if note := self._stranger_files(mail.sender, owners, file_rows):
                 category, staff_note, owners = "other", note, {}
             else:
                 applicant = next(iter(owners.values()), None) or self._sender_default(mail.sender)
@@ -264,6 +264,14 @@ class Runner:
             keys = list(dict.fromkeys([applicant, *owners.values()])) if applicant else []
             submits = not any(f.code == QUESTION_CODE for f in problems)
             answer_to = mail.reply_to or mail.sender
+            # A unit with files on record is answered at a Reply-To only if that address already
+            # speaks for it: a From forged as the unit's, with the attacker's Reply-To, took the
+            # unit's letters (QA round 11).
+            answer_for = {
+                key: mail.sender if answer_to != mail.sender and self.store.documents(key)
+                and answer_to.lower() not in self.store.unit_addresses(key) else answer_to
+                for key in keys
+            }
             for row in file_rows:
                 row["applicant"] = owners.get(row["sha256"], applicant)
             # Only a Word or PDF version not on record re-opens a staff decision: the
@@ -286,11 +294,11 @@ class Runner:
                     for orphan in self.store.waiting_for_word(word_units[key]):
                         if orphan != key:
                             self.store.merge_applicant(orphan, key)
-                self.store.ensure_applicant(key, answer_to, self.ruleset.call.receipt_prefix, numbered=submits)
+                self.store.ensure_applicant(key, answer_for[key], self.ruleset.call.receipt_prefix, numbered=submits)
                 # Replies go to whoever wrote last for the unit (to the Reply-To they gave).
                 self.store.conn.execute(
                     "UPDATE applicants SET dirty=1, pending_reply_mail=?, sender=? WHERE key=?",
-                    (raw.sha256, answer_to, key),
+                    (raw.sha256, answer_for[key], key),
                 )
                 if new_versions[key]:
                     self.store.conn.execute("UPDATE applicants SET decision_id=NULL WHERE key=?", (key,))
@@ -301,22 +309,44 @@ class Runner:
         setattr(self.stats, attr, getattr(self.stats, attr) + 1)
         return category
 
-    def _stranger_for_accepted(self, sender: str, owners: dict[str, str]) -> str | None:
-        """Files naming an accepted unit, from an address that never wrote for it and that its
-        form does not name: left for staff, not filed as the unit's new version. Anyone can name
-        any unit; filed, a broken form from a stranger turned an accepted unit into 需补正 and
-        sent the stranger its 补正通知, receipt number and file list (QA round 10)."""
-        for key in dict.fromkeys(owners.values()):
+    def _stranger_files(self, sender: str, owners: dict[str, str], file_rows: list[dict[str, Any]]) -> str | None:
+        """Why this mail's files are left for staff, not filed for the units they name: an address
+        that never wrote for a unit with files on record, and that its form does not give, may
+        only bring the file the unit still lacks (the office's stamped PDF for the contact's Word).
+        Anyone can name any unit; filed, a stranger's broken form replaced an accepted unit's
+        files, made it 需补正 and took its letters with receipt number and file list (QA rounds
+        10 and 11). None: file them."""
+        roles = {r["sha256"]: r["role"] for r in file_rows}
+        units = list(dict.fromkeys(owners.values()))
+        for key in units:
             if not key.startswith("unit:"):
                 continue
-            row = self.store.one("SELECT unit, status, sender, receipt_no FROM applicants WHERE key=?", (key,))
-            if row is None or row["status"] != "accepted" or sender.lower() in self.store.unit_addresses(key):
+            row = self.store.one("SELECT unit, status, receipt_no FROM applicants WHERE key=?", (key,))
+            held = {role for _, role, _ in self.store.documents(key)}
+            if row is None or not held or sender.lower() in self.store.unit_addresses(key):
                 continue
+            brings = {roles[sha] for sha, k in owners.items() if k == key}
+            if row["status"] != "accepted" and not brings & held:
+                continue  # the partner the unit is waiting for
+            first = self.store.one(
+                "SELECT m.sender FROM files f JOIN mails m ON m.sha256 = f.mail_sha256 WHERE f.applicant=?"
+                " AND f.role IN ('word', 'pdf') ORDER BY m.received_at LIMIT 1", (key,))
+            state = "已受理" if row["status"] == "accepted" else "已报送材料"
+            others = "、".join(f"“{self._unit_name_of(k, owners, file_rows)}”" for k in units if k != key)
             return (
-                f"此地址首次为已受理的“{row['unit']}”（受理编号 {row['receipt_no']}，由 {row['sender']} 报送）发来材料，"
-                "未替换已受理的材料，也未自动回复：请与该单位电话核实；如确需更换材料，请该单位从原报送地址重新发送"
+                f"此地址首次为{state}的“{row['unit']}”（受理编号 {row['receipt_no']}，由 {first['sender'] if first else '其他地址'} 报送）"
+                "发来材料，未替换该单位已有的材料，也未自动回复：请与该单位电话核实；如确需更换材料，请该单位从原报送地址"
+                "或申报书中填写的负责人、联系人邮箱重新发送" + (f"。本邮件另带有{others}的材料，也未登记，请一并核实" if others else "")
             )
         return None
+
+    def _unit_name_of(self, key: str, owners: dict[str, str], file_rows: list[dict[str, Any]]) -> str:
+        """A unit of this mail as staff read it: as registered, else as its Word here names it."""
+        row = self.store.one("SELECT unit FROM applicants WHERE key=?", (key,))
+        if row and row["unit"]:
+            return row["unit"]
+        words = [r for r in file_rows if r["role"] == "word" and owners.get(r["sha256"]) == key]
+        return next((u for r in words if (u := self.read_word(r["sha256"], r["kind"]).unit)), key.removeprefix("unit:"))
 
     def _assign(self, sender: str, file_rows: list[dict[str, Any]]) -> dict[str, str]:
         """Applicant of each Word/PDF file of one mail, by what the documents say."""
@@ -743,13 +773,15 @@ class Runner:
         latest = self.store.latest_mail(key)
         if latest is None:
             return None
-        row = self.render_row(a, verdict, latest, f"decision:{decision_id}")
+        row = self.render_row(a, verdict, latest, f"decision:{decision_id}", limit=False)
         with self.store.transaction():
             self.store.queue_reply(row)
         return row
 
-    def render_row(self, a: "Assessment", verdict: Verdict, mail_sha: str, trigger_key: str) -> dict[str, Any]:
-        """Render the reply to the applicant's mail `mail_sha` into an outbox row."""
+    def render_row(self, a: "Assessment", verdict: Verdict, mail_sha: str, trigger_key: str, *, limit: bool = True) -> dict[str, Any]:
+        """Render the reply to the applicant's mail `mail_sha` into an outbox row. `limit=False`:
+        a letter staff asked for (`decide --reply`), which the per-address limit against loops
+        does not hold (it held it for good, and repeating the decide held another)."""
         from .replies import WIRE_POLICY, ReplyInput, build_message, render_reply
 
         row, sub, key = a.row, a.sub, a.row["key"]
@@ -765,7 +797,7 @@ class Runner:
             "updated_at": iso(now_utc()),
         }
         # The run's clock, as `created_at` is written with it.
-        if self.store.replies_since(row["sender"], now - timedelta(days=1)) >= self.cfg.replies.max_per_address_per_day:
+        if limit and self.store.replies_since(row["sender"], now - timedelta(days=1)) >= self.cfg.replies.max_per_address_per_day:
             return {**base, "kind": "none", "state": "held", "error": HELD}
         mails = self.store.applicant_mails(key)
         refs = tuple(m["message_id"] for m in mails if m["message_id"])

@@ -478,8 +478,9 @@ class Store:
         for person in ("leader", "contact"):
             value = form.get(person) if isinstance(form, dict) else None
             email = value.get("email") if isinstance(value, dict) else None
-            if isinstance(email, str) and "@" in email:
-                found.add(email.strip().lower())
+            if isinstance(email, str):
+                # One cell may give two (a@x.cn、b@qq.com, … 或 …), as contact_format reads it.
+                found |= {part.lower() for part in re.split(r"[\s/、,，;；]+|或", email) if "@" in part}
         return found
 
     def dirty_applicants(self) -> list[str]:
@@ -714,6 +715,11 @@ class Store:
                 f"UPDATE outbox SET state='superseded', error=?, updated_at=? WHERE applicant=? AND state='rendered'"
                 f" AND kind IN ({marks}) AND id < (SELECT MAX(id) FROM outbox WHERE applicant=?)",
                 ("未发送：发送前已有更新的回复（以最新一封为准）", iso(now_utc()), row["applicant"], *LETTER_KINDS, row["applicant"]),
+            )
+            # Letters the daily limit held are answered by this one (they promised a letter later).
+            self.conn.execute(
+                "UPDATE outbox SET state='superseded', error=?, updated_at=? WHERE applicant=? AND state='held'",
+                ("未发送：已有更新的回复（以最新一封为准）", iso(now_utc()), row["applicant"]),
             )
         return True
 

@@ -1577,7 +1577,7 @@ def test_a_stranger_cannot_replace_an_accepted_units_files_or_receive_its_letter
     assert (row["status"], row["sender"]) == ("accepted", "hqqkx2025@163.com")
     assert [(r["kind"], r["to_addr"]) for r in p.rows("SELECT kind, to_addr FROM outbox")] == [("receipt", "hqqkx2025@163.com")]
     [left] = left_mail_lines(p.store)
-    assert "attacker@evil.example" in left and "此地址首次为已受理的“" in left and "未替换已受理的材料" in left
+    assert "attacker@evil.example" in left and "此地址首次为已受理的“" in left and "未替换该单位已有的材料" in left
     # The contact the accepted form gives may send a new version: it is the unit's.
     contact = app.contact.email
     [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
@@ -1614,4 +1614,90 @@ def test_a_note_typed_on_several_lines_stays_one_item_of_the_letter(tmp_path, fo
     text = reply_text(p.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")[0])
     assert "请补充经费测算依据；并附活动照片" in text
     assert p.rows("SELECT note FROM decisions")[0]["note"] == "请补充经费测算依据\n  并附活动照片\n"  # on record as typed
+    p.close()
+
+
+def _reply_to(data: bytes, addr: str) -> bytes:
+    return data.replace(b"\nSubject:", f"\nReply-To: {addr}\nSubject:".encode(), 1)
+
+
+def test_a_forged_from_of_the_units_own_address_cannot_move_its_letters_to_a_reply_to(tmp_path, forms):
+    """From: the unit's own address, Reply-To: the attacker's, a broken form (QA round 11): the unit's
+    letters went to the Reply-To, which then counted as one of the unit's addresses."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "office@hongqi.gov.cn", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    when = _at(20, 15)
+    p.runner.now = lambda: when + timedelta(hours=1)
+    bad = build_form_docx(dataclasses.replace(app, unit_name=""))
+    p.feed(_reply_to(form_mail("office@hongqi.gov.cn", [("申报书.docx", bad)], when), "attacker@evil.example"), when)
+    p.judge()
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    assert p.rows("SELECT sender FROM applicants")[0]["sender"] == "office@hongqi.gov.cn"
+    assert "attacker@evil.example" not in p.store.unit_addresses(key)
+    assert {r["to_addr"] for r in p.rows("SELECT to_addr FROM outbox")} == {"office@hongqi.gov.cn"}
+    p.close()
+
+
+def test_a_stranger_may_bring_the_file_a_unit_lacks_but_not_replace_one_it_has(tmp_path, forms):
+    """Before acceptance (QA round 11): a stranger's Word replaced the Word of a unit waiting for its
+    PDF and took its 补正通知. The office sending the missing stamped PDF is still the unit's partner."""
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "contact@qq.com", [("申报书.docx", docx)], _at(20))
+    bad = build_form_docx(dataclasses.replace(app, unit_name=app.unit_name, budget_total=None, budget_total_text=""))
+    _step(p, "stranger@evil.example", [("申报书.docx", bad)], _at(20, 12))
+    assert p.rows("SELECT category FROM mails ORDER BY received_at")[-1]["category"] == "other"
+    assert "stranger@evil.example" not in {r["to_addr"] for r in p.rows("SELECT to_addr FROM outbox")}
+    _step(p, "office@qq.com", [("盖章版.pdf", pdf)], _at(20, 14))  # the missing partner, from the office
+    assert status_of(p) == {app.unit: "accepted"}
+    p.close()
+
+
+def test_one_mail_for_an_accepted_unit_and_a_new_one_names_both_for_staff(tmp_path, forms):
+    (a1, d1, p1), (a2, d2, p2) = forms
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", d1), ("盖章版.pdf", p1)], _at(20))
+    _step(p, "agent@163.com", [("1.docx", d1), ("1.pdf", p1), ("2.docx", d2), ("2.pdf", p2)], _at(21))
+    from pipeline.summary import left_mail_lines
+
+    [left] = left_mail_lines(p.store)
+    assert f"“{a1.unit}”" in left and f"另带有“{a2.unit}”的材料" in left
+    p.close()
+
+
+@pytest.mark.parametrize("cell", ["{0}、backup@qq.com", "backup@qq.com或{0}", "{0} / backup@qq.com"])
+def test_every_address_a_form_gives_for_its_contact_speaks_for_the_unit(tmp_path, forms, cell):
+    app, docx, pdf = forms[0]
+    given = dataclasses.replace(app, contact=dataclasses.replace(app.contact, email=cell.format("lixy@163.com")))
+    p = Pipeline(tmp_path)
+    _step(p, "office@qq.com", [("申报书.docx", build_form_docx(given)), ("盖章版.pdf", pdf)], _at(20))
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    assert {"lixy@163.com", "backup@qq.com"} <= p.store.unit_addresses(key)
+    p.close()
+
+
+def test_a_staff_letter_is_not_held_by_the_per_address_limit_and_a_release_answers_older_holds(tmp_path, forms):
+    """`decide --reply` after the limit was reached held the letter for good (QA round 11); and of two
+    held letters only the latest was released, the other kept promising a letter later."""
+    import dataclasses as dc
+    from decimal import Decimal
+
+    app, docx, pdf = forms[0]
+    over = build_form_docx(dc.replace(app, budget_total=Decimal("4500"), budget_total_text="4500"))
+    over2 = build_form_docx(dc.replace(app, budget_total=Decimal("4600"), budget_total_text="4600"))
+    p = Pipeline(tmp_path)
+    p.runner.cfg = dc.replace(p.runner.cfg, replies=dc.replace(p.runner.cfg.replies, max_per_address_per_day=1))
+    clock = [ON_TIME]
+    p.runner.now = lambda: clock[0]
+    for hours, files in ((1, [("申报书.docx", over), ("盖章版.pdf", pdf)]), (2, [("申报书.docx", docx)]), (3, [("申报书.docx", over2)])):
+        clock[0] = ON_TIME + timedelta(hours=hours)
+        p.feed(form_mail("a@qq.com", files, clock[0]), clock[0])
+        p.judge()
+        p.store.conn.execute("UPDATE outbox SET state='sent' WHERE state='rendered'")
+    assert [r["state"] for r in p.rows("SELECT state FROM outbox ORDER BY id")] == ["sent", "held", "held"]
+    [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
+    row = p.runner.decide(key, "needs_correction", note="请补充经费测算依据", by="郭明梅", reply=True)
+    assert row["state"] == "rendered"
+    assert [r["state"] for r in p.rows("SELECT state FROM outbox ORDER BY id")] == ["sent", "superseded", "superseded", "rendered"]
     p.close()
