@@ -1480,7 +1480,7 @@ def no_reply_reason(
     A From our receiving server found forged is never answered: the answer
     would go to whoever's address was forged (backscatter).
     """
-    reason = _header_reason(msg, sender) or auth_failure_reason(msg, own_addresses)
+    reason = _header_reason(msg, sender) or auth_failure_reason(msg, own_addresses, sender)
     if reason is None and not has_files:
         reason = _content_reason(subject, body, returns_own)
     own = {a.strip().lower() for a in own_addresses}
@@ -1500,42 +1500,58 @@ AUTHSERV_DOMAINS = {"foxmail.com": "qq.com", "gmail.com": "google.com"}
 AUTH_METHOD = re.compile(r"\s*([a-z0-9][a-z0-9_.-]*)\s*(?:/\s*\d+\s*)?=\s*([a-z]+)", re.I)
 
 
-def auth_failure_reason(msg: Message, own_addresses: frozenset[str]) -> str | None:
+def auth_failure_reason(msg: Message, own_addresses: frozenset[str], sender: str = "") -> str | None:
     """The staff reason when our receiving server found the From forged, else None.
 
-    `dmarc=fail`, or `spf=fail` with no `dkim=pass`, in the results our server wrote
+    `dmarc=fail`, or `spf=fail` with no `dkim=pass` for the From's own domain (a signature
+    of any domain the forger owns proves nothing: QA round 11) and no `arc=pass` (a
+    forwarder, a list, vouching for what it relayed), in the results our server wrote
     (see `_receiving_auth_results`). softfail, neutral, none, temperror and permerror
     block nothing: too many real senders publish no SPF or DMARC record.
     """
     results = _receiving_auth_results(msg, own_addresses)
-    found = {method: {r for m, r in results if m == method} for method in ("dmarc", "spf", "dkim")}
+    found = {method: {r for m, r, _ in results if m == method} for method in ("dmarc", "spf", "arc")}
+    domain = sender.strip().lower().rpartition("@")[2]
+    dkim_own = any(m == "dkim" and r == "pass" and _aligned(props, domain) for m, r, props in results)
     if "fail" in found["dmarc"]:
         return AUTH_FAILED.format(what="DMARC")
-    if found["spf"] & {"fail", "hardfail"} and not found["dkim"] & {"pass"} and not found["dmarc"] & {"pass"}:
+    if found["spf"] & {"fail", "hardfail"} and not dkim_own and not found["dmarc"] & {"pass"} and "pass" not in found["arc"]:
         return AUTH_FAILED.format(what="SPF")
     return None
 
 
-def _receiving_auth_results(msg: Message, own_addresses: frozenset[str]) -> list[tuple[str, str]]:
-    """(method, result) pairs from the Authentication-Results our receiving server wrote.
+def _aligned(props: str, domain: str) -> bool:
+    """Whether a DKIM result's signing domain (header.d=, or header.i=…@d) is the From's
+    domain or a parent or child of it; a result naming none is taken as the From's."""
+    m = re.search(r"header\.(?:d\s*=\s*|i\s*=\s*[^@\s;]*@)([a-z0-9.-]+)", props, re.I)
+    if not m or not domain:
+        return True
+    signer = m.group(1).lower().strip(".")
+    return signer == domain or domain.endswith("." + signer) or signer.endswith("." + domain)
+
+
+def _receiving_auth_results(msg: Message, own_addresses: frozenset[str]) -> list[tuple[str, str, str]]:
+    """(method, result, properties) triples from the Authentication-Results our receiving server wrote.
 
     A server adds its headers above those the sender wrote, and a sender may write any
     Authentication-Results lower down: only the topmost one counts, with the ones
-    right under it (no other header between) that carry the same authserv-id (Postfix
-    milters write one each for SPF, DKIM and DMARC). Its authserv-id must be the
+    under it, up to the next Received line, that carry the same authserv-id (Postfix
+    milters write one each for SPF, DKIM and DMARC, OpenDKIM a DKIM-Filter line between). Its authserv-id must be the
     receiving mailbox's domain or a host in it (mx.163.com for kpzx350@163.com); with
     no own address to compare, the topmost header alone counts.
     """
     domains = {d for a in own_addresses if (d := a.strip().lower().rpartition("@")[2])}
     domains |= {AUTHSERV_DOMAINS[d] for d in domains if d in AUTHSERV_DOMAINS}
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     top = None
     for key, value in msg.raw_items():
         is_ar = key.lower() == "authentication-results"
         if top is None and not is_ar:
             continue
         if top is not None and not is_ar:
-            break
+            if key.lower() == "received":
+                break  # the hop before ours: what lies below is not our server's
+            continue  # a filter's own header between its results (OpenDKIM's DKIM-Filter:)
         authserv_id, results = _auth_results(header_text(value if isinstance(value, str) else str(value)))
         if top is None:
             if domains and not any(authserv_id == d or authserv_id.endswith("." + d) for d in domains):
@@ -1547,11 +1563,11 @@ def _receiving_auth_results(msg: Message, own_addresses: frozenset[str]) -> list
     return out
 
 
-def _auth_results(value: str) -> tuple[str, list[tuple[str, str]]]:
-    """(authserv-id, [(method, result)]) of one Authentication-Results value (RFC 8601)."""
+def _auth_results(value: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """(authserv-id, [(method, result, properties)]) of one Authentication-Results value (RFC 8601)."""
     head, *parts = _without_comments(value).split(";")
     authserv_id = (head.split() or [""])[0].lower()
-    return authserv_id, [(m.group(1).lower(), m.group(2).lower()) for p in parts if (m := AUTH_METHOD.match(p))]
+    return authserv_id, [(m.group(1).lower(), m.group(2).lower(), p[m.end():]) for p in parts if (m := AUTH_METHOD.match(p))]
 
 
 def _without_comments(text: str) -> str:

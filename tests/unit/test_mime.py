@@ -669,7 +669,28 @@ def test_a_from_our_server_found_forged_is_not_answered(own, top, what):
     ],
 )
 def test_authentication_results_that_prove_no_forgery_do_not_stop_a_reply(top):
-    assert parse(authed([top])).no_reply_reason is None
+    assert parse(authed([top], sender="办公室 <office@xxkx.org.cn>")).no_reply_reason is None
+
+
+@pytest.mark.parametrize("top, blocked", [
+    # A signature of the forger's own domain proves nothing about the From (QA round 11).
+    ("mx.163.com; spf=fail smtp.mailfrom=evil.example; dkim=pass header.d=evil.example", True),
+    ("mx.163.com; spf=fail smtp.mailfrom=evil.example; dkim=pass header.i=@mail.xxkx.org.cn", False),
+    # A forwarder or list vouching for what it relayed (ARC), and a filter's line between the results.
+    ("mx.163.com; spf=fail smtp.mailfrom=lists.example; arc=pass (i=1 spf=pass)", False),
+])
+def test_only_a_signature_of_the_froms_own_domain_or_a_vouching_relay_outweighs_spf_fail(top, blocked):
+    reason = parse(authed([top], sender="办公室 <office@xxkx.org.cn>")).no_reply_reason
+    assert ("身份验证" in (reason or "")) is blocked
+
+
+def test_results_split_by_a_filters_own_header_are_read_together():
+    """OpenDKIM writes DKIM-Filter: between the SPF and the DKIM results of our server."""
+    ours = ("Authentication-Results: mx.163.com; spf=fail smtp.mailfrom=oa.xxgov.cn\r\n"
+            "DKIM-Filter: OpenDKIM Filter v2.11.0 mx.163.com 4bX\r\n"
+            "Authentication-Results: mx.163.com; dkim=pass header.d=xxkx.org.cn\r\n" + OUR_MX + "\r\n")
+    data = ours.encode() + corpus.plain([], sender="办公室 <office@xxkx.org.cn>", subject="咨询试点申报")
+    assert parse(data).no_reply_reason is None
 
 
 def test_only_the_receiving_servers_topmost_authentication_results_count():
