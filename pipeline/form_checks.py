@@ -310,8 +310,12 @@ _UNIT_URL = re.compile(
     r"|online|icu|io|tv|biz|wang|ren|xin|ink|fun|link)(?![a-z0-9-])",  # not .co: "Tech.Co.,Ltd" is a company's name
     re.I,
 )
-# A chat account, or a phone number (7 digits or more, spaces and dashes between them removed).
-_UNIT_CONTACT = re.compile(r"微信|(?<![a-z])(?:qq|wechat)(?![a-z])|\d{7,}", re.I)
+# A chat account given (微信 kf8888, QQ:123456), or a phone number (7 digits or more, spaces and
+# dashes between them removed). 新乡市qq星幼儿园 and …微信公众号运营协会 name no account (QA round 11).
+_UNIT_CONTACT = re.compile(r"(?:微信|(?<![a-z])(?:qq|wechat|vx)(?![a-z]))\s*(?:号码?)?\s*[:：]?\s*[a-z0-9_-]{5,}|\d{7,}", re.I)
+# How a unit's name ends (its organisation word), and a phone written after it on the cover.
+_ORG_END = re.compile(r"(?:会|院|校|学|所|局|中心|站|馆|公司|部|委|队|厂|园|室|社|处|办|团|组|联盟|基地|集团|台)(?:[(（]筹[)）])?$")
+_TRAILING_PHONE = re.compile(r"[\s,，;；]*(?:联系)?(?:电话|手机|tel|phone)?\s*[:：]?\s*[\d\s\-—()（）]{7,}$", re.I)
 
 
 def has_link(text: str) -> bool:
@@ -329,9 +333,13 @@ def unit_name_problem(name: str, max_chars: int = UNIT_NAME_MAX) -> str | None:
     text = unicodedata.normalize("NFKC", name or "").strip()
     if has_link(text):
         return "url"
-    if _UNIT_CONTACT.search(re.sub(r"(?<=\d)[\s\-—]+(?=\d)", "", text)):
+    # A phone after a name that ends as a unit's does (…科学技术协会 电话1383…) is no advert; nor
+    # is a long name that ends so (a cover naming four units that apply together).
+    core = _TRAILING_PHONE.sub("", text).strip()
+    named = bool(_ORG_END.search(core))
+    if _UNIT_CONTACT.search(re.sub(r"(?<=\d)[\s\-—]+(?=\d)", "", core if named else text)):
         return "contact"
-    if len(re.sub(r"\s+", "", text)) > max_chars:
+    if not named and len(re.sub(r"\s+", "", text)) > max_chars:
         return "long"
     return None
 

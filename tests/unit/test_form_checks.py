@@ -341,7 +341,8 @@ SPAM_UNIT = "恭喜您获得科普补贴5000元，请加微信kf8888或访问 ht
         ("领补贴请加QQ：123456", "微信"),
         ("补贴咨询 0373-3661812", "微信"),
         ("补贴咨询１３８３７３０１２５６", "微信"),  # full-width digits
-        ("新乡市" + "科学技术协会" * 8, "超过 50 个字"),
+        ("新乡市" + "科普志愿服务活动宣传周" * 5, "超过 50 个字"),
+        ("恭喜获得补贴请加微信kf8888联系本协会", "微信"),  # an account given, whatever the ending
     ],
 )
 def test_a_unit_name_that_is_no_name_needs_correction_without_being_repeated(name, why):
@@ -357,7 +358,10 @@ def test_a_unit_name_that_is_no_name_needs_correction_without_being_repeated(nam
     "name",
     ["新乡市红旗区科学技术协会", "河南师范大学科学技术协会", "新乡市农学会", "中国农业科学院农田灌溉研究所", "新乡市科普作家协会（筹）",
      "新乡市AI学会", "新乡市第22中学", "中国人民解放军第371中心医院", "新乡市华兴智能科技有限公司", "Xinxiang Tech.Co.,Ltd",
-     "新乡市Q&A科普志愿服务队", "新乡市qqq科技有限公司", "河南省新乡市红旗区向阳街道办事处社区科普志愿服务协会（筹）"],
+     "新乡市Q&A科普志愿服务队", "新乡市qqq科技有限公司", "河南省新乡市红旗区向阳街道办事处社区科普志愿服务协会（筹）",
+     # QA round 11: a chat app's name is no account, a phone after the name no advert, four units one cover.
+     "新乡市qq星幼儿园", "新乡市微信公众号运营协会", "新乡市红旗区科学技术协会 电话13837301256",
+     "新乡市红旗区科学技术协会、新乡市卫滨区科学技术协会、新乡市牧野区科学技术协会、新乡市凤泉区科学技术协会"],
 )
 def test_real_unit_names_pass_the_unit_name_check(name):
     assert "unit_name_invalid" not in codes(replace(BASE, unit_name=name, cover_unit=name))
