@@ -467,14 +467,24 @@ def resend(cfg: Config, reply_id: int, *, to: str | None = None, force: bool = F
             assert moved is not None  # checked above
             to, data = moved
             eml_path = str(files.put_outgoing(hashlib.sha256(data).hexdigest(), data))
-        new_id = store.requeue_reply(reply_id, to=to, eml_path=eml_path)
+        # A copy still waiting (the server was down when staff last asked) is the one to send:
+        # each retry queued another, and the unit later got them all (QA round 11).
+        waiting = store.one(
+            "SELECT id, to_addr FROM outbox WHERE trigger_mail LIKE ? AND state IN ('rendered', 'sending') ORDER BY id DESC LIMIT 1",
+            (f"resend:{reply_id}:%",),
+        )
+        if waiting is not None and (to is None or to.lower() == waiting["to_addr"].lower()):
+            new_id = waiting["id"]
+        else:
+            new_id = store.requeue_reply(reply_id, to=to, eml_path=eml_path)
         assert new_id is not None  # the row and its mail exist (above)
         sent, error = 0, None
         if cfg.smtp is not None:
             sent, error = deliver(store, SmtpTransport(cfg.smtp), cfg.smtp.sender, throttle=cfg.replies.throttle())
         copy = store.one("SELECT * FROM outbox WHERE id=?", (new_id,))
     if error and copy["state"] != "sent":
-        raise IntakeError(error)
+        what = SUBJECT_TAG.get(row["kind"], "回复")
+        raise IntakeError(f"{error}。编号 {reply_id} 的{what}已排队（新编号 {new_id}），发信恢复后的下一次收信运行会发送，不必再次重发")
     return Resent(new_id, SUBJECT_TAG.get(row["kind"], "回复"), copy["to_addr"], label, copy["state"], copy["error"] or "", sent)
 
 

@@ -234,3 +234,27 @@ def test_who_answered_is_written_without_a_stray_space():
     from pipeline.summary import _closed_by
 
     assert _closed_by({"answered_by": "赵津", "answered_at": "2025-06-20T02:00:00+00:00"}) == "赵津于 2025-06-20 10:00"
+
+
+def test_resend_while_the_server_is_down_queues_one_copy_and_says_so(cfg, monkeypatch):
+    """Each `resend` tried while SMTP was down printed only the error and queued another copy: the
+    unit later got the same letter as many times as staff had tried (QA round 11)."""
+    import socket
+
+    from pipeline.config import SmtpConfig
+    from pipeline.jobs import resend
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("TEST_SMTP_CODE", "x")
+    down = dataclasses.replace(cfg, smtp=SmtpConfig("127.0.0.1", port, OWN, "TEST_SMTP_CODE", f"科普中心 <{OWN}>", ssl=False, timeout=5))
+    reply = rows(cfg, "SELECT id FROM outbox WHERE to_addr='zhangwei_wb@126.com'")[0]["id"]
+    messages = []
+    for _ in range(2):
+        with pytest.raises(IntakeError) as failed:
+            resend(down, reply)
+        messages.append(str(failed.value))
+    copies = rows(cfg, "SELECT id, state FROM outbox WHERE trigger_mail LIKE ?", (f"resend:{reply}:%",))
+    assert len(copies) == 1 and copies[0]["state"] == "rendered"
+    assert all(f"已排队（新编号 {copies[0]['id']}）" in m and "不必再次重发" in m for m in messages)
