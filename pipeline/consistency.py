@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 from .models import Application
-from .units import simplified
+from .units import simplified, visible
 
 _WS = re.compile(r"\s+")
 # Possessive spaces, the colon's own: `\s*[:：]?\s*` split a run of spaces between its two
@@ -52,7 +52,9 @@ _AFTER_NAME = re.compile(r"[(（]?\s*(?:盖章|公章|签章)|\d{4}\s*年|\d{4}[
 def pdf_units(pdf_text: str, *, ocr: bool = False) -> list[str]:
     """Unit names the PDF writes after 申报单位/单位名称 (`ocr`: text read from page images),
     without what a cover line adds after them (（盖章）2025年6月20日)."""
-    text = simplified(unicodedata.normalize("NFKC", pdf_text or ""))
+    # Invisible marks pasted into the name (WeChat, web pages) are no part of it: the Word's
+    # unit is read without them, and names quoted to the applicant must look as they differ.
+    text = simplified(unicodedata.normalize("NFKC", visible(pdf_text or "")))
     if ocr:
         text = _CJK_GAP.sub("", text)
     units = []

@@ -69,7 +69,7 @@ def normalize_unit(name: str) -> str:
     text = name or ""
     for _ in range(3):  # dropping characters can make a new NFKC composition
         before = text
-        text = _DROP.sub("", simplified(unicodedata.normalize("NFKC", text)).lower())
+        text = _DROP.sub("", simplified(unicodedata.normalize("NFKC", visible(text))).lower())
         text = _SUFFIX.sub("", text)
         for long, short in ABBREVIATIONS:
             text = text.replace(long, short)

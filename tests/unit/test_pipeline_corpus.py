@@ -1701,3 +1701,17 @@ def test_a_staff_letter_is_not_held_by_the_per_address_limit_and_a_release_answe
     assert row["state"] == "rendered"
     assert [r["state"] for r in p.rows("SELECT state FROM outbox ORDER BY id")] == ["sent", "superseded", "superseded", "rendered"]
     p.close()
+
+
+@pytest.mark.parametrize("mark", ["\u200b", "\u200e", "\u2060", "\ufeff", "\u202e"])
+def test_invisible_marks_in_the_unit_name_of_both_files_make_no_mismatch(tmp_path, forms, mark):
+    """Word and PDF both name 新乡市\u200b红旗区\u200b科学技术协会 (pasted from WeChat): the Word's name
+    was read without the marks and the PDF's with them, and the applicant got a 补正通知 naming two
+    names that look the same (QA round 11, a regression of be26e5a)."""
+    app = forms[0][0]
+    marked = dataclasses.replace(app, unit_name=f"新乡市{mark}红旗区{mark}科学技术协会", cover_unit=f"新乡市{mark}红旗区{mark}科学技术协会")
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", build_form_docx(marked)), ("盖章版.pdf", build_form_pdf(marked))], _at(20))
+    [row] = p.rows("SELECT status, findings FROM applicants")
+    assert row["status"] == "accepted" and "unit_mismatch" not in row["findings"]
+    p.close()
