@@ -976,7 +976,15 @@ def _import_doubt(sent_at: datetime | None, stamped: datetime | None, now: datet
             f"{'、'.join(wrong)}不可能是收到时间（多为电脑时钟有误），是否逾期已按{used}{_shown(arrived)}）判断。"
             "请工作人员核对实际收到时间（可用 intake decide 改判）。"
         )
+        if basis == "now":
+            # No time of the mail's own is left: the import's time is a guess (`GUESSED_ARRIVAL`).
+            return Finding("arrival_doubt", WARNING, text + "据此判为逾期时不自动发送逾期通知。", GUESSED_ARRIVAL, staff_only=True)
     return Finding("arrival_doubt", WARNING, text, "申报时间", staff_only=True)
+
+
+# Where the note on a saved mail with no possible time of its own is filed: its arrival is the
+# import's time, a guess, and no 逾期通知 goes out on a guess (`run.Runner.judge_one`).
+GUESSED_ARRIVAL = "申报时间（无法确定）"
 
 
 ARRIVAL_SLACK = timedelta(hours=1)

@@ -27,7 +27,7 @@ from . import deadline, failpoints
 from .errors import ConfigError, IntakeError
 from .files import FileStore
 from .jobs import RunStats
-from .models import FULL_TEXT_SOURCES, OCR_SOURCES, QUESTION_CODE, TOPIC_WORDS, UNOPENED_CODES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
+from .models import FULL_TEXT_SOURCES, LATE, OCR_SOURCES, QUESTION_CODE, TOPIC_WORDS, UNOPENED_CODES, WARNING, Application, Attachment, Document, Finding, Mail, PdfFacts, RawMail, Submission, Verdict
 from .pairing import APPLICATION_KINDS, assign_files, build_submission, current, role_of
 from .store import Store, findings_from_json, findings_json, iso, now_utc, parse_iso, submitted_by, to_json
 from .units import visible
@@ -339,6 +339,13 @@ class Runner:
                 "或申报书中填写的负责人、联系人邮箱重新发送" + (f"。本邮件另带有{others}的材料，也未登记，请一并核实" if others else "")
             )
         return None
+
+    def _arrival_guessed(self, mail_sha: str) -> bool:
+        """Whether this mail's arrival is the import's time for want of any possible time of its own."""
+        from .mime import GUESSED_ARRIVAL
+
+        row = self.store.one("SELECT problems FROM mails WHERE sha256=?", (mail_sha,))
+        return any(f.code == "arrival_doubt" and f.location == GUESSED_ARRIVAL for f in findings_from_json(row and row["problems"]))
 
     def _unit_name_of(self, key: str, owners: dict[str, str], file_rows: list[dict[str, Any]]) -> str:
         """A unit of this mail as staff read it: as registered, else as its Word here names it."""
@@ -677,6 +684,10 @@ class Runner:
             if decision and reprocess_run is None:
                 # Staff decided and no new version came since: their word stands, no automatic reply.
                 repeat = "工作人员已改判，且未收到新版本文件，未自动回复"
+            elif verdict.status == LATE and self._arrival_guessed(pending):
+                # Imported with no possible time of its own (a 1970 Date, no Received): late only by
+                # the import's clock. An automatic 逾期通知 on a guess cannot be taken back (QA round 11).
+                repeat = "收到时间无法确定（已按导入时间判为逾期），未自动发送逾期通知：请工作人员核实实际收到时间后用 intake decide 处理"
             elif reprocess_run is None and self.store.last_reply_basis(key) == reply_basis(verdict, sub):
                 # The same files again (a resend, a copy from another address): the
                 # answer would be word for word the last one. Never send it twice.

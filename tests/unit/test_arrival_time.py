@@ -137,3 +137,21 @@ def test_import_refuses_a_bare_received_date_before_touching_anything(tmp_path, 
     assert main(["import", "--config", str(cfg), "--received", "2025-06-24", str(sample)]) == 2
     assert "只有日期" in capsys.readouterr().err
     assert not (tmp_path / "data" / "intake.db").exists()
+
+
+def test_no_late_notice_goes_out_on_a_guessed_arrival(tmp_path):
+    """Imported after the deadline with a 1970 Date and no Received (QA round 11): the import's time
+    made it late, and an automatic 逾期通知 went out on that guess. The verdict stands for staff to
+    check; no letter is sent."""
+    applicant, mail = _import(tmp_path, "Thu, 01 Jan 1970 08:00:00 +0800", None, IMPORTED)
+    assert applicant["status"] == "late" and "无法确定" in mail["problems"]
+    store = Store.open(default_config(tmp_path / "data").db_path)
+    try:
+        assert store.rows("SELECT * FROM outbox") == []
+        assert "未自动发送逾期通知" in store.rows("SELECT no_reply_reason FROM mails")[0]["no_reply_reason"]
+    finally:
+        store.close()
+    # A Date that can be the arrival still decides, and a late one is answered as before.
+    (tmp_path / "b").mkdir()
+    late, _ = _import(tmp_path / "b", "Tue, 24 Jun 2025 09:00:00 +0800", None, IMPORTED)
+    assert late["status"] == "late"
