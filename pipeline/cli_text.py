@@ -146,7 +146,8 @@ def _no_such_option(exc: click.NoSuchOption, ctx: click.Context | None, argv: li
     if ctx is not None and ctx.parent is not None:
         root = ctx.find_root()
         if any(name in p.opts for p in root.command.params):
-            return f"选项 {name} 要写在命令名之前，如 {root.command_path} {name} {ctx.info_name} …"
+            # The whole command after it (replies resend, rules check), not its last word.
+            return f"选项 {name} 要写在命令名之前，如 {root.command_path} {name} {ctx.command_path.removeprefix(root.command_path).strip()} …"
     guess = f"（是不是 {exc.possibilities[0]}？）" if exc.possibilities else ""
     return f"没有 {name} 这个选项{guess}"
 

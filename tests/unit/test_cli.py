@@ -44,6 +44,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
         (["pol", "--config", "CFG"], ["没有 pol 这个命令", "是不是 poll"]),
         (["--config", "CFG", "status"], ["--config 要写在命令名之后", "intake status --config"]),
         (["status", "-v", "--config", "CFG"], ["-v 要写在命令名之前"]),
+        (["replies", "resend", "3", "--config", "CFG", "-v"], ["如 intake -v replies resend …"]),  # the whole command (QA round 11)
         (["rules", "check", "--config", "CFG"], ["没有 --config 这个选项"]),
         (["poll", "--dry-run=yes", "--config", "CFG"], ["--dry-run 后面不带值"]),
         (["summary", "--config", "CFG", "--format", "xml"], ["--format 只能写 html、xlsx、csv、json 之一", "“xml”"]),
@@ -51,7 +52,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
         (["replies", "resend", "abc", "--config", "CFG"], ["应为整数", "“abc”"]),
     ],
     ids=["missing-config", "bad-choice", "option-without-value", "extra-argument", "missing-argument", "no-such-command",
-         "config-before-command", "verbose-after-command", "no-such-option", "flag-with-value", "bad-format",
+         "config-before-command", "verbose-after-command", "verbose-after-subcommand", "no-such-option", "flag-with-value", "bad-format",
          "missing-file", "not-an-integer"],
 )
 def test_a_usage_mistake_is_one_chinese_line_and_the_usage(config, capsys, argv, needles):
