@@ -181,13 +181,15 @@ IME_CHARACTERS = {
 def _ime_characters(text: str) -> list[tuple[int, str]]:
     """(line, character) of each IME character outside strings and comments: a "，" inside a quoted
     text is the applicant's punctuation, not a mistake."""
-    found, line, i, quote = [], 1, 0, ""
+    found, line, i, quote, opened = [], 1, 0, "", 0
     while i < len(text):
         ch = text[i]
         if ch == "\n":
-            line += 1
             if len(quote) == 1:
-                quote = ""  # an unclosed one-line string: the parser says so; go on reading syntax
+                # An unclosed one-line string: closed, most likely, by an IME quote ("imap.163.com”).
+                found += [(line, c) for c in text[opened:i] if c in "“”＂"]
+                quote = ""  # the parser says so; go on reading syntax
+            line += 1
         elif quote:
             if quote[0] == '"' and ch == "\\":
                 i += 1
@@ -196,6 +198,7 @@ def _ime_characters(text: str) -> list[tuple[int, str]]:
                 quote = ""
         elif ch in "\"'":
             quote = ch * 3 if text.startswith(ch * 3, i) else ch
+            opened = i + 1
             i += len(quote) - 1
         elif ch == "#":
             while i + 1 < len(text) and text[i + 1] != "\n":

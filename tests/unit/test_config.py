@@ -338,10 +338,11 @@ OPERATOR = 'operator = "科普中心"'
         (OPERATOR, 'operator ＝ "科普中心"', ["全角等号", "「＝」", "="]),
         (OPERATOR, "operator = “科普中心”", ["中文引号", "「“」", '"']),
         (OPERATOR, 'operator\u3000= "科普中心"', ["全角空格", "普通空格"]),
+        (OPERATOR, 'operator = "科普中心”', ["中文引号", "「”」", '"']),  # only the closing one (QA round 11)
         ('addresses = ["zhang@xxkx.gov.cn", "guo@xxkx.gov.cn"]', 'addresses = ["zhang@xxkx.gov.cn"，"guo@xxkx.gov.cn"]',
          ["中文逗号", "「，」", ","]),
     ],
-    ids=["equals", "quotes", "space", "comma"],
+    ids=["equals", "quotes", "space", "closing-quote", "comma"],
 )
 def test_a_config_typed_with_a_chinese_input_method_names_the_character_and_the_line(tmp_path, old, new, needles):
     """tomllib says "Invalid value (at line 30, column 12)": staff need the character and what to type."""
