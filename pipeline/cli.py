@@ -141,7 +141,8 @@ SUMMARY_FORMATS = {"html": (".html", ".htm"), "xlsx": (".xlsx",), "csv": (".csv"
 @config_option
 @click.option("--format", "fmt", type=click.Choice(list(SUMMARY_FORMATS), case_sensitive=False), default=None,
               help="html、xlsx、csv 或 json；不写时按 --out 的扩展名，不写 --out 时为 html")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="写入文件（如 汇总.xlsx）；不写则输出到屏幕")
+# --out may name a folder as far as click goes: _out_folder says so in one line, exit 1 (a writing problem).
+@click.option("--out", type=click.Path(path_type=Path), help="写入文件（如 汇总.xlsx）；不写则输出到屏幕")
 def summary(config_path: Path, fmt: str | None, out: Path | None) -> None:
     """输出受理汇总表（HTML、XLSX、CSV 或 JSON）。"""
     from .store import Store
@@ -165,6 +166,8 @@ def _summary_format(fmt: str | None, out: Path | None) -> str:
     suffix = out.suffix.lower() if out is not None else ""
     named = next((name for name, suffixes in SUMMARY_FORMATS.items() if suffix in suffixes), None)
     ctx = click.get_current_context(silent=True)
+    if out is not None and _only_extension(out):
+        raise click.UsageError(f"--out 只写了扩展名 {out.name}，没有文件名：请写成 汇总{out.name} 这样的文件名", ctx=ctx)
     if fmt is None:
         if suffix and named is None:
             raise click.UsageError(f"不认识 --out 的扩展名 {out.suffix}：请写 .html、.xlsx、.csv 或 .json，"
@@ -197,8 +200,16 @@ def _warn_if_no_mail(cfg: Config) -> None:
                "如果已经收过信，请检查这个目录是否就是收信时用的数据目录", err=True)
 
 
-def _out_folder(out: Path) -> None:
-    """The folder `out` goes into, made if missing; a part of it that is a file is one line."""
+def _only_extension(out: Path) -> bool:
+    """`--out .xlsx`: a name that is only an extension (Path reads it as a hidden file without one)."""
+    return re.fullmatch(r"\.[^.]+", out.name) is not None
+
+
+def _out_folder(out: Path, example: str = "汇总.html") -> None:
+    """The folder `out` goes into, made if missing; `out` itself a folder, or a part of its path
+    that is a file, is one line (exit 1: a writing problem, as the README says)."""
+    if out.is_dir():
+        raise IntakeError(f"无法写入 {out}：这是一个已有的文件夹；请在后面写上文件名，如 {out / example}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except PermissionError:
@@ -247,7 +258,7 @@ def _write(data: bytes, out: Path | None, fmt: str) -> None:
 
 @cli.command()
 @config_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="不发送，把汇总邮件写成 .eml 文件（可用邮件客户端打开预览）")
 def digest(config_path: Path, out: Path | None) -> None:
     """把受理汇总（附 XLSX）发送给配置中的工作人员邮箱（供 cron 每天运行）。"""
@@ -256,9 +267,14 @@ def digest(config_path: Path, out: Path | None) -> None:
     from .digest import preview_digest, send_digest
 
     now = datetime.now(timezone.utc)
+    if out is not None and (out.suffix.lower() != ".eml" or _only_extension(out)):
+        # A mail written into 汇总.xlsx is a file Excel refuses to open.
+        table = f"；要汇总表请用 intake summary --out {out.name}" if out.suffix.lower() in sum(SUMMARY_FORMATS.values(), ()) else ""
+        raise click.UsageError(f"--out 写出的是一封邮件，文件名应以 .eml 结尾，如 --out 汇总.eml{table}",
+                               ctx=click.get_current_context(silent=True))
     cfg = load_config(config_path)
     if out is not None:
-        _out_folder(out)
+        _out_folder(out, "汇总.eml")
         _warn_if_no_mail(cfg)
         _write_file(out, preview_digest(cfg, now))
         click.echo(f"汇总邮件已写入 {out}（未发送）")
@@ -315,9 +331,19 @@ def reprocess(config_path: Path, dry_run: bool) -> None:
         raise IntakeError(stats.error)
 
 
+def _applicant_reference(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """APPLICANT as typed; nothing (or only a full stop) is a usage mistake, not 找不到申报单位或发件人：  ."""
+    from .store import REFERENCE_TRIM
+
+    if not value.strip(REFERENCE_TRIM):
+        raise click.BadParameter("没有写是哪个申报单位，请写发件地址、受理编号（如 2025-KJZY-001）、单位名称或发件人姓名",
+                                 ctx=ctx, param=param)
+    return value
+
+
 @cli.command()
 @config_option
-@click.argument("applicant")
+@click.argument("applicant", callback=_applicant_reference)
 @click.argument("decision", type=click.Choice(["accept", "needs-correction"]))
 @click.option("--note", default="", help="审核意见（需补正时会写进补正通知）")
 @click.option("--by", default="", help="操作人；默认取配置 [staff] operator")
@@ -337,7 +363,7 @@ def decide(config_path: Path, applicant: str, decision: str, note: str, by: str,
 
 @cli.command()
 @config_option
-@click.argument("applicant")
+@click.argument("applicant", callback=_applicant_reference)
 @click.option("--by", default="", help="操作人；默认取配置 [staff] operator")
 def answered(config_path: Path, applicant: str, by: str) -> None:
     """工作人员已人工答复咨询或处理了留给人工的邮件：APPLICANT 为发件地址、受理编号、单位名称或发件人姓名；这些邮件不再列入汇总的待办、每日汇总和 status 的计数。"""

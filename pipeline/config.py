@@ -175,6 +175,7 @@ IME_CHARACTERS = {
     "，": ("中文逗号", "英文的 ,"), "［": ("全角方括号", "英文的 ["), "］": ("全角方括号", "英文的 ]"),
     "＃": ("全角井号", "英文的 #"), "｛": ("全角花括号", "英文的 {"), "｝": ("全角花括号", "英文的 }"),
     "\u3000": ("全角空格", "英文输入法下的普通空格（两者看起来一样），或删掉"),
+    **{chr(0xFF10 + d): ("全角数字", "英文输入法下的数字 0-9") for d in range(10)},  # ３０
 }
 
 
@@ -224,10 +225,55 @@ def _toml_problem(reason: str, text: str, kind: str) -> str:
         for ch in chars:
             kinds.setdefault(IME_CHARACTERS[ch], []).append(f"「{ch}」")
         named = "；".join(f"{name}{''.join(shown)}，应为{instead}" for (name, instead), shown in kinds.items())
-        return f"{kind}第 {line} 行有中文输入法打出的符号：{named}。请切换到英文输入法重新输入后保存"
+        what = "字符" if all(IME_CHARACTERS[ch][0] == "全角数字" for ch in chars) else "符号"
+        return f"{kind}第 {line} 行有中文输入法打出的{what}：{named}。请切换到英文输入法重新输入后保存"
+    if reason.startswith(("Cannot overwrite", "Cannot declare")):
+        return _written_twice(text, failing, kind)
+    if at and reason.startswith("Invalid value"):
+        rows = text.splitlines()
+        row = rows[failing - 1] if failing <= len(rows) else ""
+        word = re.match(r"[A-Za-z]+", row[int(at.group(2)) - 1:])
+        if word and word.group().lower() in ("true", "false"):  # ssl = True, as Python writes it
+            return (f"{kind}第 {failing} 行的 {word.group()} 应写成小写的 {word.group().lower()}："
+                    "true 和 false 只能用小写字母，不加引号")
     where = f"第 {at.group(1)} 行第 {at.group(2)} 列" if at else ""
     english = re.sub(r"\s*\(at line \d+, column \d+\)", "", reason)
     return f"{kind}{where}不符合 TOML 格式（{english}）：文本要加英文引号，等号、逗号、括号都用英文的"
+
+
+_TABLE_ROW = re.compile(r"\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?")
+_KEY_ROW = re.compile(r"\s*((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+
+
+def _written_twice(text: str, failing: int | None, kind: str) -> str:
+    """A key or table written twice ("Cannot overwrite a value", at the end of the file without a
+    line) in one line naming it and both lines; the parser's line when our reading finds none."""
+    def dotted(name: str) -> str:
+        return ".".join(part.strip().strip("\"'") for part in name.split("."))
+
+    seen: dict[str, int] = {}
+    twice: list[tuple[int, int, str]] = []
+    table = ""
+    for n, row in enumerate(text.splitlines(), 1):
+        if m := _TABLE_ROW.fullmatch(row):
+            # Each [[rule]] is a table of its own: its keys may repeat the previous one's.
+            table = dotted(m.group(2)) if m.group(1) == "[" else f"{dotted(m.group(2))}#{n}"
+            name = f"[{table}]"
+        elif m := _KEY_ROW.match(row):
+            name = f"[{table.split('#')[0]}] {dotted(m.group(1))}" if table else dotted(m.group(1))
+        else:
+            continue
+        place = f"{table}|{name}"
+        if place in seen and "#" not in name:
+            twice.append((n, seen[place], name))
+        seen.setdefault(place, n)
+    n, first, name = next((t for t in twice if t[0] == failing), None) or (twice[0] if twice else (failing, 0, ""))
+    if not name:
+        return f"{kind}{f'第 {n} 行' if n else ''}把同一个设置或表写了两次：每个设置、每个表只能写一次，请删去或合并重复的那一处后保存"
+    if name.startswith("[") and name.endswith("]"):
+        return (f"{kind}第 {n} 行又写了一次 {name}（第 {first} 行已经有）：同一个表只能写一次，"
+                f"请把第 {n} 行下面的设置移到第 {first} 行的 {name} 下面，删去第 {n} 行")
+    return f"{kind}第 {n} 行又写了一次 {name}（第 {first} 行已经写过）：同一个设置只能写一次，请删去不要的那一行后保存"
 
 
 # What each table of the config may hold; the top level holds only these tables.
@@ -368,7 +414,10 @@ def _checked(table: str, key: str, value: Any, hint: Any, default: Any, path: st
         return float(value) if kind == "float" else tuple(value) if kind == "list" else value
     quotes = ""
     if isinstance(value, str) and kind in ("bool", "int", "float"):
-        quotes = "，不要加引号" if _quoted_but_fine(value, kind) else "，不加引号、不带单位"
+        if _quoted_but_fine(value, kind):
+            quotes = "，不要加引号"
+        else:  # a switch has no unit: "是" is true
+            quotes = "，不加引号（是写 true，否写 false）" if kind == "bool" else "，不加引号、不带单位"
     raise ConfigError(f"{path}: [{table}] {key} {_expected(table, key, kind, default)}{quotes}：现在是 {_shown(value)}")
 
 

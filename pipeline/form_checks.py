@@ -226,6 +226,11 @@ _KIND_NAMES = {"email": "电子邮箱", "mobile": "手机号码", "phone": "联�
 # holding only digits is an area code, (0373)3661812, and stays.
 _NOTE = re.compile(r"[（(][^（()）]*[^\d\s\-—（()）][^（()）]*[）)]")
 _SAME_AS_ABOVE = re.compile(r"\s*(同上|同前|同左)\s*[。.]?\s*")
+# A domain label: letters and digits of any script (kx@原阳.中国 is mail we can send, the outbox
+# IDNA-encodes it), not full-width forms (１６３) nor punctuation; the top level is letters, or punycode.
+_DOMAIN_LABEL = r"(?:[^\W_\uff00-\uffef]|-)+"
+EMAIL_PATTERN = (rf"[A-Za-z0-9._%+\-]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*"
+                 r"\.(?:xn--[A-Za-z0-9\-]+|[^\W\d_\uff00-\uffef]{2,})")
 
 
 @check(
@@ -234,7 +239,7 @@ _SAME_AS_ABOVE = re.compile(r"\s*(同上|同前|同左)\s*[。.]?\s*")
     fields=(list, REQUIRED),
     participants=(bool, True),
     participants_section=(str, "二、主要参加人员"),
-    email_pattern=(str, r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+    email_pattern=(str, EMAIL_PATTERN),
     mobile_pattern=(str, r"1[3-9]\d{9}"),
     landline_pattern=(str, r"(0\d{2,3})?[2-9]\d{6,7}"),
     account_min=(int, 8),

@@ -337,16 +337,48 @@ def answered(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime]
     (how many mails were closed, whose). `ref` may also be the address of a sender who is no applicant."""
     from email.utils import parseaddr
 
+    from .store import REFERENCE_TRIM, address_forms
+
+    by, at = by or cfg.operator or "工作人员", now()
     with open_run(cfg, "answered") as (store, _files):
-        address = (parseaddr(ref)[1] if "@" in ref else "").strip().lower()
+        text = ref.strip(REFERENCE_TRIM)
+        address = (parseaddr(text)[1] if "@" in text else "").strip().lower()
+        forms = address_forms(address) if address else []  # kx@原阳.中国 and kx@xn--…
         keys = store.match_applicants(ref)
-        if len(keys) > 1 and address in keys:
-            keys = [address]  # the sender keyed by the address itself (it asked before its unit sent files)
-        if not keys and address and store.one("SELECT 1 AS x FROM mails WHERE sender=? LIMIT 1", (address,)):
-            return store.mark_questions_answered(None, by or cfg.operator or "工作人员", now(), address=address), address
+        own = next((a for a in forms if a in keys), None)
+        if len(keys) > 1 and own:
+            keys = [own]  # the sender keyed by the address itself (it asked before its unit sent files)
+        marks = ",".join("?" * len(forms))
+        if not keys and forms and store.one(f"SELECT 1 AS x FROM mails WHERE sender IN ({marks}) LIMIT 1", tuple(forms)):
+            return sum(store.mark_questions_answered(None, by, at, address=a) for a in forms), address
+        if len(keys) > 1 and forms and _only_mail_from(store, keys, forms):
+            # An office that sent for several units: what staff answered is its own mail, whichever unit.
+            n = sum(store.mark_questions_answered(k, by, at, address=address) for k in keys)
+            return n + sum(store.mark_questions_answered(None, by, at, address=a) for a in forms if a != address), address
         row = _one_applicant(store, ref, keys)
-        n = store.mark_questions_answered(row["key"], by or cfg.operator or "工作人员", now(), address=address)
+        n = store.mark_questions_answered(row["key"], by, at, address=address)
         return n, applicant_label(row)
+
+
+def _only_mail_from(store: Store, keys: list[str], forms: list[str]) -> bool:
+    """Whether everything `answered` would close for any of `keys` (the applicants' open questions,
+    the mails left for staff from their addresses) was sent from `forms` (one address): then
+    closing them is no choice between the units. Mirrors `Store.mark_questions_answered`."""
+    from .store import open_other, open_question
+
+    condition, params = open_question()
+    for key in keys:
+        senders = {r["sender"] for r in store.rows("SELECT sender FROM mails WHERE applicant=? AND sender IS NOT NULL", (key,))}
+        senders |= {r["sender"] for r in store.rows("SELECT sender FROM applicants WHERE key=? AND sender IS NOT NULL", (key,))}
+        senders |= set(forms)
+        marks = ",".join("?" * len(senders))
+        closing = store.rows(
+            f"SELECT sender FROM mails WHERE (applicant=? AND {condition}) OR (sender IN ({marks}) AND {open_other()})",
+            (key, *params, *sorted(senders)),
+        )
+        if any(r["sender"] not in forms for r in closing):
+            return False
+    return True
 
 
 @dataclass

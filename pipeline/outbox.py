@@ -91,10 +91,21 @@ def usable_address(text: str) -> str | None:
     if addr is None:
         return None
     try:
-        envelope_address(addr)
+        wire = envelope_address(addr)[0].rpartition("@")[2]
     except ValueError:
         return None
-    return addr
+    return None if _impossible_domain(wire) else addr
+
+
+def _impossible_domain(wire: str) -> str:
+    """Why no mail can reach this (IDNA-encoded) domain, or "": a part starting or ending with "-"
+    (whkx@-163.com) or a one-letter top level (whkx@163.c) is a slip of the finger, not a domain."""
+    labels = wire.split(".")
+    if any(label.startswith("-") or label.endswith("-") for label in labels):
+        return "域名中“.”隔开的每一段都不能以“-”开头或结尾"
+    if len(labels[-1]) < 2:
+        return f"域名末尾的“.{labels[-1]}”不是顶级域名，应如 .com、.cn"
+    return ""
 
 
 def address_refusal(text: str) -> str:
@@ -110,7 +121,8 @@ def address_refusal(text: str) -> str:
         why = f"含中文标点或全角字符“{_stray_characters(addr)}”"
     elif plain_address(stripped) is not None:
         try:
-            envelope_address(plain_address(stripped) or "")
+            wire = envelope_address(plain_address(stripped) or "")[0].rpartition("@")[2]
+            why = _impossible_domain(wire) or why
         except ValueError as exc:
             why = str(exc)
     return f"“{text}”不是可用的邮箱地址（{why}），请核对后重新输入：只写一个地址，用半角字符，如 --to zhangsan@126.com"

@@ -218,16 +218,44 @@ def _receipt_order(number: str) -> tuple[int, str]:
 
 
 _RECEIPT_REF = re.compile(r"(?:(?P<prefix>[0-9A-Z]+(?:-[0-9A-Z]+)*)-)?(?P<n>[0-9]{1,9})")
+# KJZY009, 2025KJZY009: the dash before the number left out (the prefix then ends in a letter).
+_GLUED_RECEIPT_REF = re.compile(r"(?P<prefix>(?:[0-9A-Z]+-)*[0-9A-Z]*[A-Z])(?P<n>[0-9]{1,9})")
+# What a reference copied from a chat or a document brings around it: 卫滨区科协。 “009” hq@163.com，
+REFERENCE_TRIM = " \t\r\n\u3000。，、；：！？,.;:!?“”‘’\"'「」『』《》"
 
 
 def receipt_reference(text: str) -> tuple[str, int] | None:
     """(prefix, number) when staff typed a receipt number as they may: lower case, full-width
-    (２０２５－ＫＪＺＹ－００９), or only its end (KJZY-009, 009); None for anything else."""
+    (２０２５－ＫＪＺＹ－００９), without the dash (KJZY009), or only its end (KJZY-009, 009);
+    None for anything else."""
     import unicodedata
 
-    plain = unicodedata.normalize("NFKC", text).upper().replace("—", "-").replace("–", "-")
-    m = _RECEIPT_REF.fullmatch(re.sub(r"\s+", "", plain))
-    return (m["prefix"] or "", int(m["n"])) if m else None
+    plain = unicodedata.normalize("NFKC", text.strip(REFERENCE_TRIM)).upper().replace("—", "-").replace("–", "-")
+    plain = re.sub(r"\s+", "", plain)
+    m = _RECEIPT_REF.fullmatch(plain)
+    if m:
+        return m["prefix"] or "", int(m["n"])
+    m = _GLUED_RECEIPT_REF.fullmatch(plain)
+    if m:  # 2025KJZY → 2025-KJZY, as numbers are issued
+        return re.sub(r"(?<=[0-9])(?=[A-Z])|(?<=[A-Z])(?=[0-9])", "-", m["prefix"]), int(m["n"])
+    return None
+
+
+def address_forms(addr: str) -> list[str]:
+    """`addr` and the other spelling of its domain: kx@原阳.中国 as a bounce or some mail clients
+    show it (kx@xn--8mr626m.xn--fiqs8s), and back. Only `addr` when the domain has no other form."""
+    from encodings import idna
+
+    local, at, domain = addr.rpartition("@")
+    forms = [addr]
+    if not at:
+        return forms
+    for spell in (lambda label: idna.ToASCII(label).decode("ascii"), idna.ToUnicode):
+        try:
+            forms.append(f"{local}@{'.'.join(spell(label) for label in domain.split('.'))}".lower())
+        except UnicodeError:
+            pass
+    return list(dict.fromkeys(forms))
 
 
 # The letters an applicant gets about the application (not staff mail, not `none` rows).
@@ -555,28 +583,32 @@ class Store:
         for nobody or an empty reference (an empty unit name is every inquiry's).
 
         `ref` is an address (also as a mail client shows it: 李主任 <li.office@qq.com>), a receipt
-        number (any case, full-width, a retired one, or only its end: 009, KJZY-009), a unit's name
-        (with or without the places before it: 卫滨区科协) or the name a sender's mail gave (张伟).
+        number (any case, full-width, a retired one, without its dash or only its end: 009, KJZY009,
+        KJZY-009), a unit's name (with or without the places before it: 卫滨区科协) or the name a
+        sender's mail gave (张伟); the full stop or quotes a copy from a chat brings are dropped.
         """
         from .pairing import unit_key
 
-        text = ref.strip()
+        text = ref.strip(REFERENCE_TRIM)
         if not text:
             return []
         if "@" in text:
             from email.utils import parseaddr
 
-            addr = (parseaddr(text)[1] or text).strip().lower()
-            # The applicant keyed or answered at the address, and every one its mail was filed under or
-            # its files went to (a shared mailbox whose Reply-To we answer, the address before a
-            # `resend --to`, an office sending for two units).
-            keys = self._keys("SELECT key FROM applicants WHERE key=? OR sender=?", (addr, addr))
-            keys += self._keys("SELECT DISTINCT applicant AS key FROM mails WHERE sender=? AND applicant IS NOT NULL", (addr,))
-            keys += [key for key, _ in self.sender_units(addr)]
+            keys = []
+            for addr in address_forms((parseaddr(text)[1] or text).strip().lower()):  # kx@原阳.中国 = kx@xn--…
+                # The applicant keyed or answered at the address, and every one its mail was filed under or
+                # its files went to (a shared mailbox whose Reply-To we answer, the address before a
+                # `resend --to`, an office sending for two units).
+                keys += self._keys("SELECT key FROM applicants WHERE key=? OR sender=?", (addr, addr))
+                keys += self._keys("SELECT DISTINCT applicant AS key FROM mails WHERE sender=? AND applicant IS NOT NULL", (addr,))
+                keys += [key for key, _ in self.sender_units(addr)]
             return self._in_receipt_order(keys)
         number = receipt_reference(text)
         if number is not None:
-            return self._by_receipt(*number)
+            keys = self._by_receipt(*number)
+            if keys or not re.search(r"[A-Za-z]", text):
+                return keys  # else a name that looks like a number (Li3) may still be someone's
         keys = self._keys("SELECT key FROM applicants WHERE key=? OR unit=? OR key=?", (text.lower(), text, unit_key(text)))
         if not keys:
             keys = self._keys("SELECT DISTINCT applicant AS key FROM mails WHERE sender_name=? AND applicant IS NOT NULL", (text,))

@@ -50,10 +50,12 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
         (["summary", "--config", "CFG", "--format", "xml"], ["--format 只能写 html、xlsx、csv、json 之一", "“xml”"]),
         (["import", "--config", "CFG", "nope.eml"], ["找不到文件 nope.eml"]),
         (["replies", "resend", "abc", "--config", "CFG"], ["应为整数", "“abc”"]),
+        (["answered", "--config", "CFG", ""], ["没有写", "受理编号"]),  # was 找不到申报单位或发件人：  (QA round 11)
+        (["decide", "--config", "CFG", " 。", "accept"], ["没有写", "受理编号"]),
     ],
     ids=["missing-config", "bad-choice", "option-without-value", "extra-argument", "missing-argument", "no-such-command",
          "config-before-command", "verbose-after-command", "verbose-after-subcommand", "no-such-option", "flag-with-value", "bad-format",
-         "missing-file", "not-an-integer"],
+         "missing-file", "not-an-integer", "empty-applicant", "blank-applicant"],
 )
 def test_a_usage_mistake_is_one_chinese_line_and_the_usage(config, capsys, argv, needles):
     """click's "Missing option '--config'" / "Invalid value for '{accept|needs-correction}'" were English."""
@@ -102,6 +104,37 @@ def test_an_out_under_a_file_is_one_chinese_line(config, tmp_path, capsys, comma
     lines = err.splitlines()
     assert code == 1 and len(lines) == 1, err
     assert lines[0].startswith("错误：无法写入") and f"{tmp_path / '汇总.csv'} 是一个文件，不是文件夹" in lines[0], err
+
+
+@pytest.mark.parametrize("command, name", [(["summary"], "汇总.html"), (["summary", "--format", "csv"], "导出"),
+                                           (["digest"], "汇总.eml")], ids=["summary", "summary-csv", "digest"])
+def test_an_out_that_is_a_folder_is_a_writing_problem(config, tmp_path, capsys, command, name):
+    """`--out 汇总.html` naming an existing folder exited 2 with the usage line; the README says
+    an --out that cannot be written exits 1 (QA round 11)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    code, _, err = run([*command, "--config", with_one_mail(config), "--out", folder], capsys)
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"错误：无法写入 {folder}：") and "文件夹" in lines[0] and "文件名" in lines[0], err
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, name, needles", [
+    (["summary"], ".xlsx", ["只写了扩展名", "汇总.xlsx"]),
+    (["summary", "--format", "csv"], ".csv", ["只写了扩展名"]),
+    (["digest"], "汇总.xlsx", [".eml", "intake summary --out 汇总.xlsx"]),
+    (["digest"], "汇总", [".eml"]),
+    (["digest"], ".eml", [".eml"]),
+], ids=["summary-only-extension", "summary-csv-only-extension", "digest-xlsx", "digest-no-extension", "digest-only-extension"])
+def test_an_out_name_that_would_surprise_is_refused(config, tmp_path, capsys, command, name, needles):
+    """`summary --out .xlsx` wrote HTML into a hidden file named .xlsx; `digest --out x.xlsx` wrote
+    a mail into x.xlsx, which Excel refuses to open (QA round 11)."""
+    code, out, err = run([*command, "--config", with_one_mail(config), "--out", tmp_path / name], capsys)
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 2 and lines[1].startswith("用法：intake"), err
+    assert all(n in lines[0] for n in needles), err
+    assert not (tmp_path / name).exists() and not any(p.name.endswith("_文件") for p in tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("command", [["summary", "--format", "csv"], ["digest", "--out", "preview.eml"]])

@@ -341,8 +341,9 @@ OPERATOR = 'operator = "科普中心"'
         (OPERATOR, 'operator = "科普中心”', ["中文引号", "「”」", '"']),  # only the closing one (QA round 11)
         ('addresses = ["zhang@xxkx.gov.cn", "guo@xxkx.gov.cn"]', 'addresses = ["zhang@xxkx.gov.cn"，"guo@xxkx.gov.cn"]',
          ["中文逗号", "「，」", ","]),
+        (OPERATOR, OPERATOR + "\nalert_after_hours = ３０", ["全角数字", "「３」「０」", "0-9"]),  # QA round 11
     ],
-    ids=["equals", "quotes", "space", "closing-quote", "comma"],
+    ids=["equals", "quotes", "space", "closing-quote", "comma", "digits"],
 )
 def test_a_config_typed_with_a_chinese_input_method_names_the_character_and_the_line(tmp_path, old, new, needles):
     """tomllib says "Invalid value (at line 30, column 12)": staff need the character and what to type."""
@@ -355,6 +356,44 @@ def test_a_config_typed_with_a_chinese_input_method_names_the_character_and_the_
     assert f"第 {line} 行" in message and "英文输入法" in message, message
     assert all(n in message for n in needles), message
     assert "\n" not in message and "Invalid" not in message and "Expected" not in message, message
+
+
+@pytest.mark.parametrize("written", ["True", "False", "TRUE"])
+def test_a_capitalised_true_or_false_is_told_to_be_lower_case(tmp_path, written):
+    """`ssl = True` (as in Python) read "不符合 TOML 格式（Invalid value）：文本要加英文引号…" (QA round 11)."""
+    text = GOOD.replace("port = 993", f"port = 993\nssl = {written}")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert "第 5 行" in message and written in message and f"小写的 {written.lower()}" in message, message
+    assert "\n" not in message and "Invalid" not in message and "英文引号" not in message, message
+
+
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        (GOOD.replace("port = 993", "port = 993\nport = 995"), ["第 5 行", "第 4 行", "[mailbox] port", "只能写一次"]),
+        (STAFF + 'operator = "王"', ["第 20 行", "第 19 行", "[staff] operator", "只能写一次"]),  # "at end of document"
+        (GOOD + '\n[smtp]\ntimeout = 30\n', ["第 18 行", "第 8 行", "[smtp]", "只能写一次"]),
+    ],
+    ids=["key", "key-on-the-last-line", "table"],
+)
+def test_a_setting_written_twice_is_named_with_its_lines(tmp_path, text, needles):
+    """"不符合 TOML 格式（Cannot overwrite a value）：文本要加英文引号…", without a line at the end of
+    the file: staff need the key and where it is written twice (QA round 11)."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    message = str(err.value)
+    assert all(n in message for n in needles), message
+    assert "\n" not in message and "Cannot" not in message and "英文引号" not in message, message
+
+
+def test_a_yes_in_chinese_for_a_switch_is_not_told_about_units(tmp_path):
+    """`ssl = "是"` was told 不加引号、不带单位: a switch has no unit."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD.replace("port = 993", 'port = 993\nssl = "是"')))
+    message = str(err.value)
+    assert "[mailbox] ssl" in message and "true 或 false" in message and "单位" not in message, message
 
 
 def test_chinese_punctuation_inside_a_text_or_a_comment_is_no_mistake(tmp_path):

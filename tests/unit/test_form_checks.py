@@ -268,6 +268,11 @@ def test_every_form_finding_has_a_chinese_message_and_location():
         ("contact.email", "abc＠163.com", True),
         ("contact.email", "abc@163.com；def@qq.com", False),
         ("contact.email", "abc@163", True),
+        ("contact.email", "kx@原阳.中国", False),  # a Chinese domain: sending to it works (QA round 11)
+        ("contact.email", "kx@xn--8mr626m.xn--fiqs8s", False),  # the same, as a bounce shows it
+        ("contact.email", "kx＠原阳.中国", True),
+        ("contact.email", "kx@原阳。中国", True),
+        ("contact.email", "kx@１６３.com", True),  # full-width digits
         ("contact.phone", "13837301256（微信同号）", False),
         ("leader.phone", "0373-2025618（办）", False),
         ("leader.phone", "0373-2025618（办）/ 1383730", True),

@@ -130,6 +130,24 @@ def test_a_refused_typed_address_is_shown_back_to_staff():
     assert "“zhangwei_wb@126.com。”" in line and "“。”" in line and "\n" not in line
 
 
+@pytest.mark.parametrize("to", ["whkx@-163.com", "whkx@163-.com", "whkx@163.c", "whkx@mail.-x.cn", "whkx@163.com-"])
+def test_a_resend_to_a_domain_that_cannot_exist_is_refused(to):
+    """`--to whkx@-163.com` or `whkx@163.c` (a slip of the finger) was taken: the unit's address
+    changed to one no mail reaches (QA round 11)."""
+    from pipeline.outbox import address_refusal, usable_address
+
+    assert usable_address(to) is None
+    line = address_refusal(to)
+    assert f"“{to}”" in line and "域名" in line and "\n" not in line, line
+
+
+@pytest.mark.parametrize("to", ["whkx@163.com", "kx@原阳.中国", "kx@xn--8mr626m.xn--fiqs8s", "a@x-y.edu.cn", "a@x.io"])
+def test_real_domains_stay_usable_for_a_resend(to):
+    from pipeline.outbox import usable_address
+
+    assert usable_address(to) == to
+
+
 class Sink:
     """A real SMTP server on loopback (aiosmtpd), with or without SMTPUTF8."""
 

@@ -122,6 +122,34 @@ def test_a_name_two_senders_share_is_ambiguous_not_unknown(cfg):
     assert answered(cfg, "张伟 <zhangwei.q@qq.com>", by="赵津") == (1, "zhangwei.q@qq.com（仅来信咨询）")
 
 
+def test_answered_closes_what_an_office_that_sent_for_two_units_wrote_since(cfg, conf, capsys):
+    """`answered hqkx_office@163.com` after the office (which sent for two units) asked something was
+    refused as ambiguous, though its own mail is all there is to close (QA round 11)."""
+    from pipeline.jobs import answered
+
+    p = Pipeline(cfg.storage_dir)
+    p.feed(form_mail("办公室 <hqkx_office@163.com>", [], ON_TIME + timedelta(hours=2), "请问材料收到了吗"), ON_TIME + timedelta(hours=2))
+    p.judge()
+    p.close()
+    open_mail = "SELECT sha256 FROM mails WHERE sender='hqkx_office@163.com' AND category='other' AND answered_at IS NULL"
+    assert len(rows(cfg, open_mail)) == 1
+    code, out, err = run_cli(capsys, "answered", "--config", conf, "hqkx_office@163.com", "--by", "赵津")
+    assert code == 0, err
+    assert out.strip() == "已标记为已处理：hqkx_office@163.com，咨询或待人工查看的邮件 1 封"
+    assert rows(cfg, open_mail) == []
+    assert answered(cfg, "hqkx_office@163.com") == (0, "hqkx_office@163.com")  # nothing left: not ambiguous either
+    # One unit's contact (another address) also left a mail: whether staff mean that unit is a real question.
+    store = Store.open(cfg.db_path)
+    old = store.one("SELECT key FROM applicants WHERE unit=?", (OLD,))["key"]
+    with store.transaction():
+        store.db["mails"].insert({"sha256": "l1", "sender": "li@hq.cn", "applicant": old, "category": "application"})
+        store.db["mails"].insert({"sha256": "l2", "sender": "li@hq.cn", "category": "other"})
+        store.db["mails"].insert({"sha256": "o3", "sender": "hqkx_office@163.com", "category": "other"})
+    store.close()
+    with pytest.raises(IntakeError, match="2025-KJZY-00[34].*2025-KJZY-00[34]"):
+        answered(cfg, "hqkx_office@163.com")
+
+
 @pytest.mark.parametrize("ref", ["卫滨区科协", "２０２５－ＫＪＺＹ－００２", "kjzy-002", "002"])
 def test_decide_says_which_unit_and_number_it_changed(conf, ref, capsys):
     """The confirmation echoed what staff typed (已记录改判：002 → 受理), not the unit changed."""

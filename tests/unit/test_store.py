@@ -144,6 +144,32 @@ def test_a_reference_to_several_applicants_names_none_of_them(register, ref, exp
     assert register.find_applicant(ref) is None
 
 
+@pytest.mark.parametrize("ref", [
+    "KJZY009", "kjzy009", "2025KJZY009", "2025-KJZY009", "ＫＪＺＹ００９",  # no dash (QA round 11)
+    "zhangwei_wb@126.com。", "卫滨区科协。", "2025-KJZY-009。", "KJZY-009，", "“卫滨区科协”", "「009」",  # pasted from a chat
+])
+def test_staff_name_a_unit_as_they_paste_it(register, ref):
+    """`KJZY004` and `hq@163.com。` (copied from a chat with its full stop) were 找不到."""
+    assert register.find_applicant(ref) == "unit:新乡市卫滨区科协"
+
+
+def test_a_name_with_a_full_stop_is_the_name(register):
+    assert register.match_applicants("张伟。") == register.match_applicants("张伟") != []
+
+
+def test_an_address_is_found_in_either_spelling_of_its_chinese_domain(register):
+    """`kx@xn--8mr626m.xn--fiqs8s` copied from a bounce did not find the unit that wrote from
+    kx@原阳.中国, nor the other way round (QA round 11)."""
+    with register.transaction():
+        for key, number, sender in (("unit:原阳县科协", "2025-KJZY-015", "kx@原阳.中国"),
+                                    ("unit:长垣市科协", "2025-KJZY-016", "cy@xn--mhs925l.xn--fiqs8s")):
+            register.db["applicants"].insert({"key": key, "unit": key[5:], "receipt_no": number, "sender": sender}, pk="key")
+            register.db["mails"].insert({"sha256": f"m{number}", "sender": sender, "sender_name": "刘芳", "applicant": key}, pk="sha256")
+    assert register.find_applicant("kx@xn--8mr626m.xn--fiqs8s") == "unit:原阳县科协"
+    assert register.find_applicant("刘芳 <KX@XN--8MR626M.XN--FIQS8S>") == "unit:原阳县科协"
+    assert register.find_applicant("cy@长垣.中国") == "unit:长垣市科协"
+
+
 def test_nobody_and_an_unknown_number_match_nothing(register):
     assert register.match_applicants("2026-KJZY-009") == [] and register.match_applicants("010") == []
     assert register.match_applicants("科协") == [] and register.match_applicants("  ") == []
