@@ -373,6 +373,20 @@ def answered(config_path: Path, applicant: str, by: str) -> None:
     click.echo(f"已标记为已处理：{who}，咨询或待人工查看的邮件 {n} 封" if n else f"{who}：没有待答复的咨询或待人工查看的邮件")
 
 
+@cli.command()
+@config_option
+@click.argument("address")
+@click.option("--by", default="", help="操作人；默认取配置 [staff] operator")
+def admit(config_path: Path, address: str, by: str) -> None:
+    """工作人员核实后，把留给人工的申报邮件按申报处理：ADDRESS 为发件地址（陌生地址为已报送单位发来的材料、未通过身份验证的发件地址）。"""
+    from .jobs import admit as run_admit
+
+    n, stats = run_admit(load_config(config_path), address, by=by)
+    click.echo(f"已按申报处理：{address.strip()} 的邮件 {n} 封，发送回复 {stats.replies_sent} 封")
+    if stats.error:
+        raise IntakeError(stats.error)
+
+
 def _config_from(ctx: click.Context, config_path: Path | None) -> Config:
     path = config_path or (ctx.obj or {}).get("config")
     if path is None:

@@ -381,6 +381,43 @@ def _only_mail_from(store: Store, keys: list[str], forms: list[str]) -> bool:
     return True
 
 
+SET_ASIDE = "此地址首次为"  # how `run.Runner._stranger_files` begins its staff note
+
+
+def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> tuple[int, RunStats]:
+    """Staff checked the mail set aside from address `ref` (files for a unit from an address new to
+    it, or a From our server found forged) and have it recorded as the application it is: each mail
+    is read again and filed, the units judged and answered. (how many mails, the run's stats)"""
+    from email.utils import parseaddr
+
+    from .mime import auth_failed
+    from .models import RawMail
+    from .run import Runner
+    from .store import REFERENCE_TRIM, iso, parse_iso
+    from .summary import minute_text
+
+    address = parseaddr(ref.strip(REFERENCE_TRIM))[1].strip().lower()
+    if "@" not in address:
+        raise IntakeError(f"请写发件地址（如 intake admit zhang@xxkx.cn）：{ref}")
+    by, at = by or cfg.operator or "工作人员", now()
+    with open_run(cfg, "admit") as (store, files):
+        rows = [
+            r for r in store.rows(
+                "SELECT * FROM mails WHERE category='other' AND answered_at IS NULL AND lower(sender)=? ORDER BY received_at", (address,))
+            if (r["no_reply_reason"] or "").startswith(SET_ASIDE) or auth_failed(r["no_reply_reason"])
+        ]
+        if not rows:
+            raise IntakeError(f"没有来自 {address}、等待核实的申报邮件（intake admit 只处理因“陌生地址”或“发件地址未通过身份验证”留给人工的邮件）")
+        stamp = f"{by}于 {minute_text(iso(at))} "
+        with Runner(cfg, store, files) as runner:
+            for r in rows:
+                raw = RawMail(Path(r["raw_path"]).read_bytes(), r["sha256"], r["source"] or "imap", parse_iso(r["received_at"]))
+                runner.ingest(raw, admitted=stamp)
+            runner.judge_all()
+        runner.stats.error = _deliver(cfg, store, runner.stats, False)
+        return len(rows), runner.stats
+
+
 @dataclass
 class Decided:
     """What `decide` did, for the line staff read."""

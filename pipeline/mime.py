@@ -1501,8 +1501,13 @@ def no_reply_reason(
 
 AUTH_FAILED = (
     "发件地址未通过收信服务器的身份验证（{what} 未通过），可能是伪造的发件人，未自动回复；"
-    "如确为申报单位来信，请工作人员核实后处理"
+    "如确为申报单位来信，请工作人员核实后用 intake admit 发件地址 按申报处理"
 )
+
+
+def auth_failed(reason: str | None) -> bool:
+    """Whether a no-reply reason is `auth_failure_reason`'s (staff may `admit` such mail)."""
+    return bool(reason) and reason.startswith(AUTH_FAILED.split("（", 1)[0])
 # Mailbox domains whose receiving server names itself by another domain in Authentication-Results.
 AUTHSERV_DOMAINS = {"foxmail.com": "qq.com", "gmail.com": "google.com"}
 AUTH_METHOD = re.compile(r"\s*([a-z0-9][a-z0-9_.-]*)\s*(?:/\s*\d+\s*)?=\s*([a-z]+)", re.I)

@@ -150,14 +150,18 @@ class Runner:
 
     # -- stage 1: ingest -----------------------------------------------------
 
-    def ingest(self, raw: RawMail) -> str:
-        """Store, parse and record one mail; never raises for bad mail."""
+    def ingest(self, raw: RawMail, *, admitted: str | None = None) -> str:
+        """Store, parse and record one mail; never raises for bad mail.
+
+        `admitted` (who checked it, when): staff have checked a mail set aside for them (a stranger's
+        files for a unit, a From our server found forged) and have it recorded again as an
+        application, replacing its row in the same transaction (`jobs.admit`)."""
         raw_path = self.files.put_raw(raw.sha256, raw.data)  # before anything else
         self.stats.fetched += 1
-        if self.store.has_mail(raw.sha256):
+        if admitted is None and self.store.has_mail(raw.sha256):
             self._mark_duplicate(raw)
             return "duplicate"
-        from .mime import call_opened, find_cloud_links, parse_mail
+        from .mime import auth_failed, call_opened, find_cloud_links, parse_mail
 
         too_big = len(raw.data) > self.cfg.replies.max_mail_mb * 1024 * 1024
         call = self.ruleset.call
@@ -177,6 +181,8 @@ class Runner:
                 sha256=raw.sha256,
                 problems=mail.problems + (_mail_too_large(raw.data, self.cfg.replies.max_mail_mb),),
             )
+        if admitted is not None and auth_failed(mail.no_reply_reason):
+            mail = dataclasses.replace(mail, no_reply_reason=None)  # staff vouch for the sender
         category = "no_reply" if mail.no_reply_reason else ("application" if too_big else classify(mail, self.ruleset.call.topic_words))
         staff_note = mail.no_reply_reason
         if category == "no_reply" and _has_forms(mail):
@@ -244,7 +250,7 @@ class Runner:
         applicant = None
         if category == "application" and mail.sender:
             owners = self._assign(mail.sender, file_rows)
-            if note := self._stranger_files(mail.sender, owners, file_rows):
+            if admitted is None and (note := self._stranger_files(mail.sender, owners, file_rows)):
                 category, staff_note, owners = "other", note, {}
             else:
                 applicant = next(iter(owners.values()), None) or self._sender_default(mail.sender)
@@ -258,6 +264,10 @@ class Runner:
         with self.store.transaction():
             if bounce is not None and (returned := self.store.mark_bounced(bounce.message_ids, bounce.reason, bounce.recipients)):
                 staff_note = f"{staff_note or '退信'}；{_bounced_note(returned, bounce.reason)}"
+            if admitted is not None:
+                self.store.conn.execute("DELETE FROM files WHERE mail_sha256=?", (raw.sha256,))
+                self.store.conn.execute("DELETE FROM mails WHERE sha256=?", (raw.sha256,))
+                staff_note = f"{admitted}核实后按申报处理" if category == "application" else staff_note
             self.store.db["mails"].insert(
                 _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)
             )
@@ -335,8 +345,8 @@ class Runner:
             others = "、".join(f"“{self._unit_name_of(k, owners, file_rows)}”" for k in units if k != key)
             return (
                 f"此地址首次为{state}的“{row['unit']}”（受理编号 {row['receipt_no']}，由 {first['sender'] if first else '其他地址'} 报送）"
-                "发来材料，未替换该单位已有的材料，也未自动回复：请与该单位电话核实；如确需更换材料，请该单位从原报送地址"
-                "或申报书中填写的负责人、联系人邮箱重新发送" + (f"。本邮件另带有{others}的材料，也未登记，请一并核实" if others else "")
+                "发来材料，未替换该单位已有的材料，也未自动回复：请与该单位电话核实；确为该单位所发时可用 intake admit 发件地址"
+                " 按申报处理，否则用 intake answered 发件地址 关闭" + (f"。本邮件另带有{others}的材料，也未登记，请一并核实" if others else "")
             )
         return None
 

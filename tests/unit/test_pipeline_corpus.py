@@ -1715,3 +1715,38 @@ def test_invisible_marks_in_the_unit_name_of_both_files_make_no_mismatch(tmp_pat
     [row] = p.rows("SELECT status, findings FROM applicants")
     assert row["status"] == "accepted" and "unit_mismatch" not in row["findings"]
     p.close()
+
+
+def test_staff_admit_a_set_aside_mail_as_the_application_it_is(tmp_path, forms):
+    """Mail set aside for staff (a new address's files for a unit, a From our server found forged)
+    had no way into the register once staff had checked it by phone (QA round 11): `intake admit`
+    reads it again as an application, in place of its row, and answers it."""
+    from pipeline.errors import IntakeError
+    from pipeline.jobs import admit
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "office@hongqi.gov.cn", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    revised = build_form_docx(dataclasses.replace(app, address=app.address + "（新址）"))
+    _step(p, "wang.colleague@qq.com", [("申报书（修改）.docx", revised)], _at(21))
+    assert p.rows("SELECT category FROM mails ORDER BY received_at")[-1]["category"] == "other"
+    with pytest.raises(IntakeError, match="没有来自 nobody@qq.com"):
+        admit(p.runner.cfg, "nobody@qq.com")
+    n, _stats = admit(p.runner.cfg, "王同事 <wang.colleague@qq.com>", by="郭明梅", now=lambda: _at(21, 11))
+    assert n == 1
+    [mail] = p.rows("SELECT category, applicant, no_reply_reason FROM mails WHERE sender='wang.colleague@qq.com'")
+    assert mail["category"] == "application" and mail["no_reply_reason"].startswith("郭明梅于 2025-06-21 11:00 核实后按申报处理")
+    assert len(p.rows("SELECT * FROM files WHERE mail_sha256 IN (SELECT sha256 FROM mails WHERE sender='wang.colleague@qq.com')")) == 1
+    [row] = p.rows("SELECT status, sender, word_file_id FROM applicants")
+    assert (row["status"], row["sender"]) == ("accepted", "wang.colleague@qq.com")
+    assert p.rows("SELECT filename FROM files WHERE id=?", (row["word_file_id"],))[0]["filename"] == "申报书（修改）.docx"
+    last = p.rows("SELECT kind, to_addr FROM outbox ORDER BY id DESC LIMIT 1")[0]
+    assert (last["kind"], last["to_addr"]) == ("receipt", "wang.colleague@qq.com")
+    # A From our server found forged, vouched for by staff.
+    q = Pipeline(tmp_path / "forged")
+    assert q.feed(FORGED_AR + form_mail("李主任 <li@qq.com>", [("申报书.docx", forms[1][1]), ("盖章版.pdf", forms[1][2])])) == "other"
+    q.runner.now = lambda: ON_TIME + timedelta(hours=1)
+    admit(q.runner.cfg, "li@qq.com", now=lambda: ON_TIME + timedelta(hours=1))
+    assert [(r["kind"], r["to_addr"]) for r in q.rows("SELECT kind, to_addr FROM outbox")] == [("receipt", "li@qq.com")]
+    q.close()
+    p.close()
