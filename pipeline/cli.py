@@ -381,8 +381,8 @@ def admit(config_path: Path, address: str, by: str) -> None:
     """工作人员核实后，把留给人工的申报邮件按申报处理：ADDRESS 为发件地址（陌生地址为已报送单位发来的材料、未通过身份验证的发件地址）。"""
     from .jobs import admit as run_admit
 
-    n, stats = run_admit(load_config(config_path), address, by=by)
-    click.echo(f"已按申报处理：{address.strip()} 的邮件 {n} 封，发送回复 {stats.replies_sent} 封")
+    n, stats, address = run_admit(load_config(config_path), address, by=by)
+    click.echo(f"已按申报处理：{address} 的邮件 {n} 封，发送回复 {stats.replies_sent} 封")
     if stats.error:
         raise IntakeError(stats.error)
 

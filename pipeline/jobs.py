@@ -384,15 +384,15 @@ def _only_mail_from(store: Store, keys: list[str], forms: list[str]) -> bool:
 SET_ASIDE = "此地址首次为"  # how `run.Runner._stranger_files` begins its staff note
 
 
-def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> tuple[int, RunStats]:
+def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> tuple[int, RunStats, str]:
     """Staff checked the mail set aside from address `ref` (files for a unit from an address new to
     it, or a From our server found forged) and have it recorded as the application it is: each mail
-    is read again and filed, the units judged and answered. (how many mails, the run's stats)"""
+    is read again and filed, the units judged and answered. (how many mails, the run's stats, the address)"""
     from email.utils import parseaddr
 
     from .mime import auth_failed
     from .models import RawMail
-    from .run import Runner
+    from .run import ADMITTED, Runner
     from .store import REFERENCE_TRIM, iso, parse_iso
     from .summary import minute_text
 
@@ -401,12 +401,16 @@ def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = 
         raise IntakeError(f"请写发件地址（如 intake admit zhang@xxkx.cn）：{ref}")
     by, at = by or cfg.operator or "工作人员", now()
     with open_run(cfg, "admit") as (store, files):
+        # Also what `answered` closed: staff checking again may find it was the unit's after all.
         rows = [
-            r for r in store.rows(
-                "SELECT * FROM mails WHERE category='other' AND answered_at IS NULL AND lower(sender)=? ORDER BY received_at", (address,))
+            r for r in store.rows("SELECT * FROM mails WHERE category='other' AND lower(sender)=? ORDER BY received_at", (address,))
             if (r["no_reply_reason"] or "").startswith(SET_ASIDE) or auth_failed(r["no_reply_reason"])
         ]
         if not rows:
+            done = store.one("SELECT no_reply_reason FROM mails WHERE lower(sender)=? AND no_reply_reason LIKE ? ORDER BY processed_at DESC LIMIT 1",
+                             (address, f"%{ADMITTED}%"))
+            if done:
+                raise IntakeError(f"来自 {address} 的邮件已由{done['no_reply_reason'].split(ADMITTED)[0]}{ADMITTED}，没有其他等待核实的申报邮件")
             raise IntakeError(f"没有来自 {address}、等待核实的申报邮件（intake admit 只处理因“陌生地址”或“发件地址未通过身份验证”留给人工的邮件）")
         stamp = f"{by}于 {minute_text(iso(at))} "
         with Runner(cfg, store, files) as runner:
@@ -415,7 +419,7 @@ def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = 
                 runner.ingest(raw, admitted=stamp)
             runner.judge_all()
         runner.stats.error = _deliver(cfg, store, runner.stats, False)
-        return len(rows), runner.stats
+        return len(rows), runner.stats, address
 
 
 @dataclass

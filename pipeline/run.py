@@ -53,6 +53,7 @@ UNOPENED_ROLE = {"Word 版申报书": "word", "盖章 PDF 版": "pdf"}
 # form reads in ~15 ms and a 50 MB mail parses in a few seconds.
 WORD_SECONDS = 20.0
 MAIL_SECONDS = 60.0
+ADMITTED = "核实后按申报处理"  # the note on a mail staff admitted (`jobs.admit`)
 CLOCK_BEHIND = timedelta(minutes=5)  # a host clock further behind the mail server is logged
 HELD = "24 小时内已向该地址回复过多，暂未自动回复（防止与对方自动回复形成循环）；满 24 小时后的下一次运行会补发"
 WORD_TOO_COMPLEX = Finding(
@@ -174,7 +175,8 @@ class Runner:
             log.exception("parse_mail failed on %s", raw.sha256)
             mail = _unparsed(raw, exc)
         if self._same_mail_seen(mail):
-            return self._record_copy(raw, mail, raw_path)
+            # Admitted: another copy of it already was: its set-aside row becomes the copy's record.
+            return self._record_copy(raw, mail, raw_path, replace=admitted is not None)
         if too_big:
             mail = dataclasses.replace(
                 mail,
@@ -267,7 +269,7 @@ class Runner:
             if admitted is not None:
                 self.store.conn.execute("DELETE FROM files WHERE mail_sha256=?", (raw.sha256,))
                 self.store.conn.execute("DELETE FROM mails WHERE sha256=?", (raw.sha256,))
-                staff_note = f"{admitted}核实后按申报处理" if category == "application" else staff_note
+                staff_note = f"{admitted}{ADMITTED}" if category == "application" else staff_note
             self.store.db["mails"].insert(
                 _mail_row(raw, mail, raw_path, category, staff_note, applicant=applicant, problems=problems, links=links)
             )
@@ -305,11 +307,15 @@ class Runner:
                         if orphan != key:
                             self.store.merge_applicant(orphan, key)
                 self.store.ensure_applicant(key, answer_for[key], self.ruleset.call.receipt_prefix, numbered=submits)
-                # Replies go to whoever wrote last for the unit (to the Reply-To they gave).
-                self.store.conn.execute(
-                    "UPDATE applicants SET dirty=1, pending_reply_mail=?, sender=? WHERE key=?",
-                    (raw.sha256, answer_for[key], key),
-                )
+                # Replies go to whoever wrote last for the unit (to the Reply-To they gave); an
+                # admitted mail older than the unit's latest one neither answers nor redirects it.
+                if admitted is not None and self._newer_files(key, mail, raw.sha256):
+                    self.store.conn.execute("UPDATE applicants SET dirty=1 WHERE key=?", (key,))
+                else:
+                    self.store.conn.execute(
+                        "UPDATE applicants SET dirty=1, pending_reply_mail=?, sender=? WHERE key=?",
+                        (raw.sha256, answer_for[key], key),
+                    )
                 if new_versions[key]:
                     self.store.conn.execute("UPDATE applicants SET decision_id=NULL WHERE key=?", (key,))
             if raw.uid is not None:
@@ -349,6 +355,12 @@ class Runner:
                 " 按申报处理，否则用 intake answered 发件地址 关闭" + (f"。本邮件另带有{others}的材料，也未登记，请一并核实" if others else "")
             )
         return None
+
+    def _newer_files(self, key: str, mail: Mail, sha256: str) -> bool:
+        """Whether the unit has files from a mail that came after this one."""
+        return self.store.one(
+            "SELECT 1 AS x FROM files f JOIN mails m ON m.sha256 = f.mail_sha256 WHERE f.applicant=? AND m.sha256 != ?"
+            " AND m.received_at > ? LIMIT 1", (key, sha256, iso(mail.received_at))) is not None
 
     def _arrival_guessed(self, mail_sha: str) -> bool:
         """Whether this mail's arrival is the import's time for want of any possible time of its own."""
@@ -440,10 +452,13 @@ class Runner:
                 return True
         return False
 
-    def _record_copy(self, raw: RawMail, mail: Mail, raw_path: Path) -> str:
+    def _record_copy(self, raw: RawMail, mail: Mail, raw_path: Path, *, replace: bool = False) -> str:
         """Keep the copy on record (its raw file is stored) without processing it again."""
         self.stats.duplicates += 1
         with self.store.transaction():
+            if replace:
+                self.store.conn.execute("DELETE FROM files WHERE mail_sha256=?", (raw.sha256,))
+                self.store.conn.execute("DELETE FROM mails WHERE sha256=?", (raw.sha256,))
             self.store.db["mails"].insert(
                 _mail_row(raw, mail, raw_path, "duplicate", "同一封邮件的另一份副本（Message-ID 与已收到的邮件相同），未重复处理")
             )
@@ -717,8 +732,10 @@ class Runner:
         held = outbox_row is not None and outbox_row["state"] == "held"
         with self.store.transaction():
             self._record(a, status, hold=hold or held, pending=pending)
-            if repeat:
-                self.store.conn.execute("UPDATE mails SET no_reply_reason=? WHERE sha256=?", (repeat, pending))
+            if repeat:  # after the note of staff who admitted the mail, if any (`jobs.admit`)
+                self.store.conn.execute(
+                    "UPDATE mails SET no_reply_reason = CASE WHEN no_reply_reason LIKE ? THEN no_reply_reason || '；' || ? ELSE ? END"
+                    " WHERE sha256=?", (f"%{ADMITTED}%", repeat, repeat, pending))
             if outbox_row is not None:
                 if not held:
                     self.store.drop_held(key, outbox_row["trigger_mail"])
@@ -772,10 +789,10 @@ class Runner:
         if status == "accepted":
             verdict = Verdict(key, status, verdict.warnings)
         else:
-            # One item of the letter's numbered list: lines typed into --note are joined, as a
-            # second line would stand unindented outside the list (QA round 10).
-            lines = [line.strip() for line in note.splitlines() if line.strip()]
-            extra = (Finding("staff_note", "error", "；".join(lines), "审核意见"),) if lines else ()
+            # Each line typed into --note is an item of the letter's numbered list, without the
+            # number staff gave it (the letter numbers them: "1. 1. …") and ending as a sentence
+            # (QA rounds 10 and 12: a second line stood unindented outside the list).
+            extra = tuple(Finding("staff_note", "error", line, "审核意见") for line in note_items(note))
             # Staff letting a late unit correct: lateness is not a thing the unit can correct,
             # and the notice's 补正期限 is the window they give (`checks._deadline`).
             errors = tuple(f for f in verdict.errors if f.code != "late")  # the deadline rule's code, as judge.py keys it
@@ -947,6 +964,20 @@ def _bounced_note(returned: list[dict[str, Any]], reason: str) -> str:
     )
     who = "发信人" if all(r["kind"] == "question" for r in returned) else "该单位"
     return f"退回的是本系统{whom}，未送达{('（' + reason + '）') if reason else ''}，已标为“被退回”，请电话联系{who}"
+
+
+_ITEM_NUMBER = re.compile(r"^\s*(?:[(（]?(?:\d{1,2}|[一二三四五六七八九十]{1,3})[)）]|(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[.、．:：])\s*")
+
+
+def note_items(note: str) -> list[str]:
+    """The items of a staff note as the letter lists them: one per line, staff's own numbering
+    dropped, each ending with a full stop."""
+    items = []
+    for line in note.splitlines():
+        text = _ITEM_NUMBER.sub("", line.strip()).strip().rstrip("；;，,")
+        if text:
+            items.append(text if text[-1] in "。！？.!?）)" else text + "。")
+    return items
 
 
 def _mail_row(

@@ -39,7 +39,7 @@ REPLY_STATE_ZH = {
     "sent": "已发送",
     "failed": "发送失败",
     "uncertain": "不确定是否送达",
-    "held": "未自动回复",
+    "held": "暂缓发送（满 24 小时后自动补发）",  # the per-address limit: sent by a later run
     "bounced": "被退回",
     "superseded": "未发送（已有更新的回复）",
 }

@@ -1605,15 +1605,19 @@ def test_a_bidi_override_in_a_unit_name_reaches_no_summary(tmp_path, forms):
     p.close()
 
 
-def test_a_note_typed_on_several_lines_stays_one_item_of_the_letter(tmp_path, forms):
+def test_each_line_of_a_note_is_an_item_of_the_letter_numbered_once(tmp_path, forms):
+    """A second line stood unindented outside the list (QA round 10); joined, staff's own numbers
+    read "1. 1. …。；2. …" (QA round 12). Each line is an item, numbered by the letter alone."""
     app, docx, pdf = forms[0]
     p = Pipeline(tmp_path)
     _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
     [key] = [r["key"] for r in p.rows("SELECT key FROM applicants")]
-    p.runner.decide(key, "needs_correction", note="请补充经费测算依据\n  并附活动照片\n", by="郭明梅", reply=True)
+    note = "1. 第三部分经费预算合计有误，请核对。\n  2、请补充试点负责人手机号码；\n（3）盖章页日期请填写完整\n"
+    p.runner.decide(key, "needs_correction", note=note, by="郭明梅", reply=True)
     text = reply_text(p.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")[0])
-    assert "请补充经费测算依据；并附活动照片" in text
-    assert p.rows("SELECT note FROM decisions")[0]["note"] == "请补充经费测算依据\n  并附活动照片\n"  # on record as typed
+    assert "1. 第三部分经费预算合计有误，请核对。" in text and "2. 请补充试点负责人手机号码。" in text and "3. 盖章页日期请填写完整。" in text
+    assert "1. 1." not in text and "。；" not in text
+    assert p.rows("SELECT note FROM decisions")[0]["note"] == note  # on record as typed
     p.close()
 
 
@@ -1732,8 +1736,10 @@ def test_staff_admit_a_set_aside_mail_as_the_application_it_is(tmp_path, forms):
     assert p.rows("SELECT category FROM mails ORDER BY received_at")[-1]["category"] == "other"
     with pytest.raises(IntakeError, match="没有来自 nobody@qq.com"):
         admit(p.runner.cfg, "nobody@qq.com")
-    n, _stats = admit(p.runner.cfg, "王同事 <wang.colleague@qq.com>", by="郭明梅", now=lambda: _at(21, 11))
-    assert n == 1
+    n, _stats, address = admit(p.runner.cfg, "王同事 <Wang.Colleague@qq.com>。", by="郭明梅", now=lambda: _at(21, 11))
+    assert (n, address) == (1, "wang.colleague@qq.com")
+    with pytest.raises(IntakeError, match="已由郭明梅于 2025-06-21 11:00 核实后按申报处理"):
+        admit(p.runner.cfg, "wang.colleague@qq.com")  # twice: says it was done
     [mail] = p.rows("SELECT category, applicant, no_reply_reason FROM mails WHERE sender='wang.colleague@qq.com'")
     assert mail["category"] == "application" and mail["no_reply_reason"].startswith("郭明梅于 2025-06-21 11:00 核实后按申报处理")
     assert len(p.rows("SELECT * FROM files WHERE mail_sha256 IN (SELECT sha256 FROM mails WHERE sender='wang.colleague@qq.com')")) == 1
@@ -1749,4 +1755,34 @@ def test_staff_admit_a_set_aside_mail_as_the_application_it_is(tmp_path, forms):
     admit(q.runner.cfg, "li@qq.com", now=lambda: ON_TIME + timedelta(hours=1))
     assert [(r["kind"], r["to_addr"]) for r in q.rows("SELECT kind, to_addr FROM outbox")] == [("receipt", "li@qq.com")]
     q.close()
+    p.close()
+
+
+def test_admit_copes_with_a_copy_a_newer_version_and_a_mail_already_closed(tmp_path, forms):
+    """QA round 12: two copies of one set-aside mail made every admit fail (UNIQUE constraint); admitting
+    a mail newer files had replaced gave the unit's replies to its sender and erased the admit note;
+    a mail `answered` had closed could not be admitted."""
+    from pipeline.jobs import admit, answered
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "office@hongqi.gov.cn", [("申报书.docx", docx), ("盖章版.pdf", pdf)], _at(20))
+    colleague = form_mail("wang@qq.com", [("申报书（修改）.docx", build_form_docx(dataclasses.replace(app, address=app.address + "（一）")))], _at(21))
+    msg = email.message_from_bytes(colleague, policy=policy.default)
+    msg["Message-ID"] = "<same@qq.com>"
+    first = msg.as_bytes()
+    p.runner.now = lambda: _at(21, 11)
+    p.feed(first, _at(21))
+    p.feed(b"X-Copy: 1\r\n" + first, _at(21))  # the same mail delivered twice
+    _step(p, "office@hongqi.gov.cn", [("申报书（二稿）.docx", build_form_docx(dataclasses.replace(app, address=app.address + "（二）")))], _at(22))
+    answered(p.runner.cfg, "wang@qq.com", by="赵津")
+    n, _stats, _address = admit(p.runner.cfg, "wang@qq.com", by="郭明梅", now=lambda: _at(24))
+    assert n == 2
+    categories = sorted(r["category"] for r in p.rows("SELECT category FROM mails WHERE sender='wang@qq.com'"))
+    assert categories == ["application", "duplicate"]
+    [row] = p.rows("SELECT sender, word_file_id FROM applicants")
+    assert row["sender"] == "office@hongqi.gov.cn"  # the unit's latest writer keeps its replies
+    assert p.rows("SELECT filename FROM files WHERE id=?", (row["word_file_id"],))[0]["filename"] == "申报书（二稿）.docx"
+    note = p.rows("SELECT no_reply_reason FROM mails WHERE sender='wang@qq.com' AND category='application'")[0]["no_reply_reason"]
+    assert note.startswith("郭明梅于 2025-06-24 10:00 核实后按申报处理")
     p.close()

@@ -476,7 +476,7 @@ def test_the_reply_column_names_the_letter_as_well_as_where_it_is(db):
     db.applicant("c@163.com", status="needs_correction", unit="新乡市农学会")
     [row] = [r for r in applicant_rows(db.store) if r["unit"] == "新乡市医学会"]
     assert reply_cell(row["reply"]) == "补正通知 已发送"
-    assert reply_cell({"kind": "none", "state": "held"}) == "未自动回复"
+    assert reply_cell({"kind": "none", "state": "held"}) == "暂缓发送（满 24 小时后自动补发）"  # it is sent later (QA round 12)
     sheet = workbook(db)["受理登记"]
     cols = header(sheet)
     assert [c.value for c in sheet[2]][cols.index("回复")] == "补正通知 已发送"
