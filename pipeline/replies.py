@@ -80,6 +80,8 @@ class ReplyInput:
     complete_at: datetime | None = None
     # A staff decision (`intake decide … --reply`): "经审核", not "材料齐全、格式符合要求".
     staff_decision: bool = False
+    # Staff let a unit that was sent a 逾期通知 correct after all: the 补正通知 says that letter no longer holds.
+    lifts_late: bool = False
     # Whether a Word form was read (only then is an empty pilot type "未勾选"); None: a Word
     # file is among `files`.
     form_read: bool | None = None
@@ -302,6 +304,7 @@ def render_reply(inp: ReplyInput, call: Call, sender: str, env: "jinja2.Environm
         # "未勾选" only when a Word form was read; else nothing is known about the type.
         "pilot_type": inp.pilot_type or ("（未勾选）" if form_read else ""),
         "staff_decision": inp.staff_decision,
+        "lifts_late": inp.lifts_late,
         "pictures": inp.pictures,
         # The mail this letter answers, and whether every listed file came in it.
         "mail_received": fmt_time(mail_at, tz),

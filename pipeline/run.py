@@ -862,6 +862,9 @@ class Runner:
             first_received_at=sub.first_received_at,
             complete_at=sub.complete_at,
             staff_decision=trigger_key.startswith("decision:"),
+            lifts_late=trigger_key.startswith("decision:") and verdict.status == "needs_correction" and self.store.one(
+                "SELECT 1 AS x FROM outbox WHERE applicant=? AND kind='late' AND state NOT IN ('failed', 'superseded', 'held') LIMIT 1",
+                (key,)) is not None,
             form_read=a.app is not None and not a.app.problems,
             pictures=self.store.one("SELECT COUNT(*) AS n FROM files WHERE mail_sha256=? AND kind='image'", (mail_sha,))["n"],
         )

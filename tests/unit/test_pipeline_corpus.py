@@ -1533,6 +1533,7 @@ def test_staff_letting_a_late_unit_correct_opens_a_window_that_is_honoured(tmp_p
     notice = reply_text(p.rows("SELECT * FROM outbox ORDER BY id")[-1])
     assert "经研究，同意贵单位补正后受理" in notice and "补正期限为 2025年6月28日 11:00（北京时间）" in notice
     assert "不予受理" not in notice and "已超过截止时间" not in notice
+    assert "此前发出的逾期通知不再适用" in notice  # the unit holds a letter saying 不予受理 (QA round 12)
     _step(p, "a@qq.com", [("盖章版.pdf", pdf)], _at(27))  # within the window staff opened
     assert p.rows("SELECT status FROM applicants")[0]["status"] == "accepted"
     assert p.rows("SELECT kind FROM outbox ORDER BY id DESC LIMIT 1")[0]["kind"] == "receipt"
@@ -1617,6 +1618,7 @@ def test_each_line_of_a_note_is_an_item_of_the_letter_numbered_once(tmp_path, fo
     text = reply_text(p.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")[0])
     assert "1. 第三部分经费预算合计有误，请核对。" in text and "2. 请补充试点负责人手机号码。" in text and "3. 盖章页日期请填写完整。" in text
     assert "1. 1." not in text and "。；" not in text
+    assert "逾期通知不再适用" not in text  # no 逾期通知 was sent to this unit
     assert p.rows("SELECT note FROM decisions")[0]["note"] == note  # on record as typed
     p.close()
 
