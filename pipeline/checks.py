@@ -196,8 +196,10 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         # The link notice already asks for the file as an attachment; a mail too large to
         # open, or encrypted, did carry files: "未收到" would contradict the notice that says so.
         return
-    if any(f.code == "attachment_too_large" and f.location == where for f in sub.mail_problems):
-        return  # it came, too large to read: that notice says so and what to do
+    if any(f.code == "attachment_too_large" and f.location in (where, "压缩包") for f in sub.mail_problems):
+        # It came, too large to read, or may be in an archive too large to open (run.ARCHIVE_PLACE):
+        # that notice says so and what to do; "未收到" would contradict it.
+        return
     # A file whose name says it is the missing one (the Word renamed .pdf, an empty upload):
     # "未收到" beside it in the list of files received would puzzle the applicant.
     named = [d for d in sub.images if d.filename.lower().endswith(NAMED_AS[kind]) and d.kind not in ("image", "ofd")]

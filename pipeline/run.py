@@ -53,6 +53,7 @@ UNOPENED_ROLE = {"Word 版申报书": "word", "盖章 PDF 版": "pdf"}
 # form reads in ~15 ms and a 50 MB mail parses in a few seconds.
 WORD_SECONDS = 20.0
 MAIL_SECONDS = 60.0
+ARCHIVE_PLACE = "压缩包"  # where an unopened archive's problem is filed: it may hold the Word or the PDF (`checks._file_present`)
 ADMITTED = "核实后按申报处理"  # the note on a mail staff admitted (`jobs.admit`)
 CLOCK_BEHIND = timedelta(minutes=5)  # a host clock further behind the mail server is logged
 HELD = "24 小时内已向该地址回复过多，暂未自动回复（防止与对方自动回复形成循环）；满 24 小时后的下一次运行会补发"
@@ -245,7 +246,7 @@ class Runner:
             file_rows.append(_file_row(mail, att, role, path))
             if role == "pdf" and category == "application":
                 self._read_ahead(att.sha256)
-        too_large += [(s.filename, role_of(s.kind), s.archive) for s in budget.skipped]
+        too_large += [(s.filename, "archive" if s.kind in ARCHIVE_KINDS else role_of(s.kind), s.archive) for s in budget.skipped]
         # Sixteen 申报书.pdf in sixteen inner zips are one line with a count, not sixteen.
         problems += [_attachment_too_large(name, limit, role, count, archive) for (name, role, archive), count in Counter(too_large).items()]
         owners: dict[str, str] = {}
@@ -1046,6 +1047,12 @@ def _attachment_too_large(filename: str, limit: int, role: str = "other", count:
         return Finding(
             "attachment_too_large", WARNING,
             f"{where}盖章 PDF 版“{filename}”{many}超过 {size}，未能处理。请降低扫描分辨率（200 dpi 即可）或压缩 PDF 后重新发送。", "盖章 PDF 版",
+        )
+    if role == "archive":  # a zip inside a zip: compressing it again helps nobody, and it may hold either file
+        return Finding(
+            "attachment_too_large", WARNING,
+            f"{where}压缩包“{filename}”{many}超过 {size}，未能打开。请不要把材料放在多层压缩包里，直接将 Word 版申报书和盖章 PDF 版"
+            "作为附件发送（扫描件可改用 200 dpi）。", ARCHIVE_PLACE,
         )
     return Finding(
         "attachment_too_large", WARNING,

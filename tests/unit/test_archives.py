@@ -409,3 +409,36 @@ def test_an_unpacked_archive_over_the_limit_is_not_called_unprocessed(tmp_path):
         assert len(p.rows("SELECT * FROM files WHERE filename LIKE '照片%'")) == 3
     finally:
         p.close()
+
+
+def test_an_archive_too_large_to_open_inside_an_archive_is_named_as_one_and_its_files_not_called_missing(tmp_path):
+    """A zip inside the zip, over the limit (QA round 12): the letter told the unit to compress the
+    inner zip and, beside it, that no stamped PDF had come — the PDF was in that zip."""
+    import dataclasses as dc
+    import os
+
+    from pipeline_harness import ON_TIME, Pipeline
+    from pipeline.samples.apps import sample_applications
+    from pipeline.samples.forms import build_form_docx
+    from pipeline.samples.mails import mail
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("申报书（盖章）.pdf", b"%PDF-1.4\n" + os.urandom(1536 * 1024))
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("申报书.docx", build_form_docx(sample_applications()[0]))
+        zf.writestr("盖章版.zip", inner.getvalue())
+    p = Pipeline(tmp_path)
+    try:
+        p.runner.cfg = dc.replace(p.runner.cfg, replies=dc.replace(p.runner.cfg.replies, max_attachment_mb=1))
+        p.feed(mail("张三 <zhang@163.com>", "试点申报材料", "申报材料见压缩包。", ON_TIME, [("申报材料.zip", outer.getvalue(), "application/zip")]))
+        p.runner.now = lambda: ON_TIME.replace(hour=ON_TIME.hour + 1)  # past the pairing window
+        p.judge()
+        [row] = p.rows("SELECT findings FROM applicants")
+        found = json.loads(row["findings"])
+        messages = [f["message"] for f in found]
+        assert any("压缩包“申报材料.zip”中的压缩包“盖章版.zip”超过 1 MB，未能打开。请不要把材料放在多层压缩包里" in m for m in messages), messages
+        assert not any(f["code"] == "missing_pdf" for f in found), messages
+    finally:
+        p.close()
