@@ -113,7 +113,7 @@ def fmt_money(value: Decimal) -> str:
         "late": "申报材料于 {received} 收到，已超过截止时间 {deadline}，本次不予受理。",
         # After our 补正通知: staff read the window the applicant was given, as the letter names it.
         "late_window": "补正材料于 {received} 收到，已超过补正期限 {until}（首次报送于 {first}，申报截止时间 {deadline}），本次不予受理。",
-        "after_cutoff": "截止（或补正期限）后于 {received} 又收到新版本文件（{names}），未采用，仍按此前收到的材料审核。",
+        "after_cutoff": "{limit}之后，于 {received} 又收到新版本文件（{names}），未采用，仍按此前收到的材料审核。",
     },
 )
 def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
@@ -129,7 +129,11 @@ def _deadline(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
     if sub.late_files:
         first = min(d.received_at for d in sub.late_files)
         names = "、".join(d.filename for d in sub.late_files[:3]) + ("等" if len(sub.late_files) > 3 else "")
-        yield Hit("申报时间", {"received": fmt_time(first, call.timezone), "names": names},
+        # Which limit passed, with its time (QA round 12: staff could not see the 补正期限 the letter named).
+        until = call.cutoff(sub.correction_notice_at)
+        limit = (f"补正期限 {fmt_time(until, call.timezone)}" if until > deadline
+                 else f"申报截止时间 {fmt_time(deadline, call.timezone)}")
+        yield Hit("申报时间", {"received": fmt_time(first, call.timezone), "names": names, "limit": limit},
                   variant="after_cutoff", severity=WARNING, staff_only=True)
         return
     notice = sub.correction_notice_at

@@ -1788,3 +1788,18 @@ def test_admit_copes_with_a_copy_a_newer_version_and_a_mail_already_closed(tmp_p
     note = p.rows("SELECT no_reply_reason FROM mails WHERE sender='wang@qq.com' AND category='application'")[0]["no_reply_reason"]
     assert note.startswith("郭明梅于 2025-06-24 10:00 核实后按申报处理")
     p.close()
+
+
+def test_staff_read_which_limit_a_version_after_it_missed(tmp_path, forms):
+    """A pair complete on time, then a correction after its window (QA round 12): the letter named the
+    补正期限, the staff row only '截止（或补正期限）后'. It names the limit and its time."""
+    from pipeline.summary import applicant_rows, problem_lines
+
+    app, docx, pdf = forms[0]
+    p = Pipeline(tmp_path)
+    _step(p, "a@qq.com", [("申报书.docx", docx), ("盖章版.pdf", build_form_pdf(app, seal="none"))], _at(22))  # notice 11:00
+    _step(p, "a@qq.com", [("盖章版（补）.pdf", pdf)], _at(26))
+    [row] = applicant_rows(p.store)
+    assert any("补正期限 2025年6月25日 11:00之后，于 2025年6月26日 10:00 又收到新版本文件（盖章版（补）.pdf）" in line
+               for line in problem_lines(row)), problem_lines(row)
+    p.close()
