@@ -180,20 +180,33 @@ def _zip(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[l
             if ratio > limits.max_ratio:
                 problems.append(_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
                 break
-            if budget.too_large(info.file_size):
-                with zf.open(info) as fh:
-                    budget.skip(_zip_name(info), fh.read(HEAD), info.file_size)
-                continue
-            if not budget.take(info.file_size):
-                problems.extend(budget.over())
+            if not _take(_zip_name(info), info.file_size, lambda info=info: zf.open(info), att, budget, problems, members):
                 break
-            with zf.open(info) as fh:
-                data = fh.read(info.file_size + 1)  # the header may lie about the size
-            if len(data) > info.file_size:
-                problems.append(_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
-                break
-            members.append(_member(_zip_name(info), data, att))
     return _recurse(members, limits, depth, problems, budget), problems
+
+
+def _take(name: str, size: int, open_member, att: Attachment, budget: Budget, problems: list[Finding],
+          members: list[Attachment], *, head: bool = True) -> bool:
+    """One member of any archive kind, under the mail's budget: over the attachment limit it is
+    skipped (its first bytes read, when `head`, to tell what it is), past the budget the archive
+    stops, else it is read (a header lying about the size is damage). False: stop this archive."""
+    if budget.too_large(size):
+        if head:
+            with open_member() as fh:
+                budget.skip(name, fh.read(HEAD), size)
+        else:
+            budget.skip(name, b"", size)
+        return True
+    if not budget.take(size):
+        problems.extend(budget.over())
+        return False
+    with open_member() as fh:
+        data = fh.read(size + 1)  # the header may lie about the size
+    if len(data) > size:
+        problems.append(_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
+        return False
+    members.append(_member(name, data, att))
+    return True
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:
@@ -273,18 +286,8 @@ def _rar(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[l
             if total / max(len(att.data), 1) > limits.max_ratio:
                 return [], [_problem(f"压缩包“{att.filename}”解压后文件过大，超出处理限制，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。")]
             for info in infos:
-                if budget.too_large(info.file_size):
-                    budget.skip(info.filename, b"", info.file_size)
-                    continue
-                if not budget.take(info.file_size):
-                    problems.extend(budget.over())
+                if not _take(info.filename, info.file_size, lambda info=info: rf.open(info), att, budget, problems, members, head=False):
                     break
-                with rf.open(info) as fh:
-                    data = fh.read(info.file_size + 1)  # the header may lie about the size
-                if len(data) > info.file_size:
-                    problems.append(_problem(f"压缩包“{att.filename}”已损坏，未能解压。请直接将 Word 版申报书和盖章 PDF 版作为附件发送（不要压缩）。"))
-                    break
-                members.append(_member(info.filename, data, att))
     except rarfile.RarCannotExec:
         return [], [_problem(f"暂不能解压 RAR 压缩包“{att.filename}”。请改用 ZIP 压缩，或直接将 Word 版申报书和盖章 PDF 版作为附件发送。")]
     return _recurse(members, limits, depth, problems, budget), problems
@@ -328,13 +331,8 @@ def _tnef(att: Attachment, limits: Limits, depth: int, budget: Budget) -> tuple[
         if isinstance(name, bytes):
             name = decode_bytes(name.rstrip(b"\x00"), charset)
         name = str(name).strip("\x00") or "未命名文件"
-        if budget.too_large(len(data)):
-            budget.skip(name, bytes(data[:HEAD]), len(data))
-            continue
-        if not budget.take(len(data)):
-            problems.extend(budget.over())
+        if not _take(name, len(data), lambda data=data: io.BytesIO(bytes(data)), att, budget, problems, members):
             break
-        members.append(_member(name, bytes(data), att))
     return _recurse(members, limits, depth, problems, budget), problems
 
 
