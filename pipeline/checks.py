@@ -172,6 +172,7 @@ def _late_window(arrived: datetime, notice: datetime, sub, call) -> Hit:
 
 
 MAIL_FILES = "邮件附件"  # where a problem of the mail's attachments as a whole is filed
+ARCHIVE_PLACE = "压缩包"  # where an archive too large to open is filed: it may hold the Word or the PDF
 
 
 @check(
@@ -200,8 +201,8 @@ def _file_present(ctx: Context, params: dict[str, Any]) -> Iterable[Hit]:
         # The link notice already asks for the file as an attachment; a mail too large to
         # open, or encrypted, did carry files: "未收到" would contradict the notice that says so.
         return
-    if any(f.code == "attachment_too_large" and f.location in (where, "压缩包") for f in sub.mail_problems):
-        # It came, too large to read, or may be in an archive too large to open (run.ARCHIVE_PLACE):
+    if any(f.code == "attachment_too_large" and f.location in (where, ARCHIVE_PLACE) for f in sub.mail_problems):
+        # It came, too large to read, or may be in an archive too large to open:
         # that notice says so and what to do; "未收到" would contradict it.
         return
     # A file whose name says it is the missing one (the Word renamed .pdf, an empty upload):

@@ -381,9 +381,6 @@ def _only_mail_from(store: Store, keys: list[str], forms: list[str]) -> bool:
     return True
 
 
-SET_ASIDE = "此地址首次为"  # how `run.Runner._stranger_files` begins its staff note
-
-
 def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = now_utc) -> tuple[int, RunStats, str]:
     """Staff checked the mail set aside from address `ref` (files for a unit from an address new to
     it, or a From our server found forged) and have it recorded as the application it is: each mail
@@ -392,7 +389,7 @@ def admit(cfg: Config, ref: str, *, by: str = "", now: Callable[[], datetime] = 
 
     from .mime import auth_failed
     from .models import RawMail
-    from .run import ADMITTED, Runner
+    from .run import ADMITTED, SET_ASIDE, Runner
     from .store import REFERENCE_TRIM, iso, parse_iso
     from .summary import minute_text
 

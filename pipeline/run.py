@@ -53,7 +53,7 @@ UNOPENED_ROLE = {"Word 版申报书": "word", "盖章 PDF 版": "pdf"}
 # form reads in ~15 ms and a 50 MB mail parses in a few seconds.
 WORD_SECONDS = 20.0
 MAIL_SECONDS = 60.0
-ARCHIVE_PLACE = "压缩包"  # where an unopened archive's problem is filed: it may hold the Word or the PDF (`checks._file_present`)
+SET_ASIDE = "此地址首次为"  # how the note on a stranger's files begins (`_stranger_files`; `jobs.admit` finds them by it)
 ADMITTED = "核实后按申报处理"  # the note on a mail staff admitted (`jobs.admit`)
 CLOCK_BEHIND = timedelta(minutes=5)  # a host clock further behind the mail server is logged
 HELD = "24 小时内已向该地址回复过多，暂未自动回复（防止与对方自动回复形成循环）；满 24 小时后的下一次运行会补发"
@@ -351,7 +351,7 @@ class Runner:
             state = "已受理" if row["status"] == "accepted" else "已报送材料"
             others = "、".join(f"“{self._unit_name_of(k, owners, file_rows)}”" for k in units if k != key)
             return (
-                f"此地址首次为{state}的“{row['unit']}”（受理编号 {row['receipt_no']}，由 {first['sender'] if first else '其他地址'} 报送）"
+                f"{SET_ASIDE}{state}的“{row['unit']}”（受理编号 {row['receipt_no']}，由 {first['sender'] if first else '其他地址'} 报送）"
                 "发来材料，未替换该单位已有的材料，也未自动回复：请与该单位电话核实；确为该单位所发时可用 intake admit 发件地址"
                 " 按申报处理，否则用 intake answered 发件地址 关闭" + (f"。本邮件另带有{others}的材料，也未登记，请一并核实" if others else "")
             )
@@ -1049,6 +1049,8 @@ def _attachment_too_large(filename: str, limit: int, role: str = "other", count:
             f"{where}盖章 PDF 版“{filename}”{many}超过 {size}，未能处理。请降低扫描分辨率（200 dpi 即可）或压缩 PDF 后重新发送。", "盖章 PDF 版",
         )
     if role == "archive":  # a zip inside a zip: compressing it again helps nobody, and it may hold either file
+        from .checks import ARCHIVE_PLACE
+
         return Finding(
             "attachment_too_large", WARNING,
             f"{where}压缩包“{filename}”{many}超过 {size}，未能打开。请不要把材料放在多层压缩包里，直接将 Word 版申报书和盖章 PDF 版"
